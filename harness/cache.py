@@ -1,0 +1,34 @@
+"""The cache for generated datasets and trained judges, keyed by a hash of everything they depend on.
+
+Location: ``$HARNESS_CACHE_DIR`` if set, else ``~/.cache/gan-harness``. Entries are written atomically, so a
+killed process never leaves a half-written entry that a later run would trust.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+
+def cache_root() -> Path:
+    """The cache directory (created on first use)."""
+    root = Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "gan-harness"))
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def stable_hash(*parts: object, length: int = 16) -> str:
+    """Hex digest of the JSON form of ``parts`` (dataclasses should be passed as ``asdict`` dicts)."""
+    payload = json.dumps(parts, sort_keys=True, default=str).encode()
+    return hashlib.sha256(payload).hexdigest()[:length]
+
+
+def file_sha256(path: str | Path) -> str:
+    """Full sha256 hex digest of a file's bytes."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

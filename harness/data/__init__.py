@@ -1,0 +1,1 @@
+"""Tasks (dataset bundles): the embedded benchmark generators and real-format loaders."""

@@ -1,0 +1,1 @@
+"""Reference implementations of the classic GAN image-to-image translation models."""

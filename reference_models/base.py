@@ -1,0 +1,82 @@
+"""The reference-model contract and its registry entry type.
+
+Every model file defines a frozen config dataclass, a class satisfying ``ReferenceModel`` and a ``ModelSpec``.
+The harness never reads attributes back by reflection: losses are returned by ``train_step`` and networks by
+``networks()``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import torch
+from torch import nn
+
+from harness.data.task import Task
+
+
+class ReferenceModel(Protocol):
+    """What the harness needs from a model."""
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One optimisation step (all of the model's networks) on a batch; returns the losses by name."""
+        ...
+
+    def translate(self, images: torch.Tensor, **conditions: torch.Tensor) -> torch.Tensor:
+        """Eval-mode, no-grad mapping of float ``(N, C, H, W)`` in [0, 1] to images in [0, 1]."""
+        ...
+
+    def networks(self) -> dict[str, nn.Module]:
+        """Named networks (paper names in comments of the model file), for parameter counting and devices."""
+        ...
+
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to resume: networks, optimisers, schedulers, history pools (tensors and numbers)."""
+        ...
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output (loaded with ``weights_only=True``)."""
+        ...
+
+
+BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
+BuildFn = Callable[[Any, Task, torch.device], ReferenceModel]
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry for one model (or one named variant of a model).
+
+    Attributes:
+        name: Registry name, e.g. ``"pix2pix"`` or a variant ``"pix2pix_l1"``.
+        paper: Short citation of the paper the model comes from.
+        config_section: Name of the ``RunConfig`` field holding this model's config (variants share one).
+        config_overrides: Dotted overrides applied to that section for this variant (``{"loss": "l1"}``).
+        build: ``(config, task, device) -> model``.
+        batch: ``(task, config, generator) -> batch dict`` of float tensors in [0, 1] (on CPU).
+        protocols: Task name → evaluation protocol name; the keys are the tasks the model runs on.
+        setting: ``"paired"``, ``"unpaired"`` or ``"unconditional"``; reports group methods by it.
+        variant: Human-readable variant label for reports (``"L1+cGAN"``), ``""`` for the default.
+    """
+
+    name: str
+    paper: str
+    config_section: str
+    build: BuildFn
+    batch: BatchFn
+    protocols: Mapping[str, str]
+    setting: str
+    variant: str = ""
+    config_overrides: Mapping[str, object] | None = None
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (trainable or not) of ``module``."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def sample_indices(n: int, batch_size: int, generator: torch.Generator) -> torch.Tensor:
+    """``batch_size`` indices drawn uniformly with replacement from ``range(n)`` using ``generator``."""
+    return torch.randint(0, n, (batch_size,), generator=generator)
