@@ -24,8 +24,11 @@ class ReferenceModel(Protocol):
         """One optimisation step (all of the model's networks) on a batch; returns the losses by name."""
         ...
 
-    def translate(self, images: torch.Tensor, **conditions: torch.Tensor) -> torch.Tensor:
-        """Eval-mode, no-grad mapping of float ``(N, C, H, W)`` in [0, 1] to images in [0, 1]."""
+    def translate(self, images: torch.Tensor, **conditions: Any) -> torch.Tensor:
+        """Eval-mode, no-grad mapping of float ``(N, C, H, W)`` in [0, 1] to images in [0, 1].
+
+        Translation models take ``direction="AtoB"`` or ``"BtoA"``; conditional models take their target labels.
+        """
         ...
 
     def networks(self) -> dict[str, nn.Module]:

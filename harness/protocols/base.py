@@ -1,0 +1,80 @@
+"""The protocol contract: a trained model + a task → result rows; plus reference rows for real data.
+
+A protocol is chosen per (model, task) by the model's ``ModelSpec.protocols``. It calls metric functions and
+judges, writes sample strips for the report, and returns ``Row`` objects; it never writes ``metrics.csv`` itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from harness.data.task import Task
+from harness.results import Row
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    """Evaluation settings shared by every protocol (profiles override them)."""
+
+    n_samples: int = 10000  # generated samples for distribution metrics (FID/KID/PR, Parzen); paper: 10,000
+    batch_size: int = 100  # batch for feature passes and generation; results do not depend on it
+    kid_subset_size: int = 1000  # KID subset size (torch-fidelity default); clipped to the sample count
+    kid_subsets: int = 100  # KID subsets (torch-fidelity default)
+    prc_neighborhood: int = 3  # k of the k-NN manifold for precision/recall (torch-fidelity default)
+    parzen_n_validation: int = 1000  # validation examples used to choose sigma (official parzen_ll.py limit_size)
+    judge_steps: int = 2000  # optimisation steps for judges the harness trains itself (digit classifier, segmenter)
+    judge_batch_size: int = 64  # batch size for judge training
+    n_sample_images: int = 8  # images per sample strip written for the report
+    inception_weights: str = ""  # local path to torch-fidelity's Inception weights; empty = skip Inception FID
+
+
+@dataclass(frozen=True)
+class EvalContext:
+    """Everything a protocol may read.
+
+    Attributes:
+        model_name: Registry name of the model or variant being scored.
+        task: The task (test/val splits used).
+        seed: Job seed; every stochastic step derives from it.
+        device: Where to compute.
+        config: Evaluation settings.
+        sample_dir: Folder for sample strips of this task (``run/samples/<task>``).
+        setting: ``"paired"``, ``"unpaired"`` or ``"unconditional"`` (goes into each row's protocol string).
+        variant: Variant label (``"L1+cGAN"``) or ``""``.
+        progress: Whether to show progress bars.
+    """
+
+    model_name: str
+    task: Task
+    seed: int
+    device: torch.device
+    config: EvalConfig
+    sample_dir: Path
+    setting: str
+    variant: str
+    progress: bool = True
+
+
+EvaluateFn = Callable[[Any, EvalContext], list[Row]]
+ReferenceFn = Callable[[EvalContext], list[Row]]
+
+
+@dataclass(frozen=True)
+class ProtocolSpec:
+    """A registry entry for one evaluation protocol.
+
+    Attributes:
+        name: Registry name (``"generation"``, ``"fcn_scenes"``).
+        evaluate: ``(trained model, ctx) -> rows`` for a model's outputs.
+        reference: ``ctx -> rows`` for real data (ground-truth rows, judge accuracy), run once per task and seed,
+            with ``ctx.model_name`` set to the reference row's model name; None when the protocol has none.
+    """
+
+    name: str
+    evaluate: EvaluateFn
+    reference: ReferenceFn | None = None
