@@ -107,7 +107,7 @@ def load_image_folder(folder: str | Path, option: str = "folder", channels: int 
 def save_image(image: torch.Tensor, path: str | Path) -> None:
     """Writes one float ``(C, H, W)`` image in [0, 1] as PNG (not atomic: callers write into a temp dir)."""
     array = to_uint8(image).permute(1, 2, 0).cpu().numpy()
-    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path)
+    Image.fromarray(array[..., 0] if array.shape[2] == 1 else array).save(path, format="PNG")
 
 
 def make_grid(rows: list[torch.Tensor], pad: int = 2) -> torch.Tensor:

@@ -72,9 +72,11 @@ class ProtocolSpec:
         name: Registry name (``"generation"``, ``"fcn_scenes"``).
         evaluate: ``(trained model, ctx) -> rows`` for a model's outputs.
         reference: ``ctx -> rows`` for real data (ground-truth rows, judge accuracy), run once per task and seed,
-            with ``ctx.model_name`` set to the reference row's model name; None when the protocol has none.
+            with ``ctx.model_name`` set to ``reference_name``; None when the protocol has none.
+        reference_name: Model name of the reference rows (``"real_data"``, ``"ground_truth"``).
     """
 
     name: str
     evaluate: EvaluateFn
     reference: ReferenceFn | None = None
+    reference_name: str = "real_data"

@@ -1,0 +1,133 @@
+"""The unconditional-generation protocol of the vanilla GAN on the embedded digits task.
+
+Rows: Parzen-window log-likelihood (Goodfellow et al. 2014 protocol: sigma chosen on validation data, mean test
+log-likelihood ± SE), FID / KID / precision / recall through torch-fidelity with the harness's digit classifier as
+feature extractor (and Inception when the user supplies its weights), and mode coverage by the digit classifier.
+The reference job ("real_data") scores held-out real digits the same way, so a reader can see the scale.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import torch
+
+from harness.protocols.base import EvalContext, ProtocolSpec
+from harness.protocols.rows import make_rows, save_strip
+from harness.published import lookup
+from harness.results import Row
+from metrics.classifier_accuracy import classification_accuracy
+from metrics.fidelity import fidelity_metrics, warn_small_sample
+from metrics.judges.digit_classifier import load_or_train_digit_judge
+from metrics.mode_coverage import mode_coverage
+from metrics.parzen import parzen_log_likelihood
+
+log = logging.getLogger(__name__)
+
+DOMAIN = "handwritten"
+OUTPUTS = {"parzen_ll": True, "fid": False, "kid": False, "precision": True, "recall": True, "modes_covered": True,
+           "kl_to_uniform": False, "judge_accuracy": True, "fid_inception": False, "kid_inception": False}
+
+
+def _judge(ctx: EvalContext):
+    train = ctx.task.data("train", DOMAIN)
+    data_key = {"task": ctx.task.name, "meta": str(ctx.task.meta.get("cache_key", "")), "n": len(train),
+                "shape": list(train.images.shape)}
+    return load_or_train_digit_judge(train.get(), train.labels["class"], steps=ctx.config.judge_steps,
+                                     batch_size=ctx.config.judge_batch_size, seed=0, device=ctx.device,
+                                     data_key=data_key, progress=ctx.progress)
+
+
+@torch.no_grad()
+def _predict(judge: torch.nn.Module, images: torch.Tensor, ctx: EvalContext) -> torch.Tensor:
+    judge.eval()
+    return torch.cat([judge(b.to(ctx.device)).argmax(1).cpu() for b in images.split(ctx.config.batch_size)])
+
+
+def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
+    """Every generation metric of ``samples`` (N, 1, H, W) in [0, 1] against the task's held-out digits."""
+    cfg = ctx.config
+    val = ctx.task.data("val", DOMAIN).get()[: cfg.parzen_n_validation]
+    test = ctx.task.data("test", DOMAIN)
+    judge, judge_path, judge_sha = _judge(ctx)
+    n_test = len(test)
+    parzen = parzen_log_likelihood(samples, val, test.get(), batch_size=cfg.batch_size)
+    common = {"setting": ctx.setting, "variant": ctx.variant, "domain": DOMAIN}
+    se = parzen["parzen_se"]
+    rows = make_rows(ctx, {"parzen_ll": parzen["parzen_ll"]}, OUTPUTS, n=n_test,
+                     ci={"parzen_ll": (parzen["parzen_ll"] - 1.96 * se, parzen["parzen_ll"] + 1.96 * se)},
+                     protocol=dict(protocol="parzen", implementation="harness metrics.parzen (float64)",
+                                   samples=len(samples), sigma=f"{parzen['parzen_sigma']:.4g}",
+                                   sigma_grid="logspace(-1,0,10)", sigma_chosen_on=f"val[:{len(val)}]",
+                                   se=f"{se:.4g}", ci="±1.96 SE across test examples", **common),
+                     published=lambda metric: lookup(ctx.model_name, "mnist", metric))
+    warning = warn_small_sample(len(samples))
+    if warning:
+        log.warning("%s: %s", ctx.model_name, warning)
+    fidelity = fidelity_metrics(samples, test.get(), feature_extractor="digits", weights_path=judge_path,
+                                kid_subset_size=min(cfg.kid_subset_size, len(samples), n_test),
+                                kid_subsets=cfg.kid_subsets, prc_neighborhood=cfg.prc_neighborhood,
+                                batch_size=cfg.batch_size, seed=ctx.seed, device=ctx.device)
+    rows += make_rows(ctx, {k: fidelity[k] for k in ("fid", "kid", "precision", "recall")}, OUTPUTS, n=len(samples),
+                      ci={"kid": (fidelity["kid"] - fidelity["kid_std"], fidelity["kid"] + fidelity["kid_std"])},
+                      protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
+                                    feature_extractor="harness digit classifier (penultimate 128-d)",
+                                    judge_sha256=judge_sha[:12], real=f"test[{n_test}]", samples=len(samples),
+                                    kid_subset=min(cfg.kid_subset_size, len(samples), n_test),
+                                    prc_k=cfg.prc_neighborhood, small_sample_warning=warning or "none", **common))
+    rows += _inception_rows(samples, test.get(), ctx, common)
+    coverage = mode_coverage(_predict(judge, samples, ctx), num_classes=10)
+    rows += make_rows(ctx, coverage, OUTPUTS, n=len(samples),
+                      protocol=dict(protocol="mode_coverage", judge="harness digit classifier",
+                                    judge_sha256=judge_sha[:12], kl="KL(histogram || uniform) in nats", **common))
+    return rows
+
+
+def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext, common: dict) -> list[Row]:
+    path = ctx.config.inception_weights
+    if not path:
+        log.info("Inception FID skipped: no weights given (set eval.inception_weights=PATH to a local copy of "
+                 "torch-fidelity's weights-inception-2015-12-05-6726825d.pth); nothing is downloaded")
+        return []
+    values = fidelity_metrics(samples, real, feature_extractor="inception-v3-compat", weights_path=path,
+                              kid_subset_size=min(ctx.config.kid_subset_size, len(samples), len(real)),
+                              kid_subsets=ctx.config.kid_subsets, prc_neighborhood=ctx.config.prc_neighborhood,
+                              batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device, prc=False)
+    return make_rows(ctx, {"fid_inception": values["fid"], "kid_inception": values["kid"]}, OUTPUTS, n=len(samples),
+                     protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
+                                   feature_extractor="inception-v3-compat (pool3 2048-d)", weights=path, **common))
+
+
+def _fidelity_version() -> str:
+    import torch_fidelity
+
+    return f"torch-fidelity {torch_fidelity.__version__}"
+
+
+def evaluate_generation(model, ctx: EvalContext) -> list[Row]:
+    """Scores ``ctx.config.n_samples`` samples of a trained generative model (``model.sample(n, generator)``)."""
+    generator = torch.Generator().manual_seed(ctx.seed + 1_000_003)
+    samples = model.sample(ctx.config.n_samples, generator)
+    save_strip(ctx, "samples", samples[: ctx.config.n_sample_images * 2])
+    return _score(samples, ctx)
+
+
+def reference_generation(ctx: EvalContext) -> list[Row]:
+    """The same metrics with real *training* digits standing in for samples, plus the judge's test accuracy."""
+    train = ctx.task.data("train", DOMAIN)
+    n = min(ctx.config.n_samples, len(train))
+    index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
+    rows = _score(train.get(index), ctx)
+    judge, _, judge_sha = _judge(ctx)
+    test = ctx.task.data("test", DOMAIN)
+    accuracy = classification_accuracy(_predict(judge, test.get(), ctx), test.labels["class"])["accuracy"]
+    rows += make_rows(ctx, {"judge_accuracy": accuracy}, OUTPUTS, n=len(test),
+                      protocol=dict(protocol="classifier_accuracy", judge="harness digit classifier",
+                                    judge_sha256=judge_sha[:12], data="real test digits", setting=ctx.setting))
+    strip = ctx.task.data("test", DOMAIN).get(slice(0, ctx.config.n_sample_images * 2))
+    save_strip(ctx, "samples", strip, name="_target")
+    return rows
+
+
+GENERATION = ProtocolSpec(name="generation", evaluate=evaluate_generation, reference=reference_generation,
+                          reference_name="real_data")

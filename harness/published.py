@@ -1,0 +1,66 @@
+"""Published values of the papers, to show beside our numbers (never used as test expectations).
+
+Transcribed from ``shared/reference/published-results.md``. Each source ends with its status tag: [V] read in the
+paper or official code, [S] seen only in secondary sources, [R] recalled and unconfirmed (reports mark it so).
+Our embedded tasks are not the papers' datasets and our judges are retrained, so these values give scale, not a
+target; the source string names the dataset each value was measured on.
+"""
+
+from __future__ import annotations
+
+import math
+
+_P2P_T1 = "pix2pix (Isola et al. 2017) v3 Table 1, Cityscapes labels→photo [V]"
+_P2P_T2 = "pix2pix v3 Table 2, Cityscapes labels→photo [V]"
+_P2P_T3 = "pix2pix v3 Table 3, Cityscapes labels→photo [V]"
+_P2P_T6 = "pix2pix v3 Table 6, Cityscapes photo→labels [V]"
+_CYC_T2 = "CycleGAN (Zhu et al. 2017) Table 2, Cityscapes labels→photo"
+_CYC_T3 = "CycleGAN Table 3, Cityscapes photo→labels"
+_CYC_T4 = "CycleGAN Table 4 (ablation), Cityscapes labels→photo"
+_CYC_T5 = "CycleGAN Table 5 (ablation), Cityscapes photo→labels"
+
+_FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
+
+
+def _fcn(direction: str, model: str, values: tuple[float, float, float], source: str) -> dict:
+    return {(model, "cityscapes", f"fcn_{direction}_{key}"): (v, source) for key, v in zip(_FCN_KEYS, values)}
+
+
+PUBLISHED: dict[tuple[str, str, str], tuple[float, str]] = {
+    ("gan", "mnist", "parzen_ll"): (225.0, "Goodfellow et al. 2014 Table 1, MNIST (± 2 SE) [V]"),
+    **_fcn("labels2photo", "pix2pix_l1", (0.42, 0.15, 0.11), _P2P_T1),
+    **_fcn("labels2photo", "pix2pix_gan", (0.22, 0.05, 0.01), _P2P_T1),
+    **_fcn("labels2photo", "pix2pix_cgan", (0.57, 0.22, 0.16), _P2P_T1),
+    **_fcn("labels2photo", "pix2pix_l1gan", (0.64, 0.20, 0.15), _P2P_T1),
+    **_fcn("labels2photo", "pix2pix", (0.66, 0.23, 0.17), _P2P_T1),
+    **_fcn("labels2photo", "ground_truth", (0.80, 0.26, 0.21), _P2P_T1),
+    **_fcn("labels2photo", "pix2pix_encdec_l1", (0.35, 0.12, 0.08), _P2P_T2),
+    **_fcn("labels2photo", "pix2pix_encdec", (0.29, 0.09, 0.05), _P2P_T2),
+    **_fcn("labels2photo", "pix2pix_pixelgan", (0.39, 0.15, 0.10), _P2P_T3),
+    **_fcn("labels2photo", "pix2pix_patch16", (0.65, 0.21, 0.17), _P2P_T3),
+    **_fcn("labels2photo", "pix2pix_patch286", (0.42, 0.16, 0.11), _P2P_T3),
+    **_fcn("photo2labels", "pix2pix_l1", (0.86, 0.42, 0.35), _P2P_T6),
+    **_fcn("photo2labels", "pix2pix_cgan", (0.74, 0.28, 0.22), _P2P_T6),
+    **_fcn("photo2labels", "pix2pix", (0.83, 0.36, 0.29), _P2P_T6),
+    **_fcn("labels2photo", "cyclegan", (0.52, 0.17, 0.11), _CYC_T2 + " [S]"),
+    **_fcn("photo2labels", "cyclegan", (0.58, 0.22, 0.16), _CYC_T3 + " [S]"),
+    **_fcn("labels2photo", "cyclegan_cycle_only", (0.22, 0.07, 0.02), _CYC_T4 + " [S]"),
+    **_fcn("labels2photo", "cyclegan_gan_only", (0.51, 0.11, 0.08), _CYC_T4 + " [S]"),
+    **_fcn("labels2photo", "cyclegan_gan_forward", (0.55, 0.18, 0.12), _CYC_T4 + " [S]"),
+    **_fcn("labels2photo", "cyclegan_gan_backward", (0.39, 0.14, 0.06), _CYC_T4 + " [R]"),
+    **_fcn("photo2labels", "cyclegan_cycle_only", (0.10, 0.05, 0.02), _CYC_T5 + " [R]"),
+    **_fcn("photo2labels", "cyclegan_gan_only", (0.53, 0.11, 0.07), _CYC_T5 + " [S]"),
+    **_fcn("photo2labels", "cyclegan_gan_forward", (0.49, 0.11, 0.07), _CYC_T5 + " [R]"),
+    **_fcn("photo2labels", "cyclegan_gan_backward", (0.01, 0.06, 0.01), _CYC_T5 + " [S]"),
+}
+
+
+def lookup(model: str, task_family: str, metric: str) -> tuple[float, str]:
+    """The published ``(value, source)`` for a model on a dataset family, or ``(nan, "")`` when none exists.
+
+    Args:
+        model: Model or variant name (``"pix2pix_l1"``) or a reference row (``"ground_truth"``).
+        task_family: The paper dataset our task stands in for (``"mnist"``, ``"cityscapes"``).
+        metric: Our metric key.
+    """
+    return PUBLISHED.get((model, task_family, metric), (math.nan, ""))

@@ -1,0 +1,50 @@
+"""The resolved configuration of a run: runner options, evaluation settings, and one section per task and model.
+
+Defaults are the papers' settings (the ``paper`` profile); ``harness/profiles/*.json`` shrink them. A new task or
+model adds its config section here, explicitly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+from harness.config import apply_overrides, load_profile_file
+from harness.data.digits import DigitsConfig
+from harness.errors import HarnessError
+from harness.protocols.base import EvalConfig
+from reference_models.gan import GANConfig
+
+PROFILES = ("smoke", "standard", "paper")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything a run depends on; saved as ``config.json`` in the run directory."""
+
+    profile: str = "smoke"  # the profile these values were resolved from (smoke | standard | paper)
+    device: str = "auto"  # auto (cuda if available, else cpu) | cpu | cuda | cuda:N
+    seeds: tuple[int, ...] = (0,)  # one job per (model, task, seed); CIs across seeds in reports
+    models: tuple[str, ...] = ()  # models to run; empty = every registered model
+    tasks: tuple[str, ...] = ()  # tasks to run; empty = every task each selected model supports
+    checkpoint_every: int = 500  # training steps between resumable checkpoints
+    log_every: int = 10  # training steps between recorded loss rows (losses.csv, progress bar)
+    progress: bool = True  # show tqdm progress bars
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    digits: DigitsConfig = field(default_factory=DigitsConfig)
+    gan: GANConfig = field(default_factory=GANConfig)
+
+
+def profile_path(name: str) -> Path:
+    """The JSON override file of profile ``name``; an unknown name is a ``HarnessError`` listing the profiles."""
+    if name not in PROFILES:
+        raise HarnessError(f"unknown profile {name!r}; valid profiles: {', '.join(PROFILES)}")
+    return Path(str(resources.files("harness") / "profiles" / f"{name}.json"))
+
+
+def resolve_config(profile: str, overrides: dict[str, object]) -> RunConfig:
+    """Defaults → profile file → ``overrides`` (from CLI flags and ``--set``), each validated."""
+    path = profile_path(profile)
+    config = apply_overrides(RunConfig(profile=profile), load_profile_file(path), source=f"profile {path.name}")
+    return apply_overrides(config, overrides, source="--set")

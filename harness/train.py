@@ -1,0 +1,106 @@
+"""One straight training loop with resumable checkpoints.
+
+A checkpoint holds the model's full state (networks, optimisers, pools), the step, the batch-sampling generator's
+state, torch's global RNG state and the loss history, so a job killed at any point continues from its last
+checkpoint and, on CPU, ends bit-identical to an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import torch
+from tqdm import tqdm
+
+from harness import atomic
+from harness.data.task import Task
+from reference_models.base import ModelSpec
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT = "checkpoint.pt"
+FINAL = "model.pt"
+LOSSES = "losses.csv"
+
+
+@dataclass(frozen=True)
+class TrainOutcome:
+    """What a training job did.
+
+    Attributes:
+        steps: Total steps of the schedule.
+        resumed_from: Step the job resumed from (0 for a fresh start, ``steps`` when already trained).
+        wall_time_s: Seconds spent in this call.
+    """
+
+    steps: int
+    resumed_from: int
+    wall_time_s: float
+
+
+def _save(path: Path, model: Any, step: int, batch_rng: torch.Generator, history: list[dict[str, float]]) -> None:
+    state = {"model": model.state_dict(), "step": step, "batch_rng": batch_rng.get_state(),
+             "torch_rng": torch.get_rng_state(), "history": history}
+    atomic.torch_save(state, path)
+    if history:
+        with atomic.atomic_path(path.parent / LOSSES) as tmp:
+            pd.DataFrame(history).to_csv(tmp, index=False)
+
+
+def train_job(spec: ModelSpec, config: Any, task: Task, model: Any, job_dir: Path, *, seed: int,
+              checkpoint_every: int, log_every: int, progress: bool) -> TrainOutcome:
+    """Trains ``model`` for ``config.steps`` steps, resuming from ``job_dir`` when a checkpoint is there.
+
+    Args:
+        spec: The model's registry entry (its ``batch`` function samples training batches).
+        config: The model's resolved config (``steps`` and ``batch_size`` are read).
+        task: Task supplying training data.
+        model: A freshly built model (its state is replaced when resuming).
+        job_dir: The job's directory; ``checkpoint.pt``, ``model.pt`` and ``losses.csv`` live there.
+        seed: Seeds batch sampling and torch's global RNG for a fresh start.
+        checkpoint_every: Steps between checkpoints.
+        log_every: Steps between loss-history rows.
+        progress: Show a tqdm bar.
+
+    Returns:
+        The outcome; afterwards ``job_dir/model.pt`` holds the trained state.
+    """
+    start_time = time.perf_counter()
+    final, ckpt = job_dir / FINAL, job_dir / CHECKPOINT
+    batch_rng = torch.Generator().manual_seed(seed)
+    torch.manual_seed(seed)
+    history: list[dict[str, float]] = []
+    start = 0
+    source = final if final.exists() else ckpt if ckpt.exists() else None
+    if source is not None:
+        state = atomic.torch_load(source)
+        model.load_state_dict(state["model"])
+        batch_rng.set_state(state["batch_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        history, start = list(state["history"]), int(state["step"])
+        log.info("%s: resuming from step %d of %d", job_dir.name, start, config.steps)
+    bar = tqdm(total=config.steps, initial=start, desc=f"train {job_dir.name}", disable=not progress, leave=False)
+    for step in range(start, config.steps):
+        losses = model.train_step(spec.batch(task, config, batch_rng))
+        done = step + 1
+        if done % log_every == 0 or done == config.steps:
+            history.append({"step": done, **losses})
+            bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]})
+        bar.update(1)
+        if done % checkpoint_every == 0 and done < config.steps:
+            _save(ckpt, model, done, batch_rng, history)
+    bar.close()
+    if start < config.steps or not final.exists():
+        _save(final, model, config.steps, batch_rng, history)
+        ckpt.unlink(missing_ok=True)
+    return TrainOutcome(config.steps, start, time.perf_counter() - start_time)
+
+
+def load_trained(model: Any, job_dir: Path) -> None:
+    """Loads ``job_dir/model.pt`` into ``model`` (``weights_only=True``)."""
+    model.load_state_dict(atomic.torch_load(job_dir / FINAL)["model"])

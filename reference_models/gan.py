@@ -1,0 +1,236 @@
+"""The vanilla GAN: Goodfellow et al., "Generative Adversarial Nets", NIPS 2014 (MNIST configuration).
+
+Code name → paper name: ``generator`` = G(z; θ_g), ``discriminator`` = D(x; θ_d), ``noise_dim`` = dim of p_z,
+``d_steps`` = k (discriminator steps per generator step, Algorithm 1).
+
+The paper-profile defaults follow the official ``goodfeli/adversarial`` ``mnist.yaml`` (see
+``shared/reference/published-results.md`` §1): 100-d uniform noise → ReLU 1200 → ReLU 1200 → sigmoid 784; D =
+maxout (240 units × 5 pieces) × 2 → sigmoid with dropout (input keep 0.8, hidden keep 0.5); SGD batch 100, lr 0.1
+with exponential decay 1/1.000004 per step to 1e-6, momentum 0.5 → 0.7 saturating at epoch 250, weights uniform in
+±irange, column norms clipped at 1.9365 (pylearn2 ``max_col_norm``), the output bias initialised from the pixel
+marginals of the data. The uniform noise has unit variance (U(-√3, √3)), as the official Generator draws it.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from harness.data.task import Task
+from reference_models.base import ModelSpec, sample_indices
+
+
+@dataclass(frozen=True)
+class GANConfig:
+    """Vanilla GAN hyperparameters; defaults are the paper's MNIST configuration."""
+
+    noise_dim: int = 100  # dimension of z ~ U(-sqrt(3), sqrt(3))^noise_dim
+    g_hidden: int = 1200  # units in each of G's two ReLU layers
+    d_units: int = 240  # maxout units per D layer
+    d_pieces: int = 5  # linear pieces per maxout unit
+    g_irange: float = 0.05  # G weights ~ U(-irange, irange)
+    d_irange: float = 0.005  # D weights ~ U(-irange, irange)
+    max_col_norm: float = 1.9365  # D weight column-norm constraint (pylearn2 max_col_norm); 0 disables
+    d_input_keep: float = 0.8  # dropout keep-probability on D's input
+    d_hidden_keep: float = 0.5  # dropout keep-probability on D's hidden layers
+    optimizer: str = "sgd"  # "sgd" (paper: SGD with momentum) or "adam" (lr, beta 0.5/0.999)
+    lr: float = 0.1  # initial learning rate
+    lr_decay: float = 1.000004  # lr is divided by this every step (pylearn2 ExponentialDecay)
+    min_lr: float = 1e-6  # floor of the decayed learning rate
+    momentum_start: float = 0.5  # SGD momentum at step 0
+    momentum_end: float = 0.7  # SGD momentum after momentum_saturate_steps
+    momentum_saturate_steps: int = 125000  # 250 epochs of 500 batches (MNIST train[0:50000], batch 100)
+    d_steps: int = 1  # k: discriminator steps per generator step
+    g_loss: str = "non_saturating"  # "non_saturating" (-log D(G(z)), the paper's practical choice) or "minimax"
+    batch_size: int = 100  # minibatch size m
+    steps: int = 100000  # generator steps to train
+    domain: str = "handwritten"  # which task domain the GAN models
+
+
+class Maxout(nn.Module):
+    """Maxout layer: ``units`` outputs, each the max over ``pieces`` linear functions of the input."""
+
+    def __init__(self, in_features: int, units: int, pieces: int) -> None:
+        super().__init__()
+        self.units, self.pieces = units, pieces
+        self.linear = nn.Linear(in_features, units * pieces)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Maps ``(N, in_features)`` to ``(N, units)``."""
+        return self.linear(x).view(x.shape[0], self.units, self.pieces).amax(dim=2)
+
+
+def _uniform_init(module: nn.Module, irange: float) -> None:
+    for layer in module.modules():
+        if isinstance(layer, nn.Linear):
+            nn.init.uniform_(layer.weight, -irange, irange)
+            nn.init.zeros_(layer.bias)
+
+
+class Generator(nn.Module):
+    """G: z ``(N, noise_dim)`` → images ``(N, C, H, W)`` in [0, 1] (sigmoid output)."""
+
+    def __init__(self, config: GANConfig, image_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        self.image_shape = image_shape
+        self.net = nn.Sequential(
+            nn.Linear(config.noise_dim, config.g_hidden), nn.ReLU(),
+            nn.Linear(config.g_hidden, config.g_hidden), nn.ReLU(),
+            nn.Linear(config.g_hidden, math.prod(image_shape)),
+        )
+        _uniform_init(self, config.g_irange)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """Maps noise to images in [0, 1]."""
+        return torch.sigmoid(self.net(z)).view(z.shape[0], *self.image_shape)
+
+
+class Discriminator(nn.Module):
+    """D: images ``(N, C, H, W)`` in [0, 1] → logits ``(N,)`` of "came from the data"."""
+
+    def __init__(self, config: GANConfig, image_shape: tuple[int, int, int]) -> None:
+        super().__init__()
+        dim = math.prod(image_shape)
+        self.net = nn.Sequential(
+            nn.Dropout(1 - config.d_input_keep),
+            Maxout(dim, config.d_units, config.d_pieces), nn.Dropout(1 - config.d_hidden_keep),
+            Maxout(config.d_units, config.d_units, config.d_pieces), nn.Dropout(1 - config.d_hidden_keep),
+            nn.Linear(config.d_units, 1),
+        )
+        _uniform_init(self, config.d_irange)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits (apply a sigmoid for D(x))."""
+        return self.net(x.flatten(1)).squeeze(1)
+
+
+def sample_noise(n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``."""
+    return (torch.rand(n, dim, generator=generator) * 2 - 1) * math.sqrt(3.0)
+
+
+class VanillaGAN:
+    """The 2014 GAN trained by Algorithm 1 (k D steps, then one G step)."""
+
+    def __init__(self, config: GANConfig, image_shape: tuple[int, int, int], pixel_mean: torch.Tensor,
+                 device: torch.device) -> None:
+        self.config, self.device = config, device
+        self.generator = Generator(config, image_shape).to(device)
+        self.discriminator = Discriminator(config, image_shape).to(device)
+        with torch.no_grad():  # pylearn2 init_sigmoid_bias_from_marginals
+            p = pixel_mean.flatten().clamp(1e-3, 1 - 1e-3).to(device)
+            self.generator.net[-1].bias.copy_(torch.log(p / (1 - p)))
+        self.opt_g = self._optimizer(self.generator)
+        self.opt_d = self._optimizer(self.discriminator)
+        self.step = 0
+
+    def _optimizer(self, net: nn.Module) -> torch.optim.Optimizer:
+        if self.config.optimizer == "sgd":
+            return torch.optim.SGD(net.parameters(), lr=self.config.lr, momentum=self.config.momentum_start)
+        if self.config.optimizer == "adam":
+            return torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=(0.5, 0.999))
+        raise ValueError(f"gan.optimizer must be 'sgd' or 'adam', got {self.config.optimizer!r}")
+
+    def _schedule(self) -> None:
+        cfg = self.config
+        lr = max(cfg.lr / cfg.lr_decay**self.step, cfg.min_lr)
+        frac = min(1.0, self.step / max(1, cfg.momentum_saturate_steps))
+        for opt in (self.opt_g, self.opt_d):
+            for group in opt.param_groups:
+                group["lr"] = lr
+                if cfg.optimizer == "sgd":
+                    group["momentum"] = cfg.momentum_start + frac * (cfg.momentum_end - cfg.momentum_start)
+
+    def _clip_columns(self) -> None:
+        if self.config.max_col_norm <= 0:
+            return
+        with torch.no_grad():
+            for layer in self.discriminator.modules():
+                if isinstance(layer, nn.Linear):  # a column of pylearn2's W is the weights into one unit: a row here
+                    norms = layer.weight.norm(dim=1, keepdim=True).clamp(min=1e-12)
+                    layer.weight.mul_(norms.clamp(max=self.config.max_col_norm) / norms)
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One iteration of Algorithm 1.
+
+        Args:
+            batch: ``{"real": (k * m, C, H, W)}`` float in [0, 1]; split into k minibatches for the D steps.
+
+        Returns:
+            ``{"D": D loss, "G": G loss, "D(x)": mean D on real, "D(G(z))": mean D on fake}``.
+        """
+        self._schedule()
+        self.generator.train()
+        self.discriminator.train()
+        cfg = self.config
+        reals = batch["real"].to(self.device).chunk(cfg.d_steps)
+        for real in reals:
+            z = sample_noise(real.shape[0], cfg.noise_dim).to(self.device)
+            fake = self.generator(z).detach()
+            logit_real, logit_fake = self.discriminator(real), self.discriminator(fake)
+            loss_d = (F.binary_cross_entropy_with_logits(logit_real, torch.ones_like(logit_real))
+                      + F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake)))
+            self.opt_d.zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.opt_d.step()
+            self._clip_columns()
+        z = sample_noise(cfg.batch_size, cfg.noise_dim).to(self.device)
+        logit = self.discriminator(self.generator(z))
+        if cfg.g_loss == "non_saturating":
+            loss_g = F.binary_cross_entropy_with_logits(logit, torch.ones_like(logit))
+        else:  # minimise log(1 - D(G(z)))
+            loss_g = -F.binary_cross_entropy_with_logits(logit, torch.zeros_like(logit))
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.step += 1
+        return {"D": float(loss_d), "G": float(loss_g), "D(x)": float(torch.sigmoid(logit_real).mean()),
+                "D(G(z))": float(torch.sigmoid(logit).mean())}
+
+    @torch.no_grad()
+    def sample(self, n: int, generator: torch.Generator, batch_size: int = 500) -> torch.Tensor:
+        """``n`` samples ``(n, C, H, W)`` in [0, 1], noise drawn from ``generator`` (reproducible)."""
+        self.generator.eval()
+        noise = sample_noise(n, self.config.noise_dim, generator)
+        return torch.cat([self.generator(z.to(self.device)).cpu() for z in noise.split(batch_size)])
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``{"G": generator, "D": discriminator}``."""
+        return {"G": self.generator, "D": self.discriminator}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimisers and the step counter."""
+        return {"G": self.generator.state_dict(), "D": self.discriminator.state_dict(),
+                "opt_G": self.opt_g.state_dict(), "opt_D": self.opt_d.state_dict(), "step": self.step}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output."""
+        self.generator.load_state_dict(state["G"])
+        self.discriminator.load_state_dict(state["D"])
+        self.opt_g.load_state_dict(state["opt_G"])
+        self.opt_d.load_state_dict(state["opt_D"])
+        self.step = int(state["step"])
+
+
+def build_gan(config: GANConfig, task: Task, device: torch.device) -> VanillaGAN:
+    """Builds the GAN for ``task``'s ``config.domain`` (image shape and pixel marginals from its train split)."""
+    train = task.data("train", config.domain)
+    shape = tuple(train.images.shape[1:])
+    return VanillaGAN(config, shape, train.get().mean(dim=0), device)  # type: ignore[arg-type]
+
+
+def gan_batch(task: Task, config: GANConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``{"real": (k * m, C, H, W)}``: k minibatches of real training images for the D steps."""
+    train = task.data("train", config.domain)
+    return {"real": train.get(sample_indices(len(train), config.batch_size * config.d_steps, generator))}
+
+
+GAN_SPEC = ModelSpec(
+    name="gan", paper="Goodfellow et al., Generative Adversarial Nets, NIPS 2014", config_section="gan",
+    build=build_gan, batch=gan_batch, protocols={"digits": "generation"}, setting="unconditional",
+)
