@@ -147,6 +147,17 @@ def flatten(config: object, prefix: str = "") -> dict[str, Any]:
     return out
 
 
+def flatten_dict(data: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Dotted key → leaf value of a nested dict (e.g. a saved ``config.json``); lists become tuples."""
+    out: dict[str, Any] = {}
+    for key, value in data.items():
+        if isinstance(value, Mapping):
+            out.update(flatten_dict(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
 def load_profile_file(path: Path) -> dict[str, object]:
     """Reads a profile override file: a JSON object of dotted keys (``"_doc"`` keys are comments)."""
     try:

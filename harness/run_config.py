@@ -12,9 +12,14 @@ from pathlib import Path
 
 from harness.config import apply_overrides, load_profile_file
 from harness.data.digits import DigitsConfig
+from harness.data.maps import MapsConfig
+from harness.data.probe import ProbeConfig
+from harness.data.scenes import ScenesConfig
 from harness.errors import HarnessError
 from harness.protocols.base import EvalConfig
+from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
+from reference_models.pix2pix import Pix2PixConfig
 
 PROFILES = ("smoke", "standard", "paper")
 
@@ -33,7 +38,12 @@ class RunConfig:
     progress: bool = True  # show tqdm progress bars
     eval: EvalConfig = field(default_factory=EvalConfig)
     digits: DigitsConfig = field(default_factory=DigitsConfig)
+    scenes: ScenesConfig = field(default_factory=ScenesConfig)
+    maps: MapsConfig = field(default_factory=MapsConfig)
+    probe: ProbeConfig = field(default_factory=ProbeConfig)
     gan: GANConfig = field(default_factory=GANConfig)
+    pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
+    cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
 
 
 def profile_path(name: str) -> Path:

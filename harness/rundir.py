@@ -26,6 +26,7 @@ import pandas as pd
 import torch
 
 from harness import __version__, atomic
+from harness.config import flatten_dict
 from harness.errors import HarnessError
 from harness.results import COLUMNS, Row
 
@@ -55,16 +56,6 @@ def environment() -> dict[str, object]:
                 "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
     return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "packages": versions, "hardware": hardware}
-
-
-def _flat(data: dict[str, object], prefix: str = "") -> dict[str, object]:
-    out: dict[str, object] = {}
-    for key, value in data.items():
-        if isinstance(value, dict):
-            out.update(_flat(value, f"{prefix}{key}."))
-        else:
-            out[f"{prefix}{key}"] = value
-    return out
 
 
 class RunDir:
@@ -134,7 +125,7 @@ class RunDir:
             if not resume:
                 raise HarnessError(f"--out {str(self.path)!r} already holds a run; pass --resume to continue it "
                                    "or choose another --out")
-            saved, new = _flat(json.loads(self.config_path.read_text())), _flat(config)
+            saved, new = flatten_dict(json.loads(self.config_path.read_text())), flatten_dict(config)
             diff = sorted(k for k in set(saved) | set(new) if k != "progress" and saved.get(k) != new.get(k))
             if diff:
                 raise HarnessError(f"--resume: the run in {str(self.path)!r} was made with different settings "

@@ -60,7 +60,7 @@ def plan(config: RunConfig) -> list[Job]:
         MODELS.get(name)
     for name in config.tasks:
         TASKS.get(name)
-    models = list(config.models) or MODELS.names()
+    models = list(config.models) or [name for name, spec in MODELS.items() if spec.default]
     if not config.seeds:
         raise HarnessError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
     jobs: list[Job] = []

@@ -7,6 +7,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from harness.data.digits import build_digits
+from harness.data.maps import build_maps
+from harness.data.probe import build_probe_geometry, build_probe_texture
+from harness.data.scenes import build_scenes
 from harness.data.task import Task
 from harness.registry import Registry
 
@@ -29,8 +32,18 @@ class TaskSpec:
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
-TASKS.add("digits", TaskSpec("digits", "digits", build_digits,
-                             "printed house-number digits (RGB 32px) and handwritten digits (gray), labelled"))
+for _spec in (
+    TaskSpec("digits", "digits", build_digits,
+             "printed house-number digits (RGB 32 px) and handwritten digits (gray 28 px), class-labelled"),
+    TaskSpec("scenes", "scenes", build_scenes,
+             "street-scene label maps (Cityscapes trainIds and colours) and photos rendered from them, paired"),
+    TaskSpec("maps", "maps", build_maps, "map tiles and matching aerial renderings, paired (AMT protocol)"),
+    TaskSpec("probe_texture", "probe", build_probe_texture,
+             "geometry-vs-texture probe: the same shapes in another colour/texture, paired"),
+    TaskSpec("probe_geometry", "probe", build_probe_geometry,
+             "geometry-vs-texture probe: circles to squares at the same places and colours, paired"),
+):
+    TASKS.add(_spec.name, _spec)
 
 
 def build_task(name: str, run_config: object) -> Task:

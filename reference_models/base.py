@@ -56,12 +56,13 @@ class ModelSpec:
         name: Registry name, e.g. ``"pix2pix"`` or a variant ``"pix2pix_l1"``.
         paper: Short citation of the paper the model comes from.
         config_section: Name of the ``RunConfig`` field holding this model's config (variants share one).
-        config_overrides: Dotted overrides applied to that section for this variant (``{"loss": "l1"}``).
         build: ``(config, task, device) -> model``.
         batch: ``(task, config, generator) -> batch dict`` of float tensors in [0, 1] (on CPU).
         protocols: Task name → evaluation protocol name; the keys are the tasks the model runs on.
         setting: ``"paired"``, ``"unpaired"`` or ``"unconditional"``; reports group methods by it.
         variant: Human-readable variant label for reports (``"L1+cGAN"``), ``""`` for the default.
+        config_overrides: Dotted overrides applied to the config section for this variant.
+        default: Whether a run without ``--models`` includes it (ablation variants are opt-in).
     """
 
     name: str
@@ -73,6 +74,7 @@ class ModelSpec:
     setting: str
     variant: str = ""
     config_overrides: Mapping[str, object] | None = None
+    default: bool = True
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -8,6 +8,7 @@ exposes disjoint halves of its training split (``unpaired_train``) so no pair is
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -86,3 +87,18 @@ class Task:
         if unpaired and self.unpaired_train is not None:
             return self.unpaired_train[domain]
         return self.data("train", domain)
+
+
+def data_key(task: Task) -> str:
+    """A string identifying the task's data, for judge cache keys.
+
+    Generated tasks record their cache key in ``meta["cache_key"]``; otherwise the training tensors are hashed.
+    """
+    key = task.meta.get("cache_key")
+    if key:
+        return f"{task.name}:{key}"
+    digest = hashlib.sha256()
+    for split in sorted(task.splits):
+        for domain in sorted(task.splits[split]):
+            digest.update(task.splits[split][domain].images.numpy().tobytes())
+    return f"{task.name}:{digest.hexdigest()[:16]}"

@@ -12,13 +12,14 @@ import logging
 
 import torch
 
+from harness.data.task import data_key
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
 from harness.results import Row
 from metrics.classifier_accuracy import classification_accuracy
 from metrics.fidelity import fidelity_metrics, warn_small_sample
-from metrics.judges.digit_classifier import load_or_train_digit_judge
+from metrics.judges.digit_classifier import FEATURE_DIM, load_or_train_digit_judge
 from metrics.mode_coverage import mode_coverage
 from metrics.parzen import parzen_log_likelihood
 
@@ -29,13 +30,12 @@ OUTPUTS = {"parzen_ll": True, "fid": False, "kid": False, "precision": True, "re
            "kl_to_uniform": False, "judge_accuracy": True, "fid_inception": False, "kid_inception": False}
 
 
-def _judge(ctx: EvalContext):
+def judge_for_task(ctx: EvalContext):
+    """The digit classifier judge of ``ctx.task`` (trained once, cached): ``(model, weights path, sha256)``."""
     train = ctx.task.data("train", DOMAIN)
-    data_key = {"task": ctx.task.name, "meta": str(ctx.task.meta.get("cache_key", "")), "n": len(train),
-                "shape": list(train.images.shape)}
     return load_or_train_digit_judge(train.get(), train.labels["class"], steps=ctx.config.judge_steps,
                                      batch_size=ctx.config.judge_batch_size, seed=0, device=ctx.device,
-                                     data_key=data_key, progress=ctx.progress)
+                                     data_key=data_key(ctx.task), progress=ctx.progress)
 
 
 @torch.no_grad()
@@ -49,7 +49,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
     cfg = ctx.config
     val = ctx.task.data("val", DOMAIN).get()[: cfg.parzen_n_validation]
     test = ctx.task.data("test", DOMAIN)
-    judge, judge_path, judge_sha = _judge(ctx)
+    judge, judge_path, judge_sha = judge_for_task(ctx)
     n_test = len(test)
     parzen = parzen_log_likelihood(samples, val, test.get(), batch_size=cfg.batch_size)
     common = {"setting": ctx.setting, "variant": ctx.variant, "domain": DOMAIN}
@@ -61,7 +61,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
                                    sigma_grid="logspace(-1,0,10)", sigma_chosen_on=f"val[:{len(val)}]",
                                    se=f"{se:.4g}", ci="±1.96 SE across test examples", **common),
                      published=lambda metric: lookup(ctx.model_name, "mnist", metric))
-    warning = warn_small_sample(len(samples))
+    warning = warn_small_sample(len(samples), feature_dim=FEATURE_DIM)
     if warning:
         log.warning("%s: %s", ctx.model_name, warning)
     fidelity = fidelity_metrics(samples, test.get(), feature_extractor="digits", weights_path=judge_path,
@@ -118,7 +118,7 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
     n = min(ctx.config.n_samples, len(train))
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
     rows = _score(train.get(index), ctx)
-    judge, _, judge_sha = _judge(ctx)
+    judge, _, judge_sha = judge_for_task(ctx)
     test = ctx.task.data("test", DOMAIN)
     accuracy = classification_accuracy(_predict(judge, test.get(), ctx), test.labels["class"])["accuracy"]
     rows += make_rows(ctx, {"judge_accuracy": accuracy}, OUTPUTS, n=len(test),

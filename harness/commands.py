@@ -1,0 +1,127 @@
+"""The subcommands behind ``harness.run``; each returns an exit code."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+from harness.cli_common import config_from_args, out_dir
+from harness.config import flatten, flatten_dict
+from harness.errors import HarnessError
+from harness.run_config import PROFILES, RunConfig
+
+log = logging.getLogger("harness")
+
+
+def _list(what: str) -> int:
+    from harness.tasks import TASKS
+    from metrics.registry import METRICS
+    from reference_models.registry import MODELS
+
+    if what in ("all", "models"):
+        print("models:")
+        for name, spec in MODELS.items():
+            variant = f" [{spec.variant}]" if spec.variant else ""
+            print(f"  {name:<24} {spec.setting:<13} tasks: {', '.join(spec.protocols)}{variant} — {spec.paper}")
+    if what in ("all", "tasks"):
+        print("tasks:")
+        for name, spec in TASKS.items():
+            print(f"  {name:<24} {spec.description}")
+    if what in ("all", "metrics"):
+        print("metrics:")
+        for name, spec in METRICS.items():
+            folders = "folders" if spec.on_folders else "in-suite only"
+            print(f"  {name:<24} {', '.join(spec.outputs)} ({folders}) — {spec.paper}")
+    if what in ("all", "profiles"):
+        print(f"profiles: {', '.join(PROFILES)}")
+    if what == "config":
+        for key, value in flatten(RunConfig()).items():
+            print(f"  {key} = {value!r}")
+    return 0
+
+
+def _suite(args: argparse.Namespace, train_only: bool) -> int:
+    from harness.suite import run_suite
+
+    config = config_from_args(args)
+    run = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only)
+    print(f"metrics: {run.metrics_path}")
+    if not train_only and not args.no_report:
+        _report(run.path)
+    return 0
+
+
+def _report(run_dir: Path) -> int:
+    from reports.build import build_report
+
+    paths = build_report(run_dir)
+    for name, path in paths.items():
+        print(f"{name}: {path}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    if args.run is not None:
+        if args.metric or args.pred:
+            raise HarnessError("evaluate: give either --run DIR or --metric NAME --pred DIR, not both")
+        return _evaluate_run(args.run)
+    if not args.metric or not args.pred:
+        raise HarnessError("evaluate: expected --run DIR, or --metric NAME --pred DIR [--target DIR]")
+    from harness.evaluate_folders import evaluate_folders
+    from harness.run import format_result
+
+    result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
+                              seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
+                              progress=not args.no_progress)
+    print(format_result(result, args.json))
+    return 0
+
+
+def _evaluate_run(run_dir: Path) -> int:
+    import json
+
+    from harness.config import apply_overrides
+    from harness.suite import run_suite
+
+    path = run_dir / "config.json"
+    if not path.exists():
+        raise HarnessError(f"--run {str(run_dir)!r}: no config.json there (expected a run directory)")
+    saved = json.loads(path.read_text())
+    config = apply_overrides(RunConfig(), flatten_dict(saved), source=str(path))
+    run = run_suite(config, run_dir, resume=True)
+    print(f"metrics: {run.metrics_path}")
+    return 0
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from reports.baseline import write_baseline
+
+    path = write_baseline(args.run, args.out, tolerance=args.tolerance)
+    print(f"baseline: {path}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    from reports.baseline import check_run, format_check_table
+
+    result = check_run(args.run, args.baseline)
+    print(format_check_table(result))
+    return result.exit_code
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Runs the chosen subcommand."""
+    if args.command == "list":
+        return _list(args.what)
+    if args.command in ("suite", "train"):
+        return _suite(args, train_only=args.command == "train")
+    if args.command == "evaluate":
+        return _evaluate(args)
+    if args.command == "report":
+        return _report(args.run)
+    if args.command == "baseline":
+        return _baseline(args)
+    if args.command == "check":
+        return _check(args)
+    raise HarnessError(f"unknown command {args.command!r}")

@@ -1,0 +1,167 @@
+"""The printed (SVHN-like house-number) digit domain, rendered from the TrueType fonts matplotlib ships.
+
+SVHN crops (Netzer et al., 2011) show one centred digit of a house number, often with parts of its neighbours at the
+left and right edges, in many typefaces and colours, on textured or shaded backgrounds, blurred and noisy. This
+module reproduces those factors procedurally. Each font's ten glyphs are rendered once at a large size (the glyph
+bank) and every image places them with an affine map (scale, rotation, shear, translation), so no text is rasterised
+per image. Colouring, shading, texture, blur and noise are applied to the whole batch at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import matplotlib
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageDraw, ImageFont
+
+# Typefaces shipped with matplotlib (so no download): sans, serif, mono, bold, italic and Computer Modern cuts.
+FONT_FILES = (
+    "DejaVuSans.ttf", "DejaVuSans-Bold.ttf", "DejaVuSans-Oblique.ttf", "DejaVuSans-BoldOblique.ttf",
+    "DejaVuSerif.ttf", "DejaVuSerif-Bold.ttf", "DejaVuSerif-Italic.ttf", "DejaVuSansMono.ttf",
+    "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf",
+    "cmr10.ttf", "cmss10.ttf", "cmb10.ttf", "cmtt10.ttf",
+)
+_GLYPH_PT = 48  # Glyph-bank font size: about 35 px tall, at least 1.5x the largest digit drawn at 32 px.
+_NEIGHBOUR_P = 0.7  # Probability of a partially visible neighbour digit on each side.
+_MIN_CONTRAST = 0.3  # Minimum |luminance(fg) - luminance(bg)|, in [0, 1], so every digit is legible.
+
+
+def available_fonts() -> tuple[str, ...]:
+    """Paths of the ``FONT_FILES`` present in this matplotlib install (all of them in a normal install)."""
+    directory = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
+    paths = tuple(os.path.join(directory, name) for name in FONT_FILES)
+    found = tuple(path for path in paths if os.path.exists(path))
+    if not found:
+        raise RuntimeError(f"none of the fonts {FONT_FILES} exist under {directory}")
+    return found
+
+
+@functools.lru_cache(maxsize=1)
+def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
+    """Mode ``"L"`` masks of the digits 0-9 for every available font in ``FONT_FILES``.
+
+    The glyphs of one font share a vertical box (so their heights stay comparable) and are cropped horizontally
+    to their ink.
+
+    Returns:
+        ``bank[font][digit]``: image with ink 255 on 0.
+    """
+    bank = []
+    for path in available_fonts():
+        font = ImageFont.truetype(path, _GLYPH_PT)
+        boxes = [font.getbbox(str(d)) for d in range(10)]
+        top, bottom = min(b[1] for b in boxes), max(b[3] for b in boxes)
+        glyphs = []
+        for digit, box in enumerate(boxes):
+            canvas = Image.new("L", (box[2] + 4, bottom + 4), 0)
+            ImageDraw.Draw(canvas).text((0, 0), str(digit), fill=255, font=font)
+            ink = canvas.getbbox() or (0, 0, canvas.width, canvas.height)
+            glyphs.append(canvas.crop((ink[0], top, ink[2], bottom)))
+        bank.append(tuple(glyphs))
+    return tuple(bank)
+
+
+def _place(glyph: Image.Image, linear: np.ndarray, centre: np.ndarray, size: int) -> np.ndarray:
+    """Warps ``glyph`` so its centre lands on ``centre`` under ``linear``; float ``(size, size)`` in [0, 1]."""
+    inverse = np.linalg.inv(linear)
+    origin = np.array([glyph.width / 2.0, glyph.height / 2.0]) - inverse @ centre
+    coeffs = (inverse[0, 0], inverse[0, 1], origin[0], inverse[1, 0], inverse[1, 1], origin[1])
+    warped = glyph.transform((size, size), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR)
+    return np.asarray(warped, dtype=np.float32) / 255.0
+
+
+def _digit_mask(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Ink mask of one crop: the centred ``label`` digit plus possible neighbours; float ``(size, size)``."""
+    bank = glyph_bank()
+    font = bank[rng.integers(len(bank))]
+    glyph = font[label]
+    scale = rng.uniform(0.55, 0.85) * size / glyph.height
+    angle = np.deg2rad(rng.uniform(-10.0, 10.0))
+    cos, sin = np.cos(angle), np.sin(angle)
+    shear = np.array([[1.0, rng.uniform(-0.15, 0.15)], [0.0, 1.0]])
+    linear = np.array([[cos, -sin], [sin, cos]]) @ shear @ np.diag([scale * rng.uniform(0.85, 1.2), scale])
+    centre = size / 2.0 + rng.uniform(-0.06, 0.06, 2) * size
+    mask = _place(glyph, linear, centre, size)
+    gap = rng.uniform(0.03, 0.25) * glyph.height  # In glyph pixels, so it scales with the digit.
+    for side in (-1.0, 1.0):
+        if rng.random() >= _NEIGHBOUR_P:
+            continue
+        other = font[rng.integers(10)]
+        offset = np.array([side * (glyph.width / 2.0 + gap + other.width / 2.0), 0.0])
+        np.maximum(mask, _place(other, linear, centre + linear @ offset, size), out=mask)
+    return mask
+
+
+def _luminance(rgb: np.ndarray) -> np.ndarray:
+    return rgb @ np.array([0.299, 0.587, 0.114])
+
+
+def _colours(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """Foreground and background RGB colours ``(n, 3)`` in [0, 1] whose luminances differ by ``_MIN_CONTRAST``."""
+    fg, bg = _muted(n, rng), _muted(n, rng)
+    bad = np.abs(_luminance(fg) - _luminance(bg)) < _MIN_CONTRAST
+    while bad.any():
+        fg[bad], bg[bad] = _muted(int(bad.sum()), rng), _muted(int(bad.sum()), rng)
+        bad = np.abs(_luminance(fg) - _luminance(bg)) < _MIN_CONTRAST
+    return fg, bg
+
+
+def _muted(n: int, rng: np.random.Generator) -> np.ndarray:
+    """RGB ``(n, 3)`` in [0, 1]: a grey level plus a modest tint, like painted signs and plates under daylight."""
+    grey = rng.random((n, 1))
+    tint = rng.normal(0.0, 1.0, (n, 3)) * rng.uniform(0.0, 0.18, (n, 1))
+    return np.clip(grey + tint, 0.0, 1.0)
+
+
+def _shading(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Per-image linear gradient plus low-frequency texture, float ``(n, 1, size, size)`` around 0."""
+    coords = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
+    theta = rng.uniform(0.0, 2 * np.pi, n)
+    amplitude = rng.uniform(0.0, 0.3, n)
+    ramp = np.cos(theta)[:, None, None] * coords[None, None, :] + np.sin(theta)[:, None, None] * coords[None, :, None]
+    coarse = torch.from_numpy(rng.normal(0.0, 1.0, (n, 1, 5, 5)).astype(np.float32))
+    texture = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False).numpy()
+    texture *= rng.uniform(0.0, 0.08, n)[:, None, None, None]
+    return (amplitude[:, None, None] * ramp)[:, None].astype(np.float32) + texture
+
+
+def _blur(images: torch.Tensor, sigma: np.ndarray) -> torch.Tensor:
+    """Separable Gaussian blur with one ``sigma`` (pixels) per image; ``(n, C, H, W)`` in, same out."""
+    n, c, h, w = images.shape
+    radius = int(np.ceil(3 * sigma.max()))
+    taps = torch.arange(-radius, radius + 1, dtype=torch.float32)
+    kernel = torch.exp(-0.5 * (taps[None] / torch.from_numpy(sigma).float()[:, None]) ** 2)
+    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)
+    flat = F.pad(images.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="replicate")
+    flat = F.conv2d(flat, kernel[:, None, :, None], groups=n * c)
+    flat = F.conv2d(flat, kernel[:, None, None, :], groups=n * c)
+    return flat.reshape(n, c, h, w)
+
+
+def render_printed(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Renders one SVHN-like crop per label; the centre digit is the label.
+
+    Args:
+        labels: int ``(N,)`` digits in 0..9.
+        size: Output side length in pixels (32 matches SVHN).
+        rng: Source of all randomness (font, geometry, neighbours, colours, shading, blur, noise).
+
+    Returns:
+        uint8 ``(N, 3, size, size)`` RGB.
+    """
+    n = len(labels)
+    masks = np.stack([_digit_mask(int(d), size, rng) for d in labels])[:, None] if n else np.zeros((0, 1, size, size))
+    fg, bg = _colours(n, rng)
+    shade = _shading(n, size, rng)
+    # Lighting shades ink and background alike; the texture belongs to the surface, so it is mostly background.
+    background = bg[:, :, None, None] + shade
+    ink = fg[:, :, None, None] + 0.5 * shade
+    images = torch.from_numpy((masks * ink + (1.0 - masks) * background).astype(np.float32))
+    images = _blur(images, rng.uniform(0.3, 1.1, n) * size / 32) if n else images
+    images = images + torch.from_numpy(rng.normal(0.0, 1.0, images.shape).astype(np.float32)) * torch.from_numpy(
+        rng.uniform(0.0, 0.05, (n, 1, 1, 1)).astype(np.float32))
+    return (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).numpy()

@@ -1,0 +1,84 @@
+"""Protocols for paired tasks whose ground-truth translation is known: ``translation`` (maps) and ``probe``.
+
+``translation`` scores each direction by per-pixel agreement with the true counterpart (L1, PSNR). ``probe``, for
+the geometry-vs-texture probe (CycleGAN §5.2 limitation), adds the shape IoU between the translation's foreground
+and the true target's foreground mask. Its reference job, ``identity``, scores the untranslated input against the
+target: on ``probe_geometry`` that is the IoU a model gets by changing nothing (discs vs squares, about π/4), so a
+translation only counts as changing geometry when it beats it.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from harness.data.probe import foreground_mask
+from harness.protocols.base import EvalContext, ProtocolSpec
+from harness.protocols.rows import make_rows, save_strip
+from harness.results import Row
+from metrics.psnr import l1_per_image, mask_iou_compute, mask_iou_update, psnr_per_image
+
+DIRECTIONS = ("AtoB", "BtoA")
+OUTPUT_SUFFIXES = {"l1": False, "psnr": True, "shape_iou": True}
+
+
+def _outputs(direction: str) -> dict[str, bool | None]:
+    return {f"{direction}_{key}": better for key, better in OUTPUT_SUFFIXES.items()}
+
+
+def _score(ctx: EvalContext, translate, with_shape: bool) -> list[Row]:
+    """Rows for both directions; ``translate(images, direction)`` returns images in [0, 1]."""
+    task, cfg = ctx.task, ctx.config
+    rows: list[Row] = []
+    for direction in DIRECTIONS:
+        src, dst = task.domains if direction == "AtoB" else task.domains[::-1]
+        source, target = task.data("test", src), task.data("test", dst)
+        l1, psnr_values, counts = [], [], None
+        for start in range(0, len(source), cfg.batch_size):
+            index = slice(start, start + cfg.batch_size)
+            out, truth = translate(source.get(index), direction), target.get(index)
+            l1.append(l1_per_image(out, truth))
+            psnr_values.append(psnr_per_image(out, truth))
+            if with_shape:
+                counts = mask_iou_update(counts, foreground_mask(out, tuple(task.meta["background"])),
+                                         target.labels["mask"][index])
+            if start == 0:
+                save_strip(ctx, direction, out[: cfg.n_sample_images])
+                if ctx.setting == "reference":
+                    save_strip(ctx, direction, source.get(slice(0, cfg.n_sample_images)), name="_input")
+                    save_strip(ctx, direction, truth[: cfg.n_sample_images], name="_target")
+        values = {f"{direction}_l1": float(torch.cat(l1).mean()),
+                  f"{direction}_psnr": float(torch.cat(psnr_values).clamp(max=100).mean())}
+        if counts is not None:
+            values[f"{direction}_shape_iou"] = mask_iou_compute(counts)["shape_iou"]
+        rows += make_rows(ctx, values, _outputs(direction), n=len(source),
+                          protocol=dict(protocol="probe" if with_shape else "paired_truth", direction=f"{src}->{dst}",
+                                        l1="mean |pred-true| per image, [0,1]",
+                                        psnr="10log10(1/MSE) per image, mean, capped at 100 dB",
+                                        shape_iou="pooled foreground IoU vs true target mask" if with_shape else "n/a",
+                                        setting=ctx.setting, variant=ctx.variant))
+    return rows
+
+
+def evaluate_translation(model, ctx: EvalContext) -> list[Row]:
+    """L1 and PSNR of both translation directions against the true counterparts."""
+    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), with_shape=False)
+
+
+def evaluate_probe(model, ctx: EvalContext) -> list[Row]:
+    """L1, PSNR and shape IoU of both directions on a probe task."""
+    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), with_shape=True)
+
+
+def reference_probe(ctx: EvalContext) -> list[Row]:
+    """The ``identity`` baseline: the untranslated input scored against the target."""
+    return _score(ctx, lambda images, direction: images, with_shape=True)
+
+
+def reference_translation(ctx: EvalContext) -> list[Row]:
+    """The ``identity`` baseline for maps: the untranslated input scored against the target (writes strips)."""
+    return _score(ctx, lambda images, direction: images, with_shape=False)
+
+
+TRANSLATION = ProtocolSpec(name="translation", evaluate=evaluate_translation, reference=reference_translation,
+                           reference_name="identity")
+PROBE = ProtocolSpec(name="probe", evaluate=evaluate_probe, reference=reference_probe, reference_name="identity")

@@ -1,0 +1,259 @@
+"""FID, KID and precision/recall through torch-fidelity (a thin wrapper; nothing here re-implements a metric).
+
+Provenance: FID (Heusel et al., NeurIPS 2017), KID (Bińkowski et al., ICLR 2018) and improved precision/recall
+(Kynkäänniemi et al., NeurIPS 2019) as computed by ``torch_fidelity.calculate_metrics`` (toshas/torch-fidelity),
+whose Inception path matches the original TensorFlow FID to < 1e-5. This wrapper only chooses the inputs, the
+feature extractor, the weights file and the options:
+
+- ``"digits"``: the harness's digit-classifier judge (``metrics.judges.digit_classifier``), penultimate 128-d
+  features, registered with torch-fidelity as ``"harness-digits"``. Uint8 RGB → luma in [0, 1] → bilinear
+  antialiased resize to the judge's input size. Numbers are comparable only between runs with the same judge
+  checkpoint (its sha256 goes into provenance).
+- ``"inception-v3-compat"``: torch-fidelity's own Inception, only from a local weights file whose sha256 is
+  checked first. The harness never downloads.
+
+torch-fidelity's on-disk cache is off (inputs are in-memory tensors with no stable name) and it runs without
+DataLoader workers, so results depend only on the images, the options and the seed.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+import torch_fidelity
+from torch_fidelity.feature_extractor_base import FeatureExtractorBase
+from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
+
+from harness.cache import file_sha256
+from harness.errors import HarnessError
+from harness.images import check_images, to_uint8
+from metrics.judges.digit_classifier import FEATURE_DIM, load_digit_classifier, to_judge_input
+from metrics.spec import FolderInputs
+
+DIGITS_EXTRACTOR = "harness-digits"  # torch-fidelity registry name of the digit-judge extractor
+INCEPTION_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's Inception (TF-FID compatible)
+INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity v0.2.0 release asset
+INCEPTION_SHA256_PREFIX = "6726825d"  # torch-hub convention: the filename's hash suffix prefixes the sha256
+INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
+FEATURE_DIMS = {"digits": FEATURE_DIM, "inception-v3-compat": 2048}  # feature width per extractor (default layer)
+OUTPUT_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "f1")  # stable keys, in this order
+_TF_KEYS = {  # torch-fidelity key → our key
+    torch_fidelity.KEY_METRIC_FID: "fid",
+    torch_fidelity.KEY_METRIC_KID_MEAN: "kid",
+    torch_fidelity.KEY_METRIC_KID_STD: "kid_std",
+    torch_fidelity.KEY_METRIC_PRECISION: "precision",
+    torch_fidelity.KEY_METRIC_RECALL: "recall",
+    torch_fidelity.KEY_METRIC_F_SCORE: "f1",
+}
+
+
+class FeatureExtractorDigits(FeatureExtractorBase):
+    """torch-fidelity feature extractor around a digit-classifier judge checkpoint.
+
+    torch-fidelity constructs it as ``cls(name, features_list, **all_calculate_metrics_options)``, so the signature
+    has to accept and ignore the options it does not use.
+
+    Args:
+        name: Registry name (``"harness-digits"``).
+        features_list: Requested layers among ``("128", "logits")``.
+        feature_extractor_weights_path: Judge checkpoint written by ``save_digit_classifier``.
+    """
+
+    def __init__(
+        self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **_ignored: object
+    ) -> None:
+        super().__init__(name, features_list)
+        if feature_extractor_weights_path is None:
+            raise HarnessError("fidelity: the 'digits' feature extractor needs the digit judge checkpoint as weights")
+        self.judge = load_digit_classifier(feature_extractor_weights_path, torch.device("cpu"))
+        self.judge.requires_grad_(False)
+
+    @staticmethod
+    def get_provided_features_list() -> tuple[str, ...]:
+        """Penultimate features and class logits."""
+        return (str(FEATURE_DIM), "logits")
+
+    @staticmethod
+    def get_default_feature_layer_for_metric(metric: str) -> str:
+        """Every distribution metric uses the 128-d penultimate layer."""
+        return str(FEATURE_DIM)
+
+    @staticmethod
+    def can_be_compiled() -> bool:
+        """Compilation is not worth it for a CNN this small."""
+        return False
+
+    @staticmethod
+    def get_dummy_input_for_compile() -> torch.Tensor:
+        """Unused (not compiled); a valid input for completeness."""
+        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        """Uint8 ``(N, 3, H, W)`` → requested features, each float32 ``(N, F)``."""
+        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
+        feats = self.judge.features(to_judge_input(x.float() / 255.0, self.judge.input_size))
+        out = {str(FEATURE_DIM): feats, "logits": self.judge.head(feats)}
+        return tuple(out[name] for name in self.features_list)
+
+
+if DIGITS_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:  # module reloads must not register twice
+    register_feature_extractor(DIGITS_EXTRACTOR, FeatureExtractorDigits)
+
+
+class Uint8ImageDataset(torch.utils.data.Dataset):
+    """Float ``(N, C, H, W)`` in [0, 1] (C = 1 or 3) → items uint8 ``(3, H, W)``, the type torch-fidelity reads."""
+
+    def __init__(self, images: torch.Tensor) -> None:
+        images = images.detach().cpu()
+        self.images = to_uint8(images.repeat(1, 3, 1, 1) if images.shape[1] == 1 else images)
+
+    def __len__(self) -> int:
+        return self.images.shape[0]
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+def verify_inception_weights(weights_path: Path | str | None) -> Path:
+    """Checks a user-supplied Inception weights file before torch-fidelity unpickles it.
+
+    Raises:
+        HarnessError: No path (says where to get the file), a missing file, or a sha256 that does not start with
+            the expected prefix.
+    """
+    if weights_path is None or str(weights_path) == "":
+        raise HarnessError(
+            f"fidelity: feature extractor 'inception-v3-compat' needs a local weights file; the harness never "
+            f"downloads. Get {INCEPTION_FILE} ({INCEPTION_URL}) and pass its path as the Inception weights "
+            f"(--weights, or EvalConfig.inception_weights), or use the 'digits' extractor"
+        )
+    path = Path(weights_path)
+    if not path.is_file():
+        raise HarnessError(f"fidelity: Inception weights file {str(path)!r} does not exist (expected {INCEPTION_FILE})")
+    digest = file_sha256(path)
+    if not digest.startswith(INCEPTION_SHA256_PREFIX):
+        raise HarnessError(
+            f"fidelity: Inception weights file {str(path)!r} has sha256 {digest[:16]}…, expected one starting with "
+            f"{INCEPTION_SHA256_PREFIX} (torch-fidelity's {INCEPTION_FILE})"
+        )
+    return path
+
+
+def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) -> tuple[str, str]:
+    """Our extractor name → (torch-fidelity registry name, checked weights path)."""
+    if feature_extractor == "digits":
+        if weights_path is None or not Path(weights_path).is_file():
+            raise HarnessError(f"fidelity: the 'digits' extractor needs the judge checkpoint, got {weights_path!r}")
+        return DIGITS_EXTRACTOR, str(weights_path)
+    if feature_extractor in ("inception", INCEPTION_EXTRACTOR):
+        return INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path))
+    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, inception-v3-compat")
+
+
+def warn_small_sample(n: int, feature_dim: int = 2048) -> str | None:
+    """A warning for the protocol to log when FID's sample is too small, else None.
+
+    FID fits a ``feature_dim``-dimensional Gaussian; with fewer samples than dimensions the covariance is singular
+    and FID is biased upward (Heusel et al. recommend at least 10,000 for Inception's 2048-d features).
+    """
+    if n < feature_dim:
+        return (
+            f"FID from {n} samples is unreliable for {feature_dim}-d features (fewer samples than "
+            f"dimensions); it is biased upward and only comparable at equal sample counts: read KID beside it"
+        )
+    return None
+
+
+def effective_kid_subset_size(requested: int, n_generated: int, n_real: int) -> int:
+    """KID subset size actually used: the request clipped to the smaller sample (torch-fidelity refuses larger)."""
+    return max(2, min(requested, n_generated, n_real))
+
+
+def fidelity_metrics(
+    generated: torch.Tensor,
+    real: torch.Tensor,
+    *,
+    feature_extractor: str,
+    weights_path: Path | str | None,
+    feature_layer_fid: str | None = None,
+    feature_layer_kid: str | None = None,
+    fid: bool = True,
+    kid: bool = True,
+    prc: bool = True,
+    kid_subset_size: int = 1000,
+    kid_subsets: int = 100,
+    prc_neighborhood: int = 3,
+    batch_size: int = 64,
+    seed: int = 2020,
+    device: torch.device | str = "cpu",
+) -> dict[str, float]:
+    """FID / KID / precision-recall of ``generated`` against ``real`` through ``torch_fidelity.calculate_metrics``.
+
+    Args:
+        generated: Float ``(N, C, H, W)`` in [0, 1], C = 1 or 3 (1 is repeated to RGB before uint8 conversion).
+        real: Float ``(M, C, H, W)`` in [0, 1].
+        feature_extractor: ``"digits"`` (judge checkpoint as ``weights_path``) or ``"inception-v3-compat"``
+            (local, sha256-checked Inception weights as ``weights_path``).
+        weights_path: The extractor's weights file.
+        feature_layer_fid: Feature layer for FID; None = the extractor's default (``"128"`` / ``"2048"``).
+        feature_layer_kid: Feature layer for KID; None = the extractor's default.
+        fid: Compute FID.
+        kid: Compute KID (mean and std over subsets).
+        prc: Compute precision, recall and their F1 (precision: generated inside the real manifold).
+        kid_subset_size: KID subset size (torch-fidelity default 1000), clipped by ``effective_kid_subset_size``.
+        kid_subsets: Number of KID subsets (torch-fidelity default 100).
+        prc_neighborhood: k of the k-NN balls for precision/recall (torch-fidelity default 3).
+        batch_size: Images per feature pass; results do not depend on it.
+        seed: Seed of KID's subset sampling.
+        device: ``"cpu"`` or a CUDA device.
+
+    Returns:
+        The requested subset of ``OUTPUT_KEYS``: ``"fid"``, ``"kid"``, ``"kid_std"``, ``"precision"``, ``"recall"``,
+        ``"f1"``, as floats.
+    """
+    check_images(generated, "generated images")
+    check_images(real, "real images")
+    if not (fid or kid or prc):
+        raise HarnessError("fidelity: at least one of fid, kid, prc must be requested")
+    if min(generated.shape[0], real.shape[0]) < 2:
+        raise HarnessError(f"fidelity: need at least 2 images per side, got {generated.shape[0]} and {real.shape[0]}")
+    name, weights = _resolve_extractor(feature_extractor, weights_path)
+    cuda = torch.device(device).type == "cuda"
+    result = torch_fidelity.calculate_metrics(
+        input1=Uint8ImageDataset(generated),
+        input2=Uint8ImageDataset(real),
+        cuda=cuda,
+        batch_size=batch_size,
+        fid=fid,
+        kid=kid,
+        prc=prc,
+        feature_extractor=name,
+        feature_layer_fid=feature_layer_fid,
+        feature_layer_kid=feature_layer_kid,
+        feature_extractor_weights_path=weights,
+        kid_subsets=kid_subsets,
+        kid_subset_size=effective_kid_subset_size(kid_subset_size, generated.shape[0], real.shape[0]),
+        prc_neighborhood=prc_neighborhood,
+        rng_seed=seed,
+        cache=False,
+        save_cpu_ram=True,  # no DataLoader worker processes; precision/recall computed in parts (same values)
+        verbose=False,
+    )
+    out = {_TF_KEYS[k]: float(v) for k, v in result.items() if k in _TF_KEYS}
+    return {k: out[k] for k in OUTPUT_KEYS if k in out}
+
+
+def fidelity_on_folders(inputs: FolderInputs) -> dict[str, float]:
+    """``evaluate --metric fidelity``: ``--pred`` generated vs ``--target`` real, with the user's extractor/weights."""
+    if inputs.target is None:
+        raise HarnessError("fidelity: --target (a folder of real images) is required")
+    return fidelity_metrics(
+        inputs.pred,
+        inputs.target,
+        feature_extractor=inputs.feature_extractor,
+        weights_path=inputs.weights,
+        seed=inputs.seed,
+        device=inputs.device,
+    )

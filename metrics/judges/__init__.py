@@ -1,0 +1,1 @@
+"""Judges: evaluation networks that protocols need (segmenters, classifiers, feature extractors)."""

@@ -1,0 +1,22 @@
+"""The metric registry: one explicit entry per protocol metric, with directions and the paper it comes from."""
+
+from __future__ import annotations
+
+from harness.registry import Registry
+from metrics.fidelity import fidelity_on_folders
+from metrics.parzen import parzen_on_folders
+from metrics.spec import MetricSpec
+
+METRICS: Registry[MetricSpec] = Registry("metric")
+for _spec in (
+    MetricSpec("parzen", "Goodfellow et al. 2014 §5 (Parzen window, Breuleux et al. sigma selection)",
+               {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None}, on_folders=parzen_on_folders),
+    MetricSpec("fidelity", "Heusel et al. 2017 (FID), Bińkowski et al. 2018 (KID), Kynkäänniemi et al. 2019 (P/R) "
+               "via torch-fidelity", {"fid": False, "kid": False, "kid_std": None, "precision": True, "recall": True,
+                                      "f1": True}, on_folders=fidelity_on_folders),
+    MetricSpec("mode_coverage", "judge-based class histogram of generated samples (classes covered, KL to uniform)",
+               {"modes_covered": True, "kl_to_uniform": False}),
+    MetricSpec("classifier_accuracy", "judge accuracy (DTN MNIST accuracy, StarGAN expression error)",
+               {"accuracy": True}),
+):
+    METRICS.add(_spec.name, _spec)

@@ -1,0 +1,264 @@
+"""CycleGAN: Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks".
+
+Zhu, Park, Isola, Efros, ICCV 2017.
+
+Code name -> paper name: ``G_A`` = G: X -> Y (A -> B), ``G_B`` = F: Y -> X (B -> A), ``D_A`` = D_Y (judges B
+images), ``D_B`` = D_X (judges A images). Losses: ``G_A`` / ``G_B`` = L_GAN(G, D_Y, X, Y) / L_GAN(F, D_X, Y, X) (least
+squares), ``cycle_A`` = lambda * ||F(G(x)) - x||_1 (forward cycle), ``cycle_B`` = lambda * ||G(F(y)) - y||_1
+(backward cycle), ``idt_A`` / ``idt_B`` = the identity loss (§5.2, "photo generation from paintings"),
+``D_A`` / ``D_B`` = the discriminators' objectives x 0.5 (§4: "we divide the objective by 2 while optimizing D").
+
+Architecture and training follow ``junyanz/pytorch-CycleGAN-and-pix2pix`` (``cycle_gan_model.py``): ResNet
+generators with instance norm and no dropout, 70x70 PatchGANs, LSGAN, history pools of 50, Adam(2e-4, 0.5, 0.999),
+batch 1, lambda_A = lambda_B = 10, identity weight 0.5 x lambda, one G step (both generators) then one D step
+(both discriminators) per iteration. As in the paper for labels <-> photos, the identity loss is off when the task
+marks a label domain (``task.meta["label_domain"]``); it is also off when the two domains differ in channels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from itertools import chain
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.data.task import Task
+from harness.errors import HarnessError
+from harness.images import check_images
+from reference_models.base import ModelSpec, sample_indices
+from reference_models.networks import (
+    GANLoss,
+    ImagePool,
+    NLayerDiscriminator,
+    ResnetGenerator,
+    init_weights,
+    linear_decay_lambda,
+    min_image_size,
+    norm_factory,
+    translate_official,
+)
+
+PAPER = "Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks, ICCV 2017"
+
+
+@dataclass(frozen=True)
+class CycleGANConfig:
+    """CycleGAN hyperparameters; defaults are the paper's 256x256 Cityscapes setting."""
+
+    ngf: int = 64  # generator width
+    ndf: int = 64  # discriminator width
+    norm: str = "instance"  # "instance" (paper), "batch" or "none"
+    n_blocks: int = 9  # residual blocks: 9 for 256 px, 6 for 128 px (paper §7.2)
+    lambda_cycle: float = 10.0  # lambda, weight of each cycle loss (official lambda_A = lambda_B)
+    lambda_identity: float = 0.5  # identity weight as a fraction of lambda_cycle (official convention)
+    use_forward_cycle: bool = True  # x -> G(x) -> F(G(x)) ~ x (off for the "GAN + backward" ablation)
+    use_backward_cycle: bool = True  # y -> F(y) -> G(F(y)) ~ y (off for the "GAN + forward" ablation)
+    use_gan: bool = True  # adversarial losses and discriminators (off for the "Cycle alone" ablation)
+    pool_size: int = 50  # history of generated images shown to D (Shrivastava et al.); 0 disables
+    gan_mode: str = "lsgan"  # "lsgan" (paper) or "vanilla"
+    lr: float = 2e-4  # Adam learning rate
+    beta1: float = 0.5  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+    batch_size: int = 1  # images per domain per step (paper: 1)
+    steps: int = 595000  # Cityscapes: 2975 images x 200 epochs at batch 1
+    decay_steps: int = 297500  # linear decay to zero over the last half (paper: the last 100 of 200 epochs)
+
+
+def validate_config(config: CycleGANConfig, image_size: int) -> None:
+    """Raises ``HarnessError`` naming the ``cyclegan.*`` option when ``config`` cannot run on ``image_size`` px."""
+    norm_factory(config.norm)
+    if config.gan_mode not in ("lsgan", "vanilla"):
+        raise HarnessError(f"cyclegan.gan_mode={config.gan_mode!r} is not one of 'lsgan', 'vanilla'")
+    if not (config.use_gan or config.use_forward_cycle or config.use_backward_cycle):
+        raise HarnessError("cyclegan: use_gan, use_forward_cycle and use_backward_cycle are all off; nothing to train")
+    if image_size % 4:
+        raise HarnessError(f"cyclegan: the ResNet generator needs an image size divisible by 4, got {image_size}")
+    if config.use_gan and image_size < min_image_size(70):
+        raise HarnessError(f"cyclegan: the 70x70 PatchGAN needs images of at least {min_image_size(70)} px, "
+                           f"got {image_size}")
+    if config.steps < 1 or config.batch_size < 1 or config.n_blocks < 0 or config.pool_size < 0:
+        raise HarnessError("cyclegan.steps and cyclegan.batch_size must be positive, n_blocks and pool_size >= 0")
+
+
+class CycleGAN:
+    """Two generators and (with ``use_gan``) two discriminators; satisfies ``ReferenceModel``."""
+
+    def __init__(self, config: CycleGANConfig, in_channels_a: int, in_channels_b: int, device: torch.device,
+                 identity_allowed: bool = True) -> None:
+        """Builds the networks (global torch RNG for weights and the pool seeds).
+
+        Args:
+            config: Hyperparameters.
+            in_channels_a: Channels of domain A (X).
+            in_channels_b: Channels of domain B (Y).
+            device: Where to train.
+            identity_allowed: False when a domain is a label map (the paper drops the identity loss there).
+        """
+        self.config = config
+        self.device = device
+        self.channels = {"A": in_channels_a, "B": in_channels_b}
+        same = in_channels_a == in_channels_b
+        self._lambda_identity = config.lambda_identity if identity_allowed and same else 0.0
+        self.gan_loss = GANLoss(config.gan_mode).to(device)
+
+        def generator(c_in: int, c_out: int) -> nn.Module:
+            return init_weights(ResnetGenerator(c_in, c_out, ngf=config.ngf, norm=config.norm,
+                                                n_blocks=config.n_blocks)).to(device)
+
+        def discriminator(c_in: int) -> nn.Module:
+            return init_weights(NLayerDiscriminator(c_in, ndf=config.ndf, n_layers=3, norm=config.norm)).to(device)
+
+        self.nets: dict[str, nn.Module] = {"G_A": generator(in_channels_a, in_channels_b),
+                                           "G_B": generator(in_channels_b, in_channels_a)}
+        groups = {"G": ("G_A", "G_B")}
+        if config.use_gan:
+            self.nets["D_A"] = discriminator(in_channels_b)
+            self.nets["D_B"] = discriminator(in_channels_a)
+            groups["D"] = ("D_A", "D_B")
+        decay = linear_decay_lambda(config.steps, config.decay_steps)
+        self.optimizers = {
+            group: torch.optim.Adam(chain(*(self.nets[n].parameters() for n in names)), lr=config.lr,
+                                    betas=(config.beta1, config.beta2))
+            for group, names in groups.items()}
+        self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(opt, decay) for k, opt in self.optimizers.items()}
+        seeds = torch.randint(0, 2**31 - 1, (2,), device="cpu").tolist()  # global RNG, CPU even under meta
+        # fake_A feeds D_B, fake_B feeds D_A (official fake_A_pool / fake_B_pool).
+        self.pools = {"fake_A": ImagePool(config.pool_size, seeds[0]), "fake_B": ImagePool(config.pool_size, seeds[1])}
+
+    @property
+    def effective_lambda_identity(self) -> float:
+        """The identity weight in use (fraction of lambda_cycle): 0 for label domains or differing channels."""
+        return self._lambda_identity
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One G step (both generators) then one D step (both discriminators).
+
+        Args:
+            batch: ``"A"``, ``"B"``: unpaired float32 ``(N, C, H, W)`` in [0, 1].
+
+        Returns:
+            The active terms among ``G_A``, ``G_B``, ``cycle_A``, ``cycle_B``, ``idt_A``, ``idt_B``, ``D_A``, ``D_B``.
+        """
+        real_a, real_b = (check_images(batch[k], f"cyclegan batch[{k!r}]", self.channels[k]).to(self.device) * 2 - 1
+                          for k in ("A", "B"))
+        fake_a, fake_b, losses = self._generator_step(real_a, real_b)
+        if self.config.use_gan:
+            losses.update(self._discriminator_step(real_a, real_b, fake_a, fake_b))
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return losses
+
+    def _generator_step(self, real_a: torch.Tensor, real_b: torch.Tensor
+                        ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+        cfg, g_a, g_b = self.config, self.nets["G_A"], self.nets["G_B"]
+        fake_b, fake_a = g_a(real_a), g_b(real_b)
+        terms: dict[str, torch.Tensor] = {}
+        if cfg.use_gan:
+            for name in ("D_A", "D_B"):
+                self.nets[name].requires_grad_(False)
+            terms["G_A"] = self.gan_loss(self.nets["D_A"](fake_b), True)
+            terms["G_B"] = self.gan_loss(self.nets["D_B"](fake_a), True)
+        if cfg.use_forward_cycle:
+            terms["cycle_A"] = nn.functional.l1_loss(g_b(fake_b), real_a) * cfg.lambda_cycle
+        if cfg.use_backward_cycle:
+            terms["cycle_B"] = nn.functional.l1_loss(g_a(fake_a), real_b) * cfg.lambda_cycle
+        if self._lambda_identity > 0:
+            weight = cfg.lambda_cycle * self._lambda_identity
+            terms["idt_A"] = nn.functional.l1_loss(g_a(real_b), real_b) * weight
+            terms["idt_B"] = nn.functional.l1_loss(g_b(real_a), real_a) * weight
+        self.optimizers["G"].zero_grad(set_to_none=True)
+        sum(terms.values()).backward()
+        self.optimizers["G"].step()
+        return fake_a.detach(), fake_b.detach(), {k: v.item() for k, v in terms.items()}
+
+    def _discriminator_step(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor,
+                            fake_b: torch.Tensor) -> dict[str, float]:
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        losses = {}
+        for name, real, fake in (("D_A", real_b, self.pools["fake_B"].query(fake_b)),
+                                 ("D_B", real_a, self.pools["fake_A"].query(fake_a))):
+            d = self.nets[name].requires_grad_(True)
+            loss = (self.gan_loss(d(real), True) + self.gan_loss(d(fake), False)) * 0.5
+            loss.backward()
+            losses[name] = loss.item()
+        self.optimizers["D"].step()
+        return losses
+
+    def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """Maps float32 ``(N, C, H, W)`` in [0, 1] with G (``"AtoB"``) or F (``"BtoA"``) to [0, 1].
+
+        Runs like the official test script (batch 1, train mode); with instance norm and no dropout this equals
+        eval mode. The output is on ``images.device``.
+        """
+        if direction not in ("AtoB", "BtoA"):
+            raise HarnessError(f"cyclegan: direction {direction!r} is not one of 'AtoB', 'BtoA'")
+        source = "A" if direction == "AtoB" else "B"
+        check_images(images, f"cyclegan translate({direction}) images", self.channels[source])
+        return translate_official(self.nets["G_A" if direction == "AtoB" else "G_B"], images, self.device)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``G_A`` (G), ``G_B`` (F) and, with ``use_gan``, ``D_A`` (D_Y), ``D_B`` (D_X)."""
+        return dict(self.nets)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimisers, schedulers and history pools; loadable with ``weights_only=True``."""
+        return {
+            "networks": {k: v.state_dict() for k, v in self.nets.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+            "pools": {k: v.state_dict() for k, v in self.pools.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
+        if set(state.get("networks", {})) != set(self.nets):
+            raise HarnessError(f"cyclegan checkpoint holds networks {sorted(state.get('networks', {}))}, "
+                               f"this configuration has {sorted(self.nets)}")
+        for name, net in self.nets.items():
+            net.load_state_dict(state["networks"][name])
+        for name, opt in self.optimizers.items():
+            opt.load_state_dict(state["optimizers"][name])
+            self.schedulers[name].load_state_dict(state["schedulers"][name])
+        for name, pool in self.pools.items():
+            pool.load_state_dict(state["pools"][name], self.device)
+
+
+def build_cyclegan(config: CycleGANConfig, task: Task, device: torch.device) -> CycleGAN:
+    """Builds CycleGAN for ``task``: A = ``task.domains[0]``, B = ``task.domains[1]``."""
+    if len(task.domains) < 2:
+        raise HarnessError(f"cyclegan needs a task with two domains; {task.name!r} has {task.domains}")
+    validate_config(config, task.image_size)
+    channels = [task.data("train", domain).images.shape[1] for domain in task.domains[:2]]
+    return CycleGAN(config, channels[0], channels[1], device, identity_allowed=not task.meta.get("label_domain"))
+
+
+def cyclegan_batch(task: Task, config: CycleGANConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``{"A", "B"}``: independent random indices into each domain's unpaired training data."""
+    a, b = (task.train_domain(domain, unpaired=True) for domain in task.domains[:2])
+    index_a = sample_indices(len(a), config.batch_size, generator)
+    index_b = sample_indices(len(b), config.batch_size, generator)
+    return {"A": a.get(index_a), "B": b.get(index_b)}
+
+
+def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
+    """A CycleGAN ablation of the paper's Tables 4-5, scored on the scenes task (the paper's Cityscapes)."""
+    return ModelSpec(name=name, paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
+                     protocols={"scenes": "fcn_scenes"}, setting="unpaired", variant=variant,
+                     config_overrides=overrides, default=False)
+
+
+CYCLEGAN_SPEC = ModelSpec(
+    name="cyclegan", paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
+    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe"},
+    setting="unpaired",
+)
+
+CYCLEGAN_SPECS: tuple[ModelSpec, ...] = (
+    CYCLEGAN_SPEC,
+    _variant("cyclegan_gan_only", "GAN alone", {"use_forward_cycle": False, "use_backward_cycle": False}),
+    _variant("cyclegan_cycle_only", "Cycle alone", {"use_gan": False}),
+    _variant("cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
+    _variant("cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
+)

@@ -1,0 +1,262 @@
+"""Pix2Pix: Isola, Zhu, Zhou, Efros, "Image-to-Image Translation with Conditional Adversarial Networks", CVPR 2017.
+
+Code name -> paper name: ``G_<dir>`` = G (U-Net generator, or the encoder-decoder of the ablation), ``D_<dir>`` = D
+(PatchGAN; N x N = ``d_receptive_field``), ``G_GAN`` = the generator's part of L_cGAN(G, D) (L_GAN when
+``loss`` is unconditional), ``G_L1`` = lambda * L_L1(G), ``D_real`` / ``D_fake`` = D's halves of L_cGAN, each
+x 0.5 as in the official code (the paper halves D's objective), ``lambda_l1`` = lambda (100).
+
+Architecture and training follow ``junyanz/pytorch-CycleGAN-and-pix2pix`` (``pix2pix_model.py``): Adam(2e-4, 0.5,
+0.999), batch 1, batch norm, vanilla (BCE) GAN loss, no image pool, D on the concatenated (input, output) pair.
+The paper trains a separate model per direction (labels -> photo and photo -> labels); here one ``Pix2Pix`` holds an
+independent (G, D) pair for every direction in ``config.directions``. At test time the official script never calls
+``eval()`` (its ``--eval`` flag is off by default) and uses batch 1, which is what the paper describes: dropout stays
+on and batch norm uses the test image's own statistics. ``translate`` does exactly that, one image at a time, so its
+output does not depend on how many images are passed together; running statistics are left untouched.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.data.task import Task
+from harness.errors import HarnessError
+from harness.images import check_images
+from reference_models.base import ModelSpec, sample_indices
+from reference_models.networks import (
+    GANLoss,
+    UnetGenerator,
+    init_weights,
+    linear_decay_lambda,
+    min_image_size,
+    patch_discriminator,
+    translate_official,
+)
+
+LOSSES = ("l1+cgan", "l1", "cgan", "l1+gan", "gan")
+DIRECTIONS = ("AtoB", "BtoA")
+PAPER = "Isola et al., Image-to-Image Translation with Conditional Adversarial Networks, CVPR 2017"
+
+
+@dataclass(frozen=True)
+class Pix2PixConfig:
+    """Pix2Pix hyperparameters; defaults are the paper's 256x256 Cityscapes setting."""
+
+    ngf: int = 64  # generator width (filters of the first layer)
+    ndf: int = 64  # discriminator width
+    norm: str = "batch"  # "batch" (paper), "instance" or "none"
+    generator: str = "unet"  # "unet" (paper) or "encoder_decoder" (the ablation without skips)
+    num_downs: int = 8  # U-Net halvings: 8 for 256 px; needs image_size divisible by 2**num_downs, >= 5
+    d_receptive_field: int = 70  # D patch size: 1 (PixelGAN), 16, 70 (paper default) or 286 (full image)
+    loss: str = "l1+cgan"  # "l1+cgan" (paper), "l1", "cgan", "l1+gan", "gan" (gan: D sees the output only)
+    lambda_l1: float = 100.0  # lambda, weight of L_L1
+    lr: float = 2e-4  # Adam learning rate (G and D)
+    beta1: float = 0.5  # Adam beta1
+    beta2: float = 0.999  # Adam beta2
+    batch_size: int = 1  # images per step (paper: 1)
+    steps: int = 595000  # optimisation steps: Cityscapes 2975 images x 200 epochs at batch 1 (official Lua)
+    decay_steps: int = 0  # final steps with linear LR decay (Lua: none; PyTorch: half the schedule)
+    directions: tuple[str, ...] = ("AtoB", "BtoA")  # directions trained, one independent model each
+    dropout: bool = True  # dropout 0.5 in the inner decoder levels, at train and test time (paper)
+
+
+def _uses_d(config: Pix2PixConfig) -> bool:
+    return config.loss != "l1"
+
+
+def _conditional(config: Pix2PixConfig) -> bool:
+    return config.loss.endswith("cgan")
+
+
+def validate_config(config: Pix2PixConfig, image_size: int) -> None:
+    """Raises ``HarnessError`` naming the ``pix2pix.*`` option when ``config`` cannot run on ``image_size`` px."""
+    if config.loss not in LOSSES:
+        raise HarnessError(f"pix2pix.loss={config.loss!r} is not one of {', '.join(LOSSES)}")
+    if config.generator not in ("unet", "encoder_decoder"):
+        raise HarnessError(f"pix2pix.generator={config.generator!r} is not one of 'unet', 'encoder_decoder'")
+    bad = [d for d in config.directions if d not in DIRECTIONS] or ([] if config.directions else ["(empty)"])
+    if bad or len(set(config.directions)) != len(config.directions):
+        raise HarnessError(f"pix2pix.directions={config.directions!r}: expected distinct names from AtoB, BtoA")
+    if config.num_downs < 5 or image_size % 2**config.num_downs:
+        raise HarnessError(f"pix2pix.num_downs={config.num_downs} needs num_downs >= 5 and the image size "
+                           f"({image_size}) divisible by 2**num_downs")
+    if config.d_receptive_field not in (1, 16, 70, 286):
+        raise HarnessError(f"pix2pix.d_receptive_field={config.d_receptive_field} is not one of 1, 16, 70, 286")
+    if _uses_d(config) and image_size < min_image_size(config.d_receptive_field):
+        raise HarnessError(f"pix2pix.d_receptive_field={config.d_receptive_field} needs images of at least "
+                           f"{min_image_size(config.d_receptive_field)} px, the task has {image_size}")
+    if config.steps < 1 or config.batch_size < 1:
+        raise HarnessError("pix2pix.steps and pix2pix.batch_size must be positive")
+
+
+class Pix2Pix:
+    """One independent pix2pix (G, D) per direction; satisfies ``reference_models.base.ReferenceModel``."""
+
+    def __init__(self, config: Pix2PixConfig, in_channels_a: int, in_channels_b: int, device: torch.device) -> None:
+        self.config = config
+        self.device = device
+        self.gan_loss = GANLoss("vanilla").to(device)
+        self.channels = {"A": in_channels_a, "B": in_channels_b}
+        self.nets: dict[str, nn.Module] = {}
+        self.optimizers: dict[str, torch.optim.Adam] = {}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LambdaLR] = {}
+        for direction in config.directions:
+            c_in, c_out = self._io_channels(direction)
+            self.nets[f"G_{direction}"] = init_weights(UnetGenerator(
+                c_in, c_out, num_downs=config.num_downs, ngf=config.ngf, norm=config.norm, dropout=config.dropout,
+                skip=config.generator == "unet")).to(device)
+            if _uses_d(config):
+                d_in = c_in + c_out if _conditional(config) else c_out
+                self.nets[f"D_{direction}"] = init_weights(patch_discriminator(
+                    d_in, ndf=config.ndf, receptive_field=config.d_receptive_field, norm=config.norm)).to(device)
+        decay = linear_decay_lambda(config.steps, config.decay_steps)
+        for name, net in self.nets.items():
+            self.optimizers[name] = torch.optim.Adam(net.parameters(), lr=config.lr,
+                                                     betas=(config.beta1, config.beta2))
+            self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(self.optimizers[name], decay)
+
+    def _io_channels(self, direction: str) -> tuple[int, int]:
+        return (self.channels["A"], self.channels["B"]) if direction == "AtoB" else (
+            self.channels["B"], self.channels["A"])
+
+    def _d_input(self, source: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        return torch.cat([source, image], 1) if _conditional(self.config) else image
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One D step then one G step for every direction.
+
+        Args:
+            batch: ``"A"`` and ``"B"``: aligned float32 ``(N, C, H, W)`` in [0, 1] (index i is one scene).
+
+        Returns:
+            ``"<dir>/G_GAN"``, ``"<dir>/G_L1"``, ``"<dir>/D_real"``, ``"<dir>/D_fake"`` for the terms the loss uses.
+        """
+        images = {k: check_images(batch[k], f"pix2pix batch[{k!r}]", self.channels[k]).to(self.device) * 2 - 1
+                  for k in ("A", "B")}
+        losses: dict[str, float] = {}
+        for direction in self.config.directions:
+            source, target = (images["A"], images["B"]) if direction == "AtoB" else (images["B"], images["A"])
+            for key, value in self._step_direction(direction, source, target).items():
+                losses[f"{direction}/{key}"] = value
+        for scheduler in self.schedulers.values():
+            scheduler.step()
+        return losses
+
+    def _step_direction(self, direction: str, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+        """Official order: G forward once; D update on (detached fake, real); G update against the updated D."""
+        g, d = self.nets[f"G_{direction}"], self.nets.get(f"D_{direction}")
+        fake = g(source)
+        out: dict[str, float] = {}
+        if d is not None:
+            d.requires_grad_(True)
+            opt_d = self.optimizers[f"D_{direction}"]
+            opt_d.zero_grad(set_to_none=True)
+            loss_fake = self.gan_loss(d(self._d_input(source, fake.detach())), False) * 0.5
+            loss_real = self.gan_loss(d(self._d_input(source, target)), True) * 0.5
+            (loss_fake + loss_real).backward()
+            opt_d.step()
+            d.requires_grad_(False)
+            out["D_real"], out["D_fake"] = loss_real.item(), loss_fake.item()
+        opt_g = self.optimizers[f"G_{direction}"]
+        opt_g.zero_grad(set_to_none=True)
+        total = fake.new_zeros(())
+        if d is not None:
+            g_gan = self.gan_loss(d(self._d_input(source, fake)), True)
+            total = total + g_gan
+            out["G_GAN"] = g_gan.item()
+        if self.config.loss.startswith("l1"):
+            g_l1 = nn.functional.l1_loss(fake, target) * self.config.lambda_l1
+            total = total + g_l1
+            out["G_L1"] = g_l1.item()
+        total.backward()
+        opt_g.step()
+        return out
+
+    def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """Test-time translation as in the paper: dropout on, batch norm on each image's own statistics.
+
+        Args:
+            images: Float32 ``(N, C, H, W)`` in [0, 1] of the source domain of ``direction``.
+            direction: ``"AtoB"`` or ``"BtoA"``; must be one of the trained ``config.directions``.
+
+        Returns:
+            Float32 ``(N, C_out, H, W)`` in [0, 1] on ``images.device``. Dropout draws from the global torch RNG.
+        """
+        if direction not in self.config.directions:
+            raise HarnessError(f"pix2pix: direction {direction!r} was not trained; trained: "
+                               f"{', '.join(self.config.directions)}")
+        check_images(images, f"pix2pix translate({direction}) images", self._io_channels(direction)[0])
+        return translate_official(self.nets[f"G_{direction}"], images, self.device)
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``{"G_AtoB", "D_AtoB", "G_BtoA", "D_BtoA"}`` for the trained directions (no D with ``loss="l1"``)."""
+        return dict(self.nets)
+
+    def state_dict(self) -> dict[str, Any]:
+        """Networks, optimisers and schedulers by network name; loadable with ``weights_only=True``."""
+        return {
+            "networks": {k: v.state_dict() for k, v in self.nets.items()},
+            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
+            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
+        if set(state.get("networks", {})) != set(self.nets):
+            raise HarnessError(f"pix2pix checkpoint holds networks {sorted(state.get('networks', {}))}, "
+                               f"this configuration has {sorted(self.nets)}")
+        for name, net in self.nets.items():
+            net.load_state_dict(state["networks"][name])
+            self.optimizers[name].load_state_dict(state["optimizers"][name])
+            self.schedulers[name].load_state_dict(state["schedulers"][name])
+
+
+def build_pix2pix(config: Pix2PixConfig, task: Task, device: torch.device) -> Pix2Pix:
+    """Builds pix2pix for ``task``: A = ``task.domains[0]``, B = ``task.domains[1]`` (channels from the train split)."""
+    if len(task.domains) < 2:
+        raise HarnessError(f"pix2pix needs a task with two domains; {task.name!r} has {task.domains}")
+    validate_config(config, task.image_size)
+    channels = [task.data("train", domain).images.shape[1] for domain in task.domains[:2]]
+    return Pix2Pix(config, channels[0], channels[1], device)
+
+
+def pix2pix_batch(task: Task, config: Pix2PixConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``{"A", "B"}``: the same ``config.batch_size`` random indices of both domains of the paired train split."""
+    if not task.paired:
+        raise HarnessError(f"pix2pix needs a paired task; {task.name!r} is unpaired")
+    a, b = (task.data("train", domain) for domain in task.domains[:2])
+    index = sample_indices(len(a), config.batch_size, generator)
+    return {"A": a.get(index), "B": b.get(index)}
+
+
+def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
+    """A pix2pix ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
+    return ModelSpec(name=name, paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
+                     protocols={"scenes": "fcn_scenes"}, setting="paired", variant=variant,
+                     config_overrides=overrides, default=False)
+
+
+PIX2PIX_SPEC = ModelSpec(
+    name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
+    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe"},
+    setting="paired", variant="L1+cGAN",
+)
+
+PIX2PIX_SPECS: tuple[ModelSpec, ...] = (
+    PIX2PIX_SPEC,
+    # Table 1 (v3): objective ablation with the U-Net and the 70x70 PatchGAN.
+    _variant("pix2pix_l1", "L1", {"loss": "l1"}),
+    _variant("pix2pix_gan", "GAN", {"loss": "gan"}),
+    _variant("pix2pix_cgan", "cGAN", {"loss": "cgan"}),
+    _variant("pix2pix_l1gan", "L1+GAN", {"loss": "l1+gan"}),
+    # Table 2 (v3): encoder-decoder (no skips) vs U-Net.
+    _variant("pix2pix_encdec_l1", "Encoder-decoder (L1)", {"generator": "encoder_decoder", "loss": "l1"}),
+    _variant("pix2pix_encdec", "Encoder-decoder (L1+cGAN)", {"generator": "encoder_decoder"}),
+    # Table 3 (v3): discriminator receptive field with L1+cGAN.
+    _variant("pix2pix_pixelgan", "PixelGAN (1x1)", {"d_receptive_field": 1}),
+    _variant("pix2pix_patch16", "PatchGAN (16x16)", {"d_receptive_field": 16}),
+    _variant("pix2pix_patch286", "ImageGAN (286x286)", {"d_receptive_field": 286}),
+)

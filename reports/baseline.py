@@ -1,0 +1,189 @@
+"""The CI regression gate: record a baseline from a multi-seed run, then check later runs against it.
+
+A baseline entry per (task, model, metric) holds the expected value (mean over seeds), a tolerance (``k`` times the
+standard deviation across seeds, floored; or one explicit tolerance for all), the direction and the protocol with
+its seed-dependent keys removed. ``check_run`` gives every metric a verdict and the run an exit code: 0 all hold,
+1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another protocol or
+profile). Improvements are reported, never failed; metrics without a direction are informational.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.atomic import write_json
+from harness.errors import HarnessError
+from reports.tables import parse_protocol, read_json, read_metrics
+
+FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
+SEED_KEYS = ("seed",)  # protocol keys that legitimately differ between seeds/runs; dropped before comparing
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    """One metric's verdict.
+
+    Attributes:
+        task: Task name. model: Model name. metric: Metric key.
+        baseline: Expected value. now: This run's mean over seeds (NaN when missing).
+        tolerance: Allowed deviation. verdict: ``"ok"``, ``"improved"``, ``"REGRESSED"``, ``"info"`` (no
+            direction), ``"MISSING"`` or ``"PROTOCOL"`` (protocol changed).
+    """
+
+    task: str
+    model: str
+    metric: str
+    baseline: float
+    now: float
+    tolerance: float
+    verdict: str
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    """Outcome of ``check_run``.
+
+    Attributes:
+        rows: One ``CheckRow`` per baseline entry.
+        errors: Why the input is unusable (each names the profile, row or protocol); empty when usable.
+        exit_code: 0 all hold, 1 any regression, 2 unusable input.
+    """
+
+    rows: tuple[CheckRow, ...]
+    errors: tuple[str, ...]
+    exit_code: int
+
+
+def seed_independent_protocol(protocol: str) -> str:
+    """The protocol string without seed-dependent keys (``SEED_KEYS``), keys in their original order."""
+    return "; ".join(f"{k}={v}" for k, v in parse_protocol(protocol).items() if k not in SEED_KEYS)
+
+
+def _run_profile(run_dir: Path) -> str:
+    config = read_json(run_dir / "config.json")
+    if "profile" not in config:
+        raise HarnessError(f"{run_dir / 'config.json'}: no top-level 'profile' (expected the resolved run config)")
+    return str(config["profile"])
+
+
+def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
+    """Per (task, model, metric): mean and sample std of per-seed means, seed count, direction, protocol."""
+    records = []
+    for (task, model, metric), group in rows.groupby(["task", "model", "metric"], sort=False):
+        seed_means = group.groupby("seed")["value"].mean()
+        protocols = sorted({seed_independent_protocol(p) for p in group["protocol"]})
+        records.append({"task": task, "model": model, "metric": metric, "mean": float(seed_means.mean()),
+                        "std": float(seed_means.std(ddof=1)) if len(seed_means) > 1 else 0.0,
+                        "n_seeds": len(seed_means), "higher_is_better": group["higher_is_better"].iloc[0],
+                        "protocol": " | ".join(protocols)})
+    return pd.DataFrame.from_records(records)
+
+
+def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: float = 3.0,
+                  min_tolerance: float = 1e-6, min_rel_tolerance: float = 0.01) -> dict:
+    """A baseline from a run (ideally several seeds), as a JSON-ready dict.
+
+    Args:
+        run_dir: Run directory with ``config.json`` and ``metrics.csv``.
+        tolerance: One explicit absolute tolerance for every metric; None derives it from the seed spread.
+        k: Tolerance = ``k`` x standard deviation across seeds, when ``tolerance`` is None.
+        min_tolerance: Absolute floor of a derived tolerance (a single seed has no spread).
+        min_rel_tolerance: Relative floor, as a fraction of ``|expected|``, of a derived tolerance.
+
+    Returns:
+        ``{"format", "run", "profile", "seeds", "k", "entries": [{task, model, metric, expected, tolerance,
+        higher_is_better, n_seeds, protocol}]}``.
+    """
+    run_dir = Path(run_dir)
+    if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
+        raise HarnessError(f"--tolerance {tolerance}: expected a finite number >= 0")
+    profile = _run_profile(run_dir)
+    rows = read_metrics(run_dir / "metrics.csv")
+    if rows.empty:
+        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows to make a baseline from")
+    entries = []
+    for rec in _aggregate(rows).itertuples(index=False):
+        derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))
+        entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
+                        "tolerance": float(tolerance) if tolerance is not None else derived,
+                        "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol})
+    return {"format": FORMAT_VERSION, "run": run_dir.name, "profile": profile,
+            "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k, "entries": entries}
+
+
+def write_baseline(run_dir: str | Path, out: str | Path, *, tolerance: float | None = None) -> dict:
+    """``make_baseline`` then an atomic JSON write to ``out``; returns the baseline."""
+    baseline = make_baseline(run_dir, tolerance=tolerance)
+    write_json(out, baseline)
+    return baseline
+
+
+def load_baseline(path: str | Path) -> dict:
+    """Reads a baseline JSON file, or raises a ``HarnessError`` naming it and what is wrong."""
+    path = Path(path)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"--baseline {path}: unreadable ({exc}); expected a file written by 'baseline'") from exc
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or "entries" not in data:
+        raise HarnessError(f"--baseline {path}: not a format-{FORMAT_VERSION} baseline written by 'baseline'")
+    return data
+
+
+def _verdict(entry: dict, now: float) -> str:
+    if entry["higher_is_better"] is None:
+        return "info"
+    if math.isnan(now):
+        return "REGRESSED"
+    delta = (now - entry["expected"]) * (1 if entry["higher_is_better"] else -1)  # > 0 means better
+    if delta < -entry["tolerance"]:
+        return "REGRESSED"
+    return "improved" if delta > entry["tolerance"] else "ok"
+
+
+def check_run(run_dir: str | Path, baseline_path: str | Path) -> CheckResult:
+    """Compares a run to a baseline; see the module docstring for verdicts and exit codes."""
+    run_dir = Path(run_dir)
+    baseline = load_baseline(baseline_path)
+    errors = []
+    profile = _run_profile(run_dir)
+    if profile != baseline["profile"]:
+        errors.append(f"profile: run has {profile!r}, baseline has {baseline['profile']!r}")
+    current = {(r.task, r.model, r.metric): r for r in _aggregate(read_metrics(run_dir / "metrics.csv"))
+               .itertuples(index=False)}
+    rows = []
+    for entry in baseline["entries"]:
+        key = (entry["task"], entry["model"], entry["metric"])
+        rec = current.get(key)
+        if rec is None:
+            errors.append(f"missing rows: task={key[0]!r} model={key[1]!r} metric={key[2]!r}")
+            verdict, now = "MISSING", math.nan
+        elif rec.protocol != entry["protocol"]:
+            errors.append(f"protocol changed for {'/'.join(key)}: baseline {entry['protocol']!r}, run {rec.protocol!r}")
+            verdict, now = "PROTOCOL", rec.mean
+        else:
+            verdict, now = _verdict(entry, rec.mean), rec.mean
+        rows.append(CheckRow(*key, baseline=float(entry["expected"]), now=now, tolerance=float(entry["tolerance"]),
+                             verdict=verdict))
+    exit_code = 2 if errors else (1 if any(r.verdict == "REGRESSED" for r in rows) else 0)
+    return CheckResult(rows=tuple(rows), errors=tuple(errors), exit_code=exit_code)
+
+
+def format_check_table(result: CheckResult) -> str:
+    """A plain-text table of every metric, then the errors and a one-line outcome, for the CLI to print."""
+    header = ("task", "model", "metric", "baseline", "now", "tolerance", "verdict")
+    body = [(r.task, r.model, r.metric, f"{r.baseline:.6g}", f"{r.now:.6g}", f"{r.tolerance:.3g}", r.verdict)
+            for r in result.rows]
+    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
+    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
+             for line in (header, *body)]
+    lines += [f"error: {e}" for e in result.errors]
+    regressed = sum(r.verdict == "REGRESSED" for r in result.rows)
+    outcome = {0: "all metrics hold", 1: f"{regressed} metric(s) REGRESSED", 2: "unusable input (see errors)"}
+    lines.append(f"check: {outcome[result.exit_code]} (exit {result.exit_code})")
+    return "\n".join(lines)

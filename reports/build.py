@@ -1,0 +1,96 @@
+"""The report of a run: ``build_report(run_dir)`` writes its CSVs, ``plots/`` and ``report.html``.
+
+Outputs: ``summary.csv``, ``paired_vs_unpaired.csv``, ``plots/`` and ``report.html`` in the run directory.
+Everything is first written into a temporary folder inside the run directory and then moved into place with
+``os.replace``, so an error leaves the previous report (or none), never a partial one.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.atomic import write_text
+from harness.errors import HarnessError
+from reports.html import render_report, report_context
+from reports.plots import make_plots
+from reports.tables import paired_vs_unpaired, read_json, read_metrics, summarize, summarize_long
+
+REQUIRED_FILES = ("config.json", "manifest.json", "metrics.csv")  # what the runner must have written
+
+
+@dataclass(frozen=True)
+class ReportPaths:
+    """Where the report landed.
+
+    Attributes:
+        summary_csv: ``summary.csv`` (one row per task and model; columns documented in ``reports.tables``).
+        paired_csv: ``paired_vs_unpaired.csv``.
+        plots_dir: ``plots/`` with the PNGs.
+        report_html: The self-contained ``report.html``.
+    """
+
+    summary_csv: Path
+    paired_csv: Path
+    plots_dir: Path
+    report_html: Path
+
+
+def check_run_dir(run_dir: Path) -> None:
+    """Raises a ``HarnessError`` naming the run directory or the file it lacks."""
+    if not run_dir.is_dir():
+        raise HarnessError(f"--run {run_dir}: not a directory (expected a run directory such as runs/<name>)")
+    missing = [name for name in REQUIRED_FILES if not (run_dir / name).is_file()]
+    if missing:
+        raise HarnessError(f"--run {run_dir}: missing {', '.join(missing)} (expected the runner's outputs)")
+
+
+def _replace_dir(new: Path, final: Path) -> None:
+    """Moves folder ``new`` to ``final``, swapping out an existing ``final`` (removed afterwards)."""
+    old = None
+    if final.exists():
+        old = final.with_name(f".{final.name}.old.{os.getpid()}")
+        os.replace(final, old)
+    os.replace(new, final)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def build_report(run_dir: str | Path) -> ReportPaths:
+    """Builds the report of one run directory.
+
+    Args:
+        run_dir: ``runs/<name>`` holding ``config.json``, ``manifest.json``, ``metrics.csv`` and optionally
+            ``jobs/*/losses.csv`` and ``samples/``.
+
+    Returns:
+        The written paths.
+
+    Raises:
+        HarnessError: A missing or malformed input file, named.
+    """
+    run_dir = Path(run_dir)
+    check_run_dir(run_dir)
+    config = read_json(run_dir / "config.json")
+    manifest = read_json(run_dir / "manifest.json")
+    rows = read_metrics(run_dir / "metrics.csv")
+    if rows.empty:
+        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows")
+    long, pvu = summarize_long(rows), paired_vs_unpaired(rows)
+    paths = ReportPaths(run_dir / "summary.csv", run_dir / "paired_vs_unpaired.csv", run_dir / "plots",
+                        run_dir / "report.html")
+    with tempfile.TemporaryDirectory(prefix=".report-", dir=run_dir) as tmp:
+        staging = Path(tmp)
+        (staging / "plots").mkdir()
+        plots = make_plots(rows, long, pvu, run_dir, staging / "plots")
+        html = render_report(report_context(run_dir, config, manifest, long, pvu, plots))
+        summarize(rows).to_csv(staging / "summary.csv", index=False)
+        pvu.to_csv(staging / "paired_vs_unpaired.csv", index=False)
+        os.replace(staging / "summary.csv", paths.summary_csv)
+        os.replace(staging / "paired_vs_unpaired.csv", paths.paired_csv)
+        _replace_dir(staging / "plots", paths.plots_dir)
+    write_text(paths.report_html, html)
+    return paths

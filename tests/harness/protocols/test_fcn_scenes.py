@@ -1,0 +1,166 @@
+import math
+
+import pytest
+import torch
+from PIL import Image
+
+from harness.data.task import DomainData, Task
+from harness.protocols import fcn_scenes
+from harness.protocols.base import EvalConfig, EvalContext
+from harness.results import COLUMNS, Row
+
+PALETTE = torch.tensor([[128, 64, 128], [220, 20, 60], [70, 130, 180]], dtype=torch.uint8)  # label colours
+PHOTO = torch.tensor([[40, 40, 40], [200, 180, 40], [30, 200, 90]], dtype=torch.uint8)  # photo colour per class
+NAMES = ["road", "person", "sky"]
+SIZE = 16
+CONFIG = EvalConfig(batch_size=5, judge_steps=20, judge_batch_size=8, n_sample_images=4)
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _one_thread():
+    """Intra-op threads spin badly on a loaded 2-core machine; one thread keeps these tests at a few seconds."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _split(n: int, seed: int) -> dict[str, DomainData]:
+    gen = torch.Generator().manual_seed(seed)
+    seg = torch.zeros(n, SIZE, SIZE, dtype=torch.int64)
+    for i in range(n):
+        for cls in (1, 2):
+            top, left = torch.randint(0, SIZE - 6, (2,), generator=gen).tolist()
+            seg[i, top : top + 6, left : left + 6] = cls
+    seg[:, 0, :] = 255  # ignore row: black in the label map
+    labels = torch.where(seg[..., None] == 255, torch.zeros(3, dtype=torch.uint8), PALETTE[seg.clamp(max=2)])
+    noise = torch.randint(-12, 13, (n, SIZE, SIZE, 3), generator=gen)
+    photos = (PHOTO[seg.clamp(max=2)].long() + noise).clamp(0, 255).to(torch.uint8)
+    return {"labels": DomainData(labels.permute(0, 3, 1, 2).contiguous(), {"segmentation": seg}),
+            "photo": DomainData(photos.permute(0, 3, 1, 2).contiguous(), {"segmentation": seg})}
+
+
+def _task() -> Task:
+    meta = {"palette": PALETTE.tolist(), "num_classes": 3, "ignore_index": 255, "class_names": NAMES}
+    return Task(name="tiny_scenes", domains=("labels", "photo"), paired=True, label_kinds=("segmentation",),
+                image_size=SIZE, splits={"train": _split(24, 0), "test": _split(10, 1)}, meta=meta)
+
+
+def _recolour(images: torch.Tensor, source: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    """Replaces each pixel by the target colour of its nearest source colour (a perfect colour translator)."""
+    pixels = images.permute(0, 2, 3, 1) * 255.0
+    ids = ((pixels[..., None, :] - source.float()) ** 2).sum(-1).argmin(-1)
+    return (target[ids].float() / 255.0).permute(0, 3, 1, 2).contiguous()
+
+
+class PerfectModel:
+    def translate(self, images, direction):
+        if direction == "AtoB":
+            return _recolour(images, PALETTE, PHOTO)
+        return _recolour(images, PHOTO, PALETTE)
+
+
+class ConstantModel:
+    def translate(self, images, direction):
+        return torch.full((images.shape[0], 3, 8, 8), 0.5)  # also exercises the resize to label resolution
+
+
+class ForwardOnlyModel(PerfectModel):
+    def translate(self, images, direction):
+        if direction != "AtoB":
+            raise NotImplementedError("labels->photo only")
+        return super().translate(images, direction)
+
+
+def _ctx(tmp_path, model_name: str, task: Task, seed: int = 3) -> EvalContext:
+    return EvalContext(model_name=model_name, task=task, seed=seed, device=torch.device("cpu"), config=CONFIG,
+                       sample_dir=tmp_path / "samples" / task.name, setting="paired", variant="", progress=False)
+
+
+@pytest.fixture(scope="module")
+def cache(tmp_path_factory):
+    """One cache for the module, so the judge is trained once and every later call is a cache hit."""
+    root = tmp_path_factory.mktemp("cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARNESS_CACHE_DIR", str(root))
+        yield root
+
+
+def _by_metric(rows: list[Row]) -> dict[str, Row]:
+    return {r.metric: r for r in rows}
+
+
+def test_perfect_model_matches_ground_truth_and_constant_is_worse(tmp_path, cache):
+    task = _task()
+    reference = _by_metric(fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task)))
+    perfect = _by_metric(fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", task)))
+    constant = _by_metric(fcn_scenes.evaluate_fcn_scenes(ConstantModel(), _ctx(tmp_path, "cyclegan", task)))
+    assert len(list((cache / "judges").glob("segmenter-*.pt"))) == 1  # one judge (task, seed), reused
+
+    assert set(reference) == {"fcn_labels2photo_pixel_acc", "fcn_labels2photo_class_acc",
+                              "fcn_labels2photo_class_iou"} | {f"fcn_labels2photo_iou[{n}]" for n in NAMES}
+    gt_acc = reference["fcn_labels2photo_pixel_acc"].value
+    assert gt_acc > 0.9
+    assert perfect["fcn_labels2photo_pixel_acc"].value == pytest.approx(gt_acc, abs=0.05)
+    assert perfect["fcn_photo2labels_pixel_acc"].value == 1.0  # exact colours -> exact ids
+    assert perfect["fcn_photo2labels_class_iou"].value == 1.0
+    for direction in ("labels2photo", "photo2labels"):  # road covers ~70%: a constant "road" scores that much
+        assert constant[f"fcn_{direction}_pixel_acc"].value < perfect[f"fcn_{direction}_pixel_acc"].value - 0.1
+        assert constant[f"fcn_{direction}_class_acc"].value < perfect[f"fcn_{direction}_class_acc"].value - 0.5
+        assert constant[f"fcn_{direction}_class_iou"].value < 0.3
+    # A constant prediction of one class: the other classes' IoU is 0 (present in GT), so per-class rows exist.
+    assert sum(constant[f"fcn_photo2labels_iou[{n}]"].value == 0.0 for n in NAMES) == 2
+
+
+def test_row_columns_protocol_and_published(tmp_path, cache, monkeypatch):
+    calls = []
+
+    def fake_lookup(model, task_family, metric):
+        calls.append((model, task_family, metric))
+        return (0.80, "pix2pix v3 Table 1 [V]") if metric == "fcn_labels2photo_pixel_acc" else (math.nan, "")
+
+    monkeypatch.setattr(fcn_scenes.published, "lookup", fake_lookup)
+    task = _task()
+    rows = fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task))
+    row = _by_metric(rows)["fcn_labels2photo_pixel_acc"]
+    assert tuple(row.to_dict()) == COLUMNS
+    assert (row.model, row.task, row.n, row.seed, row.split, row.higher_is_better) == (
+        "ground_truth", "tiny_scenes", 10, 3, "test", True)
+    assert math.isnan(row.ci_low) and math.isnan(row.ci_high)
+    assert row.published_value == 0.80 and "pix2pix" in row.published_source
+    assert row.protocol.startswith("protocol=fcn_score; judge=harness-segmenter; judge_sha256=")
+    assert "judge_train=real train photos; confusion=accumulated over all frames; ignore=255" in row.protocol
+    assert "comparable_to_paper=no (retrained judge, embedded task)" in row.protocol
+    sha = row.protocol.split("judge_sha256=")[1].split(";")[0]
+    assert len(sha) == 12
+    assert all(r.higher_is_better and 0.0 <= r.value <= 1.0 for r in rows)
+    assert math.isnan(_by_metric(rows)["fcn_labels2photo_iou[sky]"].published_value)
+    assert calls == [("ground_truth", "cityscapes", r.metric) for r in rows]
+
+
+def test_sample_strips_written(tmp_path, cache):
+    task = _task()
+    fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task))
+    fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", task))
+    folder = tmp_path / "samples" / "tiny_scenes"
+    expected = {"labels2photo": {"ground_truth__s3.png", "pix2pix__s3.png", "_input.png", "_target.png"},
+                "photo2labels": {"pix2pix__s3.png", "_input.png", "_target.png"}}
+    for sub, names in expected.items():
+        assert {p.name for p in (folder / sub).iterdir()} == names  # no temp files left behind
+        with Image.open(folder / sub / "_input.png") as img:
+            assert img.size == (4 * (SIZE + 2) + 2, SIZE + 4)  # one row of n_sample_images
+
+
+def test_forward_only_model_gets_labels2photo_rows(tmp_path, cache):
+    rows = fcn_scenes.evaluate_fcn_scenes(ForwardOnlyModel(), _ctx(tmp_path, "pix2pix", _task()))
+    assert rows and all(r.metric.startswith("fcn_labels2photo_") for r in rows)
+
+
+def test_spec_and_missing_meta(tmp_path, cache):
+    assert fcn_scenes.FCN_SCENES.name == "fcn_scenes"
+    assert fcn_scenes.FCN_SCENES.reference is fcn_scenes.reference_fcn_scenes
+    assert fcn_scenes.FCN_SCENES.reference_name == "ground_truth"
+    task = _task()
+    bare = Task(name="bare", domains=task.domains, paired=True, label_kinds=(), image_size=SIZE, splits=task.splits)
+    with pytest.raises(fcn_scenes.HarnessError, match="palette"):
+        fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", bare))

@@ -1,0 +1,109 @@
+import json
+
+import pytest
+
+from harness.errors import HarnessError
+from reports.baseline import check_run, format_check_table, make_baseline, write_baseline
+
+
+@pytest.fixture
+def baseline(fake_run, tmp_path):
+    path = tmp_path / "baseline.json"
+    write_baseline(fake_run, path)
+    return path
+
+
+def _verdicts(result):
+    return {(r.task, r.model, r.metric): r.verdict for r in result.rows}
+
+
+def test_baseline_records_mean_tolerance_direction_protocol(fake_run):
+    data = make_baseline(fake_run)
+    entry = next(e for e in data["entries"] if (e["task"], e["model"], e["metric"]) == ("scenes", "pix2pix", "fid"))
+    values = [60.0 * 0.99, 60.0, 60.0 * 1.02]
+    mean = sum(values) / 3
+    std = (sum((v - mean) ** 2 for v in values) / 2) ** 0.5
+    assert entry["expected"] == pytest.approx(mean)
+    assert entry["tolerance"] == pytest.approx(3 * std)
+    assert entry["higher_is_better"] is False and entry["n_seeds"] == 3
+    assert entry["protocol"] == "setting=paired; variant=default; impl=harness-0.1"  # seed dropped
+    assert data["profile"] == "smoke" and data["seeds"] == [0, 1, 2]
+    explicit = make_baseline(fake_run, tolerance=0.5)
+    assert {e["tolerance"] for e in explicit["entries"]} == {0.5}
+
+
+def test_tolerance_floor_for_a_single_seed(make_fake_run):
+    data = make_baseline(make_fake_run("one", seeds=(0,)))
+    entry = next(e for e in data["entries"] if e["metric"] == "fid" and e["model"] == "pix2pix")
+    assert entry["tolerance"] == pytest.approx(0.01 * 60.0 * 0.99)
+
+
+def test_check_passes_on_the_run_it_was_made_from(fake_run, baseline):
+    result = check_run(fake_run, baseline)
+    assert result.exit_code == 0 and not result.errors
+    assert set(_verdicts(result).values()) == {"ok"}
+    text = format_check_table(result)
+    assert "all metrics hold (exit 0)" in text and "baseline" in text.splitlines()[0]
+
+
+def test_planted_regression_beyond_tolerance_fails(make_fake_run, baseline):
+    run = make_fake_run("worse", shift={("scenes", "pix2pix", "fid"): 10.0})  # lower is better: +10 is worse
+    result = check_run(run, baseline)
+    assert result.exit_code == 1
+    verdicts = _verdicts(result)
+    assert verdicts[("scenes", "pix2pix", "fid")] == "REGRESSED"
+    assert [k for k, v in verdicts.items() if v != "ok"] == [("scenes", "pix2pix", "fid")]
+    assert "1 metric(s) REGRESSED (exit 1)" in format_check_table(result)
+
+
+def test_shift_within_tolerance_holds(make_fake_run, baseline):
+    run = make_fake_run("close", shift={("scenes", "pix2pix", "fid"): 1.0})  # tolerance is about 2.75
+    assert check_run(run, baseline).exit_code == 0
+
+
+def test_improvement_is_reported_not_failed(make_fake_run, baseline):
+    run = make_fake_run("better", shift={("scenes", "pix2pix", "fcn_labels2photo_pixel_acc"): 0.2})
+    result = check_run(run, baseline)
+    assert result.exit_code == 0
+    assert _verdicts(result)[("scenes", "pix2pix", "fcn_labels2photo_pixel_acc")] == "improved"
+
+
+def test_protocol_mismatch_exits_2_and_names_it(make_fake_run, baseline):
+    result = check_run(make_fake_run("proto", protocol_extra="; resize=bilinear"), baseline)
+    assert result.exit_code == 2
+    assert any("protocol changed" in e and "resize=bilinear" in e for e in result.errors)
+    assert "unusable input" in format_check_table(result)
+
+
+def test_profile_mismatch_exits_2(make_fake_run, baseline):
+    result = check_run(make_fake_run("prof", profile="standard"), baseline)
+    assert result.exit_code == 2
+    assert result.errors == ("profile: run has 'standard', baseline has 'smoke'",)
+
+
+def test_missing_rows_exit_2(make_fake_run, baseline):
+    result = check_run(make_fake_run("gap", drop=("scenes", "cyclegan", "fid")), baseline)
+    assert result.exit_code == 2
+    assert _verdicts(result)[("scenes", "cyclegan", "fid")] == "MISSING"
+    assert any("model='cyclegan' metric='fid'" in e for e in result.errors)
+
+
+def test_informational_metrics_are_not_gated(fake_run, tmp_path):
+    data = make_baseline(fake_run)
+    for entry in data["entries"]:
+        if entry["metric"] == "fid":
+            entry["higher_is_better"] = None
+            entry["expected"] += 1000.0
+    path = tmp_path / "info.json"
+    path.write_text(json.dumps(data))
+    result = check_run(fake_run, path)
+    assert result.exit_code == 0 and "info" in _verdicts(result).values()
+
+
+def test_unreadable_baseline_is_a_harness_error(fake_run, tmp_path):
+    path = tmp_path / "bad.json"
+    path.write_text("{}")
+    with pytest.raises(HarnessError, match="bad.json"):
+        check_run(fake_run, path)
+    with pytest.raises(HarnessError, match="--tolerance"):
+        make_baseline(fake_run, tolerance=-1.0)

@@ -1,0 +1,118 @@
+import json
+import math
+
+import pandas as pd
+import pytest
+
+from harness.errors import HarnessError
+from reports.tables import (
+    paired_vs_unpaired,
+    parse_protocol,
+    published_status,
+    read_json,
+    read_metrics,
+    summarize,
+    summarize_long,
+)
+
+T_975_2 = 4.302652729911275  # Student t quantile, 97.5%, 2 degrees of freedom (statistical tables)
+
+
+@pytest.fixture
+def rows(fake_run):
+    return read_metrics(fake_run / "metrics.csv")
+
+
+def _hand_ci(values):
+    k = len(values)
+    mean = sum(values) / k
+    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (k - 1))
+    half = T_975_2 * sd / math.sqrt(k)
+    return mean, mean - half, mean + half
+
+
+def test_summary_mean_and_t_ci_match_hand_computation(rows):
+    summary = summarize(rows).set_index(["task", "model"])
+    row = summary.loc[("scenes", "pix2pix")]
+    mean, low, high = _hand_ci([0.66 * 0.99, 0.66, 0.66 * 1.02])
+    assert row["fcn_labels2photo_pixel_acc"] == pytest.approx(mean, rel=1e-12)
+    assert row["fcn_labels2photo_pixel_acc_ci_low"] == pytest.approx(low, rel=1e-9)
+    assert row["fcn_labels2photo_pixel_acc_ci_high"] == pytest.approx(high, rel=1e-9)
+    assert row["fcn_labels2photo_pixel_acc_ci_low"] == pytest.approx(0.637155, abs=2e-6)  # pinned
+    assert row["n_seeds"] == 3
+    parzen = summary.loc[("digits", "vanilla_gan")]
+    assert parzen["parzen_ll"] == pytest.approx(226.0)
+    assert parzen["parzen_ll_ci_high"] - parzen["parzen_ll"] == pytest.approx(T_975_2 / math.sqrt(3))
+
+
+def test_single_seed_keeps_the_rows_own_interval(rows):
+    one = rows[rows["seed"] == 0]
+    summary = summarize(one).set_index(["task", "model"])
+    parzen = summary.loc[("digits", "vanilla_gan")]
+    assert (parzen["parzen_ll"], parzen["parzen_ll_ci_low"], parzen["parzen_ll_ci_high"]) == (225.0, 223.0, 227.0)
+    assert math.isnan(summary.loc[("scenes", "pix2pix"), "fid_ci_low"])
+    assert parzen["n_seeds"] == 1
+
+
+def test_per_image_metric_is_averaged_and_published_group_is_parsed(rows):
+    long = summarize_long(rows).set_index(["task", "model", "metric"])
+    per_image = rows[rows["metric"] == "psnr_per_image"]["value"]
+    assert long.loc[("sr", "srgan", "psnr_per_image"), "mean"] == pytest.approx(per_image.mean())
+    summary = summarize(rows).set_index(["task", "model"])
+    assert summary.loc[("scenes", "pix2pix"), "fcn_labels2photo_pixel_acc_published_status"] == "verified"
+    assert summary.loc[("scenes", "cyclegan"), "fcn_labels2photo_pixel_acc_published_status"] == "unconfirmed"
+    assert summary.loc[("scenes", "cyclegan"), "fcn_labels2photo_pixel_acc_published"] == 0.52
+    assert "fid_published" not in summary.columns  # no paper value for fid in this run
+    assert list(summarize(rows).columns[:7]) == [
+        "task", "model", "setting", "n_seeds", "fcn_labels2photo_pixel_acc", "fcn_labels2photo_pixel_acc_ci_low",
+        "fcn_labels2photo_pixel_acc_ci_high"]
+
+
+def test_published_status_and_protocol_parsing():
+    assert published_status("GAN Table 1 [V]") == "verified"
+    assert published_status("means [S], ± [R]") == "unconfirmed"
+    assert published_status("somewhere") == "unknown"
+    assert parse_protocol("setting=paired; variant=a=b; flag") == {"setting": "paired", "variant": "a=b", "flag": ""}
+
+
+def test_paired_vs_unpaired_picks_best_per_setting_by_direction(rows):
+    pvu = paired_vs_unpaired(rows).set_index(["task", "metric"])
+    fid = pvu.loc[("scenes", "fid")]
+    assert (fid["model_a"], fid["model_b"], fid["better"]) == ("pix2pix", "cyclegan", "paired")
+    assert fid["gap"] == pytest.approx(60.2 - 80.0 * (0.99 + 1 + 1.02) / 3)
+    assert pvu.loc[("maps", "amt_fooled_rate"), "better"] == "unpaired"
+    assert ("digits", "parzen_ll") not in pvu.index  # one setting only: nothing to compare
+    assert "reference" not in set(pvu["setting_a"]) | set(pvu["setting_b"])
+
+
+def test_new_setting_is_compared_without_code_change(rows):
+    extra = rows[(rows["task"] == "scenes") & (rows["model"] == "pix2pix")].copy()
+    extra["model"], extra["setting"] = "new_model", "semi_paired"
+    extra["value"] = extra["value"] * 0.5
+    pvu = paired_vs_unpaired(pd.concat([rows, extra], ignore_index=True))
+    fid = pvu[(pvu["task"] == "scenes") & (pvu["metric"] == "fid")]
+    assert [(r.setting_a, r.setting_b) for r in fid.itertuples()] == [
+        ("paired", "unpaired"), ("paired", "semi_paired"), ("unpaired", "semi_paired")]
+    assert fid.iloc[1]["better"] == "semi_paired"
+
+
+@pytest.mark.parametrize("mutate, match", [
+    (lambda f: f.drop(columns=["protocol"]), "missing columns"),
+    (lambda f: f.assign(seed="x"), "column 'seed'"),
+    (lambda f: f.assign(value="abc"), "column 'value'"),
+    (lambda f: f.assign(higher_is_better="maybe"), "higher_is_better"),
+])
+def test_malformed_metrics_name_the_file(fake_run, mutate, match):
+    path = fake_run / "metrics.csv"
+    mutate(pd.read_csv(path, dtype=str, keep_default_na=False)).to_csv(path, index=False)
+    with pytest.raises(HarnessError, match=match) as info:
+        read_metrics(path)
+    assert "metrics.csv" in str(info.value)
+
+
+def test_missing_files_are_harness_errors(tmp_path):
+    with pytest.raises(HarnessError, match="not found"):
+        read_metrics(tmp_path / "metrics.csv")
+    (tmp_path / "x.json").write_text(json.dumps([1]))
+    with pytest.raises(HarnessError, match="x.json"):
+        read_json(tmp_path / "x.json")
