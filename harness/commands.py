@@ -56,8 +56,8 @@ def _report(run_dir: Path) -> int:
     from reports.build import build_report
 
     paths = build_report(run_dir)
-    for name, path in paths.items():
-        print(f"{name}: {path}")
+    print(f"report: {paths.report_html}\nsummary: {paths.summary_csv}\npaired vs unpaired: {paths.paired_csv}\n"
+          f"plots: {paths.plots_dir}")
     return 0
 
 

@@ -14,6 +14,7 @@ from harness.config import apply_overrides, load_profile_file
 from harness.data.digits import DigitsConfig
 from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
+from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
 from harness.errors import HarnessError
 from harness.protocols.base import EvalConfig
@@ -41,6 +42,8 @@ class RunConfig:
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
     maps: MapsConfig = field(default_factory=MapsConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
+    cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
+    aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)

@@ -22,8 +22,8 @@ from harness.data.task import Task
 from harness.errors import HarnessError
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
-from harness.rundir import RunDir
 from harness.run_config import RunConfig
+from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
 from harness.train import load_trained, train_job
 from reference_models.registry import MODELS
@@ -67,9 +67,8 @@ def plan(config: RunConfig) -> list[Job]:
     references: list[Job] = []
     for model in models:
         spec = MODELS.get(model)
-        tasks = [t for t in spec.protocols if not config.tasks or t in config.tasks]
+        tasks = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
         for task in tasks:
-            TASKS.get(task)
             protocol = PROTOCOLS.get(spec.protocols[task])
             for seed in config.seeds:
                 jobs.append(Job(model, task, seed, protocol.name))
@@ -146,17 +145,18 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     """
     jobs = plan(config)
     device = resolve_device(config.device)
+    tasks: dict[str, Task] = {}
+    for job in jobs:  # before anything is written: a task that cannot be built leaves no run behind
+        if job.task not in tasks:
+            tasks[job.task] = build_task(job.task, config)
     run = RunDir(out)
     manifest = run.start(config_to_dict(config), resume=resume)
-    tasks: dict[str, Task] = {}
     for index, job in enumerate(jobs, 1):
         if run.is_done(job.job_id):
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
         log.info("[%d/%d] %s (%s)", index, len(jobs), job.job_id, job.protocol)
         started = time.perf_counter()
-        if job.task not in tasks:
-            tasks[job.task] = build_task(job.task, config)
         _run_job(job, config, run, tasks[job.task], device, train_only)
         record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done",
                   "wall_time_s": round(time.perf_counter() - started, 3), "device": str(device)}

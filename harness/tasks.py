@@ -9,6 +9,7 @@ from typing import Any
 from harness.data.digits import build_digits
 from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
+from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.scenes import build_scenes
 from harness.data.task import Task
 from harness.registry import Registry
@@ -23,12 +24,14 @@ class TaskSpec:
         config_section: ``RunConfig`` field holding the task's config.
         build: ``config -> Task`` (deterministic, cached).
         description: One line for ``list tasks``.
+        default: Whether a run without ``--tasks`` includes it (real datasets need a path, so they are opt-in).
     """
 
     name: str
     config_section: str
     build: Callable[[Any], Task]
     description: str
+    default: bool = True
 
 
 TASKS: Registry[TaskSpec] = Registry("task")
@@ -42,6 +45,12 @@ for _spec in (
              "geometry-vs-texture probe: the same shapes in another colour/texture, paired"),
     TaskSpec("probe_geometry", "probe", build_probe_geometry,
              "geometry-vs-texture probe: circles to squares at the same places and colours, paired"),
+    TaskSpec("cityscapes", "cityscapes", build_cityscapes,
+             "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH",
+             default=False),
+    TaskSpec("aligned", "aligned", build_aligned,
+             "a real pix2pix A|B folder dataset (facades, maps, cityscapes) from --set aligned.root=PATH",
+             default=False),
 ):
     TASKS.add(_spec.name, _spec)
 

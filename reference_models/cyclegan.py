@@ -251,7 +251,8 @@ def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec
 
 CYCLEGAN_SPEC = ModelSpec(
     name="cyclegan", paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
-    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe"},
+    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
+               "cityscapes": "fcn_scenes", "aligned": "translation"},
     setting="unpaired",
 )
 

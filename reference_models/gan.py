@@ -110,7 +110,7 @@ class Discriminator(nn.Module):
 
 
 def sample_noise(n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``."""
+    """Z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``."""
     return (torch.rand(n, dim, generator=generator) * 2 - 1) * math.sqrt(3.0)
 
 

@@ -241,7 +241,8 @@ def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec
 
 PIX2PIX_SPEC = ModelSpec(
     name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
-    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe"},
+    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
+               "cityscapes": "fcn_scenes", "aligned": "translation"},
     setting="paired", variant="L1+cGAN",
 )
 
