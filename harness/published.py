@@ -23,7 +23,8 @@ _FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 
 
 def _fcn(direction: str, model: str, values: tuple[float, float, float], source: str) -> dict:
-    return {(model, "cityscapes", f"fcn_{direction}_{key}"): (v, source) for key, v in zip(_FCN_KEYS, values)}
+    pairs = zip(_FCN_KEYS, values, strict=True)
+    return {(model, "cityscapes", f"fcn_{direction}_{key}"): (value, source) for key, value in pairs}
 
 
 PUBLISHED: dict[tuple[str, str, str], tuple[float, str]] = {

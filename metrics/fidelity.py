@@ -28,6 +28,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 from harness.cache import file_sha256
 from harness.errors import HarnessError
 from harness.images import check_images, to_uint8
+from metrics.feature_extractor_segmenter import SEGMENTER_EXTRACTOR, SEGMENTER_FEATURE_DIM
 from metrics.judges.digit_classifier import FEATURE_DIM, load_digit_classifier, to_judge_input
 from metrics.spec import FolderInputs
 
@@ -36,7 +37,8 @@ INCEPTION_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's Inception (TF-FI
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity v0.2.0 release asset
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch-hub convention: the filename's hash suffix prefixes the sha256
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
-FEATURE_DIMS = {"digits": FEATURE_DIM, "inception-v3-compat": 2048}  # feature width per extractor (default layer)
+# feature width per extractor (default layer)
+FEATURE_DIMS = {"digits": FEATURE_DIM, "segmenter": SEGMENTER_FEATURE_DIM, "inception-v3-compat": 2048}
 OUTPUT_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "f1")  # stable keys, in this order
 _TF_KEYS = {  # torch-fidelity key → our key
     torch_fidelity.KEY_METRIC_FID: "fid",
@@ -147,9 +149,14 @@ def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) 
         if weights_path is None or not Path(weights_path).is_file():
             raise HarnessError(f"fidelity: the 'digits' extractor needs the judge checkpoint, got {weights_path!r}")
         return DIGITS_EXTRACTOR, str(weights_path)
+    if feature_extractor == "segmenter":
+        if weights_path is None or not Path(weights_path).is_file():
+            raise HarnessError(f"fidelity: the 'segmenter' extractor needs the judge file, got {weights_path!r}")
+        return SEGMENTER_EXTRACTOR, str(weights_path)
     if feature_extractor in ("inception", INCEPTION_EXTRACTOR):
         return INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path))
-    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, inception-v3-compat")
+    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, segmenter, "
+                       "inception-v3-compat")
 
 
 def warn_small_sample(n: int, feature_dim: int = 2048) -> str | None:

@@ -1,5 +1,7 @@
-"""Configs and builders of the real datasets, so the suite can run on them (``--tasks cityscapes --set
-cityscapes.root=PATH``). Nothing is downloaded: an empty ``root`` is an error saying where to put the data.
+"""Configs and builders of the real datasets, so the suite runs on them (``--tasks cityscapes``).
+
+The path comes from ``--set cityscapes.root=PATH``. Nothing is downloaded: an empty ``root`` is an error saying
+where to put the data.
 """
 
 from __future__ import annotations

@@ -32,7 +32,8 @@ class DomainData:
 
     def __post_init__(self) -> None:
         if self.images.dtype != torch.uint8 or self.images.dim() != 4:
-            raise ValueError(f"DomainData.images must be uint8 (N, C, H, W), got {self.images.dtype} {tuple(self.images.shape)}")
+            shape = tuple(self.images.shape)
+            raise ValueError(f"DomainData.images must be uint8 (N, C, H, W), got {self.images.dtype} {shape}")
         for name, value in self.labels.items():
             if value.shape[0] != self.images.shape[0]:
                 raise ValueError(f"label {name!r} has {value.shape[0]} rows for {self.images.shape[0]} images")

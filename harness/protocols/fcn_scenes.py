@@ -16,8 +16,10 @@ official script's ``imresize``; nearest for label colours). A model that cannot 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
+import torch_fidelity
 from torch.nn import functional as F
 
 from harness import published
@@ -35,6 +37,8 @@ from metrics.fcn_score import (
     new_confusion,
     per_class_scores,
 )
+from metrics.feature_extractor_segmenter import SEGMENTER_FEATURE_DIM
+from metrics.fidelity import fidelity_metrics, warn_small_sample
 from metrics.judges.segmenter import load_or_train_segmenter, segment, tensor_digest
 
 JUDGE_NAME = "harness-segmenter"
@@ -57,13 +61,16 @@ def scene_meta(task: Task) -> tuple[torch.Tensor, int, int, list[str]]:
     return palette, num_classes, int(task.meta["ignore_index"]), names
 
 
-def judge_seed(seed: int) -> int:
-    """The judge's training seed, derived from the job seed (stable across runs and platforms)."""
-    return int(stable_hash("fcn_scenes judge", seed, length=8), 16) % (2**31)
+JUDGE_SEED = 0  # one judge per task for every model and seed, so seed spread measures the models, not the judge
 
 
-def train_judge(ctx: EvalContext) -> tuple[torch.nn.Module, str]:
-    """The cached segmenter trained on the task's real train photos; returns ``(model, full sha256)``."""
+def judge_seed() -> int:
+    """The judge's training seed (fixed: every job of a task is scored by the same cached judge)."""
+    return int(stable_hash("fcn_scenes judge", JUDGE_SEED, length=8), 16) % (2**31)
+
+
+def train_judge(ctx: EvalContext) -> tuple[torch.nn.Module, Path, str]:
+    """The cached segmenter trained on the task's real train photos; returns ``(model, file, full sha256)``."""
     task = ctx.task
     _, num_classes, ignore_index, _ = scene_meta(task)
     photos = task.data("train", task.domains[1])
@@ -72,11 +79,11 @@ def train_judge(ctx: EvalContext) -> tuple[torch.nn.Module, str]:
         data_key = f"{task.name}:{stable_hash(task.meta['cache_key'])}"
     else:
         data_key = f"{task.name}:{tensor_digest(photos.images, masks)}"
-    model, _, sha = load_or_train_segmenter(
+    model, path, sha = load_or_train_segmenter(
         photos.get(), masks, num_classes=num_classes, ignore_index=ignore_index, steps=ctx.config.judge_steps,
-        batch_size=ctx.config.judge_batch_size, seed=judge_seed(ctx.seed), device=ctx.device, data_key=data_key,
+        batch_size=ctx.config.judge_batch_size, seed=judge_seed(), device=ctx.device, data_key=data_key,
         progress=ctx.progress)
-    return model, sha
+    return model, path, sha
 
 
 def _accumulate(
@@ -86,7 +93,7 @@ def _accumulate(
     """Streams the test frames: produce images, map them to class ids, add to the confusion matrix.
 
     Returns:
-        ``(hist int64 (K, K), first n_sample_images produced images float (n, 3, H, W) in [0, 1])``.
+        ``(hist int64 (K, K), every produced image float (N, 3, H, W) in [0, 1])``.
     """
     hist, samples = new_confusion(num_classes), []
     size = tuple(target.shape[1:])
@@ -96,10 +103,8 @@ def _accumulate(
         if tuple(out.shape[2:]) != size:
             out = F.interpolate(out, size=size, mode=resize_mode).clamp(0, 1)
         hist = fcn_confusion_update(hist, to_ids(out), target[index], num_classes)
-        if sum(len(s) for s in samples) < ctx.config.n_sample_images:
-            samples.append(out)
-    shown = torch.cat(samples)[: ctx.config.n_sample_images] if samples else torch.zeros(0, 3, *size)
-    return hist, shown
+        samples.append(out)
+    return hist, torch.cat(samples) if samples else torch.zeros(0, 3, *size)
 
 
 def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra: dict[str, str]) -> list[Row]:
@@ -119,9 +124,27 @@ def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra:
 
 
 def _strip(ctx: EvalContext, direction: str, images: torch.Tensor, name: str | None = None) -> None:
-    """Writes a one-row sample strip (atomically) unless there is nothing to show."""
+    """Writes a one-row sample strip of the first images (atomically) unless there is nothing to show."""
     if len(images):
-        save_strip(ctx, direction, images, name)
+        save_strip(ctx, direction, images[: ctx.config.n_sample_images], name)
+
+
+def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge_path: Path, sha: str) -> list[Row]:
+    """FID/KID of ``photos`` against the real test photos, with the segmenter judge as feature extractor."""
+    real = ctx.task.data("test", ctx.task.domains[1]).get()
+    subset = min(ctx.config.kid_subset_size, len(photos), len(real))
+    values = fidelity_metrics(photos, real, feature_extractor="segmenter", weights_path=judge_path, prc=False,
+                              kid_subset_size=subset, kid_subsets=ctx.config.kid_subsets,
+                              batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device)
+    warning = warn_small_sample(len(photos), feature_dim=SEGMENTER_FEATURE_DIM) or "none"
+    protocol = dict(protocol="torch-fidelity", implementation=f"torch-fidelity {torch_fidelity.__version__}",
+                    feature_extractor=f"harness segmenter judge (pooled encoder, {SEGMENTER_FEATURE_DIM}-d)",
+                    judge_sha256=sha[:12], real=f"test photos[{len(real)}]", samples=len(photos), kid_subset=subset,
+                    small_sample_warning=warning, setting=ctx.setting, variant=ctx.variant)
+    outputs = {"photo_fid": False, "photo_kid": False}
+    kid = values["kid"], values["kid_std"]
+    return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, outputs, n=len(photos),
+                     ci={"photo_kid": (kid[0] - kid[1], kid[0] + kid[1])}, protocol=protocol)
 
 
 def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
@@ -137,13 +160,13 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
         for ``photo2labels`` (omitted when the model raises ``NotImplementedError`` for ``"BtoA"``).
     """
     palette, num_classes, _, _ = scene_meta(ctx.task)
-    judge, sha = train_judge(ctx)
+    judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
     hist, shown = _accumulate(
         ctx, labels, labels.labels["segmentation"], lambda x: model.translate(x, direction="AtoB"),
         lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
     _strip(ctx, LABELS2PHOTO, shown)
-    rows = _rows(ctx, LABELS2PHOTO, hist, sha, {})
+    rows = _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, shown, judge_path, sha)
     try:
         hist, shown = _accumulate(
             ctx, photos, photos.labels["segmentation"], lambda x: model.translate(x, direction="BtoA"),
@@ -157,7 +180,7 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
 def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     """The "Ground truth" rows: the judge on the real test photos (labels→photo only), plus input/target strips."""
     _, num_classes, _, _ = scene_meta(ctx.task)
-    judge, sha = train_judge(ctx)
+    judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
     hist, shown = _accumulate(
         ctx, photos, labels.labels["segmentation"], lambda x: x,
@@ -168,7 +191,9 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     _strip(ctx, LABELS2PHOTO, photos.get(k), "_target")
     _strip(ctx, PHOTO2LABELS, photos.get(k), "_input")
     _strip(ctx, PHOTO2LABELS, labels.get(k), "_target")
-    return _rows(ctx, LABELS2PHOTO, hist, sha, {})
+    train = ctx.task.data("train", ctx.task.domains[1])
+    index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[: len(photos)]
+    return _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, train.get(index), judge_path, sha)
 
 
 FCN_SCENES = ProtocolSpec(name="fcn_scenes", evaluate=evaluate_fcn_scenes, reference=reference_fcn_scenes,

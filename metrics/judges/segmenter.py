@@ -24,8 +24,8 @@ from harness.cache import cache_root, file_sha256, stable_hash
 from harness.errors import HarnessError
 from harness.images import check_images
 
-ARCH = "harness-segmenter-v1"  # bump when the architecture or training loop changes (invalidates the cache)
-WIDTH = 32  # channels of the first stage; stages use WIDTH, 2*WIDTH, 4*WIDTH (~0.47M parameters)
+ARCH = "harness-segmenter-v2"  # bump when the architecture or training loop changes (invalidates the cache)
+WIDTH = 16  # channels of the first stage; stages use WIDTH, 2*WIDTH, 4*WIDTH (~0.12M parameters; CPU-cheap)
 DEFAULT_LR = 1e-3  # Adam learning rate for judge training
 
 
@@ -49,14 +49,25 @@ class Segmenter(nn.Module):
         self.dec1 = _block(2 * width + width, width)
         self.head = nn.Conv2d(width, num_classes, 1)
 
-    def forward(self, images: torch.Tensor) -> torch.Tensor:
-        """Logits ``(N, K, H, W)`` for images ``(N, 3, H, W)`` in [0, 1]."""
+    def _encode(self, images: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         e1 = self.enc1(images * 2 - 1)
         e2 = self.enc2(F.max_pool2d(e1, 2, ceil_mode=True))
-        m = self.mid(F.max_pool2d(e2, 2, ceil_mode=True))
+        return e1, e2, self.mid(F.max_pool2d(e2, 2, ceil_mode=True))
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        """Logits ``(N, K, H, W)`` for images ``(N, 3, H, W)`` in [0, 1]."""
+        e1, e2, m = self._encode(images)
         d2 = self.dec2(torch.cat([F.interpolate(m, size=e2.shape[2:], mode="nearest"), e2], dim=1))
         d1 = self.dec1(torch.cat([F.interpolate(d2, size=e1.shape[2:], mode="nearest"), e1], dim=1))
         return self.head(d1)
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        """Image-level features ``(N, 6 * width)``: spatial means of the two deepest encoder stages.
+
+        Used as the feature extractor for FID/KID of generated photos on embedded tasks (no Inception weights).
+        """
+        _, e2, m = self._encode(images)
+        return torch.cat([e2.mean(dim=(2, 3)), m.mean(dim=(2, 3))], dim=1)
 
 
 def _check_training_data(images: torch.Tensor, masks: torch.Tensor) -> None:
@@ -171,6 +182,14 @@ def load_or_train_segmenter(
         torch_save({"arch": ARCH, "num_classes": num_classes, "state_dict": state}, path)
     model = _from_state(torch_load(path), num_classes, path)
     return model.to(device), path, file_sha256(path)
+
+
+def load_segmenter_file(path: str | Path) -> Segmenter:
+    """Loads a segmenter file written by ``load_or_train_segmenter`` (class count read from the file)."""
+    state = torch_load(path)
+    if not isinstance(state, dict) or "num_classes" not in state:
+        raise HarnessError(f"segmenter weights {str(path)!r}: expected a file written by load_or_train_segmenter")
+    return _from_state(state, int(state["num_classes"]), Path(path))
 
 
 def load_segmenter_weights(path: str | Path, expected_sha256: str, num_classes: int) -> Segmenter:

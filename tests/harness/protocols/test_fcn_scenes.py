@@ -98,7 +98,12 @@ def test_perfect_model_matches_ground_truth_and_constant_is_worse(tmp_path, cach
     assert len(list((cache / "judges").glob("segmenter-*.pt"))) == 1  # one judge (task, seed), reused
 
     assert set(reference) == {"fcn_labels2photo_pixel_acc", "fcn_labels2photo_class_acc",
-                              "fcn_labels2photo_class_iou"} | {f"fcn_labels2photo_iou[{n}]" for n in NAMES}
+                              "fcn_labels2photo_class_iou", "photo_fid", "photo_kid"} | {
+                                  f"fcn_labels2photo_iou[{n}]" for n in NAMES}
+    # FID/KID of generated photos with the judge's features: perfect colours are closer to the photos than grey.
+    assert perfect["photo_fid"].value < constant["photo_fid"].value
+    assert perfect["photo_fid"].higher_is_better is False and "feature_extractor=harness segmenter" in (
+        perfect["photo_fid"].protocol)
     gt_acc = reference["fcn_labels2photo_pixel_acc"].value
     assert gt_acc > 0.9
     assert perfect["fcn_labels2photo_pixel_acc"].value == pytest.approx(gt_acc, abs=0.05)
@@ -121,7 +126,8 @@ def test_row_columns_protocol_and_published(tmp_path, cache, monkeypatch):
 
     monkeypatch.setattr(fcn_scenes.published, "lookup", fake_lookup)
     task = _task()
-    rows = fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task))
+    rows = [r for r in fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task))
+            if r.metric.startswith("fcn_")]
     row = _by_metric(rows)["fcn_labels2photo_pixel_acc"]
     assert tuple(row.to_dict()) == COLUMNS
     assert (row.model, row.task, row.n, row.seed, row.split, row.higher_is_better) == (
@@ -153,7 +159,7 @@ def test_sample_strips_written(tmp_path, cache):
 
 def test_forward_only_model_gets_labels2photo_rows(tmp_path, cache):
     rows = fcn_scenes.evaluate_fcn_scenes(ForwardOnlyModel(), _ctx(tmp_path, "pix2pix", _task()))
-    assert rows and all(r.metric.startswith("fcn_labels2photo_") for r in rows)
+    assert rows and all(r.metric.startswith(("fcn_labels2photo_", "photo_")) for r in rows)
 
 
 def test_spec_and_missing_meta(tmp_path, cache):
