@@ -35,8 +35,10 @@ from reference_models.networks import (
     ResnetGenerator,
     init_weights,
     linear_decay_lambda,
+    load_training_state,
     min_image_size,
     norm_factory,
+    training_state,
     translate_official,
 )
 
@@ -204,23 +206,12 @@ class CycleGAN:
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers, schedulers and history pools; loadable with ``weights_only=True``."""
-        return {
-            "networks": {k: v.state_dict() for k, v in self.nets.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-            "pools": {k: v.state_dict() for k, v in self.pools.items()},
-        }
+        return training_state(self.nets, self.optimizers, self.schedulers) | {
+            "pools": {k: v.state_dict() for k, v in self.pools.items()}}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
-        if set(state.get("networks", {})) != set(self.nets):
-            raise HarnessError(f"cyclegan checkpoint holds networks {sorted(state.get('networks', {}))}, "
-                               f"this configuration has {sorted(self.nets)}")
-        for name, net in self.nets.items():
-            net.load_state_dict(state["networks"][name])
-        for name, opt in self.optimizers.items():
-            opt.load_state_dict(state["optimizers"][name])
-            self.schedulers[name].load_state_dict(state["schedulers"][name])
+        load_training_state("cyclegan", state, self.nets, self.optimizers, self.schedulers)
         for name, pool in self.pools.items():
             pool.load_state_dict(state["pools"][name], self.device)
 

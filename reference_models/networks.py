@@ -357,3 +357,27 @@ def translate_official(net: nn.Module, images: torch.Tensor, device: torch.devic
         for image in images:
             outputs.append(net(image.unsqueeze(0).to(device) * 2 - 1))
     return ((torch.cat(outputs, 0) + 1) / 2).clamp_(0, 1).to(images.device)
+
+
+def training_state(nets: dict[str, nn.Module], optimizers: dict[str, torch.optim.Optimizer],
+                   schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> dict[str, dict[str, Any]]:
+    """Networks, optimisers and schedulers by name: the resumable state, loadable with ``weights_only=True``."""
+    return {
+        "networks": {k: v.state_dict() for k, v in nets.items()},
+        "optimizers": {k: v.state_dict() for k, v in optimizers.items()},
+        "schedulers": {k: v.state_dict() for k, v in schedulers.items()},
+    }
+
+
+def load_training_state(model_name: str, state: dict[str, Any], nets: dict[str, nn.Module],
+                        optimizers: dict[str, torch.optim.Optimizer],
+                        schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler]) -> None:
+    """Restores ``training_state`` output; a checkpoint of another configuration is a ``HarnessError``."""
+    if set(state.get("networks", {})) != set(nets):
+        raise HarnessError(f"{model_name} checkpoint holds networks {sorted(state.get('networks', {}))}, "
+                           f"this configuration has {sorted(nets)}")
+    for name, net in nets.items():
+        net.load_state_dict(state["networks"][name])
+    for name, optimizer in optimizers.items():
+        optimizer.load_state_dict(state["optimizers"][name])
+        schedulers[name].load_state_dict(state["schedulers"][name])

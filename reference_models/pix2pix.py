@@ -31,8 +31,10 @@ from reference_models.networks import (
     UnetGenerator,
     init_weights,
     linear_decay_lambda,
+    load_training_state,
     min_image_size,
     patch_discriminator,
+    training_state,
     translate_official,
 )
 
@@ -197,21 +199,11 @@ class Pix2Pix:
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers and schedulers by network name; loadable with ``weights_only=True``."""
-        return {
-            "networks": {k: v.state_dict() for k, v in self.nets.items()},
-            "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()},
-            "schedulers": {k: v.state_dict() for k, v in self.schedulers.items()},
-        }
+        return training_state(self.nets, self.optimizers, self.schedulers)
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
-        if set(state.get("networks", {})) != set(self.nets):
-            raise HarnessError(f"pix2pix checkpoint holds networks {sorted(state.get('networks', {}))}, "
-                               f"this configuration has {sorted(self.nets)}")
-        for name, net in self.nets.items():
-            net.load_state_dict(state["networks"][name])
-            self.optimizers[name].load_state_dict(state["optimizers"][name])
-            self.schedulers[name].load_state_dict(state["schedulers"][name])
+        load_training_state("pix2pix", state, self.nets, self.optimizers, self.schedulers)
 
 
 def build_pix2pix(config: Pix2PixConfig, task: Task, device: torch.device) -> Pix2Pix:
