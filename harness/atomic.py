@@ -16,6 +16,16 @@ from typing import Any
 import torch
 
 
+def _file_mode() -> int:
+    """The mode a plainly created file gets (0o666 less the umask); ``mkstemp`` alone would leave 0o600."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
+_FILE_MODE = _file_mode()
+
+
 @contextlib.contextmanager
 def atomic_path(path: str | Path) -> Iterator[Path]:
     """Yields a temporary path next to ``path``; on success it replaces ``path``, on error it is removed."""
@@ -25,6 +35,7 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     os.close(fd)
     try:
         yield Path(tmp)
+        os.chmod(tmp, _FILE_MODE)  # readable like any other output file (report.html, metrics.csv)
         os.replace(tmp, final)
     finally:
         if os.path.exists(tmp):

@@ -77,7 +77,7 @@ def _parse_value(annotation: Any, raw: object, key: str, source: str) -> object:
         items = raw.split(",") if isinstance(raw, str) else raw
         if not isinstance(items, (list, tuple)):
             raise HarnessError(f"{source}: {key}={raw!r} is not a comma-separated list")
-        items = [i.strip() for i in items if not (isinstance(i, str) and not i.strip())]
+        items = [i.strip() if isinstance(i, str) else i for i in items if not (isinstance(i, str) and not i.strip())]
         return tuple(_parse_value(args[0], item, key, source) for item in items)
     return _parse_scalar(annotation, raw, key, source)
 

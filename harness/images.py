@@ -55,7 +55,8 @@ def list_image_files(folder: str | Path, option: str = "folder") -> list[Path]:
         raise HarnessError(f"{option}: image folder {str(path)!r} does not exist or is not a directory")
     files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
     if not files:
-        raise HarnessError(f"{option}: image folder {str(path)!r} holds no images (expected {', '.join(IMAGE_SUFFIXES)})")
+        raise HarnessError(f"{option}: image folder {str(path)!r} holds no images "
+                           f"(expected {', '.join(IMAGE_SUFFIXES)})")
     return files
 
 
@@ -95,7 +96,7 @@ def load_image_folder(folder: str | Path, option: str = "folder", channels: int 
     if channels is None and any(a.ndim == 3 for a in arrays):
         arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
     shape = arrays[0].shape
-    for p, a in zip(files, arrays):
+    for p, a in zip(files, arrays, strict=True):
         if a.shape != shape:
             raise HarnessError(f"{option}: image {str(p)!r} has shape {a.shape}, expected {shape} like {files[0].name}")
     stack = np.stack(arrays)
@@ -116,6 +117,7 @@ def make_grid(rows: list[torch.Tensor], pad: int = 2) -> torch.Tensor:
     Args:
         rows: Each a float ``(N, C, H, W)`` in [0, 1]; grayscale rows are repeated to RGB, all rows resized to the
             first row's height and width by nearest neighbour.
+        pad: White pixels between and around the images.
 
     Returns:
         Float ``(3, H_total, W_total)`` in [0, 1] with white padding.

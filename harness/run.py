@@ -30,7 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     p = sub.add_parser("list", help="list models, tasks, metrics, profiles or config keys")
-    p.add_argument("what", nargs="?", default="all", choices=("all", "models", "tasks", "metrics", "profiles", "config"),
+    p.add_argument("what", nargs="?", default="all",
+                   choices=("all", "models", "tasks", "metrics", "profiles", "config"),
                    help="what to list (default: all but config)")
 
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")

@@ -70,14 +70,17 @@ class RunDir:
 
     @property
     def config_path(self) -> Path:
+        """``config.json`` of the run."""
         return self.path / "config.json"
 
     @property
     def manifest_path(self) -> Path:
+        """``manifest.json`` of the run."""
         return self.path / "manifest.json"
 
     @property
     def metrics_path(self) -> Path:
+        """``metrics.csv`` of the run."""
         return self.path / "metrics.csv"
 
     def job_dir(self, job_id: str) -> Path:

@@ -189,8 +189,8 @@ class VanillaGAN:
         loss_g.backward()
         self.opt_g.step()
         self.step += 1
-        return {"D": float(loss_d), "G": float(loss_g), "D(x)": float(torch.sigmoid(logit_real).mean()),
-                "D(G(z))": float(torch.sigmoid(logit).mean())}
+        return {"D": loss_d.item(), "G": loss_g.item(), "D(x)": torch.sigmoid(logit_real).mean().item(),
+                "D(G(z))": torch.sigmoid(logit).mean().item()}
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, batch_size: int = 500) -> torch.Tensor:
