@@ -81,6 +81,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("interrupted: finished jobs and the last checkpoints are kept; continue with the same command and "
+              "--resume", file=sys.stderr)
+        return 130
 
 
 def format_result(result: dict[str, float], as_json: bool) -> str:

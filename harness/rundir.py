@@ -135,7 +135,7 @@ class RunDir:
                                    f"({', '.join(diff)}); pass the same --profile/--set options as the original run")
             manifest = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
         else:
-            if self.path.exists() and any(self.path.iterdir()) and not resume:
+            if self.path.exists() and any(self.path.iterdir()):
                 raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
             self.path.mkdir(parents=True, exist_ok=True)
             atomic.write_json(self.config_path, config)

@@ -164,3 +164,14 @@ def test_out_exists_but_is_not_a_run(workdir, capsys, tiny_args):
     (out / "keep.txt").write_text("mine")
     _fails(["suite", "--models", "gan", "--out", str(out), *tiny_args()], capsys, "not a run directory")
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
+
+
+def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
+    from harness import commands
+
+    def interrupted(args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commands, "dispatch", interrupted)
+    assert main(["list"]) == 130
+    assert "--resume" in capsys.readouterr().err

@@ -67,8 +67,9 @@ def test_resume_with_different_config_names_the_keys(tmp_path):
 
 def test_start_refuses_a_foreign_nonempty_directory(tmp_path):
     (tmp_path / "mine.txt").write_text("x")
-    with pytest.raises(HarnessError, match="not a run directory"):
-        RunDir(tmp_path).start(_config(), resume=False)
+    for resume in (False, True):
+        with pytest.raises(HarnessError, match="not a run directory"):
+            RunDir(tmp_path).start(_config(), resume=resume)
     assert _files(tmp_path) == ["mine.txt"]
     RunDir(tmp_path / "empty").start(_config(), resume=False)  # an empty or missing directory is fine
 
