@@ -26,7 +26,7 @@ from metrics.parzen import parzen_log_likelihood
 log = logging.getLogger(__name__)
 
 DOMAIN = "handwritten"
-OUTPUTS = {"parzen_ll": True, "fid": False, "kid": False, "precision": True, "recall": True, "modes_covered": True,
+OUTPUTS = {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None, "fid": False, "kid": False, "precision": True, "recall": True, "modes_covered": True,
            "kl_to_uniform": False, "judge_accuracy": True, "fid_inception": False, "kid_inception": False}
 
 
@@ -54,12 +54,13 @@ def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
     parzen = parzen_log_likelihood(samples, val, test.get(), batch_size=cfg.batch_size)
     common = {"setting": ctx.setting, "variant": ctx.variant, "domain": DOMAIN}
     se = parzen["parzen_se"]
-    rows = make_rows(ctx, {"parzen_ll": parzen["parzen_ll"]}, OUTPUTS, n=n_test,
+    # The protocol string holds how the number was made, never a result: sigma and SE go into their own rows.
+    rows = make_rows(ctx, {k: parzen[k] for k in ("parzen_ll", "parzen_se", "parzen_sigma")}, OUTPUTS, n=n_test,
                      ci={"parzen_ll": (parzen["parzen_ll"] - 1.96 * se, parzen["parzen_ll"] + 1.96 * se)},
                      protocol=dict(protocol="parzen", implementation="harness metrics.parzen (float64)",
-                                   samples=len(samples), sigma=f"{parzen['parzen_sigma']:.4g}",
-                                   sigma_grid="logspace(-1,0,10)", sigma_chosen_on=f"val[:{len(val)}]",
-                                   se=f"{se:.4g}", ci="±1.96 SE across test examples", **common),
+                                   samples=len(samples), sigma_grid="logspace(-1,0,10)",
+                                   sigma_chosen_on=f"val[:{len(val)}]", se="std/sqrt(N_test), population std",
+                                   ci="±1.96 SE across test examples", **common),
                      published=lambda metric: lookup(ctx.model_name, "mnist", metric))
     warning = warn_small_sample(len(samples), feature_dim=FEATURE_DIM)
     if warning:
