@@ -81,10 +81,11 @@ def _study_rows(task_long: pd.DataFrame) -> list[dict[str, str]]:
 
 
 def _pvu_rows(pvu: pd.DataFrame, task: str) -> list[dict[str, str]]:
+    """Headline metrics only: per-class (``metric[class]``) comparisons stay in the CSV and the per-class plots."""
     return [{"metric": r.metric, "arrow": ARROWS[bool(r.higher_is_better)], "setting_a": r.setting_a,
              "model_a": r.model_a, "value_a": fmt(r.value_a), "setting_b": r.setting_b, "model_b": r.model_b,
              "value_b": fmt(r.value_b), "gap": fmt(r.gap), "better": r.better}
-            for r in pvu[pvu["task"] == task].itertuples()]
+            for r in pvu[(pvu["task"] == task) & ~pvu["metric"].str.contains("[", regex=False)].itertuples()]
 
 
 def sample_grids(run_dir: Path, task: str) -> list[dict[str, object]]:

@@ -185,8 +185,7 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     hist, shown = _accumulate(
         ctx, photos, labels.labels["segmentation"], lambda x: x,
         lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
-    k = slice(0, ctx.config.n_sample_images)
-    _strip(ctx, LABELS2PHOTO, shown)
+    k = slice(0, ctx.config.n_sample_images)  # the real photos are the target strip: no separate reference strip
     _strip(ctx, LABELS2PHOTO, labels.get(k), "_input")
     _strip(ctx, LABELS2PHOTO, photos.get(k), "_target")
     _strip(ctx, PHOTO2LABELS, photos.get(k), "_input")

@@ -26,8 +26,9 @@ from metrics.parzen import parzen_log_likelihood
 log = logging.getLogger(__name__)
 
 DOMAIN = "handwritten"
-OUTPUTS = {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None, "fid": False, "kid": False, "precision": True, "recall": True, "modes_covered": True,
-           "kl_to_uniform": False, "judge_accuracy": True, "fid_inception": False, "kid_inception": False}
+OUTPUTS = {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None, "fid": False, "kid": False, "precision": True,
+           "recall": True, "modes_covered": True, "kl_to_uniform": False, "judge_accuracy": True,
+           "fid_inception": False, "kid_inception": False}
 
 
 def judge_for_task(ctx: EvalContext):

@@ -41,11 +41,11 @@ def _score(ctx: EvalContext, translate, with_shape: bool) -> list[Row]:
             if with_shape:
                 counts = mask_iou_update(counts, foreground_mask(out, tuple(task.meta["background"])),
                                          target.labels["mask"][index])
-            if start == 0:
+            if start == 0 and ctx.setting == "reference":  # the identity output is the input strip itself
+                save_strip(ctx, direction, source.get(slice(0, cfg.n_sample_images)), name="_input")
+                save_strip(ctx, direction, truth[: cfg.n_sample_images], name="_target")
+            elif start == 0:
                 save_strip(ctx, direction, out[: cfg.n_sample_images])
-                if ctx.setting == "reference":
-                    save_strip(ctx, direction, source.get(slice(0, cfg.n_sample_images)), name="_input")
-                    save_strip(ctx, direction, truth[: cfg.n_sample_images], name="_target")
         values = {f"{direction}_l1": float(torch.cat(l1).mean()),
                   f"{direction}_psnr": float(torch.cat(psnr_values).clamp(max=100).mean())}
         if counts is not None:
