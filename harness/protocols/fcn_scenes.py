@@ -182,7 +182,7 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     _, num_classes, _, _ = scene_meta(ctx.task)
     judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
-    hist, shown = _accumulate(
+    hist, _ = _accumulate(
         ctx, photos, labels.labels["segmentation"], lambda x: x,
         lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
     k = slice(0, ctx.config.n_sample_images)  # the real photos are the target strip: no separate reference strip
