@@ -97,8 +97,8 @@ def _evaluate_run(run_dir: Path) -> int:
 def _baseline(args: argparse.Namespace) -> int:
     from reports.baseline import write_baseline
 
-    path = write_baseline(args.run, args.out, tolerance=args.tolerance)
-    print(f"baseline: {path}")
+    baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
+    print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from seeds {baseline['seeds']})")
     return 0
 
 

@@ -97,7 +97,9 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
 
     Returns:
         ``{"format", "run", "profile", "seeds", "k", "entries": [{task, model, metric, expected, tolerance,
-        higher_is_better, n_seeds, protocol}]}``.
+        higher_is_better, n_seeds, protocol}]}``. Per-class values (``metric[class]``) and values missing from some
+        seeds are left out: whether a class gets a row depends on the predictions (an absent class has no IoU), so
+        gating them would fail on rows that legitimately come and go.
     """
     run_dir = Path(run_dir)
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
@@ -107,7 +109,10 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
     if rows.empty:
         raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows to make a baseline from")
     entries = []
+    n_seeds = rows["seed"].nunique()
     for rec in _aggregate(rows).itertuples(index=False):
+        if "[" in rec.metric or rec.n_seeds < n_seeds:
+            continue
         derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
                         "tolerance": float(tolerance) if tolerance is not None else derived,

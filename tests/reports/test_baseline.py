@@ -107,3 +107,25 @@ def test_unreadable_baseline_is_a_harness_error(fake_run, tmp_path):
         check_run(fake_run, path)
     with pytest.raises(HarnessError, match="--tolerance"):
         make_baseline(fake_run, tolerance=-1.0)
+
+
+def test_per_class_and_partial_metrics_are_not_gated(tmp_path):
+    import pandas as pd
+
+    from harness.atomic import write_json
+    from harness.results import COLUMNS
+    from reports.baseline import make_baseline
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_json(run / "config.json", {"profile": "smoke", "seeds": [0, 1]})
+    rows = []
+    for seed in (0, 1):
+        for metric in ("fcn_pixel_acc", "fcn_iou[road]"):
+            rows.append({"model": "m", "task": "t", "metric": metric, "value": 0.5 + seed / 10, "seed": seed,
+                         "split": "test", "n": 10, "higher_is_better": True, "protocol": "p=1"})
+    rows.append({"model": "m", "task": "t", "metric": "fcn_iou[bus]", "value": 0.1, "seed": 0, "split": "test",
+                 "n": 10, "higher_is_better": True, "protocol": "p=1"})
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(run / "metrics.csv", index=False)
+    entries = make_baseline(run)["entries"]
+    assert [e["metric"] for e in entries] == ["fcn_pixel_acc"]
