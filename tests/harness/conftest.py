@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-import torch
 
 TINY_SETS = (
     "digits.n_train=300", "digits.n_val=100", "digits.n_test=200", "eval.n_samples=200", "eval.judge_steps=30",
@@ -32,11 +31,3 @@ def cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(path))
     return path
 
-
-@pytest.fixture
-def one_thread():
-    """Runs the test with one torch thread: on 2 shared cores, 2-thread matmuls spin under contention."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)

@@ -18,13 +18,7 @@ TINY = CycleGANConfig(ngf=8, ndf=8, n_blocks=2, pool_size=2, steps=10, decay_ste
 ALL_TERMS = {"G_A", "G_B", "cycle_A", "cycle_B", "idt_A", "idt_B", "D_A", "D_B"}
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions are fastest (and timing-stable on a shared 2-core machine) on one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def make_task(size: int = 32, n: int = 6, channels: tuple[int, int] = (3, 3), meta: dict | None = None) -> Task:

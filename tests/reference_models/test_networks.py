@@ -23,14 +23,7 @@ from reference_models.networks import (
     patch_discriminator,
 )
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions are fastest (and timing-stable on a shared 2-core machine) on one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def conv(c_in: int, c_out: int, k: int, bias: bool) -> int:

@@ -24,13 +24,7 @@ CPU = torch.device("cpu")
 TINY = Pix2PixConfig(ngf=8, ndf=8, num_downs=5, steps=10, decay_steps=5)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions are fastest (and timing-stable on a shared 2-core machine) on one intra-op thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def make_task(size: int = 32, n: int = 4, channels: tuple[int, int] = (3, 3), paired: bool = True) -> Task:

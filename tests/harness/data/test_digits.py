@@ -146,15 +146,6 @@ def test_catmull_rom_interpolates_waypoints():
     assert set(SKELETONS) == set(range(10))
 
 
-@pytest.fixture
-def one_thread():
-    # One thread keeps the CNN test's cost predictable on a shared 2-core machine.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
-
-
 def _with_bias(images: torch.Tensor) -> torch.Tensor:
     flat = images.flatten(1).double()
     return torch.cat([flat, torch.ones(len(flat), 1, dtype=flat.dtype)], dim=1)

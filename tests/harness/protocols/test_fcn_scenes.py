@@ -16,13 +16,7 @@ SIZE = 16
 CONFIG = EvalConfig(batch_size=5, judge_steps=20, judge_batch_size=8, n_sample_images=4)
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Intra-op threads spin badly on a loaded 2-core machine; one thread keeps these tests at a few seconds."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def _split(n: int, seed: int) -> dict[str, DomainData]:

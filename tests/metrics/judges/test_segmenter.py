@@ -18,13 +18,7 @@ COLOURS = torch.tensor([[0.2, 0.2, 0.2], [0.9, 0.1, 0.1], [0.1, 0.3, 0.9]])
 CPU = torch.device("cpu")
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Intra-op threads spin badly on a loaded 2-core machine; one thread keeps these tests at a few seconds."""
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(previous)
+pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
 def rectangles(n: int, seed: int, size: int = 16) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1,0 +1,23 @@
+"""Fixtures shared by every test module."""
+
+import pytest
+import torch
+
+
+def _single_thread():
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+@pytest.fixture
+def one_thread():
+    """Runs one test with one torch intra-op thread: on 2 shared cores, 2-thread kernels spin under contention."""
+    yield from _single_thread()
+
+
+@pytest.fixture(scope="module")
+def one_thread_module():
+    """The same for a whole module (``pytestmark = pytest.mark.usefixtures("one_thread_module")``)."""
+    yield from _single_thread()
