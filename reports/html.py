@@ -88,6 +88,26 @@ def _pvu_rows(pvu: pd.DataFrame, task: str) -> list[dict[str, str]]:
             for r in pvu[(pvu["task"] == task) & ~pvu["metric"].str.contains("[", regex=False)].itertuples()]
 
 
+def _ranking_rows(task_long: pd.DataFrame) -> list[dict[str, object]]:
+    """Every method of a task ranked per headline metric, best first, whatever their settings.
+
+    This is what compares methods that share a setting (StarGAN vs DIAT vs CycleGAN, SRGAN vs SRResNet) without
+    report code per model; shown when a task has two or more non-reference methods.
+    """
+    methods = task_long[(task_long["setting"] != REFERENCE_SETTING) & task_long["higher_is_better"].notna()
+                        & ~task_long["metric"].str.contains("[", regex=False) & task_long["mean"].notna()]
+    if methods["model"].nunique() < 2:
+        return []
+    rows = []
+    for metric, group in methods.groupby("metric", sort=False):
+        higher = bool(group["higher_is_better"].iloc[0])
+        ranked = group.sort_values("mean", ascending=not higher, kind="stable")
+        rows.append({"metric": metric, "arrow": ARROWS[higher],
+                     "ranked": [{"model": str(r.model), "setting": str(r.setting), "value": fmt(r.mean)}
+                                for r in ranked.itertuples()]})
+    return rows
+
+
 def sample_grids(run_dir: Path, task: str) -> list[dict[str, object]]:
     """Per direction under ``samples/<task>/``: rows input, each method's strip (sorted), target."""
     grids = []
@@ -131,6 +151,7 @@ def report_context(run_dir: Path, config: dict, manifest: dict, long: pd.DataFra
         task_long = long[long["task"] == task]
         tasks.append({
             "name": task, "table": _main_table(task_long), "pvu": _pvu_rows(pvu, task),
+            "ranking": _ranking_rows(task_long),
             "studies": _study_rows(task_long), "grids": sample_grids(run_dir, task),
             "plots": [{"title": p.title, "src": data_uri(p.path)} for p in plots if p.task == task],
         })

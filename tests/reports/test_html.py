@@ -79,3 +79,16 @@ def test_bad_run_dir_names_what_is_missing(fake_run, remove, match):
 def test_not_a_directory(tmp_path):
     with pytest.raises(HarnessError, match="not a directory"):
         build_report(tmp_path / "nope")
+
+
+def test_methods_sharing_a_setting_are_ranked_without_new_code():
+    from reports.html import _ranking_rows
+
+    long = pd.DataFrame({
+        "task": ["faces"] * 4, "metric": ["expr_error", "expr_error", "expr_error", "expr_error"],
+        "model": ["stargan", "diat", "cyclegan", "real_data"], "setting": ["unpaired"] * 3 + ["reference"],
+        "mean": [2.1, 4.1, 6.0, 0.5], "higher_is_better": [False] * 4})
+    rows = _ranking_rows(long)
+    assert [m["model"] for m in rows[0]["ranked"]] == ["stargan", "diat", "cyclegan"]  # lower is better; no reference
+    assert rows[0]["arrow"] == "↓"
+    assert _ranking_rows(long[long["model"].isin(["stargan", "real_data"])]) == []  # one method: nothing to rank
