@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
+
+import torch
 
 
 def cache_root() -> Path:
@@ -31,4 +34,18 @@ def file_sha256(path: str | Path) -> str:
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
+    return digest.hexdigest()
+
+
+def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
+    """sha256 of a state dict's contents: names, dtypes, shapes and bytes, in name order.
+
+    This is the "weights hash" recorded in provenance. Unlike the file's sha256 it does not change between two saves
+    of the same weights (``torch.save`` writes a random serialization id and the temp file's name into the archive).
+    """
+    digest = hashlib.sha256()
+    for name in sorted(state):
+        tensor = state[name].detach().cpu().contiguous()
+        digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
+        digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
     return digest.hexdigest()

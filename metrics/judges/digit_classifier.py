@@ -2,8 +2,8 @@
 
 Used three ways: its predicted labels give mode coverage and classifier accuracy, and its penultimate 128-d features
 are the embedding for FID/KID/precision-recall on digits (``metrics.fidelity``, extractor ``"digits"``). On the
-embedded task the harness trains it once and caches it under a hash of everything it depends on; the checkpoint's
-sha256 is the "weights hash" recorded in each result row's provenance.
+embedded task the harness trains it once and caches it under a hash of everything it depends on; the weights'
+content sha256 (``harness.cache.weights_sha256``) is the "weights hash" recorded in each row's provenance.
 
 Architecture (version 1): conv3x3(32)-ReLU, maxpool2, conv3x3(64)-ReLU, maxpool2, conv3x3(128)-ReLU,
 adaptive average pool to 4x4, fc(2048→128)-ReLU (the feature layer), fc(128→10); inputs 28 or 32 px, 1 channel,
@@ -20,7 +20,7 @@ from torch import nn
 from tqdm import tqdm
 
 from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, file_sha256, stable_hash
+from harness.cache import cache_root, stable_hash, weights_sha256
 from harness.errors import HarnessError
 from harness.images import check_images
 
@@ -200,7 +200,7 @@ def load_or_train_digit_judge(
         progress: Whether to show a progress bar while training.
 
     Returns:
-        ``(model in eval mode, checkpoint path, checkpoint sha256)``.
+        ``(model in eval mode, checkpoint path, sha256 of the weights (``harness.cache.weights_sha256``))``.
     """
     _check_training_data(train_images, train_labels)
     path = digit_judge_path(
@@ -218,7 +218,8 @@ def load_or_train_digit_judge(
             progress=progress,
         )
         save_digit_classifier(model, path)
-    return load_digit_classifier(path, device), path, file_sha256(path)
+    model = load_digit_classifier(path, device)
+    return model, path, weights_sha256(model.state_dict())
 
 
 @torch.no_grad()

@@ -20,7 +20,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, file_sha256, stable_hash
+from harness.cache import cache_root, file_sha256, stable_hash, weights_sha256
 from harness.errors import HarnessError
 from harness.images import check_images
 
@@ -171,7 +171,7 @@ def load_or_train_segmenter(
         data_key: A string that identifies the training data (task name + data hash); part of the cache key.
 
     Returns:
-        ``(model on device in eval mode, cache file path, full sha256 of that file)``.
+        ``(model on device in eval mode, cache file path, sha256 of the weights (``weights_sha256``))``.
     """
     key = stable_hash(ARCH, WIDTH, num_classes, ignore_index, steps, batch_size, lr, seed, data_key)
     path = cache_root() / "judges" / f"segmenter-{key}.pt"
@@ -181,7 +181,7 @@ def load_or_train_segmenter(
         state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
         torch_save({"arch": ARCH, "num_classes": num_classes, "state_dict": state}, path)
     model = _from_state(torch_load(path), num_classes, path)
-    return model.to(device), path, file_sha256(path)
+    return model.to(device), path, weights_sha256(model.state_dict())
 
 
 def load_segmenter_file(path: str | Path) -> Segmenter:

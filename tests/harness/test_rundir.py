@@ -145,3 +145,17 @@ def test_torch_load_refuses_arbitrary_objects(tmp_path):
 
 class _Unpicklable:
     pass
+
+
+def test_weights_hash_is_stable_across_saves_unlike_the_file_hash(tmp_path):
+    import torch
+
+    from harness.atomic import torch_load, torch_save
+    from harness.cache import file_sha256, weights_sha256
+
+    state = {"w": torch.arange(6.0).view(2, 3), "b": torch.zeros(3)}
+    torch_save({"state_dict": state}, tmp_path / "a.pt")
+    torch_save({"state_dict": state}, tmp_path / "b.pt")
+    assert file_sha256(tmp_path / "a.pt") != file_sha256(tmp_path / "b.pt")  # torch.save is not byte-reproducible
+    assert weights_sha256(torch_load(tmp_path / "a.pt")["state_dict"]) == weights_sha256(state)
+    assert weights_sha256(state) != weights_sha256({**state, "b": torch.ones(3)})

@@ -1,7 +1,8 @@
 import pytest
 import torch
 
-from harness.cache import file_sha256
+from harness.atomic import torch_load
+from harness.cache import weights_sha256
 from harness.errors import HarnessError
 from metrics.judges import digit_classifier as dc
 from metrics.judges.digit_classifier import (
@@ -70,7 +71,7 @@ def test_cache_second_call_loads_without_training(tmp_path, monkeypatch):
     kwargs = dict(steps=2, batch_size=4, seed=0, device=CPU, data_key="digits-test", progress=False)
     model1, path1, sha1 = load_or_train_digit_judge(x, y, **kwargs)
     assert path1.parent == tmp_path / "judges" and path1.name.startswith("digit-") and path1.suffix == ".pt"
-    assert sha1 == file_sha256(path1) and len(sha1) == 64
+    assert sha1 == weights_sha256(torch_load(path1)["state_dict"]) and len(sha1) == 64
 
     def no_training(*args, **kw):
         raise AssertionError("retrained instead of loading the cache")
