@@ -15,8 +15,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--profile", default="smoke", choices=PROFILES,
                         help="scale: smoke (CPU minutes, the default), standard (meaningful numbers on the embedded "
                              "benchmark), paper (the papers' architectures and schedules; GPU)")
-    parser.add_argument("--models", default=None, help="comma-separated model names (default: every model; "
-                        "see `list models`)")
+    parser.add_argument("--models", default=None, help="comma-separated model names (default: every model but the "
+                        "ablation variants; see `list models`)")
     parser.add_argument("--tasks", default=None, help="comma-separated task names (default: every task the selected "
                         "models run on; see `list tasks`)")
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, one job per seed (default: 0)")

@@ -150,9 +150,12 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     jobs = plan(config)
     device = resolve_device(config.device)
     tasks: dict[str, Task] = {}
-    for job in jobs:  # before anything is written: a task that cannot be built leaves no run behind
+    for job in jobs:  # before anything is written: a task or config that cannot run leaves no run behind
         if job.task not in tasks:
             tasks[job.task] = build_task(job.task, config)
+        spec = None if job.reference else MODELS.get(job.model)
+        if spec is not None and spec.check is not None:
+            spec.check(model_config(config, job.model), tasks[job.task].image_size)
     run = RunDir(out)
     manifest = run.start(config_to_dict(config), resume=resume)
     for index, job in enumerate(jobs, 1):

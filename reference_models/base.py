@@ -63,6 +63,8 @@ class ModelSpec:
         variant: Human-readable variant label for reports (``"L1+cGAN"``), ``""`` for the default.
         config_overrides: Dotted overrides applied to the config section for this variant.
         default: Whether a run without ``--models`` includes it (ablation variants are opt-in).
+        check: ``(config, image_size) -> None`` raising ``HarnessError`` when the config cannot run on the task;
+            called for every job before the run directory is written.
     """
 
     name: str
@@ -75,6 +77,7 @@ class ModelSpec:
     variant: str = ""
     config_overrides: Mapping[str, object] | None = None
     default: bool = True
+    check: Callable[[Any, int], None] | None = None
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -237,14 +237,14 @@ def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec
     """A CycleGAN ablation of the paper's Tables 4-5, scored on the scenes task (the paper's Cityscapes)."""
     return ModelSpec(name=name, paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
                      protocols={"scenes": "fcn_scenes"}, setting="unpaired", variant=variant,
-                     config_overrides=overrides, default=False)
+                     config_overrides=overrides, default=False, check=validate_config)
 
 
 CYCLEGAN_SPEC = ModelSpec(
     name="cyclegan", paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
     protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
                "cityscapes": "fcn_scenes", "aligned": "translation"},
-    setting="unpaired",
+    setting="unpaired", check=validate_config,
 )
 
 CYCLEGAN_SPECS: tuple[ModelSpec, ...] = (

@@ -228,14 +228,14 @@ def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec
     """A pix2pix ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
     return ModelSpec(name=name, paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
                      protocols={"scenes": "fcn_scenes"}, setting="paired", variant=variant,
-                     config_overrides=overrides, default=False)
+                     config_overrides=overrides, default=False, check=validate_config)
 
 
 PIX2PIX_SPEC = ModelSpec(
     name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
     protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
                "cityscapes": "fcn_scenes", "aligned": "translation"},
-    setting="paired", variant="L1+cGAN",
+    setting="paired", variant="L1+cGAN", check=validate_config,
 )
 
 PIX2PIX_SPECS: tuple[ModelSpec, ...] = (

@@ -175,3 +175,12 @@ def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
     monkeypatch.setattr(commands, "dispatch", interrupted)
     assert main(["list"]) == 130
     assert "--resume" in capsys.readouterr().err
+
+
+def test_a_config_that_cannot_run_on_the_task_is_refused_before_anything_is_written(tmp_path, capsys, cache):
+    out = tmp_path / "run"
+    code = main(["suite", "--models", "pix2pix", "--tasks", "probe_texture", "--out", str(out),
+                 "--set", "pix2pix.num_downs=8", "--set", "probe.n_train=20", "--set", "probe.n_val=4",
+                 "--set", "probe.n_test=4"])
+    assert code == 2 and "pix2pix.num_downs" in capsys.readouterr().err
+    assert not out.exists()
