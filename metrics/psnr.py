@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import torch
 
+from harness.errors import HarnessError
 from harness.images import check_images
+from metrics.spec import FolderInputs
 
 
 def psnr_per_image(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -59,3 +61,12 @@ def mask_iou_compute(counts: torch.Tensor) -> dict[str, float]:
     """``{"shape_iou": intersection / union}`` pooled over all pixels (NaN when both masks are empty)."""
     inter, union = int(counts[0]), int(counts[1])
     return {"shape_iou": inter / union if union else float("nan")}
+
+
+def psnr_on_folders(inputs: FolderInputs) -> dict[str, float]:
+    """``evaluate --metric psnr``: ``--pred`` and ``--target`` images paired by sorted file name."""
+    if inputs.target is None or inputs.target.shape != inputs.pred.shape:
+        got = None if inputs.target is None else tuple(inputs.target.shape)
+        raise HarnessError(f"psnr: --target must hold as many images as --pred, of the same size "
+                           f"({tuple(inputs.pred.shape)}), paired by sorted file name; got {got}")
+    return psnr(inputs.pred, inputs.target)

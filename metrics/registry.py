@@ -5,6 +5,7 @@ from __future__ import annotations
 from harness.registry import Registry
 from metrics.fidelity import fidelity_on_folders
 from metrics.parzen import parzen_on_folders
+from metrics.psnr import psnr_on_folders
 from metrics.spec import MetricSpec
 
 METRICS: Registry[MetricSpec] = Registry("metric")
@@ -18,5 +19,9 @@ for _spec in (
                {"modes_covered": True, "kl_to_uniform": False}),
     MetricSpec("classifier_accuracy", "judge accuracy (DTN MNIST accuracy, StarGAN expression error)",
                {"accuracy": True}),
+    MetricSpec("fcn_score", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (FCN-score: one confusion matrix over "
+               "all frames; scripts/eval_cityscapes)", {"pixel_acc": True, "class_acc": True, "class_iou": True}),
+    MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image in [0, 1], averaged (SRGAN §3.1 convention, RGB as given)",
+               {"psnr": True, "l1": False}, on_folders=psnr_on_folders),
 ):
     METRICS.add(_spec.name, _spec)
