@@ -144,3 +144,18 @@ def test_flatten_dict_and_round_trip():
     saved = json.loads(json.dumps(config_to_dict(config)))
     assert flatten_dict(saved) == flatten(config)
     assert apply_overrides(RunConfig(), flatten_dict(saved), source="config.json") == config
+
+
+@pytest.mark.parametrize("profile", ["smoke", "standard", "paper"])
+def test_every_default_job_of_every_profile_fits_its_task(profile):
+    """A profile must not give a model a config its tasks' image size cannot take (e.g. U-Net depth vs pixels)."""
+    from harness.suite import model_config, plan
+    from harness.tasks import TASKS
+    from reference_models.registry import MODELS
+
+    config = resolve_config(profile, {})
+    for job in plan(config):
+        spec = None if job.reference else MODELS.get(job.model)
+        if spec is not None and spec.check is not None:
+            size = getattr(config, TASKS.get(job.task).config_section).image_size
+            spec.check(model_config(config, job.model), size)
