@@ -7,6 +7,7 @@ The harness never reads attributes back by reflection: losses are returned by ``
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -78,6 +79,13 @@ class ModelSpec:
     config_overrides: Mapping[str, object] | None = None
     default: bool = True
     check: Callable[[Any, int], None] | None = None
+
+
+def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
+               protocols: Mapping[str, str]) -> ModelSpec:
+    """A named ablation of ``spec``: same builder and batches, config overrides, opt-in (not in default runs)."""
+    return dataclasses.replace(spec, name=name, variant=variant, config_overrides=dict(overrides),
+                               protocols=dict(protocols), default=False)
 
 
 def count_parameters(module: nn.Module) -> int:

@@ -25,7 +25,7 @@ from torch import nn
 from harness.data.task import Task
 from harness.errors import HarnessError
 from harness.images import check_images
-from reference_models.base import ModelSpec, sample_indices
+from reference_models.base import ModelSpec, sample_indices, variant_of
 from reference_models.networks import (
     GANLoss,
     UnetGenerator,
@@ -224,19 +224,18 @@ def pix2pix_batch(task: Task, config: Pix2PixConfig, generator: torch.Generator)
     return {"A": a.get(index), "B": b.get(index)}
 
 
-def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
-    """A pix2pix ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
-    return ModelSpec(name=name, paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
-                     protocols={"scenes": "fcn_scenes"}, setting="paired", variant=variant,
-                     config_overrides=overrides, default=False, check=validate_config)
-
-
 PIX2PIX_SPEC = ModelSpec(
     name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
     protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
                "cityscapes": "fcn_scenes", "aligned": "translation"},
     setting="paired", variant="L1+cGAN", check=validate_config,
 )
+
+
+def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
+    """An ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
+    return variant_of(PIX2PIX_SPEC, name=name, variant=variant, overrides=overrides, protocols={"scenes": "fcn_scenes"})
+
 
 PIX2PIX_SPECS: tuple[ModelSpec, ...] = (
     PIX2PIX_SPEC,
