@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_options(p)
 
     p = sub.add_parser("evaluate", help="evaluate a run's trained jobs, or score a folder of images with one metric")
-    p.add_argument("--run", type=Path, help="run directory whose trained, not yet evaluated jobs to evaluate")
+    p.add_argument("--run", type=Path, help="run directory whose jobs without results to evaluate (with its saved "
+                   "config; a job not yet trained is trained first)")
     p.add_argument("--metric", help="metric name for folder evaluation (see `list metrics`)")
     p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved)")
     p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them")

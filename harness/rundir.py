@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import platform
 import subprocess
 import time
@@ -52,7 +53,8 @@ def environment() -> dict[str, object]:
         except metadata.PackageNotFoundError:
             versions[name] = "not installed"
     hardware = {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-                "cpu_count": torch.get_num_threads(), "cuda": torch.cuda.is_available(),
+                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
+                "cuda": torch.cuda.is_available(),
                 "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
     return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "packages": versions, "hardware": hardware}

@@ -45,6 +45,11 @@ class ReferenceModel(Protocol):
         ...
 
 
+TRANSLATION_PROTOCOLS: Mapping[str, str] = {  # task → protocol for models that translate A ↔ B (pix2pix, CycleGAN)
+    "scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
+    "cityscapes": "fcn_scenes", "aligned": "translation",
+}
+
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
 BuildFn = Callable[[Any, Task, torch.device], ReferenceModel]
 

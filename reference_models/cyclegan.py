@@ -27,7 +27,7 @@ from torch import nn
 from harness.data.task import Task
 from harness.errors import HarnessError
 from harness.images import check_images
-from reference_models.base import ModelSpec, sample_indices, variant_of
+from reference_models.base import TRANSLATION_PROTOCOLS, ModelSpec, sample_indices, variant_of
 from reference_models.networks import (
     GANLoss,
     ImagePool,
@@ -235,8 +235,7 @@ def cyclegan_batch(task: Task, config: CycleGANConfig, generator: torch.Generato
 
 CYCLEGAN_SPEC = ModelSpec(
     name="cyclegan", paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
-    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
-               "cityscapes": "fcn_scenes", "aligned": "translation"},
+    protocols=TRANSLATION_PROTOCOLS,
     setting="unpaired", check=validate_config,
 )
 

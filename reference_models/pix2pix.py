@@ -25,7 +25,7 @@ from torch import nn
 from harness.data.task import Task
 from harness.errors import HarnessError
 from harness.images import check_images
-from reference_models.base import ModelSpec, sample_indices, variant_of
+from reference_models.base import TRANSLATION_PROTOCOLS, ModelSpec, sample_indices, variant_of
 from reference_models.networks import (
     GANLoss,
     UnetGenerator,
@@ -226,8 +226,7 @@ def pix2pix_batch(task: Task, config: Pix2PixConfig, generator: torch.Generator)
 
 PIX2PIX_SPEC = ModelSpec(
     name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
-    protocols={"scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
-               "cityscapes": "fcn_scenes", "aligned": "translation"},
+    protocols=TRANSLATION_PROTOCOLS,
     setting="paired", variant="L1+cGAN", check=validate_config,
 )
 

@@ -9,8 +9,10 @@ The reference job ("real_data") scores held-out real digits the same way, so a r
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 import torch
+import torch_fidelity
 
 from harness.data.task import data_key
 from harness.protocols.base import EvalContext, ProtocolSpec
@@ -18,8 +20,8 @@ from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
 from harness.results import Row
 from metrics.classifier_accuracy import classification_accuracy
-from metrics.fidelity import fidelity_metrics, warn_small_sample
-from metrics.judges.digit_classifier import FEATURE_DIM, load_or_train_digit_judge
+from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
+from metrics.judges.digit_classifier import FEATURE_DIM, DigitClassifier, load_or_train_digit_judge, predict_digits
 from metrics.mode_coverage import mode_coverage
 from metrics.parzen import parzen_log_likelihood
 
@@ -31,7 +33,7 @@ OUTPUTS = {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None, "fid": Fa
            "fid_inception": False, "kid_inception": False}
 
 
-def judge_for_task(ctx: EvalContext):
+def judge_for_task(ctx: EvalContext) -> tuple[DigitClassifier, Path, str]:
     """The digit classifier judge of ``ctx.task`` (trained once, cached): ``(model, weights path, sha256)``."""
     train = ctx.task.data("train", DOMAIN)
     return load_or_train_digit_judge(train.get(), train.labels["class"], steps=ctx.config.judge_steps,
@@ -39,20 +41,15 @@ def judge_for_task(ctx: EvalContext):
                                      data_key=data_key(ctx.task), progress=ctx.progress)
 
 
-@torch.no_grad()
-def _predict(judge: torch.nn.Module, images: torch.Tensor, ctx: EvalContext) -> torch.Tensor:
-    judge.eval()
-    return torch.cat([judge(b.to(ctx.device)).argmax(1).cpu() for b in images.split(ctx.config.batch_size)])
-
-
-def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
+def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier, Path, str]) -> list[Row]:
     """Every generation metric of ``samples`` (N, 1, H, W) in [0, 1] against the task's held-out digits."""
     cfg = ctx.config
     val = ctx.task.data("val", DOMAIN).get()[: cfg.parzen_n_validation]
-    test = ctx.task.data("test", DOMAIN)
-    judge, judge_path, judge_sha = judge_for_task(ctx)
+    test = ctx.task.data("test", DOMAIN).get()
+    model, judge_path, judge_sha = judge
     n_test = len(test)
-    parzen = parzen_log_likelihood(samples, val, test.get(), batch_size=cfg.batch_size)
+    kid_subset = effective_kid_subset_size(cfg.kid_subset_size, len(samples), n_test)
+    parzen = parzen_log_likelihood(samples, val, test, batch_size=cfg.batch_size)
     common = {"setting": ctx.setting, "variant": ctx.variant, "domain": DOMAIN}
     se = parzen["parzen_se"]
     # The protocol string holds how the number was made, never a result: sigma and SE go into their own rows.
@@ -66,34 +63,35 @@ def _score(samples: torch.Tensor, ctx: EvalContext) -> list[Row]:
     warning = warn_small_sample(len(samples), feature_dim=FEATURE_DIM)
     if warning:
         log.warning("%s: %s", ctx.model_name, warning)
-    fidelity = fidelity_metrics(samples, test.get(), feature_extractor="digits", weights_path=judge_path,
-                                kid_subset_size=min(cfg.kid_subset_size, len(samples), n_test),
-                                kid_subsets=cfg.kid_subsets, prc_neighborhood=cfg.prc_neighborhood,
+    fidelity = fidelity_metrics(samples, test, feature_extractor="digits", weights_path=judge_path,
+                                kid_subset_size=kid_subset, kid_subsets=cfg.kid_subsets,
+                                prc_neighborhood=cfg.prc_neighborhood,
                                 batch_size=cfg.batch_size, seed=ctx.seed, device=ctx.device)
     rows += make_rows(ctx, {k: fidelity[k] for k in ("fid", "kid", "precision", "recall")}, OUTPUTS, n=len(samples),
                       ci={"kid": (fidelity["kid"] - fidelity["kid_std"], fidelity["kid"] + fidelity["kid_std"])},
                       protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
                                     feature_extractor="harness digit classifier (penultimate 128-d)",
                                     judge_sha256=judge_sha[:12], real=f"test[{n_test}]", samples=len(samples),
-                                    kid_subset=min(cfg.kid_subset_size, len(samples), n_test),
-                                    prc_k=cfg.prc_neighborhood, small_sample_warning=warning or "none", **common))
-    rows += _inception_rows(samples, test.get(), ctx, common)
-    coverage = mode_coverage(_predict(judge, samples, ctx), num_classes=10)
+                                    kid_subset=kid_subset, prc_k=cfg.prc_neighborhood,
+                                    small_sample_warning=warning or "none", **common))
+    rows += _inception_rows(samples, test, ctx, common, kid_subset)
+    coverage = mode_coverage(predict_digits(model, samples, batch_size=cfg.batch_size), num_classes=10)
     rows += make_rows(ctx, coverage, OUTPUTS, n=len(samples),
                       protocol=dict(protocol="mode_coverage", judge="harness digit classifier",
                                     judge_sha256=judge_sha[:12], kl="KL(histogram || uniform) in nats", **common))
     return rows
 
 
-def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext, common: dict) -> list[Row]:
+def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext, common: dict,
+                    kid_subset: int) -> list[Row]:
     path = ctx.config.inception_weights
     if not path:
         log.info("Inception FID skipped: no weights given (set eval.inception_weights=PATH to a local copy of "
                  "torch-fidelity's weights-inception-2015-12-05-6726825d.pth); nothing is downloaded")
         return []
     values = fidelity_metrics(samples, real, feature_extractor="inception-v3-compat", weights_path=path,
-                              kid_subset_size=min(ctx.config.kid_subset_size, len(samples), len(real)),
-                              kid_subsets=ctx.config.kid_subsets, prc_neighborhood=ctx.config.prc_neighborhood,
+                              kid_subset_size=kid_subset, kid_subsets=ctx.config.kid_subsets,
+                              prc_neighborhood=ctx.config.prc_neighborhood,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device, prc=False)
     return make_rows(ctx, {"fid_inception": values["fid"], "kid_inception": values["kid"]}, OUTPUTS, n=len(samples),
                      protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
@@ -101,8 +99,6 @@ def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext,
 
 
 def _fidelity_version() -> str:
-    import torch_fidelity
-
     return f"torch-fidelity {torch_fidelity.__version__}"
 
 
@@ -111,7 +107,7 @@ def evaluate_generation(model, ctx: EvalContext) -> list[Row]:
     generator = torch.Generator().manual_seed(ctx.seed + 1_000_003)
     samples = model.sample(ctx.config.n_samples, generator)
     save_strip(ctx, "samples", samples[: ctx.config.n_sample_images * 2])
-    return _score(samples, ctx)
+    return _score(samples, ctx, judge_for_task(ctx))
 
 
 def reference_generation(ctx: EvalContext) -> list[Row]:
@@ -119,15 +115,15 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
     train = ctx.task.data("train", DOMAIN)
     n = min(ctx.config.n_samples, len(train))
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
-    rows = _score(train.get(index), ctx)
-    judge, _, judge_sha = judge_for_task(ctx)
+    judge = judge_for_task(ctx)
+    rows = _score(train.get(index), ctx, judge)
     test = ctx.task.data("test", DOMAIN)
-    accuracy = classification_accuracy(_predict(judge, test.get(), ctx), test.labels["class"])["accuracy"]
+    predicted = predict_digits(judge[0], test.get(), batch_size=ctx.config.batch_size)
+    accuracy = classification_accuracy(predicted, test.labels["class"])["accuracy"]
     rows += make_rows(ctx, {"judge_accuracy": accuracy}, OUTPUTS, n=len(test),
                       protocol=dict(protocol="classifier_accuracy", judge="harness digit classifier",
-                                    judge_sha256=judge_sha[:12], data="real test digits", setting=ctx.setting))
-    strip = ctx.task.data("test", DOMAIN).get(slice(0, ctx.config.n_sample_images * 2))
-    save_strip(ctx, "samples", strip, name="_target")
+                                    judge_sha256=judge[2][:12], data="real test digits", setting=ctx.setting))
+    save_strip(ctx, "samples", test.get(slice(0, ctx.config.n_sample_images * 2)), name="_target")
     return rows
 
 
