@@ -8,7 +8,7 @@ from pathlib import Path
 
 from harness.cli_common import config_from_args, out_dir
 from harness.config import flatten, flatten_dict
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.run_config import PROFILES, RunConfig
 
 log = logging.getLogger("harness")

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 C = TypeVar("C")
 

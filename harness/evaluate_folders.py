@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from harness.errors import HarnessError
-from harness.images import load_image_folder
-from harness.suite import resolve_device
+from harness.core.device import resolve_device
+from harness.core.errors import HarnessError
+from harness.core.images import load_image_folder
 from metrics.registry import METRICS
 from metrics.spec import FolderInputs
 

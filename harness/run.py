@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness import commands
 from harness.cli_common import add_run_options
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 log = logging.getLogger("harness")
 

@@ -11,12 +11,12 @@ from importlib import resources
 from pathlib import Path
 
 from harness.config import apply_overrides, load_profile_file
+from harness.core.errors import HarnessError
 from harness.data.digits import DigitsConfig
 from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
-from harness.errors import HarnessError
 from harness.protocols.base import EvalConfig
 from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig

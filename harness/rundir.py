@@ -4,7 +4,7 @@ Layout::
 
     runs/<name>/config.json                 resolved RunConfig
     runs/<name>/manifest.json               versions, git commit, hardware, seeds, per-job status and wall time
-    runs/<name>/metrics.csv                 every result row (harness.results.COLUMNS), rebuilt after each job
+    runs/<name>/metrics.csv                 every result row (harness.core.results.COLUMNS), rebuilt after each job
     runs/<name>/jobs/<job>/                 checkpoint.pt | model.pt, losses.csv, rows.json (done marker)
     runs/<name>/samples/<task>/<direction>/ sample strips for the report
     runs/<name>/summary.csv, report.html, plots/   written by reports/
@@ -26,10 +26,11 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from harness import __version__, atomic
+from harness import __version__
 from harness.config import flatten_dict
-from harness.errors import HarnessError
-from harness.results import COLUMNS, Row
+from harness.core import atomic
+from harness.core.errors import HarnessError
+from harness.core.results import COLUMNS, Row
 
 PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
             "pillow", "jinja2")

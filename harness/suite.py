@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 
 from harness.config import apply_overrides, config_to_dict
-from harness.data.task import Task
-from harness.errors import HarnessError
+from harness.core.device import resolve_device, seed_everything
+from harness.core.errors import HarnessError
+from harness.core.task import Task
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig
@@ -82,27 +81,6 @@ def plan(config: RunConfig) -> list[Job]:
     if not jobs:
         raise HarnessError(f"no jobs: none of the models {', '.join(models)} runs on tasks {', '.join(config.tasks)}")
     return references + jobs
-
-
-def resolve_device(name: str) -> torch.device:
-    """``auto`` → cuda when available, else cpu; a cuda request without a GPU is a ``HarnessError``."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise HarnessError(f"--device {name}: no CUDA device is available; use --device cpu or auto")
-    try:
-        return torch.device(name)
-    except RuntimeError as exc:
-        raise HarnessError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from exc
-
-
-def seed_everything(seed: int, device: torch.device) -> None:
-    """Seeds python, numpy and torch; on CPU also asks torch for deterministic algorithms."""
-    random.seed(seed)
-    np.random.seed(seed % 2**32)
-    torch.manual_seed(seed)
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def model_config(config: RunConfig, model: str) -> object:

@@ -6,13 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.core.registry import Registry
+from harness.core.task import Task
 from harness.data.digits import build_digits
 from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
 from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.scenes import build_scenes
-from harness.data.task import Task
-from harness.registry import Registry
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,8 @@ import pandas as pd
 import torch
 from tqdm import tqdm
 
-from harness import atomic
-from harness.data.task import Task
+from harness.core import atomic
+from harness.core.task import Task
 from reference_models.base import ModelSpec
 
 log = logging.getLogger(__name__)

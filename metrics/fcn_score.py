@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 PIXEL_ACC = "pixel_acc"
 CLASS_ACC = "class_acc"

@@ -12,7 +12,7 @@ import torch
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.judges.segmenter import WIDTH, load_segmenter_file
 
 SEGMENTER_EXTRACTOR = "harness-segmenter"  # torch-fidelity registry name

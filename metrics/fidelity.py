@@ -25,9 +25,9 @@ import torch_fidelity
 from torch_fidelity.feature_extractor_base import FeatureExtractorBase
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
-from harness.cache import file_sha256
-from harness.errors import HarnessError
-from harness.images import check_images, to_uint8
+from harness.core.cache import file_sha256
+from harness.core.errors import HarnessError
+from harness.core.images import check_images, to_uint8
 from metrics.feature_extractor_segmenter import SEGMENTER_EXTRACTOR, SEGMENTER_FEATURE_DIM
 from metrics.judges.digit_classifier import FEATURE_DIM, load_digit_classifier, to_judge_input
 from metrics.spec import FolderInputs

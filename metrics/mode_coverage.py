@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 def _check_labels(predicted_labels: torch.Tensor, num_classes: int) -> torch.Tensor:

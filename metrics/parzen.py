@@ -21,8 +21,8 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
 from metrics.spec import FolderInputs
 
 PAPER_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))  # official sigma grid: 10 values from 0.1 to 1.0

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import torch
 
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
 from metrics.spec import FolderInputs
 
 

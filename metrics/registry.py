@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 from metrics.fidelity import fidelity_on_folders
 from metrics.parzen import parzen_on_folders
 from metrics.psnr import psnr_on_folders

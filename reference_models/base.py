@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 from torch import nn
 
-from harness.data.task import Task
+from harness.core.task import Task
 
 
 class ReferenceModel(Protocol):

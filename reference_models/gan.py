@@ -21,7 +21,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from harness.data.task import Task
+from harness.core.task import Task
 from reference_models.base import ModelSpec, sample_indices
 
 

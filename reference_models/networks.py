@@ -18,7 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 NormFactory = Callable[[int], nn.Module]
 NORMS = ("batch", "instance", "none")

@@ -22,9 +22,9 @@ from typing import Any
 import torch
 from torch import nn
 
-from harness.data.task import Task
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
+from harness.core.task import Task
 from reference_models.base import TRANSLATION_PROTOCOLS, ModelSpec, sample_indices, variant_of
 from reference_models.networks import (
     GANLoss,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from harness.registry import Registry
+from harness.core.registry import Registry
 from reference_models.base import ModelSpec
 from reference_models.cyclegan import CYCLEGAN_SPECS
 from reference_models.gan import GAN_SPEC

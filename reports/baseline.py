@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.atomic import write_json
-from harness.errors import HarnessError
+from harness.core.atomic import write_json
+from harness.core.errors import HarnessError
 from reports.tables import parse_protocol, read_json, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes

@@ -13,8 +13,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.atomic import write_text
-from harness.errors import HarnessError
+from harness.core.atomic import write_text
+from harness.core.errors import HarnessError
 from reports.html import render_report, report_context
 from reports.plots import make_plots
 from reports.tables import paired_vs_unpaired, read_json, read_metrics, summarize, summarize_long

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from harness.errors import HarnessError  # noqa: E402
+from harness.core.errors import HarnessError  # noqa: E402
 
 DPI = 80  # small PNGs: the report embeds them as base64
 PROBE_TASKS = ("probe_texture", "probe_geometry")  # the geometry-vs-texture probe's task names

@@ -22,8 +22,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from harness.errors import HarnessError
-from harness.results import COLUMNS
+from harness.core.errors import HarnessError
+from harness.core.results import COLUMNS
 
 CI_LEVEL = 0.95  # two-sided confidence level of the across-seed interval
 SETTING_ORDER = ("paired", "unpaired", "unconditional")  # comparison order; other settings follow alphabetically
@@ -77,7 +77,7 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     """Reads and validates a ``metrics.csv``.
 
     Returns:
-        One row per value with the ``harness.results.COLUMNS`` columns, numeric columns as float (NaN when empty),
+        One row per value with the ``harness.core.results.COLUMNS`` columns, numeric columns as float (NaN when empty),
         ``seed``/``n`` as int, ``higher_is_better`` as True/False/None, plus ``setting`` and ``simulated`` (bool)
         parsed from the protocol string.
 

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 import numpy as np
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 class CityscapesLabel(NamedTuple):

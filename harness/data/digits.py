@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, stable_hash
+from harness.core.atomic import torch_load, torch_save
+from harness.core.cache import cache_root, stable_hash
+from harness.core.errors import HarnessError
+from harness.core.task import DomainData, Task
 from harness.data.digit_render import available_fonts, render_printed
 from harness.data.digit_strokes import render_handwritten
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
 
 # Bump whenever the generated images or labels change for a given config, so stale cache entries are not reused.
 GENERATOR_VERSION = 1

@@ -15,11 +15,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.data.real_folders import unpaired_halves
+from harness.core.cache import load_or_generate
+from harness.core.errors import HarnessError
+from harness.core.task import DomainData, Task, unpaired_halves
 from harness.data.scene_render import fine_noise, smooth_noise
-from harness.data.scenes import load_or_generate
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
 
 GENERATOR_VERSION = "maps-1"  # bump whenever the layout or renderers change, so stale caches are not reused
 CLASS_NAMES = ("land", "road", "highway", "water", "park", "building")

@@ -20,11 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from harness.data.real_folders import unpaired_halves
-from harness.data.scenes import load_or_generate
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.cache import load_or_generate
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
+from harness.core.task import DomainData, Task, unpaired_halves
 
 GENERATOR_VERSION = "probe-1"  # bump whenever the generator changes, so stale caches are not reused
 BACKGROUND = (0.92, 0.92, 0.88)  # the known background colour of every probe image (light warm grey)

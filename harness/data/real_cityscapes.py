@@ -15,12 +15,12 @@ import numpy as np
 import torch
 from PIL import Image
 
+from harness.core.errors import HarnessError
+from harness.core.images import read_image
+from harness.core.task import DomainData, Task, unpaired_halves
 from harness.data.cityscapes_labels import label_ids_to_train_ids, train_ids_to_color
-from harness.data.real_folders import resize_array, unpaired_halves
+from harness.data.real_folders import resize_array
 from harness.data.scenes import scenes_meta, scenes_split
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
-from harness.images import read_image
 
 PHOTO_SUFFIX = "_leftImg8bit.png"
 LABEL_SUFFIX = "_gtFine_labelIds.png"

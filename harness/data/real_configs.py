@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from harness.core.errors import HarnessError
+from harness.core.task import Task
 from harness.data.real_cityscapes import load_cityscapes
 from harness.data.real_folders import load_aligned_folder
-from harness.data.task import Task
-from harness.errors import HarnessError
 
 
 @dataclass(frozen=True)

@@ -10,32 +10,15 @@ kept as uint8 in the task and handed out as float32 in [0, 1].
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from pathlib import Path
 
 import numpy as np
 import torch
 from PIL import Image
 
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
-from harness.images import list_image_files, read_image
-
-
-def unpaired_halves(train: Mapping[str, DomainData], domains: tuple[str, str]) -> dict[str, DomainData]:
-    """Disjoint training halves of a paired split: domain A takes the first half, domain B the second.
-
-    Args:
-        train: The paired training split (domain → data, index i is the same scene in every domain).
-        domains: ``(A, B)`` domain names.
-
-    Returns:
-        Domain → half; no scene index appears in both halves, so no pair is ever seen.
-    """
-    count = len(train[domains[0]])
-    half = count // 2
-    first, second = train[domains[0]].subset(slice(0, half)), train[domains[1]].subset(slice(half, count))
-    return {domains[0]: first, domains[1]: second}
+from harness.core.errors import HarnessError
+from harness.core.images import list_image_files, read_image
+from harness.core.task import DomainData, Task, unpaired_halves
 
 
 def resize_array(array: np.ndarray, size: int, resample: Image.Resampling) -> np.ndarray:

@@ -12,14 +12,14 @@ object, a part code (glass, wheel, lane marking, door) and the depth.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 
-from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, stable_hash
+from harness.core.cache import load_or_generate
+from harness.core.errors import HarnessError
+from harness.core.task import DomainData, Task, unpaired_halves
 from harness.data.cityscapes_labels import (
     IGNORE_INDEX,
     NUM_CLASSES,
@@ -28,10 +28,7 @@ from harness.data.cityscapes_labels import (
     TRAIN_ID_PALETTE,
     train_ids_to_color,
 )
-from harness.data.real_folders import unpaired_halves
 from harness.data.scene_render import PART_GLASS, PART_MARKING, PART_NONE, PART_WHEEL, SceneLayout, render_photo
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
 
 ROAD, SIDEWALK, BUILDING = TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["building"]
 POLE, SIGN, VEGETATION = TRAIN_ID["pole"], TRAIN_ID["traffic sign"], TRAIN_ID["vegetation"]
@@ -239,26 +236,6 @@ def generate_scenes(size: int, count: int, seed: int, stream: int) -> dict[str, 
         "photo": np.ascontiguousarray(photo.transpose(0, 3, 1, 2)),
         "segmentation": seg,
     }
-
-
-def load_or_generate(prefix: str, config: object, version: str, generate: Callable[[], dict]) -> tuple[dict, str]:
-    """Returns ``(generate()'s tensors, cache key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
-
-    Args:
-        prefix: Task name used in the file name.
-        config: A dataclass config; the key hashes ``asdict(config)`` and ``version``.
-        version: Generator version string.
-        generate: Builds ``{split: {key: uint8 tensor}}`` when the cache misses.
-
-    The key goes into the task's ``meta["cache_key"]``, which judges use in their own cache keys.
-    """
-    key = stable_hash(asdict(config), version)
-    path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
-    if path.exists():
-        return torch_load(path), key
-    data = generate()
-    torch_save(data, path)
-    return data, key
 
 
 def scenes_meta() -> dict[str, object]:

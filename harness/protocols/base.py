@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from harness.data.task import Task
-from harness.results import Row
+from harness.core.results import Row
+from harness.core.task import Task
 
 
 @dataclass(frozen=True)

@@ -23,13 +23,13 @@ import torch_fidelity
 from torch.nn import functional as F
 
 from harness import published
-from harness.cache import stable_hash
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.cache import stable_hash, tensor_digest
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
+from harness.core.results import Row
+from harness.core.task import DomainData, Task
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
-from harness.results import Row
 from metrics.fcn_score import (
     colors_to_train_ids,
     fcn_confusion_update,
@@ -39,7 +39,7 @@ from metrics.fcn_score import (
 )
 from metrics.feature_extractor_segmenter import SEGMENTER_FEATURE_DIM
 from metrics.fidelity import fidelity_metrics, warn_small_sample
-from metrics.judges.segmenter import load_or_train_segmenter, segment, tensor_digest
+from metrics.judges.segmenter import load_or_train_segmenter, segment
 
 JUDGE_NAME = "harness-segmenter"
 LABELS2PHOTO = "labels2photo"

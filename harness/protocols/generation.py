@@ -14,11 +14,11 @@ from pathlib import Path
 import torch
 import torch_fidelity
 
-from harness.data.task import data_key
+from harness.core.results import Row
+from harness.core.task import data_key
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
-from harness.results import Row
 from metrics.classifier_accuracy import classification_accuracy
 from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
 from metrics.judges.digit_classifier import FEATURE_DIM, DigitClassifier, load_or_train_digit_judge, predict_digits

@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import torch
 
+from harness.core.results import Row
 from harness.data.probe import foreground_mask
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
-from harness.results import Row
 from metrics.psnr import l1_per_image, mask_iou_compute, mask_iou_update, psnr_per_image
 
 DIRECTIONS = ("AtoB", "BtoA")

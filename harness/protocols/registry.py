@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+from harness.core.registry import Registry
 from harness.protocols.base import ProtocolSpec
 from harness.protocols.fcn_scenes import FCN_SCENES
 from harness.protocols.generation import GENERATION
 from harness.protocols.paired_truth import PROBE, TRANSLATION
-from harness.registry import Registry
 
 PROTOCOLS: Registry[ProtocolSpec] = Registry("protocol")
 for _spec in (GENERATION, FCN_SCENES, TRANSLATION, PROBE):

@@ -7,10 +7,10 @@ from collections.abc import Callable, Mapping
 
 import torch
 
-from harness import atomic
-from harness.images import make_grid, save_image
+from harness.core import atomic
+from harness.core.images import make_grid, save_image
+from harness.core.results import Row, protocol_string
 from harness.protocols.base import EvalContext
-from harness.results import Row, protocol_string
 
 
 def make_rows(ctx: EvalContext, values: Mapping[str, float], outputs: Mapping[str, bool | None], *, n: int,

@@ -3,7 +3,7 @@
 Used three ways: its predicted labels give mode coverage and classifier accuracy, and its penultimate 128-d features
 are the embedding for FID/KID/precision-recall on digits (``metrics.fidelity``, extractor ``"digits"``). On the
 embedded task the harness trains it once and caches it under a hash of everything it depends on; the weights'
-content sha256 (``harness.cache.weights_sha256``) is the "weights hash" recorded in each row's provenance.
+content sha256 (``harness.core.cache.weights_sha256``) is the "weights hash" recorded in each row's provenance.
 
 Architecture (version 1): conv3x3(32)-ReLU, maxpool2, conv3x3(64)-ReLU, maxpool2, conv3x3(128)-ReLU,
 adaptive average pool to 4x4, fc(2048→128)-ReLU (the feature layer), fc(128→10); inputs 28 or 32 px, 1 channel,
@@ -19,10 +19,10 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
-from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, stable_hash, weights_sha256
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.atomic import torch_load, torch_save
+from harness.core.cache import cache_root, stable_hash, weights_sha256
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
 
 ARCH_VERSION = 1  # bump when the architecture or the training recipe changes: it is part of the cache key
 INPUT_SIZES = (28, 32)  # MNIST-style and SVHN-style digit sizes
@@ -200,7 +200,7 @@ def load_or_train_digit_judge(
         progress: Whether to show a progress bar while training.
 
     Returns:
-        ``(model in eval mode, checkpoint path, sha256 of the weights (``harness.cache.weights_sha256``))``.
+        ``(model in eval mode, checkpoint path, sha256 of the weights (``harness.core.cache.weights_sha256``))``.
     """
     _check_training_data(train_images, train_labels)
     path = digit_judge_path(

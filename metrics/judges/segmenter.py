@@ -11,7 +11,6 @@ architecture with ``load_segmenter_weights`` (checked against a sha256).
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import torch
@@ -19,10 +18,10 @@ from torch import nn
 from torch.nn import functional as F
 from tqdm import tqdm
 
-from harness.atomic import torch_load, torch_save
-from harness.cache import cache_root, file_sha256, stable_hash, weights_sha256
-from harness.errors import HarnessError
-from harness.images import check_images
+from harness.core.atomic import torch_load, torch_save
+from harness.core.cache import cache_root, file_sha256, stable_hash, weights_sha256
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
 
 ARCH = "harness-segmenter-v2"  # bump when the architecture or training loop changes (invalidates the cache)
 WIDTH = 16  # channels of the first stage; stages use WIDTH, 2*WIDTH, 4*WIDTH (~0.12M parameters; CPU-cheap)
@@ -234,13 +233,3 @@ def segment(model: nn.Module, images: torch.Tensor, batch_size: int, device: tor
     model.eval()
     out = [model(images[i : i + batch_size].to(device)).argmax(dim=1).cpu() for i in range(0, len(images), batch_size)]
     return torch.cat(out) if out else torch.empty(0, *images.shape[2:], dtype=torch.int64)
-
-
-def tensor_digest(*tensors: torch.Tensor) -> str:
-    """Short sha256 of tensors' dtypes, shapes and bytes (a data key when a task has no ``cache_key``)."""
-    digest = hashlib.sha256()
-    for tensor in tensors:
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
-        digest.update(t.numpy().tobytes())
-    return digest.hexdigest()[:16]

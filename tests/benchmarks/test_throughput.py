@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from harness.config import apply_overrides
-from harness.data.task import DomainData, Task
+from harness.core.task import DomainData, Task
 from harness.run_config import resolve_config
 from metrics.fcn_score import fcn_confusion_update, new_confusion
 from metrics.parzen import parzen_log_likelihood

@@ -15,7 +15,7 @@ from harness.config import (
     load_profile_file,
     parse_set_arguments,
 )
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from harness.run_config import PROFILES, RunConfig, profile_path, resolve_config
 
 

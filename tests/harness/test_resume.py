@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from harness import train as train_module
-from harness.data.task import DomainData, Task
+from harness.core.task import DomainData, Task
 from harness.run import main
 from reference_models.gan import GAN_SPEC, GANConfig, VanillaGAN
 

@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 import torch
 
-from harness import atomic
 from harness.config import config_to_dict
-from harness.errors import HarnessError
-from harness.results import COLUMNS, Row
+from harness.core import atomic
+from harness.core.errors import HarnessError
+from harness.core.results import COLUMNS, Row
 from harness.run_config import resolve_config
 from harness.rundir import RunDir, environment
 
@@ -150,8 +150,8 @@ class _Unpicklable:
 def test_weights_hash_is_stable_across_saves_unlike_the_file_hash(tmp_path):
     import torch
 
-    from harness.atomic import torch_load, torch_save
-    from harness.cache import file_sha256, weights_sha256
+    from harness.core.atomic import torch_load, torch_save
+    from harness.core.cache import file_sha256, weights_sha256
 
     state = {"w": torch.arange(6.0).view(2, 3), "b": torch.zeros(3)}
     torch_save({"state_dict": state}, tmp_path / "a.pt")

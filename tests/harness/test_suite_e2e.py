@@ -7,7 +7,7 @@ import json
 import pandas as pd
 import pytest
 
-from harness.results import COLUMNS
+from harness.core.results import COLUMNS
 from harness.run import main
 
 TRANSLATION_SETS = (

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.classifier_accuracy import (
     classification_accuracy,
     classification_error,

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.fcn_score import (
     colors_to_train_ids,
     fcn_confusion_update,

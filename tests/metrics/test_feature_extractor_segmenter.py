@@ -3,8 +3,8 @@ import pytest
 import scipy.linalg
 import torch
 
-from harness.atomic import torch_save
-from harness.errors import HarnessError
+from harness.core.atomic import torch_save
+from harness.core.errors import HarnessError
 from metrics.fidelity import fidelity_metrics
 from metrics.judges.segmenter import ARCH, Segmenter, load_segmenter_file
 

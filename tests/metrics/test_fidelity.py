@@ -7,8 +7,8 @@ from torch_fidelity.metric_kid import kid_features_to_metric
 from torch_fidelity.metric_prc import prc_features_to_metric
 from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from_dataset
 
-from harness.errors import HarnessError
-from harness.images import save_image
+from harness.core.errors import HarnessError
+from harness.core.images import save_image
 from metrics.fidelity import (
     DIGITS_EXTRACTOR,
     INCEPTION_FILE,

@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.stats import entropy
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.mode_coverage import mode_coverage, mode_coverage_compute, mode_coverage_update
 
 

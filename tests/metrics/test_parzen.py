@@ -5,7 +5,7 @@ import pytest
 import torch
 from scipy.special import logsumexp
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.parzen import (
     PAPER_SIGMAS,
     parzen_log_density,

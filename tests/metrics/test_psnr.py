@@ -3,7 +3,7 @@ import pytest
 import torch
 from skimage.metrics import peak_signal_noise_ratio
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from metrics.psnr import mask_iou_compute, mask_iou_update, psnr, psnr_on_folders, psnr_per_image
 from metrics.spec import FolderInputs
 

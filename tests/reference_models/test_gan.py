@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from harness import atomic
-from harness.data.task import DomainData, Task
+from harness.core import atomic
+from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
 from reference_models.gan import GAN_SPEC, GANConfig, Maxout, VanillaGAN, build_gan, gan_batch, sample_noise
 

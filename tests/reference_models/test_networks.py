@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from reference_models.base import count_parameters
 from reference_models.networks import (
     GANLoss,

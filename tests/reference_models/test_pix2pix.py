@@ -8,8 +8,8 @@ import pytest
 import torch
 
 from harness.config import apply_overrides
-from harness.data.task import DomainData, Task
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
+from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
 from reference_models.pix2pix import (
     LOSSES,

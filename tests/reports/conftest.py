@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.results import COLUMNS, Row, protocol_string
+from harness.core.results import COLUMNS, Row, protocol_string
 
 SCRIPT_MODEL = "<script>alert(1)</script>"
 SEEDS = (0, 1, 2)

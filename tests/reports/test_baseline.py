@@ -2,7 +2,7 @@ import json
 
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from reports.baseline import check_run, format_check_table, make_baseline, write_baseline
 
 
@@ -112,8 +112,8 @@ def test_unreadable_baseline_is_a_harness_error(fake_run, tmp_path):
 def test_per_class_and_partial_metrics_are_not_gated(tmp_path):
     import pandas as pd
 
-    from harness.atomic import write_json
-    from harness.results import COLUMNS
+    from harness.core.atomic import write_json
+    from harness.core.results import COLUMNS
     from reports.baseline import make_baseline
 
     run = tmp_path / "run"

@@ -4,7 +4,7 @@ import pandas as pd
 import pytest
 
 import reports.build as build
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from reports.build import ReportPaths, build_report
 
 SCRIPT_MODEL = "<script>alert(1)</script>"  # the model name planted by conftest.py

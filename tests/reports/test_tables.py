@@ -4,7 +4,7 @@ import math
 import pandas as pd
 import pytest
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 from reports.tables import (
     paired_vs_unpaired,
     parse_protocol,

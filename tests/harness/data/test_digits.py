@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from harness.core.errors import HarnessError
 from harness.data import digits as digits_module
 from harness.data.digit_strokes import SKELETONS, catmull_rom
 from harness.data.digits import DigitsConfig, build_digits, generate_domain
-from harness.errors import HarnessError
 
 SMALL = DigitsConfig(n_train=1500, n_val=100, n_test=400, seed=3)
 

@@ -1,8 +1,8 @@
 import pytest
 import torch
 
+from harness.core.errors import HarnessError
 from harness.data.probe import BACKGROUND, ProbeConfig, build_probe_geometry, build_probe_texture, foreground_mask
-from harness.errors import HarnessError
 
 SMALL = ProbeConfig(image_size=32, n_train=20, n_val=4, n_test=6, seed=2)
 

@@ -3,9 +3,9 @@ import pytest
 import torch
 from PIL import Image
 
+from harness.core.errors import HarnessError
 from harness.data.cityscapes_labels import train_ids_to_color
 from harness.data.real_cityscapes import load_cityscapes
-from harness.errors import HarnessError
 
 
 def _frame(root, split, city, index, label_ids, size=(16, 8)):

@@ -3,8 +3,8 @@ import pytest
 import torch
 from PIL import Image
 
+from harness.core.errors import HarnessError
 from harness.data.real_folders import load_aligned_folder, load_unpaired_folders
-from harness.errors import HarnessError
 
 
 def _save(path, array):

@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 import torch
 
+from harness.core.errors import HarnessError
 from harness.data import cityscapes_labels as cl
 from harness.data.scenes import ScenesConfig, build_scenes, generate_scenes
-from harness.errors import HarnessError
 
 SMALL = ScenesConfig(image_size=32, n_train=20, n_val=4, n_test=6, seed=3)
 

@@ -4,10 +4,10 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.data.task import DomainData, Task
+from harness.core.results import COLUMNS, Row
+from harness.core.task import DomainData, Task
 from harness.protocols import fcn_scenes
 from harness.protocols.base import EvalConfig, EvalContext
-from harness.results import COLUMNS, Row
 
 PALETTE = torch.tensor([[128, 64, 128], [220, 20, 60], [70, 130, 180]], dtype=torch.uint8)  # label colours
 PHOTO = torch.tensor([[40, 40, 40], [200, 180, 40], [30, 200, 90]], dtype=torch.uint8)  # photo colour per class

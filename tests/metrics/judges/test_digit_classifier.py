@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from harness.atomic import torch_load
-from harness.cache import weights_sha256
-from harness.errors import HarnessError
+from harness.core.atomic import torch_load
+from harness.core.cache import weights_sha256
+from harness.core.errors import HarnessError
 from metrics.judges import digit_classifier as dc
 from metrics.judges.digit_classifier import (
     DigitClassifier,

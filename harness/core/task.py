@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 
 @dataclass(frozen=True)
@@ -103,3 +103,19 @@ def data_key(task: Task) -> str:
         for domain in sorted(task.splits[split]):
             digest.update(task.splits[split][domain].images.numpy().tobytes())
     return f"{task.name}:{digest.hexdigest()[:16]}"
+
+
+def unpaired_halves(train: Mapping[str, DomainData], domains: tuple[str, str]) -> dict[str, DomainData]:
+    """Disjoint training halves of a paired split: domain A takes the first half, domain B the second.
+
+    Args:
+        train: The paired training split (domain → data, index i is the same scene in every domain).
+        domains: ``(A, B)`` domain names.
+
+    Returns:
+        Domain → half; no scene index appears in both halves, so no pair is ever seen.
+    """
+    count = len(train[domains[0]])
+    half = count // 2
+    first, second = train[domains[0]].subset(slice(0, half)), train[domains[1]].subset(slice(half, count))
+    return {domains[0]: first, domains[1]: second}

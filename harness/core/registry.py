@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Generic, TypeVar
 
-from harness.errors import HarnessError
+from harness.core.errors import HarnessError
 
 T = TypeVar("T")
 

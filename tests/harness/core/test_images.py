@@ -7,8 +7,8 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.errors import HarnessError
-from harness.images import (
+from harness.core.errors import HarnessError
+from harness.core.images import (
     check_images,
     list_image_files,
     load_image_folder,

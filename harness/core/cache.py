@@ -9,10 +9,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
+
+from harness.core.atomic import torch_load, torch_save
 
 
 def cache_root() -> Path:
@@ -49,3 +52,33 @@ def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
         digest.update(f"{name}|{tensor.dtype}|{tuple(tensor.shape)}|".encode())
         digest.update(tensor.numpy().tobytes() if tensor.dtype != torch.bfloat16 else tensor.float().numpy().tobytes())
     return digest.hexdigest()
+
+
+def tensor_digest(*tensors: torch.Tensor) -> str:
+    """Short sha256 of tensors' dtypes, shapes and bytes (a data key when a task has no ``cache_key``)."""
+    digest = hashlib.sha256()
+    for tensor in tensors:
+        t = tensor.detach().cpu().contiguous()
+        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(t.numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+def load_or_generate(prefix: str, config: object, version: str, generate: Callable[[], dict]) -> tuple[dict, str]:
+    """Returns ``(generate()'s tensors, cache key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
+
+    Args:
+        prefix: Task name used in the file name.
+        config: A dataclass config; the key hashes ``asdict(config)`` and ``version``.
+        version: Generator version string.
+        generate: Builds ``{split: {key: uint8 tensor}}`` when the cache misses.
+
+    The key goes into the task's ``meta["cache_key"]``, which judges use in their own cache keys.
+    """
+    key = stable_hash(asdict(config), version)
+    path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
+    if path.exists():
+        return torch_load(path), key
+    data = generate()
+    torch_save(data, path)
+    return data, key
