@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
+import math
 from pathlib import Path
 
 from harness.cli_common import config_from_args, out_dir
@@ -15,9 +17,9 @@ log = logging.getLogger("harness")
 
 
 def _list(what: str) -> int:
+    from harness.models import MODELS
     from harness.tasks import TASKS
     from metrics.registry import METRICS
-    from reference_models.registry import MODELS
 
     if what in ("all", "models"):
         print("models:")
@@ -69,7 +71,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     if not args.metric or not args.pred:
         raise HarnessError("evaluate: expected --run DIR, or --metric NAME --pred DIR [--target DIR]")
     from harness.evaluate_folders import evaluate_folders
-    from harness.run import format_result
 
     result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
                               seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
@@ -108,6 +109,14 @@ def _check(args: argparse.Namespace) -> int:
     result = check_run(args.run, args.baseline)
     print(format_check_table(result))
     return result.exit_code
+
+
+def format_result(result: dict[str, float], as_json: bool) -> str:
+    """A metric result as JSON or as aligned ``key  value`` lines."""
+    if as_json:
+        return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()})
+    width = max(map(len, result), default=0)
+    return "\n".join(f"{k:<{width}}  {v:.6g}" for k, v in result.items())
 
 
 def dispatch(args: argparse.Namespace) -> int:

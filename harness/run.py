@@ -7,9 +7,7 @@ corrupt file); the message names the thing and what was expected.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -86,14 +84,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted: finished jobs and the last checkpoints are kept; continue with the same command and "
               "--resume", file=sys.stderr)
         return 130
-
-
-def format_result(result: dict[str, float], as_json: bool) -> str:
-    """A metric result as JSON or as aligned ``key  value`` lines."""
-    if as_json:
-        return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()})
-    width = max(map(len, result), default=0)
-    return "\n".join(f"{k:<{width}}  {v:.6g}" for k, v in result.items())
 
 
 if __name__ == "__main__":

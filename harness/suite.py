@@ -19,13 +19,13 @@ from harness.config import apply_overrides, config_to_dict
 from harness.core.device import resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
+from harness.models import MODELS
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
 from harness.train import load_trained, train_job
-from reference_models.registry import MODELS
 
 log = logging.getLogger(__name__)
 

@@ -19,7 +19,7 @@ from tqdm import tqdm
 
 from harness.core import atomic
 from harness.core.task import Task
-from reference_models.base import ModelSpec
+from harness.models import ModelSpec
 
 log = logging.getLogger(__name__)
 

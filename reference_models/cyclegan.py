@@ -27,7 +27,7 @@ from torch import nn
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
-from reference_models.base import TRANSLATION_PROTOCOLS, ModelSpec, sample_indices, variant_of
+from reference_models.base import sample_indices
 from reference_models.networks import (
     GANLoss,
     ImagePool,
@@ -42,6 +42,7 @@ from reference_models.networks import (
     translate_official,
 )
 
+DIRECTIONS = ("AtoB", "BtoA")
 PAPER = "Zhu et al., Unpaired Image-to-Image Translation using Cycle-Consistent Adversarial Networks, ICCV 2017"
 
 
@@ -194,11 +195,15 @@ class CycleGAN:
         Runs like the official test script (batch 1, train mode); with instance norm and no dropout this equals
         eval mode. The output is on ``images.device``.
         """
-        if direction not in ("AtoB", "BtoA"):
+        if direction not in DIRECTIONS:
             raise HarnessError(f"cyclegan: direction {direction!r} is not one of 'AtoB', 'BtoA'")
         source = "A" if direction == "AtoB" else "B"
         check_images(images, f"cyclegan translate({direction}) images", self.channels[source])
         return translate_official(self.nets["G_A" if direction == "AtoB" else "G_B"], images, self.device)
+
+    def directions(self) -> tuple[str, ...]:
+        """Both: ``G_A`` translates A → B and ``G_B`` B → A."""
+        return DIRECTIONS
 
     def networks(self) -> dict[str, nn.Module]:
         """``G_A`` (G), ``G_B`` (F) and, with ``use_gan``, ``D_A`` (D_Y), ``D_B`` (D_X)."""
@@ -231,25 +236,3 @@ def cyclegan_batch(task: Task, config: CycleGANConfig, generator: torch.Generato
     index_a = sample_indices(len(a), config.batch_size, generator)
     index_b = sample_indices(len(b), config.batch_size, generator)
     return {"A": a.get(index_a), "B": b.get(index_b)}
-
-
-CYCLEGAN_SPEC = ModelSpec(
-    name="cyclegan", paper=PAPER, config_section="cyclegan", build=build_cyclegan, batch=cyclegan_batch,
-    protocols=TRANSLATION_PROTOCOLS,
-    setting="unpaired", check=validate_config,
-)
-
-
-def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
-    """An ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
-    return variant_of(CYCLEGAN_SPEC, name=name, variant=variant, overrides=overrides,
-                      protocols={"scenes": "fcn_scenes"})
-
-
-CYCLEGAN_SPECS: tuple[ModelSpec, ...] = (
-    CYCLEGAN_SPEC,
-    _variant("cyclegan_gan_only", "GAN alone", {"use_forward_cycle": False, "use_backward_cycle": False}),
-    _variant("cyclegan_cycle_only", "Cycle alone", {"use_gan": False}),
-    _variant("cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
-    _variant("cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
-)

@@ -22,7 +22,9 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.core.task import Task
-from reference_models.base import ModelSpec, sample_indices
+from reference_models.base import sample_indices
+
+PAPER = "Goodfellow et al., Generative Adversarial Nets, NIPS 2014"
 
 
 @dataclass(frozen=True)
@@ -199,6 +201,10 @@ class VanillaGAN:
         noise = sample_noise(n, self.config.noise_dim, generator)
         return torch.cat([self.generator(z.to(self.device)).cpu() for z in noise.split(batch_size)])
 
+    def directions(self) -> tuple[str, ...]:
+        """None: the GAN samples from noise (``sample``) and translates nothing."""
+        return ()
+
     def networks(self) -> dict[str, nn.Module]:
         """``{"G": generator, "D": discriminator}``."""
         return {"G": self.generator, "D": self.discriminator}
@@ -228,9 +234,3 @@ def gan_batch(task: Task, config: GANConfig, generator: torch.Generator) -> dict
     """``{"real": (k * m, C, H, W)}``: k minibatches of real training images for the D steps."""
     train = task.data("train", config.domain)
     return {"real": train.get(sample_indices(len(train), config.batch_size * config.d_steps, generator))}
-
-
-GAN_SPEC = ModelSpec(
-    name="gan", paper="Goodfellow et al., Generative Adversarial Nets, NIPS 2014", config_section="gan",
-    build=build_gan, batch=gan_batch, protocols={"digits": "generation"}, setting="unconditional",
-)

@@ -25,7 +25,7 @@ from torch import nn
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
-from reference_models.base import TRANSLATION_PROTOCOLS, ModelSpec, sample_indices, variant_of
+from reference_models.base import sample_indices
 from reference_models.networks import (
     GANLoss,
     UnetGenerator,
@@ -193,6 +193,10 @@ class Pix2Pix:
         check_images(images, f"pix2pix translate({direction}) images", self._io_channels(direction)[0])
         return translate_official(self.nets[f"G_{direction}"], images, self.device)
 
+    def directions(self) -> tuple[str, ...]:
+        """The trained ``config.directions``, one independent (G, D) each."""
+        return tuple(self.config.directions)
+
     def networks(self) -> dict[str, nn.Module]:
         """``{"G_AtoB", "D_AtoB", "G_BtoA", "D_BtoA"}`` for the trained directions (no D with ``loss="l1"``)."""
         return dict(self.nets)
@@ -222,32 +226,3 @@ def pix2pix_batch(task: Task, config: Pix2PixConfig, generator: torch.Generator)
     a, b = (task.data("train", domain) for domain in task.domains[:2])
     index = sample_indices(len(a), config.batch_size, generator)
     return {"A": a.get(index), "B": b.get(index)}
-
-
-PIX2PIX_SPEC = ModelSpec(
-    name="pix2pix", paper=PAPER, config_section="pix2pix", build=build_pix2pix, batch=pix2pix_batch,
-    protocols=TRANSLATION_PROTOCOLS,
-    setting="paired", variant="L1+cGAN", check=validate_config,
-)
-
-
-def _variant(name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
-    """An ablation from the paper's tables, scored on the scenes task only (the paper's Cityscapes tables)."""
-    return variant_of(PIX2PIX_SPEC, name=name, variant=variant, overrides=overrides, protocols={"scenes": "fcn_scenes"})
-
-
-PIX2PIX_SPECS: tuple[ModelSpec, ...] = (
-    PIX2PIX_SPEC,
-    # Table 1 (v3): objective ablation with the U-Net and the 70x70 PatchGAN.
-    _variant("pix2pix_l1", "L1", {"loss": "l1"}),
-    _variant("pix2pix_gan", "GAN", {"loss": "gan"}),
-    _variant("pix2pix_cgan", "cGAN", {"loss": "cgan"}),
-    _variant("pix2pix_l1gan", "L1+GAN", {"loss": "l1+gan"}),
-    # Table 2 (v3): encoder-decoder (no skips) vs U-Net.
-    _variant("pix2pix_encdec_l1", "Encoder-decoder (L1)", {"generator": "encoder_decoder", "loss": "l1"}),
-    _variant("pix2pix_encdec", "Encoder-decoder (L1+cGAN)", {"generator": "encoder_decoder"}),
-    # Table 3 (v3): discriminator receptive field with L1+cGAN.
-    _variant("pix2pix_pixelgan", "PixelGAN (1x1)", {"d_receptive_field": 1}),
-    _variant("pix2pix_patch16", "PatchGAN (16x16)", {"d_receptive_field": 16}),
-    _variant("pix2pix_patch286", "ImageGAN (286x286)", {"d_receptive_field": 286}),
-)

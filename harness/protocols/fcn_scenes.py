@@ -10,7 +10,7 @@ The judge is the harness's own segmenter trained on the task's real training pho
 not the papers' Caffe FCN-8s, so the numbers are not comparable with the published ones; every row says so.
 Generated images of another size than the labels are resized to the label resolution (bilinear for photos, as the
 official script's ``imresize``; nearest for label colours). A model that cannot translate ``BtoA`` (raises
-``NotImplementedError``) gets labels→photo rows only.
+``BtoA`` in ``directions()``) gets labels→photo rows only.
 """
 
 from __future__ import annotations
@@ -157,24 +157,25 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
 
     Returns:
         Rows ``fcn_labels2photo_{pixel_acc,class_acc,class_iou}``, ``fcn_labels2photo_iou[<class>]`` and the same
-        for ``photo2labels`` (omitted when the model raises ``NotImplementedError`` for ``"BtoA"``).
+        for ``photo2labels``, for the directions in ``model.directions()``.
     """
     palette, num_classes, _, _ = scene_meta(ctx.task)
     judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
-    hist, shown = _accumulate(
-        ctx, labels, labels.labels["segmentation"], lambda x: model.translate(x, direction="AtoB"),
-        lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
-    _strip(ctx, LABELS2PHOTO, shown)
-    rows = _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, shown, judge_path, sha)
-    try:
+    rows: list[Row] = []
+    if "AtoB" in model.directions():
+        hist, shown = _accumulate(
+            ctx, labels, labels.labels["segmentation"], lambda x: model.translate(x, direction="AtoB"),
+            lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
+        _strip(ctx, LABELS2PHOTO, shown)
+        rows += _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, shown, judge_path, sha)
+    if "BtoA" in model.directions():
         hist, shown = _accumulate(
             ctx, photos, photos.labels["segmentation"], lambda x: model.translate(x, direction="BtoA"),
             lambda out: colors_to_train_ids(out, palette), "nearest", num_classes)
-    except NotImplementedError:
-        return rows
-    _strip(ctx, PHOTO2LABELS, shown)
-    return rows + _rows(ctx, PHOTO2LABELS, hist, sha, {"mapping": "nearest palette colour"})
+        _strip(ctx, PHOTO2LABELS, shown)
+        rows += _rows(ctx, PHOTO2LABELS, hist, sha, {"mapping": "nearest palette colour"})
+    return rows
 
 
 def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:

@@ -25,11 +25,11 @@ def _outputs(direction: str) -> dict[str, bool | None]:
     return {f"{direction}_{key}": better for key, better in OUTPUT_SUFFIXES.items()}
 
 
-def _score(ctx: EvalContext, translate, with_shape: bool) -> list[Row]:
-    """Rows for both directions; ``translate(images, direction)`` returns images in [0, 1]."""
+def _score(ctx: EvalContext, translate, directions: tuple[str, ...], with_shape: bool) -> list[Row]:
+    """Rows for ``directions``; ``translate(images, direction)`` returns images in [0, 1]."""
     task, cfg = ctx.task, ctx.config
     rows: list[Row] = []
-    for direction in DIRECTIONS:
+    for direction in directions:
         src, dst = task.domains if direction == "AtoB" else task.domains[::-1]
         source, target = task.data("test", src), task.data("test", dst)
         l1, psnr_values, counts = [], [], None
@@ -60,23 +60,25 @@ def _score(ctx: EvalContext, translate, with_shape: bool) -> list[Row]:
 
 
 def evaluate_translation(model, ctx: EvalContext) -> list[Row]:
-    """L1 and PSNR of both translation directions against the true counterparts."""
-    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), with_shape=False)
+    """L1 and PSNR of the model's translation directions against the true counterparts."""
+    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), model.directions(),
+                  with_shape=False)
 
 
 def evaluate_probe(model, ctx: EvalContext) -> list[Row]:
-    """L1, PSNR and shape IoU of both directions on a probe task."""
-    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), with_shape=True)
+    """L1, PSNR and shape IoU of the model's translation directions on a probe task."""
+    return _score(ctx, lambda images, direction: model.translate(images, direction=direction), model.directions(),
+                  with_shape=True)
 
 
 def reference_probe(ctx: EvalContext) -> list[Row]:
     """The ``identity`` baseline: the untranslated input scored against the target."""
-    return _score(ctx, lambda images, direction: images, with_shape=True)
+    return _score(ctx, lambda images, direction: images, DIRECTIONS, with_shape=True)
 
 
 def reference_translation(ctx: EvalContext) -> list[Row]:
     """The ``identity`` baseline for maps: the untranslated input scored against the target (writes strips)."""
-    return _score(ctx, lambda images, direction: images, with_shape=False)
+    return _score(ctx, lambda images, direction: images, DIRECTIONS, with_shape=False)
 
 
 TRANSLATION = ProtocolSpec(name="translation", evaluate=evaluate_translation, reference=reference_translation,

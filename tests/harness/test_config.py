@@ -149,9 +149,9 @@ def test_flatten_dict_and_round_trip():
 @pytest.mark.parametrize("profile", ["smoke", "standard", "paper"])
 def test_every_default_job_of_every_profile_fits_its_task(profile):
     """A profile must not give a model a config its tasks' image size cannot take (e.g. U-Net depth vs pixels)."""
+    from harness.models import MODELS
     from harness.suite import model_config, plan
     from harness.tasks import TASKS
-    from reference_models.registry import MODELS
 
     config = resolve_config(profile, {})
     for job in plan(config):

@@ -11,8 +11,9 @@ import torch
 
 from harness import train as train_module
 from harness.core.task import DomainData, Task
+from harness.models import GAN as GAN_SPEC
 from harness.run import main
-from reference_models.gan import GAN_SPEC, GANConfig, VanillaGAN
+from reference_models.gan import GANConfig, VanillaGAN
 
 CONFIG = GANConfig(g_hidden=16, d_units=8, d_pieces=3, batch_size=8, steps=12)
 CHECKPOINT_EVERY, LOG_EVERY = 4, 2

@@ -7,11 +7,10 @@ import dataclasses
 import pytest
 import torch
 
-from harness.config import apply_overrides
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
-from reference_models.cyclegan import CYCLEGAN_SPECS, CycleGAN, CycleGANConfig, build_cyclegan, cyclegan_batch
+from reference_models.cyclegan import CycleGAN, CycleGANConfig, build_cyclegan, cyclegan_batch
 
 CPU = torch.device("cpu")
 TINY = CycleGANConfig(ngf=8, ndf=8, n_blocks=2, pool_size=2, steps=10, decay_steps=5)
@@ -159,13 +158,3 @@ def test_bad_configuration_is_a_harness_error(override, message):
         build(dataclasses.replace(TINY, **override), make_task())
     with pytest.raises(HarnessError, match="at least 24 px"):
         build(TINY, make_task(size=20))
-
-
-def test_specs_are_unique_and_their_overrides_apply():
-    names = [spec.name for spec in CYCLEGAN_SPECS]
-    assert names == ["cyclegan", "cyclegan_gan_only", "cyclegan_cycle_only", "cyclegan_gan_forward",
-                     "cyclegan_gan_backward"]
-    for spec in CYCLEGAN_SPECS:
-        assert spec.setting == "unpaired" and spec.config_section == "cyclegan" and "scenes" in spec.protocols
-        config = apply_overrides(TINY, spec.config_overrides or {}, source=spec.name)
-        assert isinstance(spec.build(config, make_task(n=2), CPU), CycleGAN)

@@ -11,7 +11,7 @@ import torch
 from harness.core import atomic
 from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
-from reference_models.gan import GAN_SPEC, GANConfig, Maxout, VanillaGAN, build_gan, gan_batch, sample_noise
+from reference_models.gan import GANConfig, Maxout, VanillaGAN, build_gan, gan_batch, sample_noise
 
 CPU = torch.device("cpu")
 TINY = GANConfig(g_hidden=16, d_units=8, d_pieces=3, batch_size=8, steps=3)
@@ -149,7 +149,7 @@ def test_state_dict_round_trip_with_weights_only(tmp_path):
 
 def test_build_and_batch_from_task():
     task = _task()
-    gan = GAN_SPEC.build(TINY, task, CPU)
+    gan = build_gan(TINY, task, CPU)
     expected_bias = task.data("train", "handwritten").get().mean(0).flatten().clamp(1e-3, 1 - 1e-3)
     assert torch.allclose(torch.sigmoid(gan.generator.net[-1].bias), expected_bias, atol=1e-5)
     batch = gan_batch(task, dataclasses.replace(TINY, d_steps=2), torch.Generator().manual_seed(0))

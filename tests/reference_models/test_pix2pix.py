@@ -7,13 +7,11 @@ import dataclasses
 import pytest
 import torch
 
-from harness.config import apply_overrides
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
 from reference_models.pix2pix import (
     LOSSES,
-    PIX2PIX_SPECS,
     Pix2Pix,
     Pix2PixConfig,
     build_pix2pix,
@@ -161,14 +159,3 @@ def test_batch_uses_the_same_indices_in_both_domains():
 def test_bad_configuration_is_a_harness_error(override, message):
     with pytest.raises(HarnessError, match=message):
         build(dataclasses.replace(TINY, **override), make_task())
-
-
-def test_specs_are_unique_and_their_overrides_apply():
-    names = [spec.name for spec in PIX2PIX_SPECS]
-    assert len(names) == len(set(names)) == 10 and names[0] == "pix2pix"
-    assert PIX2PIX_SPECS[0].protocols["scenes"] == "fcn_scenes" and PIX2PIX_SPECS[0].variant == "L1+cGAN"
-    for spec in PIX2PIX_SPECS:
-        assert spec.setting == "paired" and spec.config_section == "pix2pix"
-        config = apply_overrides(TINY, spec.config_overrides or {}, source=spec.name)
-        size = 96 if config.d_receptive_field == 286 else 32
-        assert isinstance(spec.build(config, make_task(size=size, n=1), CPU), Pix2Pix)

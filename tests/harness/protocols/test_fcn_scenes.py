@@ -48,21 +48,26 @@ def _recolour(images: torch.Tensor, source: torch.Tensor, target: torch.Tensor) 
 
 
 class PerfectModel:
+    def directions(self):
+        return ("AtoB", "BtoA")
+
     def translate(self, images, direction):
         if direction == "AtoB":
             return _recolour(images, PALETTE, PHOTO)
         return _recolour(images, PHOTO, PALETTE)
 
 
-class ConstantModel:
+class ConstantModel(PerfectModel):
     def translate(self, images, direction):
         return torch.full((images.shape[0], 3, 8, 8), 0.5)  # also exercises the resize to label resolution
 
 
 class ForwardOnlyModel(PerfectModel):
+    def directions(self):
+        return ("AtoB",)
+
     def translate(self, images, direction):
-        if direction != "AtoB":
-            raise NotImplementedError("labels->photo only")
+        assert direction == "AtoB", "a protocol asked for a direction the model does not translate"
         return super().translate(images, direction)
 
 

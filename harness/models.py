@@ -1,0 +1,118 @@
+"""The model registry: which reference models (and named variants) exist, where they run and with which protocol.
+
+A model file (``reference_models/<model>.py``) holds the paper's network, its config, builder, batch sampler and
+config check; this file decides what the harness does with it, mirroring ``harness/tasks.py``. Adding a model is a
+model file plus one ``ModelSpec`` here (and a protocol in ``harness/protocols/`` if none fits).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+
+from harness.core.registry import Registry
+from harness.core.task import Task
+from reference_models import cyclegan, gan, pix2pix
+from reference_models.base import ReferenceModel
+
+Setting = Literal["paired", "unpaired", "unconditional"]
+BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
+BuildFn = Callable[[Any, Task, torch.device], ReferenceModel]
+
+TRANSLATION_PROTOCOLS: Mapping[str, str] = {  # task → protocol for models that translate A ↔ B (pix2pix, CycleGAN)
+    "scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
+    "cityscapes": "fcn_scenes", "aligned": "translation",
+}
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A registry entry for one model (or one named variant of a model).
+
+    Attributes:
+        name: Registry name, e.g. ``"pix2pix"`` or a variant ``"pix2pix_l1"``.
+        paper: Short citation of the paper the model comes from.
+        config_section: Name of the ``RunConfig`` field holding this model's config (variants share one).
+        build: ``(config, task, device) -> model``.
+        batch: ``(task, config, generator) -> batch dict`` of float tensors in [0, 1] (on CPU).
+        protocols: Task name → evaluation protocol name; the keys are the tasks the model runs on.
+        setting: ``"paired"``, ``"unpaired"`` or ``"unconditional"``; reports group methods by it.
+        variant: Human-readable variant label for reports (``"L1+cGAN"``), ``""`` for the default.
+        config_overrides: Dotted overrides applied to the config section for this variant.
+        default: Whether a run without ``--models`` includes it (ablation variants are opt-in).
+        check: ``(config, image_size) -> None`` raising ``HarnessError`` when the config cannot run on the task;
+            called for every job before the run directory is written.
+    """
+
+    name: str
+    paper: str
+    config_section: str
+    build: BuildFn
+    batch: BatchFn
+    protocols: Mapping[str, str]
+    setting: Setting
+    variant: str = ""
+    config_overrides: Mapping[str, object] | None = None
+    default: bool = True
+    check: Callable[[Any, int], None] | None = None
+
+
+def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
+               protocols: Mapping[str, str]) -> ModelSpec:
+    """A named ablation of ``spec``: same builder and batches, config overrides, opt-in (not in default runs)."""
+    return dataclasses.replace(spec, name=name, variant=variant, config_overrides=dict(overrides),
+                               protocols=dict(protocols), default=False)
+
+
+ABLATION_PROTOCOLS: Mapping[str, str] = {"scenes": "fcn_scenes"}  # the papers' ablation tables are on Cityscapes
+
+GAN = ModelSpec(
+    name="gan", paper=gan.PAPER, config_section="gan", build=gan.build_gan, batch=gan.gan_batch,
+    protocols={"digits": "generation"}, setting="unconditional",
+)
+
+PIX2PIX = ModelSpec(
+    name="pix2pix", paper=pix2pix.PAPER, config_section="pix2pix", build=pix2pix.build_pix2pix,
+    batch=pix2pix.pix2pix_batch, protocols=TRANSLATION_PROTOCOLS, setting="paired", variant="L1+cGAN",
+    check=pix2pix.validate_config,
+)
+
+CYCLEGAN = ModelSpec(
+    name="cyclegan", paper=cyclegan.PAPER, config_section="cyclegan", build=cyclegan.build_cyclegan,
+    batch=cyclegan.cyclegan_batch, protocols=TRANSLATION_PROTOCOLS, setting="unpaired",
+    check=cyclegan.validate_config,
+)
+
+
+def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
+    return variant_of(spec, name=name, variant=variant, overrides=overrides, protocols=ABLATION_PROTOCOLS)
+
+
+MODELS: Registry[ModelSpec] = Registry("model")
+for _spec in (
+    GAN,
+    PIX2PIX,
+    # pix2pix Table 1 (v3): objective ablation with the U-Net and the 70x70 PatchGAN.
+    _ablation(PIX2PIX, "pix2pix_l1", "L1", {"loss": "l1"}),
+    _ablation(PIX2PIX, "pix2pix_gan", "GAN", {"loss": "gan"}),
+    _ablation(PIX2PIX, "pix2pix_cgan", "cGAN", {"loss": "cgan"}),
+    _ablation(PIX2PIX, "pix2pix_l1gan", "L1+GAN", {"loss": "l1+gan"}),
+    # pix2pix Table 2 (v3): encoder-decoder (no skips) vs U-Net.
+    _ablation(PIX2PIX, "pix2pix_encdec_l1", "Encoder-decoder (L1)", {"generator": "encoder_decoder", "loss": "l1"}),
+    _ablation(PIX2PIX, "pix2pix_encdec", "Encoder-decoder (L1+cGAN)", {"generator": "encoder_decoder"}),
+    # pix2pix Table 3 (v3): discriminator receptive field with L1+cGAN.
+    _ablation(PIX2PIX, "pix2pix_pixelgan", "PixelGAN (1x1)", {"d_receptive_field": 1}),
+    _ablation(PIX2PIX, "pix2pix_patch16", "PatchGAN (16x16)", {"d_receptive_field": 16}),
+    _ablation(PIX2PIX, "pix2pix_patch286", "ImageGAN (286x286)", {"d_receptive_field": 286}),
+    CYCLEGAN,
+    # CycleGAN Table 4: loss ablation on Cityscapes.
+    _ablation(CYCLEGAN, "cyclegan_gan_only", "GAN alone", {"use_forward_cycle": False, "use_backward_cycle": False}),
+    _ablation(CYCLEGAN, "cyclegan_cycle_only", "Cycle alone", {"use_gan": False}),
+    _ablation(CYCLEGAN, "cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
+    _ablation(CYCLEGAN, "cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
+):
+    MODELS.add(_spec.name, _spec)
