@@ -112,13 +112,13 @@ def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra:
     _, _, ignore_index, names = scene_meta(ctx.task)
     protocol = {"protocol": "fcn_score", "judge": JUDGE_NAME, "judge_sha256": sha[:12],
                 "judge_train": "real train photos", "confusion": "accumulated over all frames", "ignore": ignore_index,
-                "setting": ctx.setting, "variant": ctx.variant,
+                "variant": ctx.variant,
                 "comparable_to_paper": "no (retrained judge, embedded task)"} | extra
     values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist).items()}
     _, iou = per_class_scores(hist)
     values.update({f"fcn_{direction}_iou[{n}]": float(v) for n, v in zip(names, iou, strict=True) if not v.isnan()})
     return make_rows(
-        ctx, values, dict.fromkeys(values, True), n=len(ctx.task.data("test", ctx.task.domains[0])),
+        ctx, values, n=len(ctx.task.data("test", ctx.task.domains[0])),
         protocol=protocol, published=lambda m: published.lookup(model=ctx.model_name, task_family="cityscapes",
                                                                 metric=m))
 
@@ -140,10 +140,9 @@ def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge_path: Path, sha
     protocol = dict(protocol="torch-fidelity", implementation=f"torch-fidelity {torch_fidelity.__version__}",
                     feature_extractor=f"harness segmenter judge (pooled encoder, {SEGMENTER_FEATURE_DIM}-d)",
                     judge_sha256=sha[:12], real=f"test photos[{len(real)}]", samples=len(photos), kid_subset=subset,
-                    small_sample_warning=warning, setting=ctx.setting, variant=ctx.variant)
-    outputs = {"photo_fid": False, "photo_kid": False}
+                    small_sample_warning=warning, variant=ctx.variant)
     kid = values["kid"], values["kid_std"]
-    return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, outputs, n=len(photos),
+    return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, n=len(photos),
                      ci={"photo_kid": (kid[0] - kid[1], kid[0] + kid[1])}, protocol=protocol)
 
 

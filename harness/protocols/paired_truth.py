@@ -18,12 +18,6 @@ from harness.protocols.rows import make_rows, save_strip
 from metrics.psnr import l1_per_image, mask_iou_compute, mask_iou_update, psnr_per_image
 
 DIRECTIONS = ("AtoB", "BtoA")
-OUTPUT_SUFFIXES = {"l1": False, "psnr": True, "shape_iou": True}
-
-
-def _outputs(direction: str) -> dict[str, bool | None]:
-    return {f"{direction}_{key}": better for key, better in OUTPUT_SUFFIXES.items()}
-
 
 def _score(ctx: EvalContext, translate, directions: tuple[str, ...], with_shape: bool) -> list[Row]:
     """Rows for ``directions``; ``translate(images, direction)`` returns images in [0, 1]."""
@@ -50,12 +44,12 @@ def _score(ctx: EvalContext, translate, directions: tuple[str, ...], with_shape:
                   f"{direction}_psnr": float(torch.cat(psnr_values).clamp(max=100).mean())}
         if counts is not None:
             values[f"{direction}_shape_iou"] = mask_iou_compute(counts)["shape_iou"]
-        rows += make_rows(ctx, values, _outputs(direction), n=len(source),
+        rows += make_rows(ctx, values, n=len(source),
                           protocol=dict(protocol="probe" if with_shape else "paired_truth", direction=f"{src}->{dst}",
                                         l1="mean |pred-true| per image, [0,1]",
                                         psnr="10log10(1/MSE) per image, mean, capped at 100 dB",
                                         shape_iou="pooled foreground IoU vs true target mask" if with_shape else "n/a",
-                                        setting=ctx.setting, variant=ctx.variant))
+                                        variant=ctx.variant))
     return rows
 
 
