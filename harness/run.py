@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, help="run directory whose jobs without results to evaluate (with its saved "
                    "config; a job not yet trained is trained first)")
     p.add_argument("--metric", help="metric name for folder evaluation (see `list metrics`)")
-    p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved)")
-    p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them")
+    p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved); "
+                   "one size per folder, at most 8192x8192 pixels per image, 16-bit read at full precision, alpha "
+                   "dropped (not composited)")
+    p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them; paired "
+                   "metrics (psnr) match --pred and --target files by name without suffix")
     p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
                    help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
                         "harness's digit classifier, trained and cached on the embedded digits task)")
@@ -52,7 +55,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets)")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as strict JSON: a non-finite value (PSNR "
+                   "of identical images is inf) is null, and a \"nonfinite\" object maps its key to \"inf\", "
+                   "\"-inf\" or \"nan\"")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     p = sub.add_parser("report", help="(re)build summary.csv, plots/ and report.html of a run")

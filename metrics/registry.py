@@ -28,8 +28,10 @@ for _spec in (
     MetricSpec("fcn_score", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (FCN-score: one confusion matrix over "
                "all frames; scripts/eval_cityscapes)",
                {"pixel_acc": True, "class_acc": True, "class_iou": True, "iou": True}),
-    MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image in [0, 1], averaged (SRGAN §3.1 convention, RGB as given)",
-               {"psnr": True, "l1": False}, on_folders=psnr_on_folders),
+    MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image on all channels as given (RGB or grey), data range [0, 1], "
+               "no border crop, no Y channel; mean of finite values, identical pairs (inf) counted in psnr_identical; "
+               "L1 = mean |pred - target|", {"psnr": True, "psnr_identical": None, "l1": False},
+               on_folders=psnr_on_folders, paired=True),
     MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
                "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
 ):
