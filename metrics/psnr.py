@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from harness.core.errors import HarnessError
-from harness.core.images import array_to_float, check_images
+from harness.core.image_files import array_to_float
+from harness.core.images import check_images
 from metrics.spec import FolderInputs
 
 CHUNK_VALUES = 1 << 18  # values per image per chunk of rows: bounds the float64 temporaries of one image

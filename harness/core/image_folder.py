@@ -22,7 +22,7 @@ import numpy as np
 import torch
 
 from harness.core.errors import HarnessError
-from harness.core.images import (
+from harness.core.image_files import (
     MAX_IMAGE_PIXELS,
     ImageHeader,
     array_to_float,

@@ -18,8 +18,9 @@ import torch
 from PIL import Image
 
 from harness.core.errors import HarnessError
+from harness.core.image_files import MAX_IMAGE_PIXELS, read_header
 from harness.core.image_folder import match_by_name, open_image_folder
-from harness.core.images import MAX_IMAGE_PIXELS, read_header, read_image
+from harness.core.images import read_image
 
 RNG = np.random.default_rng(0)
 COLOUR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}  # channels → PNG colour type: grey, grey+alpha, RGB, RGBA
