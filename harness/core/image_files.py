@@ -188,12 +188,21 @@ def read_header(path: Path, option: str = "image", max_pixels: int = MAX_IMAGE_P
                        channels=channels, alpha=alpha)
 
 
+def _with_rawmode(tile: tuple, rawmode: str) -> tuple:
+    """A PIL tile (codec, extents, offset, args) whose args (the rawmode, or a tuple starting with it) say ``rawmode``.
+
+    Pillow ≥ 11 tiles are ``ImageFile._Tile`` named tuples (its TIFF loader reads them by attribute), older ones
+    plain tuples.
+    """
+    args = (rawmode, *tile[3][1:]) if isinstance(tile[3], tuple) else rawmode
+    return tile._replace(args=args) if hasattr(tile, "_replace") else (*tile[:3], args)
+
+
 def _decode_as(path: Path, rawmode: str | None) -> np.ndarray:
     """Decodes ``path`` with PIL, optionally forcing the raw layout its decoder unpacks (same bits per pixel)."""
     with Image.open(path) as img:
         if rawmode is not None:
-            img.tile = [t._replace(args=(rawmode, *t.args[1:]) if isinstance(t.args, tuple) else rawmode)
-                        for t in img.tile]
+            img.tile = [_with_rawmode(tile, rawmode) for tile in img.tile]
         img.load()
         return np.asarray(img)
 
