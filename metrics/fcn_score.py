@@ -155,9 +155,9 @@ def describe_class_mean(class_mean: ClassMean, num_scored: int, num_classes: int
     """The protocol-string value naming the convention and the class count, e.g. for ``class_mean=``."""
     _check_class_mean(class_mean)
     if class_mean == "official":
-        rule = "official get_scores (+1e-12 denominators; a class absent from the ground truth scores 0)"
+        rule = "official get_scores (+1e-12 denominators, a class absent from the ground truth scores 0)"
     else:
-        rule = "present_only (0/0 classes skipped; NOT the official get_scores)"
+        rule = "present_only (0/0 classes skipped, NOT the official get_scores)"
     return f"{rule} over {num_scored} of {num_classes} classes"
 
 

@@ -46,6 +46,7 @@ from harness.data.scenes import FULL_RES_SEGMENTATION
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from metrics.fcn_score import (
+    ClassMean,
     colors_to_train_ids,
     describe_class_mean,
     fcn_confusion_update,
@@ -60,6 +61,7 @@ from metrics.judges.segmenter import load_or_train_segmenter
 JUDGE_NAME = "harness-segmenter"
 LABELS2PHOTO = "labels2photo"
 PHOTO2LABELS = "photo2labels"
+CLASS_MEAN: ClassMean = "official"  # get_scores of scripts/eval_cityscapes/util.py; "present_only" is not used
 SCORED_PIXELS_PER_CHUNK = 1 << 22  # ground-truth pixels scored at once: bounds the resized class scores (K·4 B each)
 LabelIds = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (images (n,3,S,S), (H, W)) -> int64 (n, H, W)
 
@@ -196,11 +198,11 @@ def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra:
         "" if label_size == size else f" (outputs segmented at {size[0]}x{size[1]}, class scores resized up)")
     protocol = {"protocol": "fcn_score", "judge": JUDGE_NAME, "judge_sha256": sha[:12],
                 "judge_train": "real train photos", "confusion": "accumulated over all frames", "ignore": ignore_index,
-                "class_mean": describe_class_mean("official", len(scored), num_classes), "class_set": class_set,
+                "class_mean": describe_class_mean(CLASS_MEAN, len(scored), num_classes), "class_set": class_set,
                 "scored_at": scored_at, "variant": ctx.variant,
                 "comparable_to_paper": "no (retrained judge, embedded task)"} | extra
-    values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist, scored, "official").items()}
-    _, iou = per_class_scores(hist, "official")
+    values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist, scored, CLASS_MEAN).items()}
+    _, iou = per_class_scores(hist, CLASS_MEAN)
     values.update({f"fcn_{direction}_iou[{names[c]}]": float(iou[c]) for c in scored})
     return make_rows(
         ctx, values, n=len(test), protocol=protocol,
