@@ -1,0 +1,97 @@
+"""Drawing pieces shared by the report's plots: the one grouped-bar routine and the training-curve figures.
+
+Both return what they drew as ``{method: "#rrggbb"}`` read back from the matplotlib artists.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+from matplotlib.colors import to_hex
+
+from harness.core.errors import HarnessError
+
+SEED_STYLES = ("-", "--", ":", "-.")  # seeds of one method: same colour, different line style
+
+
+def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: pd.DataFrame,
+                 colours: dict[str, str]) -> dict[str, str]:
+    """Bars of ``means`` (groups as rows, methods as columns) with interval whiskers, one colour per method.
+
+    Args:
+        ax: Axes to draw on; x ticks are the group labels (``means.index``), unless a single unnamed group.
+        means: (groups, methods) values; NaN draws nothing.
+        lows: Same shape: interval lower bounds (NaN: no whisker).
+        highs: Same shape: interval upper bounds.
+        colours: Method -> colour (every column of ``means`` must have one).
+
+    Returns:
+        ``{method: colour as drawn}`` in column order.
+    """
+    groups, methods = len(means.index), list(means.columns)
+    width = 0.8 / max(1, len(methods))
+    mean, low, high = (f.to_numpy(dtype=float) for f in (means, lows, highs))
+    drawn = {}
+    for j, method in enumerate(methods):
+        x = np.arange(groups) + (j - (len(methods) - 1) / 2) * width
+        below = np.nan_to_num(np.clip(mean[:, j] - low[:, j], 0, None))
+        above = np.nan_to_num(np.clip(high[:, j] - mean[:, j], 0, None))
+        bars = ax.bar(x, np.nan_to_num(mean[:, j]), width, yerr=[below, above], capsize=2,
+                      color=colours[method], error_kw={"lw": 0.8})
+        drawn[method] = to_hex(bars.patches[0].get_facecolor())
+    if groups > 1 or str(means.index[0]) not in ("", "mean"):
+        ax.set_xticks(range(groups), [str(g)[:22] for g in means.index], rotation=20 if groups > 4 else 0,
+                      ha="right" if groups > 4 else "center")
+    ax.axhline(0, color="black", lw=0.5)
+    return drawn
+
+
+def _read_losses(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_csv(path)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise HarnessError(f"{path}: unreadable losses file ({exc}); expected a 'step' column then losses") from exc
+    if "step" not in frame.columns or len(frame.columns) < 2:
+        raise HarnessError(f"{path}: expected a 'step' column then one column per loss")
+    return frame
+
+
+def training_curves(run_dir: Path, colours: dict[str, str]
+                    ) -> Iterator[tuple[str, str, str, plt.Figure, dict[str, str]]]:
+    """One figure per (model, task) from ``jobs/<model>__<task>__s<seed>/losses.csv``: the method's colour, a line
+    style per seed.
+
+    Yields:
+        ``(task, model, caption, figure, {model: colour as drawn})``; the caller saves and closes each figure before
+        the next is drawn.
+    """
+    groups: dict[tuple[str, str], list[tuple[str, pd.DataFrame]]] = {}
+    for path in sorted((run_dir / "jobs").glob("*/losses.csv")):
+        parts = path.parent.name.split("__")
+        if len(parts) == 3:
+            groups.setdefault((parts[0], parts[1]), []).append((parts[2], _read_losses(path)))
+    fallback = "#4c72b0"
+    for (model, task), runs in groups.items():
+        losses = [c for c in runs[0][1].columns if c != "step"]
+        cols = min(4, len(losses))
+        fig, axes = plt.subplots(math.ceil(len(losses) / cols), cols, figsize=(2.8 * cols, 2.2 * math.ceil(
+            len(losses) / cols)), squeeze=False)
+        for ax in axes.ravel()[len(losses):]:
+            ax.set_visible(False)
+        drawn = {}
+        for ax, loss in zip(axes.ravel(), losses, strict=False):
+            for i, (seed, frame) in enumerate(runs):
+                if loss in frame.columns:
+                    line = ax.plot(frame["step"], frame[loss], lw=1, label=seed, color=colours.get(model, fallback),
+                                   ls=SEED_STYLES[i % len(SEED_STYLES)])[0]
+                    drawn[model] = to_hex(line.get_color())
+            ax.set_title(loss, fontsize=8)
+            ax.set_xlabel("step", fontsize=7)
+            ax.tick_params(labelsize=7)
+        axes[0][0].legend(fontsize=6)
+        yield task, model, f"Training losses: {model} (seeds as line styles)", fig, drawn
