@@ -50,6 +50,7 @@ class Plot:
         title: Caption (plain text; the HTML escapes it).
         path: The PNG file.
         colours: ``(method, "#rrggbb")`` as drawn, read back from the figure's artists.
+        metrics: The metrics (or per-class keys) drawn.
     """
 
     task: str
@@ -57,6 +58,7 @@ class Plot:
     title: str
     path: Path
     colours: tuple[tuple[str, str], ...] = ()
+    metrics: tuple[str, ...] = ()
 
 
 def slugify(text: str, max_len: int = 60) -> str:
@@ -82,12 +84,14 @@ def method_colours(long: pd.DataFrame) -> dict[str, str]:
     return colours
 
 
-def _save(fig: plt.Figure, path: Path, task: str, kind: str, title: str, drawn: dict[str, str],
+def _save(fig: plt.Figure, path: Path, plot: tuple[str, str, str], drawn: dict[str, str], metrics: list[str],
           top: float = 1.0) -> Plot:
+    """Writes ``fig`` (what it drew in the PNG's Description) and returns its ``Plot(task, kind, title, ...)``."""
     fig.tight_layout(rect=(0, 0, 1, top))
-    fig.savefig(path, dpi=DPI, format="png", metadata={"Description": json.dumps({"colours": drawn})})
+    fig.savefig(path, dpi=DPI, format="png",
+                metadata={"Description": json.dumps({"colours": drawn, "metrics": metrics})})
     plt.close(fig)
-    return Plot(task, kind, title, path, tuple(drawn.items()))
+    return Plot(*plot, path, tuple(drawn.items()), tuple(metrics))
 
 
 def _arrow(higher: object) -> str:
@@ -125,8 +129,8 @@ def metric_panels(long: pd.DataFrame, task: str, colours: dict[str, str], out_di
     fig.legend(*_legend(drawn), fontsize=7, loc="upper center", ncol=min(5, len(drawn)), frameon=False)
     path = out_dir / f"metrics_{slugify(task)}.png"
     height = fig.get_size_inches()[1]
-    return _save(fig, path, task, "metrics", "Every metric with a direction: mean per method, 95% CI across seeds",
-                 drawn, top=1 - 0.22 * legend_rows / height)
+    return _save(fig, path, (task, "metrics", "Every metric with a direction: mean per method, 95% CI across seeds"),
+                 drawn, metrics, top=1 - 0.22 * legend_rows / height)
 
 
 def _legend(drawn: dict[str, str]) -> tuple[list[plt.Rectangle], list[str]]:
@@ -168,8 +172,9 @@ def difference_plot(pvu: pd.DataFrame, task: str, colours: dict[str, str], out_d
     axes[-1, 0].set_xlabel(f"{first.setting_a} best − {first.setting_b} best, in each metric's units "
                            "(right of 0: first setting better)", fontsize=7)
     path = out_dir / f"difference_{slugify(task)}.png"
-    return _save(fig, path, task, "difference",
-                 "Best method of each setting: difference on each metric's own scale, 95% CI of the test", drawn)
+    return _save(fig, path, (task, "difference",
+                             "Best method of each setting: difference on each metric's own scale, 95% CI of the test"),
+                 drawn, list(sub["metric"]))
 
 
 def per_class_bars(long: pd.DataFrame, task: str, base: str, colours: dict[str, str], out_dir: Path) -> Plot:
@@ -187,7 +192,8 @@ def per_class_bars(long: pd.DataFrame, task: str, base: str, colours: dict[str, 
     ax.tick_params(labelsize=7)
     note = f"; not drawn (every method < {DEGENERATE_BELOW:g}): {', '.join(skipped)}" if skipped else ""
     path = out_dir / f"class_{slugify(task)}_{slugify(base)}.png"
-    return _save(fig, path, task, "per_class", f"{base} per class, 95% CI across seeds{note}", drawn)
+    return _save(fig, path, (task, "per_class", f"{base} per class, 95% CI across seeds{note}"), drawn,
+                 [f"{base}[{c}]" for c in table["mean"].index[keep]])
 
 
 def distribution(rows: pd.DataFrame, task: str, metric: str, colours: dict[str, str], out_dir: Path) -> Plot:
@@ -204,7 +210,7 @@ def distribution(rows: pd.DataFrame, task: str, metric: str, colours: dict[str, 
     ax.set_xticks(range(1, len(models) + 1), [m[:24] for m in models], fontsize=8)
     ax.set_title(f"{task}: {metric} distribution", fontsize=9)
     path = out_dir / f"dist_{slugify(task)}_{slugify(metric)}.png"
-    return _save(fig, path, task, "distribution", f"{metric}: per-image distribution", drawn)
+    return _save(fig, path, (task, "distribution", f"{metric}: per-image distribution"), drawn, [metric])
 
 
 def probe_plot(long: pd.DataFrame, colours: dict[str, str], out_dir: Path) -> Plot | None:
@@ -219,7 +225,8 @@ def probe_plot(long: pd.DataFrame, colours: dict[str, str], out_dir: Path) -> Pl
     drawn = grouped_bars(ax, table["mean"], table["ci_low"], table["ci_high"], colours)
     ax.legend(*_legend(drawn), fontsize=6)
     ax.set_title("Geometry vs texture probe", fontsize=9)
-    return _save(fig, out_dir / "probe.png", "", "probe", "Geometry vs texture probe per method, 95% CI", drawn)
+    return _save(fig, out_dir / "probe.png", ("", "probe", "Geometry vs texture probe per method, 95% CI"), drawn,
+                 list(dict.fromkeys(sub["metric"])))
 
 
 def make_plots(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
@@ -244,11 +251,11 @@ def make_plots(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
             plots.append(distribution(analysis.rows, task, metric, colours, out_dir))
     for task, model, title, fig, drawn in training_curves(run_dir, colours):
         path = out_dir / f"curves_{slugify(task)}_{slugify(model)}.png"
-        plots.append(_save(fig, path, task, "curves", title, drawn))
+        plots.append(_save(fig, path, (task, "curves", title), drawn, []))
     plots.append(probe_plot(long, colours, out_dir))
     written = [p for p in plots if p is not None]
     (out_dir / "plots.json").write_text(json.dumps({
         "colours": colours,
-        "plots": [{"file": p.path.name, "task": p.task, "kind": p.kind, "title": p.title, "colours": dict(p.colours)}
-                  for p in written]}, indent=2), encoding="utf-8")
+        "plots": [{"file": p.path.name, "task": p.task, "kind": p.kind, "title": p.title, "colours": dict(p.colours),
+                   "metrics": list(p.metrics)} for p in written]}, indent=2), encoding="utf-8")
     return written

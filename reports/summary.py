@@ -1,7 +1,8 @@
 """What a reader sees first: the headline metric of each task, its leaderboard, the summary paragraph, summary.md.
 
 The headline metric of a task is its first metric (in the rows' order) with a direction that the most compared
-methods have, per-class, per-image and simulated rows excepted: protocols write their main score first. Nothing
+methods have, per-class and simulated rows excepted, per-image ones only when nothing else is there: protocols
+write their main score first. Nothing
 names a model or a task, so new ones need no change here.
 """
 
@@ -23,7 +24,9 @@ ARROWS = {True: "↑", False: "↓"}  # direction marks; informational metrics g
 def headline_metric(task_long: pd.DataFrame) -> str | None:
     """The task's headline metric (module docstring), or None when it has no metric with a direction."""
     sub = comparable(task_long)
-    sub = sub[[split_bracket(m) is None and not m.endswith(PER_IMAGE_SUFFIX) for m in sub["metric"]]]
+    sub = sub[~sub["metric"].str.contains("[", regex=False)]
+    whole = sub[~sub["metric"].str.endswith(PER_IMAGE_SUFFIX)]
+    sub = whole if len(whole) else sub  # per-image metrics lead only where a task has nothing else
     if sub.empty:
         return None
     counts = sub.groupby("metric", sort=False)["model"].nunique()
