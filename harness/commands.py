@@ -58,8 +58,8 @@ def _report(run_dir: Path) -> int:
     from reports.build import build_report
 
     paths = build_report(run_dir)
-    print(f"report: {paths.report_html}\nsummary: {paths.summary_csv}\npaired vs unpaired: {paths.paired_csv}\n"
-          f"plots: {paths.plots_dir}")
+    print(f"report: {paths.report_html}\nsummary: {paths.summary_csv} and {paths.summary_md.name}\n"
+          f"comparisons: {paths.comparisons_csv}\npaired vs unpaired: {paths.paired_csv}\nplots: {paths.plots_dir}")
     return 0
 
 

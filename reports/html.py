@@ -39,7 +39,8 @@ def _cell(rec: pd.Series | None, scale: float) -> dict[str, object]:
     if rec is None:
         return {"value": "–", "ci": "", "cls": "", "note": ""}
     cls = "best" if rec["significantly_best"] else "tie" if rec["verdict"] == "tied best" else ""
-    note = "" if not rec["vs"] else f"{rec['verdict']}; vs {rec['vs']}: {fmt_signed(rec['diff'], scale)}, {fmt_p(rec['p'])}"
+    note = "" if not rec["vs"] else (f"{rec['verdict']}; vs {rec['vs']}: {fmt_signed(rec['diff'], scale)}, "
+                                     f"{fmt_p(rec['p'])}")
     return {"value": fmt(rec["mean"], scale), "ci": fmt_ci(rec["ci_low"], rec["ci_high"], scale), "cls": cls,
             "note": note}
 
@@ -116,8 +117,8 @@ def _ranking_rows(task_long: pd.DataFrame) -> list[dict[str, object]]:
         rows.append({"metric": metric, "arrow": ARROWS[higher], "unit": unit, "ranked": [
             {"rank": f"{'=' if r.tied else ''}{int(r.rank)}", "model": str(r.model), "setting": str(r.setting),
              "value": fmt(r.mean, scale), "best": bool(r.significantly_best), "tied": bool(r.tied),
-             "vs": str(r.vs), "diff": fmt_signed(r.diff, scale), "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale),
-             "p": fmt_p(r.p)} for r in ranked.itertuples()]})
+             "vs": str(r.vs), "diff": fmt_signed(r.diff, scale),
+             "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale), "p": fmt_p(r.p)} for r in ranked.itertuples()]})
     return rows
 
 

@@ -63,8 +63,9 @@ def _read_losses(path: Path) -> pd.DataFrame:
 
 def training_curves(run_dir: Path, colours: dict[str, str]
                     ) -> Iterator[tuple[str, str, str, plt.Figure, dict[str, str]]]:
-    """One figure per (model, task) from ``jobs/<model>__<task>__s<seed>/losses.csv``: the method's colour, a line
-    style per seed.
+    """One figure per (model, task) from ``jobs/<model>__<task>__s<seed>/losses.csv``.
+
+    Every line has the method's colour; seeds differ by line style.
 
     Yields:
         ``(task, model, caption, figure, {model: colour as drawn})``; the caller saves and closes each figure before

@@ -246,7 +246,8 @@ def make_plots(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
         plots.append(difference_plot(analysis.pvu, task, colours, out_dir))
         for base in dict.fromkeys(b[0] for b in map(split_bracket, task_long["metric"]) if b):
             plots.append(per_class_bars(task_long, task, base, colours, out_dir))
-        per_image = task_long[task_long["metric"].str.endswith(PER_IMAGE_SUFFIX) & task_long["higher_is_better"].notna()]
+        per_image = task_long[task_long["metric"].str.endswith(PER_IMAGE_SUFFIX)
+                              & task_long["higher_is_better"].notna()]
         for metric in dict.fromkeys(per_image["metric"]):
             plots.append(distribution(analysis.rows, task, metric, colours, out_dir))
     for task, model, title, fig, drawn in training_curves(run_dir, colours):

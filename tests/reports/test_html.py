@@ -64,7 +64,8 @@ def test_error_during_build_leaves_no_partial_report(fake_run, monkeypatch):
     with pytest.raises(RuntimeError):
         build_report(fake_run)
     names = {p.name for p in fake_run.iterdir()}
-    assert not names & {"report.html", "summary.csv", "summary.md", "comparisons.csv", "paired_vs_unpaired.csv", "plots"}
+    outputs = {"report.html", "summary.csv", "summary.md", "comparisons.csv", "paired_vs_unpaired.csv", "plots"}
+    assert not names & outputs
     assert not [n for n in names if n.startswith(".")]
 
 
