@@ -75,7 +75,7 @@ def task_sentence(task: str, task_long: pd.DataFrame) -> dict[str, str]:
     if metric is None or len(methods) < 2:
         text = (f"{task}: only {', '.join(map(str, methods))} ran here, nothing to compare." if len(methods) else
                 f"{task}: no method with a ranked metric (reference or simulated rows only).")
-        return {"task": task, "winner": "", "p": "", "text": text}
+        return {"task": task, "winner": "", "p": "", "text": text, "significant": ""}
     sub = task_long[(task_long["metric"] == metric) & task_long["rank"].notna()]
     lead = sub.sort_values(["rank", "mean"], ascending=[True, not bool(sub["higher_is_better"].iloc[0])]).iloc[0]
     scale, unit = display_scale(metric, sub["mean"])
@@ -93,13 +93,33 @@ def task_sentence(task: str, task_long: pd.DataFrame) -> dict[str, str]:
                 f"with {tied} ({values}; {p_text})")
     best_count = wins.get(str(lead["model"]), 0)
     text += f", and significantly best on {best_count} of {ranked} metrics with a direction."
-    return {"task": task, "winner": str(lead["model"]), "p": fmt_p(lead["p"]), "text": text}
+    return {"task": task, "winner": str(lead["model"]), "p": fmt_p(lead["p"]), "text": text,
+            "significant": "yes" if lead["significantly_best"] else "no"}
 
 
 def summary_sentences(analysis: Analysis) -> list[dict[str, str]]:
-    """``task_sentence`` for every task, in the rows' order."""
+    """An overall sentence (task ``""``), then ``task_sentence`` for every task in the rows' order."""
     long = analysis.long
-    return [task_sentence(task, long[long["task"] == task]) for task in dict.fromkeys(long["task"])]
+    per_task = [task_sentence(task, long[long["task"] == task]) for task in dict.fromkeys(long["task"])]
+    return [overall_sentence(per_task)] + per_task
+
+
+def overall_sentence(per_task: list[dict[str, str]]) -> dict[str, str]:
+    """Which method wins where: headline wins per method over the tasks that compare methods."""
+    compared = [s for s in per_task if s["winner"]]
+    wins: dict[str, list[str]] = {}
+    for s in compared:
+        if s["significant"] == "yes":
+            wins.setdefault(s["winner"], []).append(s["task"])
+    parts = [f"{model} on {len(tasks)} ({', '.join(tasks)})" for model, tasks in
+             sorted(wins.items(), key=lambda kv: -len(kv[1]))]
+    open_tasks = [s["task"] for s in compared if s["significant"] != "yes"]
+    text = (f"Across the {len(compared)} tasks that compare methods, significantly best on the headline metric: "
+            + ("; ".join(parts) if parts else "none") + "."
+            + (f" No significant winner on {', '.join(open_tasks)}." if open_tasks else ""))
+    if not compared:
+        text = "No task of this run compares two methods."
+    return {"task": "", "winner": "", "p": "", "text": text, "significant": ""}
 
 
 def rule_text() -> str:
