@@ -17,6 +17,23 @@ from matplotlib.colors import to_hex
 from harness.core.errors import HarnessError
 
 SEED_STYLES = ("-", "--", ":", "-.")  # seeds of one method: same colour, different line style
+TICKS = 4  # at most this many ticks per numeric axis: tick text is most of a small figure's drawing time
+
+
+def margins(fig: plt.Figure, left: float = 0.5, right: float = 0.15, bottom: float = 0.35, top: float = 0.3,
+            wspace: float = 0.55, hspace: float = 0.55) -> None:
+    """Fixed margins and gaps in inches (instead of ``tight_layout``, which draws every figure twice)."""
+    width, height = fig.get_size_inches()
+    cols, rows = _grid_shape(fig)
+    cell_w = (width - left - right - wspace * (cols - 1)) / cols
+    cell_h = (height - top - bottom - hspace * (rows - 1)) / rows
+    fig.subplots_adjust(left=left / width, right=1 - right / width, bottom=bottom / height, top=1 - top / height,
+                        wspace=wspace / max(cell_w, 1e-3), hspace=hspace / max(cell_h, 1e-3))
+
+
+def _grid_shape(fig: plt.Figure) -> tuple[int, int]:
+    spec = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes else None
+    return (spec.ncols, spec.nrows) if spec is not None else (1, 1)
 
 
 def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: pd.DataFrame,
@@ -48,6 +65,7 @@ def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: p
         ax.set_xticks(range(groups), [str(g)[:22] for g in means.index], rotation=20 if groups > 4 else 0,
                       ha="right" if groups > 4 else "center")
     ax.axhline(0, color="black", lw=0.5)
+    ax.locator_params(axis="y", nbins=TICKS)
     return drawn
 
 
@@ -92,7 +110,9 @@ def training_curves(run_dir: Path, colours: dict[str, str]
                                    ls=SEED_STYLES[i % len(SEED_STYLES)])[0]
                     drawn[model] = to_hex(line.get_color())
             ax.set_title(loss, fontsize=8)
-            ax.set_xlabel("step", fontsize=7)
             ax.tick_params(labelsize=7)
+            ax.locator_params(nbins=TICKS)
         axes[0][0].legend(fontsize=6)
+        margins(fig, left=0.45, bottom=0.3, top=0.5, wspace=0.45, hspace=0.45)
+        fig.suptitle(f"{model} on {task}: training losses by step", fontsize=8)
         yield task, model, f"Training losses: {model} (seeds as line styles)", fig, drawn

@@ -28,7 +28,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from reports.analysis import Analysis  # noqa: E402
 from reports.formatting import display_scale, fmt_p  # noqa: E402
-from reports.plot_parts import grouped_bars, training_curves  # noqa: E402
+from reports.plot_parts import grouped_bars, margins, training_curves  # noqa: E402
 from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, split_bracket  # noqa: E402
 
 DPI = 80  # small PNGs: the report embeds them as base64
@@ -84,10 +84,9 @@ def method_colours(long: pd.DataFrame) -> dict[str, str]:
     return colours
 
 
-def _save(fig: plt.Figure, path: Path, plot: tuple[str, str, str], drawn: dict[str, str], metrics: list[str],
-          top: float = 1.0) -> Plot:
+def _save(fig: plt.Figure, path: Path, plot: tuple[str, str, str], drawn: dict[str, str], metrics: list[str]
+          ) -> Plot:
     """Writes ``fig`` (what it drew in the PNG's Description) and returns its ``Plot(task, kind, title, ...)``."""
-    fig.tight_layout(rect=(0, 0, 1, top))
     fig.savefig(path, dpi=DPI, format="png",
                 metadata={"Description": json.dumps({"colours": drawn, "metrics": metrics})})
     plt.close(fig)
@@ -101,7 +100,7 @@ def _arrow(higher: object) -> str:
 def _panel_grid(n: int, height: float = 2.3) -> tuple[plt.Figure, list[plt.Axes]]:
     cols = min(PANEL_COLUMNS, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, height * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, height * rows + 0.3), squeeze=False)
     flat = list(axes.ravel())
     for ax in flat[n:]:
         ax.set_visible(False)
@@ -127,10 +126,10 @@ def metric_panels(long: pd.DataFrame, task: str, colours: dict[str, str], out_di
         ax.tick_params(labelsize=7)
     legend_rows = math.ceil(len(drawn) / 5)
     fig.legend(*_legend(drawn), fontsize=7, loc="upper center", ncol=min(5, len(drawn)), frameon=False)
+    margins(fig, left=0.45, bottom=0.1, top=0.3 + 0.2 * legend_rows, wspace=0.5, hspace=0.45)
     path = out_dir / f"metrics_{slugify(task)}.png"
-    height = fig.get_size_inches()[1]
     return _save(fig, path, (task, "metrics", "Every metric with a direction: mean per method, 95% CI across seeds"),
-                 drawn, metrics, top=1 - 0.22 * legend_rows / height)
+                 drawn, metrics)
 
 
 def _legend(drawn: dict[str, str]) -> tuple[list[plt.Rectangle], list[str]]:
@@ -147,7 +146,7 @@ def difference_plot(pvu: pd.DataFrame, task: str, colours: dict[str, str], out_d
     sub = pvu[(pvu["task"] == task) & ~pvu["metric"].str.contains("[", regex=False)]
     if sub.empty:
         return None
-    fig, axes = plt.subplots(len(sub), 1, figsize=(6.2, 0.62 * len(sub) + 0.9), squeeze=False)
+    fig, axes = plt.subplots(len(sub), 1, figsize=(6.2, 0.95 * len(sub) + 0.5), squeeze=False)
     drawn: dict[str, str] = {}
     for ax, r in zip(axes[:, 0], sub.itertuples(), strict=True):
         sign = 1.0 if r.higher_is_better else -1.0
@@ -164,13 +163,16 @@ def difference_plot(pvu: pd.DataFrame, task: str, colours: dict[str, str], out_d
         span = max(abs(centre), abs(low) if not math.isnan(low) else 0, abs(high) if not math.isnan(high) else 0)
         ax.set_xlim(-1.15 * span or -1, 1.15 * span or 1)
         ax.axvline(0, color="black", lw=0.8)
-        ax.set_yticks([0], [f"{r.metric[:30]}{_arrow(r.higher_is_better)}" + (f" {unit}" if unit else "")],
-                       fontsize=7)
+        ax.set_yticks([])
+        ax.set_title(f"{r.metric}{_arrow(r.higher_is_better)}" + (f" ({unit})" if unit else "")
+                     + f": {r.model_a} ({r.setting_a}) − {r.model_b} ({r.setting_b})", fontsize=7, loc="left")
         ax.tick_params(axis="x", labelsize=7)
+        ax.locator_params(axis="x", nbins=5)
         ax.text(1.0, 0.5, f" {fmt_p(r.p)}", transform=ax.transAxes, fontsize=7, va="center")
     first = sub.iloc[0]
     axes[-1, 0].set_xlabel(f"{first.setting_a} best − {first.setting_b} best, in each metric's units "
                            "(right of 0: first setting better)", fontsize=7)
+    margins(fig, left=0.15, right=0.75, bottom=0.45, top=0.25, hspace=0.6)
     path = out_dir / f"difference_{slugify(task)}.png"
     return _save(fig, path, (task, "difference",
                              "Best method of each setting: difference on each metric's own scale, 95% CI of the test"),
@@ -190,6 +192,7 @@ def per_class_bars(long: pd.DataFrame, task: str, base: str, colours: dict[str, 
     ax.legend(*_legend(drawn), fontsize=6)
     ax.set_title(f"{task}: {base} per class", fontsize=9)
     ax.tick_params(labelsize=7)
+    margins(fig, bottom=0.75)
     note = f"; not drawn (every method < {DEGENERATE_BELOW:g}): {', '.join(skipped)}" if skipped else ""
     path = out_dir / f"class_{slugify(task)}_{slugify(base)}.png"
     return _save(fig, path, (task, "per_class", f"{base} per class, 95% CI across seeds{note}"), drawn,
@@ -209,6 +212,8 @@ def distribution(rows: pd.DataFrame, task: str, metric: str, colours: dict[str, 
         drawn[model] = to_hex(box.get_facecolor())
     ax.set_xticks(range(1, len(models) + 1), [m[:24] for m in models], fontsize=8)
     ax.set_title(f"{task}: {metric} distribution", fontsize=9)
+    ax.locator_params(axis="y", nbins=5)
+    margins(fig, bottom=0.45)
     path = out_dir / f"dist_{slugify(task)}_{slugify(metric)}.png"
     return _save(fig, path, (task, "distribution", f"{metric}: per-image distribution"), drawn, [metric])
 
@@ -225,6 +230,7 @@ def probe_plot(long: pd.DataFrame, colours: dict[str, str], out_dir: Path) -> Pl
     drawn = grouped_bars(ax, table["mean"], table["ci_low"], table["ci_high"], colours)
     ax.legend(*_legend(drawn), fontsize=6)
     ax.set_title("Geometry vs texture probe", fontsize=9)
+    margins(fig, bottom=0.5)
     return _save(fig, out_dir / "probe.png", ("", "probe", "Geometry vs texture probe per method, 95% CI"), drawn,
                  list(dict.fromkeys(sub["metric"])))
 
