@@ -31,6 +31,11 @@ def margins(fig: plt.Figure, left: float = 0.5, right: float = 0.15, bottom: flo
                         wspace=wspace / max(cell_w, 1e-3), hspace=hspace / max(cell_h, 1e-3))
 
 
+def panels(fig: plt.Figure, rows: int, cols: int, n: int) -> list[plt.Axes]:
+    """The first ``n`` cells of a ``rows`` x ``cols`` grid (empty cells get no axes: each costs drawing time)."""
+    return [fig.add_subplot(rows, cols, i + 1) for i in range(n)]
+
+
 def _grid_shape(fig: plt.Figure) -> tuple[int, int]:
     spec = fig.axes[0].get_subplotspec().get_gridspec() if fig.axes else None
     return (spec.ncols, spec.nrows) if spec is not None else (1, 1)
@@ -98,12 +103,11 @@ def training_curves(run_dir: Path, colours: dict[str, str]
     for (model, task), runs in groups.items():
         losses = [c for c in runs[0][1].columns if c != "step"]
         cols = min(4, len(losses))
-        fig, axes = plt.subplots(math.ceil(len(losses) / cols), cols, figsize=(2.8 * cols, 2.2 * math.ceil(
-            len(losses) / cols)), squeeze=False)
-        for ax in axes.ravel()[len(losses):]:
-            ax.set_visible(False)
+        rows = math.ceil(len(losses) / cols)
+        fig = plt.figure(figsize=(2.8 * cols, 2.2 * rows))
+        axes = panels(fig, rows, cols, len(losses))
         drawn = {}
-        for ax, loss in zip(axes.ravel(), losses, strict=False):
+        for ax, loss in zip(axes, losses, strict=True):
             for i, (seed, frame) in enumerate(runs):
                 if loss in frame.columns:
                     line = ax.plot(frame["step"], frame[loss], lw=1, label=seed, color=colours.get(model, fallback),
@@ -112,7 +116,7 @@ def training_curves(run_dir: Path, colours: dict[str, str]
             ax.set_title(loss, fontsize=8)
             ax.tick_params(labelsize=7)
             ax.locator_params(nbins=TICKS)
-        axes[0][0].legend(fontsize=6)
+        axes[0].legend(fontsize=6)
         margins(fig, left=0.45, bottom=0.3, top=0.5, wspace=0.45, hspace=0.45)
         fig.suptitle(f"{model} on {task}: training losses by step", fontsize=8)
         yield task, model, f"Training losses: {model} (seeds as line styles)", fig, drawn

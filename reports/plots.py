@@ -28,7 +28,7 @@ from matplotlib.colors import to_hex  # noqa: E402
 
 from reports.analysis import Analysis  # noqa: E402
 from reports.formatting import display_scale, fmt_p  # noqa: E402
-from reports.plot_parts import grouped_bars, margins, training_curves  # noqa: E402
+from reports.plot_parts import grouped_bars, margins, panels, training_curves  # noqa: E402
 from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, split_bracket  # noqa: E402
 
 DPI = 80  # small PNGs: the report embeds them as base64
@@ -38,6 +38,7 @@ METHOD_PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#93786
 REFERENCE_PALETTE = ("#3d3d3d", "#7a7a7a", "#a8a8a8", "#c8c8c8")  # ground truth, real data, identity: greys
 DEGENERATE_BELOW = 0.01  # a per-class score whose every method is below this (nothing found) is not drawn
 PANEL_COLUMNS = 4  # small multiples per row
+STYLE = {"axes.titley": 1.01}  # a fixed title height: matplotlib otherwise measures every tick label to place it
 
 
 @dataclass(frozen=True)
@@ -100,11 +101,8 @@ def _arrow(higher: object) -> str:
 def _panel_grid(n: int, height: float = 2.3) -> tuple[plt.Figure, list[plt.Axes]]:
     cols = min(PANEL_COLUMNS, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(2.9 * cols, height * rows + 0.3), squeeze=False)
-    flat = list(axes.ravel())
-    for ax in flat[n:]:
-        ax.set_visible(False)
-    return fig, flat[:n]
+    fig = plt.figure(figsize=(2.9 * cols, height * rows + 0.3))
+    return fig, panels(fig, rows, cols, n)
 
 
 def metric_panels(long: pd.DataFrame, task: str, colours: dict[str, str], out_dir: Path) -> Plot | None:
@@ -243,6 +241,16 @@ def make_plots(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
         run_dir: The run (for ``jobs/*/losses.csv``).
         out_dir: Existing folder for the PNGs.
     """
+    with plt.rc_context(STYLE):
+        written = _draw_all(analysis, run_dir, out_dir)
+    (out_dir / "plots.json").write_text(json.dumps({
+        "colours": method_colours(analysis.long),
+        "plots": [{"file": p.path.name, "task": p.task, "kind": p.kind, "title": p.title, "colours": dict(p.colours),
+                   "metrics": list(p.metrics)} for p in written]}, indent=2), encoding="utf-8")
+    return written
+
+
+def _draw_all(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
     long = analysis.long
     colours = method_colours(long)
     plots: list[Plot | None] = []
@@ -260,9 +268,4 @@ def make_plots(analysis: Analysis, run_dir: Path, out_dir: Path) -> list[Plot]:
         path = out_dir / f"curves_{slugify(task)}_{slugify(model)}.png"
         plots.append(_save(fig, path, (task, "curves", title), drawn, []))
     plots.append(probe_plot(long, colours, out_dir))
-    written = [p for p in plots if p is not None]
-    (out_dir / "plots.json").write_text(json.dumps({
-        "colours": colours,
-        "plots": [{"file": p.path.name, "task": p.task, "kind": p.kind, "title": p.title, "colours": dict(p.colours),
-                   "metrics": list(p.metrics)} for p in written]}, indent=2), encoding="utf-8")
-    return written
+    return [p for p in plots if p is not None]
