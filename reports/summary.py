@@ -58,12 +58,12 @@ def leaderboard(task_long: pd.DataFrame) -> dict[str, object]:
                        sort_key=-sub["mean"] if higher else sub["mean"]).sort_values(["is_ref", "rank_key", "sort_key"])
     rows = []
     for r in order.itertuples(index=False):
-        rank = "" if is_nan(r.rank) else f"{'=' if r.tied else ''}{int(r.rank)}"
+        rank = ("ref." if r.is_ref else "–") if is_nan(r.rank) else f"{'=' if r.tied else ''}{int(r.rank)}"
         rows.append({"rank": rank, "model": str(r.model), "setting": str(r.setting), "n_seeds": str(r.n_seeds),
                      "value": fmt(r.mean, scale), "ci": fmt_ci(r.ci_low, r.ci_high, scale),
                      "vs": str(r.vs), "diff": fmt_signed(r.diff, scale) if r.vs else "",
                      "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale), "p": fmt_p(r.p) if r.vs else "",
-                     "test": str(r.test), "wins": f"{wins.get(r.model, 0)} of {ranked}" if rank else "",
+                     "test": str(r.test), "wins": "" if is_nan(r.rank) else f"{wins.get(r.model, 0)} of {ranked}",
                      "reference": bool(r.is_ref), "best": bool(r.significantly_best), "tied": bool(r.tied)})
     return {"metric": metric, "arrow": ARROWS[higher], "unit": unit, "rows": rows}
 
@@ -157,7 +157,7 @@ def summary_markdown(analysis: Analysis, run_name: str) -> str:
             lines += [f"Leaderboard by **{_md(board['metric'])}** {board['arrow']}{unit}:", ""]
             lines += _md_table(["rank", "method", "setting", "seeds", "mean", "95% CI", "vs", "difference",
                                 "difference CI", "p", "significantly best on"],
-                               [[r["rank"] or "ref.", r["model"], r["setting"], r["n_seeds"],
+                               [[r["rank"], r["model"], r["setting"], r["n_seeds"],
                                  f"**{r['value']}**" if r["best"] else r["value"], r["ci"], r["vs"], r["diff"],
                                  r["diff_ci"], r["p"], r["wins"]] for r in board["rows"]]) + [""]
         lines += _metrics_markdown(task_long)

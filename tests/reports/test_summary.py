@@ -36,7 +36,7 @@ def test_leaderboard_sorts_by_rank_then_direction_with_references_last():
                   ("c", "err"): (3.05, 0.1)}, setting={"ref": "reference"}, higher={"err": False})
     board = leaderboard(analyse(rows).long)
     assert board["metric"] == "err" and board["arrow"] == "↓"
-    assert [(r["rank"], r["model"]) for r in board["rows"]] == [("=1", "b"), ("=1", "c"), ("2", "a"), ("", "ref")]
+    assert [(r["rank"], r["model"]) for r in board["rows"]] == [("=1", "b"), ("=1", "c"), ("2", "a"), ("ref.", "ref")]
     assert board["rows"][0]["tied"] and not board["rows"][0]["best"] and board["rows"][-1]["reference"]
     assert board["rows"][2]["p"].startswith("p ") and board["rows"][2]["vs"] == "b"
 
