@@ -265,12 +265,13 @@ def build_cyclegan(config: CycleGANConfig, task: Task, device: torch.device) -> 
 
 
 def provenance(config: CycleGANConfig) -> dict[str, str]:
-    """``train`` and, with ``image_size`` set, ``model_size`` keys (no ``;`` or ``=`` in the values)."""
+    """``model_train`` and, with ``image_size`` set, ``model_size`` keys (no ``;`` or ``=`` in the values)."""
     split = ("A and B drawn independently from the whole train split" if config.train_split == "whole"
              else "A and B from disjoint halves of the train split")
     jitter = "resize_and_crop x286/256 + left-right flip per image" if config.jitter else "no jitter"
     decay = f"linear to 0 over the last {config.decay_steps / config.steps:.0%}" if config.decay_steps else "no decay"
-    out = {"train": f"batch {config.batch_size}, {config.steps} steps, lr constant then {decay}, {split}, {jitter}"}
+    train = f"batch {config.batch_size}, {config.steps} steps, lr constant then {decay}, {split}, {jitter}"
+    out = {"model_train": train}
     if config.image_size:
         out["model_size"] = (f"{config.image_size} px networks with {config.n_blocks} residual blocks (CycleGAN "
                              "paper 7.2), inputs resized to it and outputs back to the task size (bicubic)")

@@ -15,11 +15,10 @@ divided by 1.000004 every step down to 1e-6, momentum 0.5 → 0.7 saturating at 
   __init__.py line 353), and G's is the non-saturating ``BCE(D(G(z)), 1)`` on the same D outputs (line 359);
 - D and G are updated simultaneously: one SGD step applies both gradients, each taken from the same samples
   before either network moves (``get_gradients``, lines 397-398 return both). ``update="alternating"`` runs the
-  paper's Algorithm 1 instead (k D steps, then a G step on fresh noise) with the same objectives;
+  paper's Algorithm 1 instead (k D steps, then a G step on fresh noise) with the same objectives, and
+  ``provenance()`` names the rule in every generation row;
 - G's output bias starts at the logit of the data's pixel marginals clipped to [1e-7, 1 − 1e-7] (``mnist.yaml``
   ``init_sigmoid_bias_from_marginals``; pylearn2 ``models/dbm/__init__.py`` lines 84-88).
-
-The update rule is named in every generation row's protocol string (``provenance()``).
 """
 
 from __future__ import annotations
@@ -76,7 +75,6 @@ class GANConfig:
 
 def validate_config(config: GANConfig, image_size: int) -> None:
     """Raises ``HarnessError`` naming the ``gan.*`` option that cannot run (``image_size`` is not needed)."""
-    del image_size
     for key, value, allowed in (("update", config.update, UPDATES), ("g_loss", config.g_loss, G_LOSSES),
                                 ("optimizer", config.optimizer, OPTIMIZERS)):
         if value not in allowed:
@@ -148,6 +146,12 @@ class Discriminator(nn.Module):
 def sample_noise(n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``."""
     return (torch.rand(n, dim, generator=generator) * 2 - 1) * math.sqrt(3.0)
+
+
+def _report(loss_d: torch.Tensor, loss_g: torch.Tensor, logit_real: torch.Tensor, logit_fake: torch.Tensor
+            ) -> dict[str, float]:
+    return {"D": loss_d.item(), "G": loss_g.item(), "D(x)": torch.sigmoid(logit_real).mean().item(),
+            "D(G(z))": torch.sigmoid(logit_fake).mean().item()}
 
 
 class VanillaGAN:
@@ -235,8 +239,7 @@ class VanillaGAN:
             param.grad = grad
         self.opt_d.step()
         self.opt_g.step()
-        return {"D": loss_d.item(), "G": loss_g.item(), "D(x)": torch.sigmoid(logit_real).mean().item(),
-                "D(G(z))": torch.sigmoid(logit_fake).mean().item()}
+        return _report(loss_d, loss_g, logit_real, logit_fake)
 
     def _alternating(self, reals: tuple[torch.Tensor, ...]) -> dict[str, float]:
         """Algorithm 1: k D steps on detached fakes, then one G step on fresh noise against the updated D."""
@@ -254,8 +257,7 @@ class VanillaGAN:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
-        return {"D": loss_d.item(), "G": loss_g.item(), "D(x)": torch.sigmoid(logit_real).mean().item(),
-                "D(G(z))": torch.sigmoid(logit).mean().item()}
+        return _report(loss_d, loss_g, logit_real, logit)
 
     @torch.no_grad()
     def sample(self, n: int, generator: torch.Generator, batch_size: int = 500) -> torch.Tensor:

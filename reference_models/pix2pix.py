@@ -266,12 +266,13 @@ def build_pix2pix(config: Pix2PixConfig, task: Task, device: torch.device) -> Pi
 
 
 def provenance(config: Pix2PixConfig) -> dict[str, str]:
-    """``train`` and ``test`` keys naming the batch, statistics, jitter and LR schedule (no ``;`` or ``=``)."""
+    """``model_train`` and ``model_test``: batch, statistics, LR schedule, jitter (values hold no ``;`` or ``=``)."""
     jitter = "resize_and_crop x286/256 + left-right flip, one per pair" if config.jitter else "no jitter"
     decay = f"linear to 0 over the last {config.decay_steps / config.steps:.0%}" if config.decay_steps else "no decay"
     norm = "each image's own batch-norm statistics" if config.norm == "batch" else f"{config.norm} norm"
-    return {"train": f"batch {config.batch_size} ({norm}), {config.steps} steps, lr constant then {decay}, {jitter}",
-            "test": f"one image at a time in train mode (dropout {'on' if config.dropout else 'off'}, {norm}) "
+    train = f"batch {config.batch_size} ({norm}), {config.steps} steps, lr constant then {decay}, {jitter}"
+    return {"model_train": train,
+            "model_test": f"one image at a time in train mode (dropout {'on' if config.dropout else 'off'}, {norm}) "
                     "as the official test.py"}
 
 

@@ -160,7 +160,7 @@ def test_disjoint_halves_is_a_named_option():
     index_a = drawn_indices(batch["A"], task.unpaired_train["labels"].get())
     index_b = drawn_indices(batch["B"], task.unpaired_train["photo"].get())
     assert index_a != index_b
-    assert "disjoint halves" in build(config, task).provenance()["train"]
+    assert "disjoint halves" in build(config, task).provenance()["model_train"]
 
 
 def test_jitter_by_default_and_every_draw_from_the_generator(monkeypatch):
@@ -195,7 +195,7 @@ def test_choice_fields_are_literals_and_the_schedule_is_stated():
     for name, choices in (("norm", ("batch", "instance", "none")), ("gan_mode", ("vanilla", "lsgan")),
                           ("train_split", ("whole", "disjoint_halves"))):
         assert typing.get_origin(hints[name]) is typing.Literal and typing.get_args(hints[name]) == choices
-    train = build(TINY, make_task()).provenance()["train"]
+    train = build(TINY, make_task()).provenance()["model_train"]
     assert train.startswith("batch 1, 10 steps, lr constant then linear to 0 over the last 50%, A and B drawn")
 
 

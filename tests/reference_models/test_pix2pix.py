@@ -192,9 +192,10 @@ def test_batch_norm_trains_at_batch_one_and_the_choice_is_stated():
         validate_config(dataclasses.replace(TINY, batch_size=2), 32)
     model = build(TINY, make_task())
     provenance = model.provenance()
-    assert provenance["train"].startswith("batch 1 (each image's own batch-norm statistics)")
-    assert "linear to 0 over the last 50%" in provenance["train"] and "resize_and_crop" in provenance["train"]
-    assert provenance["test"].startswith("one image at a time in train mode (dropout on")
+    assert provenance["model_train"].startswith("batch 1 (each image's own batch-norm statistics)")
+    train = provenance["model_train"]
+    assert "linear to 0 over the last 50%" in train and "resize_and_crop" in train
+    assert provenance["model_test"].startswith("one image at a time in train mode (dropout on")
     assert not any(c in v for v in provenance.values() for c in ";=")
 
 
