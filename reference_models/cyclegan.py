@@ -46,8 +46,11 @@ from reference_models.training import (
     GANLoss,
     GanMode,
     ImagePool,
+    check_decay_steps,
     linear_decay_lambda,
     load_training_state,
+    resolve_decay_steps,
+    schedule_text,
     training_state,
     translate_official,
 )
@@ -79,7 +82,7 @@ class CycleGANConfig:
     beta2: float = 0.999  # Adam beta2
     batch_size: int = 1  # images per domain per step (paper: 1)
     steps: int = 595000  # Cityscapes: 2975 images x 200 epochs at batch 1
-    decay_steps: int = 297500  # linear decay to zero over the last half (paper: the last 100 of 200 epochs)
+    decay_steps: int = -1  # final steps of linear LR decay to 0; -1 = the second half (paper: last 100 of 200 epochs)
     jitter: bool = True  # official resize_and_crop: resize x286/256, random crop, random left-right flip
     train_split: TrainSplit = "whole"  # "whole" (official unaligned_dataset) or "disjoint_halves" (no pair seen)
 
@@ -108,6 +111,7 @@ def validate_config(config: CycleGANConfig, image_size: int) -> None:
                            f"got {image_size}")
     if config.steps < 1 or config.batch_size < 1 or config.n_blocks < 0 or config.pool_size < 0:
         raise HarnessError("cyclegan.steps and cyclegan.batch_size must be positive, n_blocks and pool_size >= 0")
+    check_decay_steps("cyclegan", config.steps, config.decay_steps)
 
 
 class CycleGAN:
@@ -145,7 +149,7 @@ class CycleGAN:
             self.nets["D_A"] = discriminator(in_channels_b)
             self.nets["D_B"] = discriminator(in_channels_a)
             groups["D"] = ("D_A", "D_B")
-        decay = linear_decay_lambda(config.steps, config.decay_steps)
+        decay = linear_decay_lambda(config.steps, resolve_decay_steps(config.steps, config.decay_steps))
         self.optimizers = {
             group: torch.optim.Adam(chain(*(self.nets[n].parameters() for n in names)), lr=config.lr,
                                     betas=(config.beta1, config.beta2))
@@ -269,8 +273,7 @@ def provenance(config: CycleGANConfig) -> dict[str, str]:
     split = ("A and B drawn independently from the whole train split" if config.train_split == "whole"
              else "A and B from disjoint halves of the train split")
     jitter = "resize_and_crop x286/256 + left-right flip per image" if config.jitter else "no jitter"
-    decay = f"linear to 0 over the last {config.decay_steps / config.steps:.0%}" if config.decay_steps else "no decay"
-    train = f"batch {config.batch_size}, {config.steps} steps, lr constant then {decay}, {split}, {jitter}"
+    train = f"batch {config.batch_size}, {schedule_text(config.steps, config.decay_steps)}, {split}, {jitter}"
     out = {"model_train": train}
     if config.image_size:
         out["model_size"] = (f"{config.image_size} px networks with {config.n_blocks} residual blocks (CycleGAN "

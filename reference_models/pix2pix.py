@@ -46,8 +46,11 @@ from reference_models.layers import NORMS, Norm, init_weights
 from reference_models.preprocess import resize_and_crop
 from reference_models.training import (
     GANLoss,
+    check_decay_steps,
     linear_decay_lambda,
     load_training_state,
+    resolve_decay_steps,
+    schedule_text,
     training_state,
     translate_official,
 )
@@ -78,7 +81,7 @@ class Pix2PixConfig:
     beta2: float = 0.999  # Adam beta2
     batch_size: int = 1  # images per step (paper: 1); with batch norm only 1 (train and test statistics agree)
     steps: int = 595000  # optimisation steps: Cityscapes 2975 images x 200 epochs at batch 1
-    decay_steps: int = 297500  # final steps with linear LR decay to 0: the last 100 of 200 epochs (PyTorch linear)
+    decay_steps: int = -1  # final steps of linear LR decay to 0; -1 = the second half (PyTorch linear, 100 + 100)
     jitter: bool = True  # official resize_and_crop: resize x286/256, random crop, random left-right flip (per pair)
     directions: tuple[Direction, ...] = ("AtoB", "BtoA")  # directions trained, one independent model each
     dropout: bool = True  # dropout 0.5 on three decoder levels, at train and test time (paper)
@@ -115,6 +118,7 @@ def validate_config(config: Pix2PixConfig, image_size: int) -> None:
         _check_receptive_field(config, image_size)
     if config.steps < 1 or config.batch_size < 1:
         raise HarnessError("pix2pix.steps and pix2pix.batch_size must be positive")
+    check_decay_steps("pix2pix", config.steps, config.decay_steps)
     if config.norm == "batch" and config.batch_size > 1:
         raise HarnessError(f"pix2pix.batch_size={config.batch_size} with norm=batch: training would normalise over "
                            f"{config.batch_size} images but translation (batch 1, train mode, as the paper) over "
@@ -156,7 +160,7 @@ class Pix2Pix:
                 d_in = c_in + c_out if _conditional(config) else c_out
                 self.nets[f"D_{direction}"] = init_weights(patch_discriminator(
                     d_in, ndf=config.ndf, receptive_field=config.d_receptive_field, norm=config.norm)).to(device)
-        decay = linear_decay_lambda(config.steps, config.decay_steps)
+        decay = linear_decay_lambda(config.steps, resolve_decay_steps(config.steps, config.decay_steps))
         for name, net in self.nets.items():
             self.optimizers[name] = torch.optim.Adam(net.parameters(), lr=config.lr,
                                                      betas=(config.beta1, config.beta2))
@@ -268,9 +272,8 @@ def build_pix2pix(config: Pix2PixConfig, task: Task, device: torch.device) -> Pi
 def provenance(config: Pix2PixConfig) -> dict[str, str]:
     """``model_train`` and ``model_test``: batch, statistics, LR schedule, jitter (values hold no ``;`` or ``=``)."""
     jitter = "resize_and_crop x286/256 + left-right flip, one per pair" if config.jitter else "no jitter"
-    decay = f"linear to 0 over the last {config.decay_steps / config.steps:.0%}" if config.decay_steps else "no decay"
     norm = "each image's own batch-norm statistics" if config.norm == "batch" else f"{config.norm} norm"
-    train = f"batch {config.batch_size} ({norm}), {config.steps} steps, lr constant then {decay}, {jitter}"
+    train = f"batch {config.batch_size} ({norm}), {schedule_text(config.steps, config.decay_steps)}, {jitter}"
     return {"model_train": train,
             "model_test": f"one image at a time in train mode (dropout {'on' if config.dropout else 'off'}, {norm}) "
                     "as the official test.py"}

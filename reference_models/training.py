@@ -87,6 +87,28 @@ class ImagePool:
         self.generator.set_state(state["rng"])
 
 
+SECOND_HALF = -1  # decay_steps value meaning "the second half of the steps"
+
+
+def resolve_decay_steps(steps: int, decay_steps: int) -> int:
+    """``decay_steps``, or ``steps // 2`` for ``SECOND_HALF`` (PyTorch ``linear`` with n_epochs = n_epochs_decay)."""
+    return steps // 2 if decay_steps == SECOND_HALF else decay_steps
+
+
+def check_decay_steps(section: str, steps: int, decay_steps: int) -> None:
+    """Raises ``HarnessError`` naming ``<section>.decay_steps`` unless it is -1 or between 0 and ``steps``."""
+    if decay_steps != SECOND_HALF and not 0 <= decay_steps <= steps:
+        raise HarnessError(f"{section}.decay_steps={decay_steps} must be -1 (the second half) or between 0 and "
+                           f"{section}.steps={steps}")
+
+
+def schedule_text(steps: int, decay_steps: int) -> str:
+    """``"<steps> steps, lr constant then linear to 0 over the last 50%"`` for a row's protocol string."""
+    decay = resolve_decay_steps(steps, decay_steps)
+    return f"{steps} steps, lr constant then " + (f"linear to 0 over the last {decay / steps:.0%}" if decay else
+                                                  "no decay")
+
+
 def linear_decay_lambda(steps: int, decay_steps: int) -> Callable[[int], float]:
     """Multiplicative LR factor per step for ``LambdaLR``: 1 for ``steps - decay_steps`` steps, then linear decay.
 

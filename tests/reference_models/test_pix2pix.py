@@ -182,8 +182,15 @@ def test_batch_is_jittered_like_the_official_pipeline_unless_switched_off(monkey
 
 def test_schedule_defaults_are_the_pytorch_linear_policy_like_cyclegan():
     paper = Pix2PixConfig()
-    assert paper.decay_steps * 2 == paper.steps == 595_000 and paper.batch_size == 1
+    assert (paper.steps, paper.decay_steps, paper.batch_size) == (595_000, -1, 1)  # -1: decay over the second half
     assert (CycleGANConfig().steps, CycleGANConfig().decay_steps) == (paper.steps, paper.decay_steps)
+    config = dataclasses.replace(TINY, decay_steps=-1)  # steps=10: 5 constant, then 1 - k / 6
+    model = build(config, make_task())
+    assert [model.schedulers["G_AtoB"].lr_lambdas[0](t) for t in range(10)] == pytest.approx(
+        [1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert "10 steps, lr constant then linear to 0 over the last 50%" in model.provenance()["model_train"]
+    with pytest.raises(HarnessError, match="pix2pix.decay_steps=-2 must be -1"):
+        validate_config(dataclasses.replace(TINY, decay_steps=-2), 32)
 
 
 def test_batch_norm_trains_at_batch_one_and_the_choice_is_stated():
