@@ -38,13 +38,8 @@ def judge_for_task(ctx: EvalContext) -> tuple[DigitClassifier, Path, str]:
                                      data_key=data_key(ctx.task), progress=ctx.progress)
 
 
-def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier, Path, str],
-           provenance: dict[str, str]) -> list[Row]:
-    """Every generation metric of ``samples`` (N, 1, H, W) in [0, 1] against the task's held-out digits.
-
-    ``provenance`` (the model's ``provenance()``, e.g. its update rule; empty for real data) joins every row's
-    protocol string.
-    """
+def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier, Path, str]) -> list[Row]:
+    """Every generation metric of ``samples`` (N, 1, H, W) in [0, 1] against the task's held-out digits."""
     cfg = ctx.config
     val = ctx.task.data("val", DOMAIN).get()[: cfg.parzen_n_validation]
     test = ctx.task.data("test", DOMAIN).get()
@@ -52,7 +47,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
     n_test = len(test)
     kid_subset = effective_kid_subset_size(cfg.kid_subset_size, len(samples), n_test)
     parzen = parzen_log_likelihood(samples, val, test, batch_size=cfg.batch_size)
-    common = {"variant": ctx.variant, "domain": DOMAIN, **provenance}
+    common = {"variant": ctx.variant, "domain": DOMAIN}
     se = parzen["parzen_se"]
     # The protocol string holds how the number was made, never a result: sigma and SE go into their own rows.
     rows = make_rows(ctx, {k: parzen[k] for k in ("parzen_ll", "parzen_se", "parzen_sigma")}, n=n_test,
@@ -109,7 +104,7 @@ def evaluate_generation(model, ctx: EvalContext) -> list[Row]:
     generator = torch.Generator().manual_seed(ctx.seed + 1_000_003)
     samples = model.sample(ctx.config.n_samples, generator)
     save_strip(ctx, "samples", samples[: ctx.config.n_sample_images * 2])
-    return _score(samples, ctx, judge_for_task(ctx), model.provenance())
+    return _score(samples, ctx, judge_for_task(ctx))
 
 
 def reference_generation(ctx: EvalContext) -> list[Row]:
@@ -118,7 +113,7 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
     n = min(ctx.config.n_samples, len(train))
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[:n]
     judge = judge_for_task(ctx)
-    rows = _score(train.get(index), ctx, judge, {})
+    rows = _score(train.get(index), ctx, judge)
     test = ctx.task.data("test", DOMAIN)
     predicted = predict_digits(judge[0], test.get(), batch_size=ctx.config.batch_size)
     accuracy = classification_accuracy(predicted, test.labels["class"])["accuracy"]

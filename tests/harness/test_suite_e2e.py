@@ -51,6 +51,9 @@ def test_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread):
     for row in metrics.itertuples():  # the metric registry is the one source of every row's direction
         assert str(row.higher_is_better) == str(higher_is_better(row.metric) if higher_is_better(row.metric) is not None
                                                 else ""), row.metric
+    for model in ("pix2pix", "cyclegan"):  # every model row names how the model was trained (its provenance())
+        assert metrics.loc[metrics["model"] == model, "protocol"].str.contains("model_train=batch ").all(), model
+    assert not metrics.loc[metrics["setting"] == "reference", "protocol"].str.contains("model_train=").any()
     settings = metrics.groupby("model")["setting"].first().to_dict()
     assert settings["gan"] == "unconditional" and settings["pix2pix"] == "paired"
     assert settings["cyclegan"] == "unpaired" and settings["real_data"] == settings["ground_truth"] == "reference"
