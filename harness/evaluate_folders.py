@@ -33,7 +33,7 @@ def _digit_judge_weights(device_name: str, progress: bool) -> Path:
     task = build_task("digits", config)
     ctx = EvalContext(model_name="folder", task=task, seed=0, device=resolve_device(device_name), config=config.eval,
                       sample_dir=Path("."), setting="", variant="", progress=progress)
-    return judge_for_task(ctx)[1]
+    return judge_for_task(ctx).path
 
 
 def _check_metric(metric: str, target: Path | None) -> MetricSpec:
