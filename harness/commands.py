@@ -139,4 +139,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _baseline(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "judges":
+        from harness.pinned_judges import judges_command
+
+        return judges_command(args)
     raise HarnessError(f"unknown command {args.command!r}")

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check}``.
+"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges}``.
 
 Exit codes: 0 success, 1 a regression found by ``check``, 2 unusable input (unknown name, bad option, missing or
 corrupt file); the message names the thing and what was expected.
@@ -15,6 +15,7 @@ from pathlib import Path
 from harness import commands
 from harness.cli_common import add_run_options
 from harness.core.errors import HarnessError
+from harness.pinned_judges import add_judges_parser
 
 log = logging.getLogger("harness")
 
@@ -72,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="compare a run with a baseline: exit 0 ok, 1 regression, 2 unusable input")
     p.add_argument("--run", type=Path, required=True, help="run directory")
     p.add_argument("--baseline", type=Path, required=True, help="baseline JSON written by `baseline`")
+
+    add_judges_parser(sub)
     return parser
 
 

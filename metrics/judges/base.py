@@ -17,7 +17,6 @@ hyper-parameters; the profile supplies steps and batch size (``Recipe``). Everyt
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
@@ -30,7 +29,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from harness.core.atomic import torch_load, torch_save
-from harness.core.cache import stable_hash
+from harness.core.cache import stable_hash, tensors_sha256
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 
@@ -199,19 +198,10 @@ def train_judge(spec: JudgeSpec, data: JudgeData, recipe: Recipe, *, device: tor
     return model.eval()
 
 
-def data_sha256(data: JudgeData) -> str:
-    """sha256 of the training tensors (dtype, shape, bytes) and the ignore index: the data part of a judge key."""
-    digest = hashlib.sha256(f"ignore={data.ignore_index}|".encode())
-    for tensor in (data.images, data.targets):
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{t.dtype}{tuple(t.shape)}|".encode())
-        digest.update(t.numpy().tobytes())
-    return digest.hexdigest()
-
-
 def judge_key(spec: JudgeSpec, data: JudgeData, recipe: Recipe) -> str:
-    """The one key of a judge: spec name and version, network params, recipe, training-data sha256."""
-    return stable_hash(spec.name, spec.arch, dict(sorted(data.params.items())), asdict(recipe), data_sha256(data))
+    """The one key of a judge: spec name and version, network params, recipe, training data (sha256, ignore index)."""
+    return stable_hash(spec.name, spec.arch, dict(sorted(data.params.items())), asdict(recipe),
+                       tensors_sha256(data.images, data.targets), data.ignore_index)
 
 
 def save_judge(spec: JudgeSpec, model: nn.Module, params: Mapping[str, int], path: str | Path) -> None:
