@@ -9,8 +9,9 @@ feature extractor, the weights file and the options:
   features through ``metrics.feature_extractor_judge`` (``"harness-<name>"``), e.g. the digit classifier's
   penultimate 128-d layer. Numbers are comparable only between runs with the same judge weights (their sha256 goes
   into provenance).
-- ``"inception-v3-compat"``: torch-fidelity's own Inception, only from a local weights file whose sha256 is
-  checked first. The harness never downloads.
+- ``"inception-v3-compat"``: torch-fidelity's own Inception network, only from a local weights file whose sha256
+  is checked first and which is read with ``weights_only=True`` (``metrics.feature_extractor_inception``). The
+  harness never downloads; callers record the file's full sha256 (``verify_inception_weights``) in provenance.
 
 torch-fidelity's on-disk cache is off (inputs are in-memory tensors with no stable name) and it runs without
 DataLoader workers, so results depend only on the images, the options and the seed.
@@ -27,6 +28,7 @@ from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
 from harness.core.image_folder import ImageFolder, with_channels
 from harness.core.images import check_images, to_uint8
+from metrics.feature_extractor_inception import SAFE_INCEPTION_EXTRACTOR
 from metrics.feature_extractor_judge import extractor_name
 from metrics.judges.registry import JUDGES
 from metrics.spec import FolderInputs
@@ -76,8 +78,11 @@ class FolderDataset(torch.utils.data.Dataset):
         return self.folder.read_uint8(index)
 
 
-def verify_inception_weights(weights_path: Path | str | None) -> Path:
-    """Checks a user-supplied Inception weights file before torch-fidelity unpickles it.
+def verify_inception_weights(weights_path: Path | str | None) -> tuple[Path, str]:
+    """Checks a user-supplied Inception weights file; returns ``(path, full sha256 of the file)`` for provenance.
+
+    The file is read later with ``weights_only=True`` (``FeatureExtractorInceptionSafe``), so the sha256 prefix
+    check only guards against using the wrong weights, not against code in the file.
 
     Raises:
         HarnessError: No path (says where to get the file), a missing file, or a sha256 that does not start with
@@ -98,7 +103,7 @@ def verify_inception_weights(weights_path: Path | str | None) -> Path:
             f"fidelity: Inception weights file {str(path)!r} has sha256 {digest[:16]}…, expected one starting with "
             f"{INCEPTION_SHA256_PREFIX} (torch-fidelity's {INCEPTION_FILE})"
         )
-    return path
+    return path, digest
 
 
 def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) -> tuple[str, str]:
@@ -109,7 +114,7 @@ def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) 
                                f"{weights_path!r}")
         return extractor_name(JUDGES.get(feature_extractor)), str(weights_path)
     if feature_extractor in ("inception", INCEPTION_EXTRACTOR):
-        return INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path))
+        return SAFE_INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path)[0])
     raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: "
                        f"{', '.join(JUDGES.names())}, inception-v3-compat")
 

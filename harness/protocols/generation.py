@@ -18,7 +18,7 @@ from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
 from metrics.classifier_accuracy import classification_accuracy
-from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
+from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, verify_inception_weights, warn_small_sample
 from metrics.judges.base import Judge
 from metrics.judges.digit_classifier import DIGITS, FEATURE_DIM, predict_digits
 from metrics.judges.resolve import judge_for_task as resolve_for_task
@@ -88,13 +88,15 @@ def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext,
         log.info("Inception FID skipped: no weights given (set eval.inception_weights=PATH to a local copy of "
                  "torch-fidelity's weights-inception-2015-12-05-6726825d.pth); nothing is downloaded")
         return []
+    _, inception_sha = verify_inception_weights(path)
     values = fidelity_metrics(samples, real, feature_extractor="inception-v3-compat", weights_path=path,
                               kid_subset_size=kid_subset, kid_subsets=ctx.config.kid_subsets,
                               prc_neighborhood=ctx.config.prc_neighborhood,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device, prc=False)
     return make_rows(ctx, {"inception_fid": values["fid"], "inception_kid": values["kid"]}, n=len(samples),
                      protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
-                                   feature_extractor="inception-v3-compat (pool3 2048-d)", weights=path, **common))
+                                   feature_extractor="inception-v3-compat (pool3 2048-d)",
+                                   inception_sha256=inception_sha, weights_path=path, **common))
 
 
 def _fidelity_version() -> str:
