@@ -51,7 +51,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "metrics (psnr) match --pred and --target files by name without suffix")
     p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
                    help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
-                        "harness's digit classifier, trained and cached on the embedded digits task)")
+                        "harness's committed digit classifier of the standard profile)")
     p.add_argument("--weights", type=Path, help="local weights file a metric needs (e.g. torch-fidelity's "
                    "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")

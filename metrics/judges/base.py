@@ -10,9 +10,13 @@ hyper-parameters; the profile supplies steps and batch size (``Recipe``). Everyt
   weights are rounded to float16 (stored at half the size; the stored and the in-memory judge are the same).
 - ``judge_key``: ``stable_hash`` of the spec's name and architecture version, the network parameters, the recipe and
   the sha256 of the exact training tensors, so a key names one judge on every machine.
-- ``weights_sha256`` of the loaded state dict: the provenance hash every row records.
-- ``resolve_judge``: the committed (pinned) judge when ``metrics/judges/pins.py`` lists the key, else one trained
-  and cached locally under ``cache_root()/judges`` and marked ``local``.
+- ``save_judge`` / ``load_judge_file``: one file format (float16 state dict plus name, version and parameters), read
+  with ``weights_only=True``.
+- ``Judge.provenance``: the judge's description, the first 12 hex digits of ``weights_sha256`` of its loaded state
+  dict and its source (``pinned`` / ``local``), as every row records them.
+
+``metrics.judges.resolve`` picks the committed judge or trains and caches one; ``metrics.feature_extractor_judge``
+turns any judge's ``features`` into a torch-fidelity extractor.
 """
 
 from __future__ import annotations
