@@ -8,6 +8,8 @@ exactly when a run would train that same judge.
 PINS: dict[str, dict[str, str]] = {
     "e158fb243499fc4b": {"judge": "digits", "config": "smoke", "file": "digits-smoke.pt",
                            "weights_sha256": "29339a119919ea922edba3cac62e31139eb70ce14764c052c1ffe8e27dfbd4ee"},
+    "4f2809490032721e": {"judge": "digits", "config": "standard", "file": "digits-standard.pt",
+                           "weights_sha256": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433"},
     "97e780cf08bc4ee6": {"judge": "segmenter", "config": "smoke", "file": "segmenter-smoke.pt",
                            "weights_sha256": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b"},
 }

@@ -34,6 +34,7 @@ SMOKE_DATA_SHA256 = {
 COMMITTED_WEIGHTS_SHA256 = {
     "digits-smoke.pt": "29339a119919ea922edba3cac62e31139eb70ce14764c052c1ffe8e27dfbd4ee",
     "segmenter-smoke.pt": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b",
+    "digits-standard.pt": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
