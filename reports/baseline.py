@@ -156,12 +156,12 @@ def split_judge(protocol: str) -> tuple[str, str]:
 
 
 def _judge_errors(changes: dict[tuple[str, str], list[str]]) -> list[str]:
-    """One error per (baseline judge, run judge) pair, naming the metrics it affects."""
+    """One error per (baseline judge, run judge) pair; ``changes`` lists the task of each metric it affects."""
     errors = []
-    for (before, after), metrics in changes.items():
+    for (before, after), tasks in changes.items():
         local = " This run's judge is local (trained on this machine): no committed judge matches its data and " \
                 "recipe (see `python -m harness.run judges list`)." if "judge_source=local" in after else ""
-        errors.append(f"judge changed for {len(metrics)} metric(s) of task(s) {', '.join(sorted(set(metrics)))}: baseline "
+        errors.append(f"judge changed for {len(tasks)} metric(s) of task(s) {', '.join(sorted(set(tasks)))}: baseline "
                       f"[{before or 'no judge keys'}], run [{after or 'no judge keys'}]; numbers made by different "
                       f"judges are not comparable, so they were not checked.{local} Regenerate the baseline if the "
                       f"new judge is intended.")
