@@ -21,7 +21,6 @@ turns any judge's ``features`` into a torch-fidelity extractor.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,8 +36,6 @@ from harness.core.cache import stable_hash, tensors_sha256
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 
-log = logging.getLogger(__name__)
-
 TargetKind = Literal["class", "segmentation"]  # class: int64 (N,) → cross-entropy; segmentation: int64 (N, H, W)
 Augment = Literal["none", "shift", "hflip"]  # shift: one random ≤ MAX_SHIFT px translation per batch; hflip: per image
 Source = Literal["pinned", "local"]  # committed in the repository (same everywhere) or trained on this machine
@@ -53,7 +50,8 @@ class JudgeData:
     Attributes:
         images: uint8 ``(N, C, H, W)`` real training images (converted to float in [0, 1] per batch).
         targets: int64 ``(N,)`` class ids for ``"class"`` judges, int64 ``(N, H, W)`` for ``"segmentation"``.
-        params: Network factory arguments fixed by the data (input size, class count); stored with the weights.
+        params: Network factory arguments fixed by the data; must hold ``num_classes`` (targets are checked
+            against it); stored with the weights.
         ignore_index: Target value left out of the loss (255 for Cityscapes trainIds), ``IGNORE_NONE`` for none.
     """
 
@@ -105,6 +103,12 @@ class JudgeSpec:
     seed: int
     features: FeaturesFn
     feature_layers: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if self.augment == "shift" and self.target != "class":
+            raise ValueError(f"judge {self.name!r}: the 'shift' augmentation does not move {self.target} targets")
+        if not self.feature_layers:
+            raise ValueError(f"judge {self.name!r}: feature_layers must name at least one layer")
 
     def recipe(self, steps: int, batch_size: int) -> Recipe:
         """The recipe at a profile's steps and batch size."""
