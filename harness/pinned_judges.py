@@ -69,7 +69,8 @@ def judges_command(args: argparse.Namespace) -> int:
         return 0
     for config in selected:
         print(retrain(config, progress=not args.no_progress))
-    print("pins: metrics/judges/pins.py rewritten. Every judge-scored number moves: regenerate the baselines, e.g. "
+    print("pins: metrics/judges/pins.py rewritten; put the weights sha256 above into COMMITTED_WEIGHTS_SHA256 of "
+          "tests/harness/test_pinned.py. Every judge-scored number moves: regenerate the baselines, e.g. "
           "python -m harness.run suite --out runs/smoke && python -m harness.run baseline --run runs/smoke "
           "--out baselines/smoke.json")
     return 0
