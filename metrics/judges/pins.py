@@ -12,4 +12,6 @@ PINS: dict[str, dict[str, str]] = {
                            "weights_sha256": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433"},
     "97e780cf08bc4ee6": {"judge": "segmenter", "config": "smoke", "file": "segmenter-smoke.pt",
                            "weights_sha256": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b"},
+    "bd7a6869f74e5d84": {"judge": "segmenter", "config": "standard", "file": "segmenter-standard.pt",
+                           "weights_sha256": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720"},
 }
