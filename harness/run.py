@@ -1,4 +1,4 @@
-"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges}``.
+"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges,study}``.
 
 Exit codes: 0 success, 1 a regression found by ``check``, 2 unusable input (unknown name, bad option, missing or
 corrupt file); the message names the thing and what was expected.
@@ -16,6 +16,7 @@ from harness import commands
 from harness.cli_common import add_run_options
 from harness.core.errors import HarnessError
 from harness.pinned_judges import add_judges_parser
+from harness.study.cli import add_study_parser
 
 log = logging.getLogger("harness")
 
@@ -75,6 +76,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--baseline", type=Path, required=True, help="baseline JSON written by `baseline`")
 
     add_judges_parser(sub)
+    add_study_parser(sub)
     return parser
 
 

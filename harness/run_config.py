@@ -19,6 +19,7 @@ from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
+from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
@@ -50,6 +51,7 @@ class RunConfig:
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
 
 
 def profile_path(name: str) -> Path:
