@@ -23,6 +23,7 @@ from torch.nn import functional as F
 from harness.core.task import Task
 from harness.models import MODELS
 from harness.run_config import RunConfig
+from harness.study.config import StudyConfig
 from harness.suite import model_config
 from harness.tasks import build_task
 from harness.train import load_trained
@@ -107,14 +108,14 @@ def _keys(prefix: str, n: int) -> tuple[str, ...]:
 class _Signals:
     """Per (task, domain): the real-image manifold and the standardisation of the shown real images."""
 
-    def __init__(self, task: Task, domain: str, config: RunConfig, n: int) -> None:
-        train = task.data("train", domain)
-        count = min(config.study.n_reference, len(train))
+    def __init__(self, task: Task, domain: str, study: StudyConfig) -> None:
+        train, n = task.data("train", domain), study.max_images
+        count = min(study.n_reference, len(train))
         self.manifold = RealManifold(train.get(slice(0, count)))
         self.real = task.data("test", domain).get(slice(0, n))
         self.real_log_r = self.manifold.log_realism(self.real)
         # MOS calibration images come from the train split too (SRGAN: BSD300 train), after the reference ones.
-        n_cal = min(config.study.mos.n_calibration, len(train))
+        n_cal = min(study.mos.n_calibration, len(train))
         self.calibration = train.get(slice(len(train) - n_cal, len(train)))
 
     def z_real(self, images: torch.Tensor) -> np.ndarray:
@@ -166,12 +167,33 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
         material.settings[name], material.variants[name] = spec.setting, spec.variant
     signals: dict[tuple[str, str], _Signals] = {}
     for (task_name, condition, seed), methods in outputs.items():
-        task, (src, dst) = tasks[task_name], domains[(task_name, condition)]
-        if (task_name, dst) not in signals:
-            signals[(task_name, dst)] = _Signals(task, dst, config, n)
-        material.pools.append(_pool(material, task, condition, src, seed, methods, signals[(task_name, dst)],
-                                    keep_images))
+        src, dst = domains[(task_name, condition)]
+        add_condition(material, tasks[task_name], condition, src, dst, seed, methods, config.study,
+                      keep_images=keep_images, signals=signals)
     return material
+
+
+def add_condition(material: StudyMaterial, task: Task, condition: str, src: str | None, dst: str, seed: int,
+                  methods: dict[str, torch.Tensor], study: StudyConfig, *, keep_images: bool,
+                  signals: dict[tuple[str, str], _Signals]) -> None:
+    """Adds one condition's pool and signals to ``material``.
+
+    Args:
+        material: Collected so far (updated in place).
+        task: The task (its train split of ``dst`` is the real manifold, its test split the shown real images).
+        condition: Condition name.
+        src: Input domain, or None for generated samples.
+        dst: Target domain.
+        seed: Seed of the models.
+        methods: Method -> outputs float ``(n, C, H, W)`` in [0, 1]; output ``i`` is of test input ``i``.
+        study: Study settings (``max_images``, ``n_reference``, ``mos.n_calibration``).
+        keep_images: Keep uint8 copies of the images (export).
+        signals: Cache of manifolds per (task, domain), shared across calls.
+    """
+    if (task.name, dst) not in signals:
+        signals[(task.name, dst)] = _Signals(task, dst, study)
+    material.pools.append(_pool(material, task, condition, src, seed, methods, signals[(task.name, dst)],
+                                keep_images))
 
 
 def _pool(material: StudyMaterial, task: Task, condition: str, src: str | None, seed: int,
