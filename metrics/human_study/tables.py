@@ -56,8 +56,13 @@ def bootstrap_mean_ci(values: np.ndarray, cfg: StatsConfig, rng: np.random.Gener
 
 def bootstrap_difference(a: np.ndarray, b: np.ndarray, cfg: StatsConfig,
                          rng: np.random.Generator) -> tuple[float, float, float]:
-    """Two-sample bootstrap of ``mean(a) - mean(b)`` (independent samples): ``(ci_low, ci_high, p_value)``."""
+    """Two-sample bootstrap of ``mean(a) - mean(b)`` (independent samples): ``(ci_low, ci_high, p_value)``.
+
+    NaN when a sample has fewer than two participants; a point interval and ``p = 1`` when every value is equal.
+    """
     a, b = np.asarray(a, float), np.asarray(b, float)
+    if min(len(a), len(b)) < 2:  # no resampling distribution from one participant
+        return math.nan, math.nan, math.nan
     if np.ptp(np.concatenate([a, b])) == 0:
         return 0.0, 0.0, 1.0
     res = stats.bootstrap((a, b), lambda x, y, axis: x.mean(axis) - y.mean(axis), n_resamples=cfg.n_resamples,
@@ -88,7 +93,7 @@ def amt_tables(responses: pd.DataFrame, cfg: StatsConfig, stats_seed: int = 0) -
             low, high, p = bootstrap_difference(per_method[a], per_method[b], cfg,
                                                 group_rng(stats_seed, "amt-test", *key, a, b))
             diff = 100 * (per_method[a].mean() - per_method[b].mean())
-            tests.append([*key, a, b, diff, 100 * low, 100 * high, p, p < cfg.alpha])
+            tests.append([*key, a, b, diff, 100 * low, 100 * high, p, bool(p < cfg.alpha)])
     return pd.DataFrame(table, columns=AMT_COLUMNS), pd.DataFrame(tests, columns=AMT_TEST_COLUMNS)
 
 
