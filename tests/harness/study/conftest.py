@@ -34,7 +34,8 @@ def synthetic_task(n_train: int = 80, n_test: int = 24) -> Task:
 
 METHODS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "copy": lambda real: real.clone(),  # a perfect generator: the real images themselves
-    "noisy": lambda real: (real + 0.04 * torch.randn(real.shape, generator=torch.Generator().manual_seed(5))).clamp(0, 1),
+    "noisy": lambda real: (real + 0.04 * torch.randn(real.shape, generator=torch.Generator().manual_seed(5))).clamp(
+        0, 1),
     "blank": blank,  # every image its mean colour
 }
 

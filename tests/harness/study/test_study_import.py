@@ -54,7 +54,8 @@ def study(tmp_path):
 def test_hand_written_ratings_give_the_hand_computed_table(study, tmp_path, capsys):
     ratings = tmp_path / "ratings.csv"
     ratings.write_text(RATINGS)
-    assert main(["study", "import", "--ratings", str(ratings), "--study", str(study), "--out", str(tmp_path / "o")]) == 0
+    out = tmp_path / "o"
+    assert main(["study", "import", "--ratings", str(ratings), "--study", str(study), "--out", str(out)]) == 0
     table = pd.read_csv(tmp_path / "o" / "amt.csv").set_index("method")
     assert table.loc["alpha", "pct_real"] == 50.0 and table.loc["alpha", "n_participants"] == 1
     assert table.loc["beta", "pct_real"] == 50.0 and table.loc["beta", "se"] == pytest.approx(50.0)
