@@ -78,7 +78,8 @@ def observed(tables: dict[str, pd.DataFrame], cfg: StudyConfig) -> list[PowerRes
                 out.append(amt_power(a.pct_real, a.pct_real - t.diff_pp, spread, int(a.n_participants), alpha=alpha,
                                      comparison=f"{t.task}/{t.condition}/s{t.seed}: {t.method_a} vs {t.method_b}",
                                      basis="simulated observer (this run)"))
-    for key, group in tables.get("best_of", pd.DataFrame(columns=["task"])).groupby(["task", "condition", "seed"]):
+    best_of = tables.get("best_of", pd.DataFrame(columns=["task", "condition", "seed"]))
+    for key, group in best_of.groupby(["task", "condition", "seed"]):
         answers = cfg.best_of.n_questions - cfg.best_of.n_validation
         out.append(best_of_power(group["votes"].to_numpy(float) / group["votes"].sum(),
                                  int(group["n_participants"].iloc[0]), answers, alpha=alpha,

@@ -62,3 +62,17 @@ def test_same_seed_same_tables_other_seed_other_draws():
     other = dataclasses.replace(study, seed=1)
     moved = score(simulate_responses(material, other), other)
     assert not first["amt"]["pct_real"].equals(moved["amt"]["pct_real"])
+
+
+def test_a_single_method_has_no_best_of_table_and_still_a_power_analysis():
+    from conftest import make_material
+
+    from harness.study.power_table import power_table
+
+    material, study = make_material(("noisy",))
+    result = score(simulate_responses(material, study), study)
+    assert "best_of" not in result and {"amt", "mos"} <= set(result)
+    power = power_table(result, study)
+    assert set(power["protocol"]) == {"amt", "best_of", "mos"}  # the papers' designs are always there
+    pix2pix = power.set_index("comparison").loc["pix2pix L1+cGAN vs L1, photo→map"]
+    assert pix2pix["n_participants"] == 50 and pix2pix["power"] == pytest.approx(0.513, abs=0.001)
