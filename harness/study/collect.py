@@ -113,23 +113,25 @@ class _Signals:
         count = min(study.n_reference, len(train))
         self.manifold = RealManifold(train.get(slice(0, count)))
         self.real = task.data("test", domain).get(slice(0, n))
-        self.real_log_r = self.manifold.log_realism(self.real)
+        self.real_embedded = self.manifold.embed(self.real)
+        self.real_log_r = self.manifold.log_realism_of(self.real_embedded)
         # MOS calibration images come from the train split too (SRGAN: BSD300 train), after the reference ones.
         n_cal = min(study.mos.n_calibration, len(train))
         self.calibration = train.get(slice(len(train) - n_cal, len(train)))
 
-    def z_real(self, images: torch.Tensor) -> np.ndarray:
-        return standardise_realism(self.manifold.log_realism(images), self.real_log_r)
-
-    def z_ref(self, images: torch.Tensor, counterparts: torch.Tensor | None) -> np.ndarray:
-        if counterparts is None:
-            return np.zeros(len(images))
-        return -self.manifold.reference_distance(images, counterparts)
+    def z(self, images: torch.Tensor, paired: bool) -> tuple[np.ndarray, np.ndarray]:
+        """``(z_real, z_ref)`` of ``images``; ``z_ref`` against the shown real image of the same index if paired."""
+        embedded = self.manifold.embed(images)
+        z_real = standardise_realism(self.manifold.log_realism_of(embedded), self.real_log_r)
+        if not paired:
+            return z_real, np.zeros(len(images))
+        return z_real, -self.manifold.distance_of(embedded, self.real_embedded[: len(images)])
 
 
 def _record(material: StudyMaterial, keys: tuple[str, ...], images: torch.Tensor, signals: _Signals,
-            counterparts: torch.Tensor | None, keep: bool) -> None:
-    for key, zr, zf in zip(keys, signals.z_real(images), signals.z_ref(images, counterparts), strict=True):
+            paired: bool, keep: bool) -> None:
+    z_real, z_ref = signals.z(images, paired)
+    for key, zr, zf in zip(keys, z_real, z_ref, strict=True):
         material.z_real[key], material.z_ref[key] = float(zr), float(zf)
     if keep:
         material.images.update(zip(keys, (images.clamp(0, 1) * 255).round().to(torch.uint8), strict=True))
@@ -202,20 +204,19 @@ def _pool(material: StudyMaterial, task: Task, condition: str, src: str | None, 
     base = f"{task.name}/{condition}"
     real = sig.real
     paired = task.paired and src is not None
-    counterparts = real if paired else None
     real_keys, near_keys = _keys(f"{base}/{REAL}", len(real)), _keys(f"{base}/{NEAREST}", len(real))
-    _record(material, real_keys, real, sig, counterparts, keep)
-    _record(material, near_keys, nearest_x4(real), sig, counterparts, keep)
+    _record(material, real_keys, real, sig, paired, keep)
+    _record(material, near_keys, nearest_x4(real), sig, paired, keep)
     blank_keys = _keys(f"{base}/{BLANK}", len(real))
-    _record(material, blank_keys, blank(real), sig, counterparts, keep)
+    _record(material, blank_keys, blank(real), sig, paired, keep)
     cal_real, cal_near = _keys(f"{base}/cal_real", len(sig.calibration)), _keys(f"{base}/cal_near",
                                                                                 len(sig.calibration))
-    _record(material, cal_real, sig.calibration, sig, None, keep)
-    _record(material, cal_near, nearest_x4(sig.calibration), sig, None, keep)
+    _record(material, cal_real, sig.calibration, sig, False, keep)
+    _record(material, cal_near, nearest_x4(sig.calibration), sig, False, keep)
     method_keys = {}
     for name, images in methods.items():
         method_keys[name] = _keys(f"{base}/s{seed}/{name}", len(images))
-        _record(material, method_keys[name], images[: len(real)], sig, counterparts, keep)
+        _record(material, method_keys[name], images[: len(real)], sig, paired, keep)
     inputs = None
     if src is not None:
         inputs = _keys(f"{base}/input", len(real))

@@ -61,9 +61,9 @@ def perceptual_features(images: torch.Tensor) -> np.ndarray:
         parts += _level_stats(level)
         if min(level.shape[2:]) >= 4:
             level = F.avg_pool2d(level, 2)
-    bins = (x.clamp(0, 1) * HIST_BINS).long().clamp(max=HIST_BINS - 1)
-    hist = F.one_hot(bins, HIST_BINS).float().mean((2, 3))  # (N, C, bins)
-    parts.append(hist.flatten(1))
+    bins = (x.clamp(0, 1) * HIST_BINS).long().clamp(max=HIST_BINS - 1).flatten(2)  # (N, C, H*W)
+    hist = torch.zeros(*bins.shape[:2], HIST_BINS).scatter_add_(2, bins, torch.ones(bins.shape))
+    parts.append((hist / bins.shape[2]).flatten(1))
     parts.append(F.adaptive_avg_pool2d(x, THUMB).flatten(1))
     return torch.cat(parts, dim=1).double().numpy()
 
@@ -101,12 +101,20 @@ class RealManifold:
 
     def log_realism(self, images: torch.Tensor) -> np.ndarray:
         """``log R(x)`` of each image ``(N,)`` (Kynkäänniemi et al. 2019 realism score, squared distances)."""
-        ratio = self.radii[None, :] / (_sq_dists(self.embed(images), self.features) + EPS)
+        return self.log_realism_of(self.embed(images))
+
+    def log_realism_of(self, embedded: np.ndarray) -> np.ndarray:
+        """``log R`` of already embedded images ``(N, D)`` (see ``embed``)."""
+        ratio = self.radii[None, :] / (_sq_dists(embedded, self.features) + EPS)
         return np.log(ratio.max(axis=1) + 1e-12)
 
     def reference_distance(self, images: torch.Tensor, counterparts: torch.Tensor) -> np.ndarray:
         """Feature distance of each image to its counterpart, in median real k-NN radii ``(N,)``."""
-        diff = self.embed(images) - self.embed(counterparts)
+        return self.distance_of(self.embed(images), self.embed(counterparts))
+
+    def distance_of(self, embedded: np.ndarray, counterparts: np.ndarray) -> np.ndarray:
+        """``reference_distance`` of already embedded images and counterparts ``(N, D)``."""
+        diff = embedded - counterparts
         return np.sqrt((diff * diff).sum(1)) / max(self.median_radius, 1e-12)
 
 
