@@ -13,6 +13,7 @@ from harness.study.config import StudyConfig
 from metrics.human_study.observer import describe
 from metrics.human_study.signals import FEATURE_VERSION
 from metrics.human_study.tables import amt_tables, best_of_tables, mos_tables
+from metrics.registry import higher_is_better
 
 TABLES = ("amt", "amt_tests", "best_of", "best_of_tests", "mos", "mos_tests")
 
@@ -65,25 +66,25 @@ def simulated_rows(tables: dict[str, pd.DataFrame], cfg: StudyConfig, settings: 
     amt, bo, mos = cfg.amt, cfg.best_of, cfg.mos
     rows: list[Row] = []
 
-    def add(rec, metric: str, value: float, ci: tuple[float, float], n: int, higher: bool | None, name: str,
+    def add(rec, metric: str, value: float, ci: tuple[float, float], n: int, name: str,
             details: dict[str, object]) -> None:
-        method = str(rec.method)
-        rows.append(Row(model=method, task=str(rec.task), metric=f"{rec.condition}_{metric}", value=float(value),
-                        ci_low=ci[0], ci_high=ci[1], n=int(n), seed=int(rec.seed), higher_is_better=higher,
+        method, key = str(rec.method), f"{rec.condition}_{metric}"
+        rows.append(Row(model=method, task=str(rec.task), metric=key, value=float(value), ci_low=ci[0],
+                        ci_high=ci[1], n=int(n), seed=int(rec.seed), higher_is_better=higher_is_better(key),
                         protocol=_protocol(cfg, name, settings.get(method, "unknown"), variants.get(method, ""),
                                            details, observer_source)))
 
     for rec in tables.get("amt", pd.DataFrame()).itertuples():
-        add(rec, "amt_pct_real", rec.pct_real, _ci(rec.ci_low, rec.ci_high), rec.n_participants, True, "amt",
+        add(rec, "amt_pct_real", rec.pct_real, _ci(rec.ci_low, rec.ci_high), rec.n_participants, "amt",
             {"design": f"{amt.n_participants} participants x ({amt.n_practice} practice + {amt.n_trials} scored), "
                        f"{amt.exposure_ms} ms", "ci": "95% percentile bootstrap over participants"})
     for rec in tables.get("best_of", pd.DataFrame()).itertuples():
-        add(rec, "bestof_pct_best", rec.pct_best, _ci(rec.ci_low, rec.ci_high), rec.n_participants, True, "best_of",
+        add(rec, "bestof_pct_best", rec.pct_best, _ci(rec.ci_low, rec.ci_high), rec.n_participants, "best_of",
             {"design": f"{bo.n_participants} participants x {bo.n_questions} questions ({bo.n_validation} "
                        "validation)", "ci": "95% percentile bootstrap over validated participants"})
     for rec in tables.get("mos", pd.DataFrame()).itertuples():
         details = {"design": f"{mos.n_raters} raters, 1-5, calibrated on nearest_x4=1 and real=5",
                    "ci": "95% percentile bootstrap over raters"}
-        add(rec, "mos", rec.mos, _ci(rec.ci_low, rec.ci_high), rec.n_ratings, True, "mos", details)
-        add(rec, "mos_std", rec.std, (math.nan, math.nan), rec.n_ratings, None, "mos", details)
+        add(rec, "mos", rec.mos, _ci(rec.ci_low, rec.ci_high), rec.n_ratings, "mos", details)
+        add(rec, "mos_std", rec.std, (math.nan, math.nan), rec.n_ratings, "mos", details)
     return rows
