@@ -54,6 +54,6 @@ def make_material(methods: tuple[str, ...] = ("copy", "noisy", "blank"), study: 
     return material, study
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def material_factory():
     return make_material

@@ -10,10 +10,8 @@ from harness.study.simulate import simulate_responses
 
 
 @pytest.fixture(scope="module")
-def tables():
-    from conftest import make_material
-
-    material, study = make_material()
+def tables(material_factory):
+    material, study = material_factory()
     return score(simulate_responses(material, study), study), material, study
 
 
@@ -51,10 +49,8 @@ def test_rows_are_marked_simulated_with_observer_and_seed(tables):
     assert {r.protocol.split("setting=")[1].split(";")[0] for r in rows if r.model == "real_data"} == {"reference"}
 
 
-def test_same_seed_same_tables_other_seed_other_draws():
-    from conftest import make_material
-
-    material, study = make_material(("copy", "noisy"))
+def test_same_seed_same_tables_other_seed_other_draws(material_factory):
+    material, study = material_factory(("copy", "noisy"))
     first = score(simulate_responses(material, study), study)
     again = score(simulate_responses(material, study), study)
     for name in first:
@@ -64,12 +60,10 @@ def test_same_seed_same_tables_other_seed_other_draws():
     assert not first["amt"]["pct_real"].equals(moved["amt"]["pct_real"])
 
 
-def test_a_single_method_has_no_best_of_table_and_still_a_power_analysis():
-    from conftest import make_material
-
+def test_a_single_method_has_no_best_of_table_and_still_a_power_analysis(material_factory):
     from harness.study.power_table import power_table
 
-    material, study = make_material(("noisy",))
+    material, study = material_factory(("noisy",))
     result = score(simulate_responses(material, study), study)
     assert "best_of" not in result and {"amt", "mos"} <= set(result)
     power = power_table(result, study)
