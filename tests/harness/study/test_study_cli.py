@@ -39,3 +39,16 @@ def test_study_config_keys_are_listed(capsys):
                 "study.amt.exposure_ms = 1000", "study.best_of.n_participants = 146", "study.mos.n_raters = 26",
                 "study.amt_observer.link = 'probit'", "study.simulate = True"):
         assert key in out, key
+
+
+def test_calibrated_observers_replace_the_priors(tmp_path):
+    import dataclasses
+
+    from harness.study.calibrate import calibrated_config
+    from harness.study.config import StudyConfig
+
+    fitted = dataclasses.asdict(dataclasses.replace(StudyConfig().amt_observer, noise=0.37, lapse=0.01))
+    (tmp_path / "calibration.json").write_text(json.dumps({"amt": {"params": fitted, "free": ["noise", "lapse"]}}))
+    cfg = calibrated_config(StudyConfig(), tmp_path / "calibration.json")
+    assert (cfg.amt_observer.noise, cfg.amt_observer.lapse) == (0.37, 0.01)
+    assert cfg.mos_observer == StudyConfig().mos_observer  # no MOS fit: the prior stays
