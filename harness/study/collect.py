@@ -46,6 +46,7 @@ class StudyMaterial:
         z_ref: Image key -> minus the distance to the true counterpart (0 where none).
         settings: Method -> setting (``paired``/``unpaired``/``unconditional``/``reference``).
         variants: Method -> variant label.
+        provenance: Method -> the model's ``provenance()`` keys, which every row about its outputs carries.
         images: Image key -> uint8 ``(C, H, W)`` (only when collected with ``keep_images``).
         notes: Models or conditions skipped, and why.
     """
@@ -56,6 +57,7 @@ class StudyMaterial:
     settings: dict[str, str] = field(default_factory=lambda: {REAL: "reference", NEAREST: "reference",
                                                               BLANK: "reference"})
     variants: dict[str, str] = field(default_factory=dict)
+    provenance: dict[str, dict[str, str]] = field(default_factory=dict)
     images: dict[str, torch.Tensor] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
@@ -167,6 +169,7 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
             outputs.setdefault((task_name, condition, seed), {})[name] = images
             domains[(task_name, condition)] = (src, dst)
         material.settings[name], material.variants[name] = spec.setting, spec.variant
+        material.provenance[name] = dict(model.provenance())
     signals: dict[tuple[str, str], _Signals] = {}
     for (task_name, condition, seed), methods in outputs.items():
         src, dst = domains[(task_name, condition)]

@@ -104,7 +104,8 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     atomic.write_json(study_dir / "study.json", record)
     if save_ratings:
         _save_ratings(data, cfg, study_dir / "simulated", run_dir)
-    rows = simulated_rows(tables, cfg, material.settings, material.variants, observer_source=observer_source)
+    rows = simulated_rows(tables, cfg, material.settings, material.variants, provenance=material.provenance,
+                          observer_source=observer_source)
     run = RunDir(run_dir)
     run.write_rows(STUDY_JOB, rows)
     elapsed = time.perf_counter() - started

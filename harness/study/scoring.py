@@ -45,11 +45,12 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path, *, simulated: b
 
 
 def _protocol(cfg: StudyConfig, name: str, setting: str, variant: str, details: dict[str, object],
-              source: str) -> str:
+              source: str, model: dict[str, str]) -> str:
     observer = {"amt": cfg.amt_observer, "best_of": cfg.best_of_observer, "mos": cfg.mos_observer}[name]
     return protocol_string(protocol=f"human_study_{name}", simulated="true", **details,
                            observer=f"thurstone/ordered ({describe(observer)})", observer_source=source,
-                           signals=FEATURE_VERSION, study_seed=cfg.seed, setting=setting, variant=variant or "default")
+                           signals=FEATURE_VERSION, study_seed=cfg.seed, setting=setting, variant=variant or "default",
+                           **model)
 
 
 def _ci(low: float, high: float) -> tuple[float, float]:
@@ -57,11 +58,13 @@ def _ci(low: float, high: float) -> tuple[float, float]:
 
 
 def simulated_rows(tables: dict[str, pd.DataFrame], cfg: StudyConfig, settings: dict[str, str],
-                   variants: dict[str, str], *, observer_source: str = "prior") -> list[Row]:
+                   variants: dict[str, str], *, provenance: dict[str, dict[str, str]] | None = None,
+                   observer_source: str = "prior") -> list[Row]:
     """Result rows of the simulated tables, each marked ``simulated=true`` with its observer, design and seed.
 
     Metrics: ``<condition>_amt_pct_real``, ``<condition>_bestof_pct_best``, ``<condition>_mos``,
-    ``<condition>_mos_std``.
+    ``<condition>_mos_std``. A method's row also carries its model's ``provenance`` keys (e.g. the GAN's
+    update rule).
     """
     amt, bo, mos = cfg.amt, cfg.best_of, cfg.mos
     rows: list[Row] = []
@@ -72,7 +75,7 @@ def simulated_rows(tables: dict[str, pd.DataFrame], cfg: StudyConfig, settings: 
         rows.append(Row(model=method, task=str(rec.task), metric=key, value=float(value), ci_low=ci[0],
                         ci_high=ci[1], n=int(n), seed=int(rec.seed), higher_is_better=higher_is_better(key),
                         protocol=_protocol(cfg, name, settings.get(method, "unknown"), variants.get(method, ""),
-                                           details, observer_source)))
+                                           details, observer_source, (provenance or {}).get(method, {}))))
 
     for rec in tables.get("amt", pd.DataFrame()).itertuples():
         add(rec, "amt_pct_real", rec.pct_real, _ci(rec.ci_low, rec.ci_high), rec.n_participants, "amt",
