@@ -73,7 +73,8 @@ def simulated_rows(tables: dict[str, pd.DataFrame], cfg: StudyConfig, settings: 
             details: dict[str, object]) -> None:
         method, key = str(rec.method), f"{rec.condition}_{metric}"
         rows.append(Row(model=method, task=str(rec.task), metric=key, value=float(value), ci_low=ci[0],
-                        ci_high=ci[1], n=int(n), seed=int(rec.seed), higher_is_better=higher_is_better(key),
+                        ci_high=ci[1], n=int(n), seed=int(rec.seed), setting=settings.get(method, "unknown"),
+                        higher_is_better=higher_is_better(key),
                         protocol=_protocol(cfg, name, settings.get(method, "unknown"), variants.get(method, ""),
                                            details, observer_source, (provenance or {}).get(method, {}))))
 

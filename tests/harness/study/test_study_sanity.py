@@ -47,6 +47,8 @@ def test_rows_are_marked_simulated_with_observer_and_seed(tables):
     for row in rows:
         assert "simulated=true" in row.protocol and "study_seed=0" in row.protocol and "noise=" in row.protocol
     assert {r.protocol.split("setting=")[1].split(";")[0] for r in rows if r.model == "real_data"} == {"reference"}
+    assert {r.setting for r in rows if r.model == "real_data"} == {"reference"}
+    assert {r.setting for r in rows if r.model == "noisy"} == {"paired"}
     named = simulated_rows(result, study, material.settings, material.variants,
                            provenance={"noisy": {"model_train": "batch 4"}})
     assert all(("model_train=batch 4" in r.protocol) == (r.model == "noisy") for r in named)
