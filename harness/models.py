@@ -72,7 +72,7 @@ ABLATION_PROTOCOLS: Mapping[str, str] = {"scenes": "fcn_scenes"}  # the papers' 
 
 GAN = ModelSpec(
     name="gan", paper=gan.PAPER, config_section="gan", build=gan.build_gan, batch=gan.gan_batch,
-    protocols={"digits": "generation"}, setting="unconditional",
+    protocols={"digits": "generation"}, setting="unconditional", check=gan.validate_config,
 )
 
 PIX2PIX = ModelSpec(

@@ -34,6 +34,14 @@ for _spec in (
                on_folders=psnr_on_folders, paired=True),
     MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
                "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
+    # Human-study protocols (metrics/human_study/): simulated or from real ratings; rows are <condition>_<key>.
+    MetricSpec("amt_real_vs_fake", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (AMT 2AFC: 10 practice + 40 "
+               "trials, 1 s exposure, ~50 / 25 participants per algorithm; bootstrap test)",
+               {"amt_pct_real": True}),
+    MetricSpec("best_of_n", "Choi et al. 2018 §5.3 (StarGAN AMT: best of 4 shuffled outputs, 30-40 questions with "
+               "validation, 146 participants)", {"bestof_pct_best": True}),
+    MetricSpec("mos", "Ledig et al. 2017 §3.3 (SRGAN MOS: 26 raters, 1-5, calibrated on NN=1 and HR=5; Wilcoxon)",
+               {"mos": True, "mos_std": None}),
 ):
     METRICS.add(_spec.name, _spec)
 

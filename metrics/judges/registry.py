@@ -1,0 +1,12 @@
+"""The judge registry: every evaluation network the harness trains itself, by name (explicit entries)."""
+
+from __future__ import annotations
+
+from harness.core.registry import Registry
+from metrics.judges.base import JudgeSpec
+from metrics.judges.digit_classifier import DIGITS
+from metrics.judges.segmenter import SEGMENTER
+
+JUDGES: Registry[JudgeSpec] = Registry("judge")
+for _spec in (DIGITS, SEGMENTER):
+    JUDGES.add(_spec.name, _spec)
