@@ -4,7 +4,8 @@ Outputs in the run directory: ``summary.csv`` (+ ``summary.md``, the same in mar
 paragraph), ``comparisons.csv`` (every pair of methods compared, with its test), ``paired_vs_unpaired.csv``,
 ``plots/`` (PNGs and ``plots.json``: the colour of every method and what each plot drew) and ``report.html``.
 Everything is first written into a temporary folder inside the run directory and then moved into place with
-``os.replace``, so an error leaves the previous report (or none), never a partial one.
+``os.replace``, so an error leaves the previous report (or none), never a partial one. A run whose planned jobs
+(``manifest.json``'s ``planned_jobs``) did not all write results is marked incomplete, listing the missing jobs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class ReportPaths:
         paired_csv: ``paired_vs_unpaired.csv``.
         plots_dir: ``plots/`` with the PNGs.
         report_html: The self-contained ``report.html``.
+        missing_jobs: Planned jobs without results (the report says it is incomplete); empty when complete.
     """
 
     summary_csv: Path
@@ -45,6 +47,13 @@ class ReportPaths:
     paired_csv: Path
     plots_dir: Path
     report_html: Path
+    missing_jobs: tuple[str, ...] = ()
+
+
+def missing_jobs(run_dir: Path, manifest: dict) -> tuple[str, ...]:
+    """Jobs the run planned (or started) that have no ``jobs/<job>/rows.json``."""
+    planned = manifest.get("planned_jobs") or list(manifest.get("jobs", {}))
+    return tuple(j for j in planned if not (run_dir / "jobs" / str(j) / "rows.json").is_file())
 
 
 def check_run_dir(run_dir: Path) -> None:
@@ -86,15 +95,22 @@ def build_report(run_dir: str | Path) -> ReportPaths:
     manifest = read_json(run_dir / "manifest.json")
     rows = read_metrics(run_dir / "metrics.csv")
     if rows.empty:
-        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows")
+        missing = missing_jobs(run_dir, manifest)
+        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows; no report was written"
+                           + (f" ({len(missing)} planned job(s) without results: {', '.join(missing)})"
+                              if missing else ""))
     analysis = analyse(rows)
     paths = ReportPaths(run_dir / "summary.csv", run_dir / "summary.md", run_dir / "comparisons.csv",
-                        run_dir / "paired_vs_unpaired.csv", run_dir / "plots", run_dir / "report.html")
+                        run_dir / "paired_vs_unpaired.csv", run_dir / "plots", run_dir / "report.html",
+                        missing_jobs(run_dir, manifest))
     with tempfile.TemporaryDirectory(prefix=".report-", dir=run_dir) as tmp:
         staging = Path(tmp)
         (staging / "plots").mkdir()
         plots = make_plots(analysis, run_dir, staging / "plots")
-        html = render_report(report_context(run_dir, config, manifest, analysis, plots))
+        context = report_context(run_dir, config, manifest, analysis, plots)
+        if paths.missing_jobs:
+            context["title"] = f"{context['title']} (incomplete)"
+        html = render_report({**context, "missing_jobs": list(paths.missing_jobs)})
         summarize(analysis.long).to_csv(staging / paths.summary_csv.name, index=False)
         (staging / paths.summary_md.name).write_text(summary_markdown(analysis, run_dir.name), encoding="utf-8")
         analysis.pairs.to_csv(staging / paths.comparisons_csv.name, index=False)
