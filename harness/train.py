@@ -109,7 +109,7 @@ def _check_finite(losses: dict[str, float], step: int, steps: int, job: str) -> 
     if bad:
         name, value = bad[0]
         raise NonFiniteLoss(f"{job}: loss {name}={value} at step {step} of {steps}; training diverged (a learning "
-                            "rate or loss weight too large?); the job is stopped, the other jobs go on")
+                            "rate or loss weight too large?)")
 
 
 def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[dict[str, float]], int]:

@@ -88,15 +88,13 @@ def torch_save(obj: Any, path: str | Path) -> None:
     """Atomically writes a ``torch.save`` file.
 
     Raises:
-        HarnessError: torch's writer failed (``enforce fail at inline_container.cc``), which on a local disk means
-            the disk is full; the message names ``path`` and the free space.
+        HarnessError: torch's writer failed (``enforce fail at inline_container.cc``, an iostream error), which on
+            a local disk means the disk is full; the message names ``path`` and the free space.
     """
     with atomic_path(path) as tmp:
         try:
             torch.save(obj, tmp)
-        except RuntimeError as exc:
-            if "inline_container" not in str(exc) and "PytorchStreamWriter" not in str(exc):
-                raise
+        except RuntimeError:  # torch's stream writer failed ("enforce fail at inline_container.cc", iostream error)
             free = shutil.disk_usage(tmp.parent).free / 2**20
             raise HarnessError(f"cannot write {path}: the write failed with {free:.0f} MiB free on that disk (a full "
                                "disk is the usual cause); free some space and continue with --resume") from None
