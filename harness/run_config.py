@@ -115,7 +115,12 @@ def _sources(overrides: Mapping[str, object], flags: Mapping[str, str]) -> dict[
 
 def _apply_cli(config: RunConfig, overrides: Mapping[str, object], flags: Mapping[str, str]) -> RunConfig:
     for key, value in overrides.items():
-        config = apply_overrides(config, {key: value}, source=flags.get(key, "--set"))
+        try:
+            config = apply_overrides(config, {key: value}, source=flags.get(key, "--set"))
+        except HarnessError as exc:  # a wrong type: say the accepted range too, as annotated fields do
+            if key not in MODEL_BOUNDS or "; expected" in str(exc):
+                raise
+            raise HarnessError(f"{exc}; expected {MODEL_BOUNDS[key].describe()}") from None
     return config
 
 

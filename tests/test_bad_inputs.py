@@ -13,6 +13,8 @@ import json
 import os
 import pickle
 import shutil
+import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -87,7 +89,17 @@ def _png(path: Path, size=(8, 8), mode="RGB", seed=0, dtype=np.uint8) -> None:
     top = 65535 if dtype == np.uint16 else 255
     array = rng.integers(0, top + 1, shape, dtype=dtype)
     path.parent.mkdir(parents=True, exist_ok=True)
-    Image.fromarray(array, mode=mode).save(path)
+    (Image.fromarray(array) if dtype == np.uint16 else Image.fromarray(array, mode=mode)).save(path)
+
+
+def _huge_png(path: Path, side: int = 100_000) -> None:
+    """A PNG whose header claims ``side``² pixels (a decompression bomb), a few bytes on disk."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    header = struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 64))
+                     + chunk(b"IEND", b""))
 
 
 def _files(env: Env, *names: str) -> None:
@@ -420,8 +432,7 @@ CASES: list[Case] = [
          marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
     Case("evaluate-huge-image", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
                                           "{work}/target"), lambda env: (str(env.work / "pred" / "huge.png"),),
-         setup=_folders(lambda env: (_folder(env, "pred"), Image.new("L", (12000, 12000)).save(
-             env.work / "pred" / "huge.png")), lambda env: _folder(env, "target")),
+         setup=_folders(lambda env: _huge_png(env.work / "pred" / "huge.png"), lambda env: _folder(env, "target")),
          marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
 ]
 
