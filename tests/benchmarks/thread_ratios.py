@@ -88,15 +88,19 @@ def time_steps(step: Callable[[], object], threads: int, steps: int) -> float:
     return statistics.median(times)
 
 
-def measure(rounds: int, steps: int) -> dict[str, dict[tuple[int, bool], float]]:
-    """Model → case → median seconds per step over the rounds."""
+def measure(rounds: int, steps: int, verbose: bool = True) -> dict[str, dict[tuple[int, bool], float]]:
+    """Model → case → median seconds per step over the rounds (each round's figures printed as it ends)."""
     fns = smoke_steps()
     raw: dict[str, dict[tuple[int, bool], list[float]]] = {m: {c: [] for c in CASES} for m in fns}
-    for _ in range(rounds):
+    for index in range(rounds):
         for threads, busy in CASES:
             with competitor(busy):
                 for name, fn in fns.items():
                     raw[name][(threads, busy)].append(time_steps(fn, threads, steps))
+        if verbose:
+            figures = ", ".join(f"{m} " + "/".join(f"{v[c][-1] * 1e3:.0f}" for c in CASES) for m, v in raw.items())
+            print(f"round {index + 1}: ms per step (1t idle/2t idle/1t busy/2t busy): {figures}; "
+                  f"load {os.getloadavg()[0]:.2f}", flush=True)
     return {m: {c: statistics.median(v) for c, v in cases.items()} for m, cases in raw.items()}
 
 
