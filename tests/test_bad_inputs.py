@@ -35,7 +35,6 @@ TINY = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_sam
         "probe.n_test=4", "maps.n_train=8", "maps.n_val=4", "maps.n_test=4")
 SETS = [arg for item in TINY for arg in ("--set", item)]
 RUNTIME = {"manifest.json", "harness.log", ".lock"}  # may change when a command reopens a run
-FOLDERS = "folder I/O helper (harness/core/images.py, harness/evaluate_folders.py)"
 MODELS_LITERAL = "model configs' Literal fields (faithful-models helper)"
 GAN_JOB = "jobs/gan__digits__s0"
 
@@ -402,38 +401,22 @@ CASES: list[Case] = [
          setup=lambda env: (_folder(env, "target"), _folder(env, "pred"),
                             (env.work / "pred" / "bad.png").write_bytes(b"\x89PNG garbage"))),
     Case("evaluate-mixed-sizes", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
-                                           "{work}/target"), lambda env: (str(env.work / "pred" / "zz.png"),),
+                                           "{work}/target"), _texts("zz.png", "differ in size"),
          setup=lambda env: (_folder(env, "target"), _folder(env, "pred"), _png(env.work / "pred" / "zz.png", (9, 8)))),
     Case("evaluate-missing-weights", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
                                                "{work}/pred", "--weights", "{work}/w.pth"), _texts("--weights"),
          setup=lambda env: _folder(env, "pred")),
-    Case("evaluate-16-bit-png", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target", "{work}/target"),
-         _texts("16-bit"), setup=_folders(lambda env: _folder(env, "pred", mode="I;16", dtype=np.uint16),
-                                          lambda env: _folder(env, "target", mode="I;16", dtype=np.uint16)),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
-    Case("evaluate-translucent-alpha", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target",
-                                                 "{work}/target"), _texts("alpha"),
-         setup=_folders(lambda env: _folder(env, "pred", mode="RGBA"), lambda env: _folder(env, "target")),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
     Case("evaluate-unmatched-names", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target",
-                                               "{work}/target"), _texts("000.png"),
+                                               "{work}/target"), _texts("paired by file name", "000", "x000"),
          setup=_folders(lambda env: _folder(env, "pred"),
-                        lambda env: [p.rename(p.with_name("x" + p.name)) for p in _folder(env, "target").iterdir()]),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
-    Case("evaluate-grayscale-among-rgb", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target",
-                                                   "{work}/target"), lambda env: (str(env.work / "pred" / "zz.png"),),
-         setup=_folders(lambda env: (_folder(env, "pred"), _png(env.work / "pred" / "zz.png", mode="L")),
-                        lambda env: _folder(env, "target", n=4)),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
+                        lambda env: [p.rename(p.with_name("x" + p.name)) for p in _folder(env, "target").iterdir()])),
     Case("evaluate-symlink-loop", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
                                             "{work}/target"), lambda env: (str(env.work / "pred" / "loop.png"),),
          setup=_folders(lambda env: (_folder(env, "pred"), os.symlink("loop.png", env.work / "pred" / "loop.png")),
-                        lambda env: _folder(env, "target")),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
+                        lambda env: _folder(env, "target"))),
     Case("evaluate-huge-image", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
                                           "{work}/target"), lambda env: (str(env.work / "pred" / "huge.png"),),
-         setup=_folders(lambda env: _huge_png(env.work / "pred" / "huge.png"), lambda env: _folder(env, "target")),
-         marks=(pytest.mark.xfail(strict=True, reason=FOLDERS),)),
+         setup=_folders(lambda env: _huge_png(env.work / "pred" / "huge.png"), lambda env: _folder(env, "target"))),
 ]
 
 
