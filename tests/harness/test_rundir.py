@@ -68,7 +68,7 @@ def test_resume_with_different_config_names_the_keys(tmp_path):
     run.close()
     with pytest.raises(HarnessError) as info:
         run.start(_config(**{"gan.steps": "7", "seeds": "0,1"}), resume=True)
-    assert "gan.steps: run has 600, given 7; seeds: run has (0,), given (0, 1)" in str(info.value)
+    assert "seeds: run has (0,), given (0, 1); gan.steps: run has 600, given 7" in str(info.value)
     assert "contradict" in str(info.value)
 
 
