@@ -78,7 +78,15 @@ MAX_THREADS = 1024
 def choose_threads(requested: int | None, device: torch.device) -> ThreadChoice:
     """The intra-op thread count of a run: ``--threads N`` when given, else the default rule.
 
-    The default rule comes from ``tests/benchmarks/thread_ratios.py`` (figures in docs/ARCHITECTURE.md): POLICY.
+    Default: half the CPUs available to the process (affinity mask, cgroup quota), at least 1 and at most 8 — so 1
+    on a 2-core machine. ``tests/benchmarks/thread_ratios.py`` measured why, on this project's 2-core machine shared
+    with other sessions (load average 10-16), smoke-width train steps, median ms per step (ratio to 1 thread idle):
+    pix2pix 751 / 14900 (19.8x) / 1075 (1.43x) / 16300 (21.7x), CycleGAN 1848 / 34112 (18.5x) / 2400 (1.30x) /
+    29205 (15.8x), GAN 311 / 2606 (8.4x) / 415 (1.34x) / 2920 (9.4x) for 1 thread idle / 2 threads idle / 1 thread
+    beside one more busy process / 2 threads beside it. OpenMP threads that outnumber the free cores spin in
+    barriers, so a second thread costs far more under contention than it can gain on an idle machine; half the
+    CPUs keeps a run steady while the machine does other work. The rule depends on the CPUs only, never on the
+    momentary load, so reruns on one machine use the same thread count (and so the same kernels).
 
     Raises:
         HarnessError: ``requested`` is outside 1..1024.
