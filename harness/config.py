@@ -149,7 +149,8 @@ def _problem(annotation: Any, value: object, extra: Range | None) -> str | None:
     """What is wrong with ``value`` for a field annotated ``annotation`` (``None`` when nothing is)."""
     origin, args = typing.get_origin(annotation), typing.get_args(annotation)
     if origin is typing.Annotated:
-        for marker in (*args[1:], extra):
+        declared = any(isinstance(m, Range) for m in args[1:])  # a declared range wins over the bounds table
+        for marker in (*args[1:], None if declared else extra):
             if isinstance(marker, Range) and isinstance(value, (int, float)) and not marker.accepts(value):
                 return f"is out of range; expected {marker.describe()}"
             if isinstance(marker, PathTo) and isinstance(value, str) and (why := marker.problem(value)):

@@ -120,6 +120,7 @@ def test_literal_choices_parse_ints_and_reject_others():
 def test_bounds_table_applies_to_sections_without_annotations():
     with pytest.raises(HarnessError, match=r"extra=3 is out of range; expected 5 <= value"):
         check_config(Outer(), bounds={"extra": Range(5, None)})
+    check_config(Outer(), bounds={"inner.size": Range(0, 10)})  # a declared range (8..64) wins over the table
 
 
 @pytest.mark.parametrize(("overrides", "message"), [
