@@ -30,6 +30,7 @@ from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 
+
 @dataclass(frozen=True)
 class RunConfig:
     """Everything a run depends on; saved as ``config.json`` in the run directory."""

@@ -18,14 +18,14 @@ from pathlib import Path
 
 import torch
 
-from harness.config import apply_overrides, config_to_dict
+from harness.config import config_to_dict
 from harness.core.device import choose_threads, resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.models import MODELS, ModelSpec
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
-from harness.run_config import RunConfig
+from harness.run_config import RunConfig, model_config
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
 from harness.train import NonFiniteLoss, load_trained, train_job
@@ -96,13 +96,6 @@ def plan(config: RunConfig) -> list[Job]:
     return references + jobs
 
 
-def model_config(config: RunConfig, model: str) -> object:
-    """The resolved config section of ``model``, with the variant's overrides applied."""
-    spec = MODELS.get(model)
-    section = getattr(config, spec.config_section)
-    return apply_overrides(section, dict(spec.config_overrides or {}), source=f"model variant {model}")
-
-
 def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch.device, train_only: bool) -> None:
     seed_everything(job.seed, device)
     protocol = PROTOCOLS.get(job.protocol)
@@ -114,7 +107,7 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
         if not train_only:
             run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
         return
-    cfg = model_config(config, job.model)
+    cfg = model_config(config, job.model, job.task)
     model = spec.build(cfg, task, device)
     job_dir = run.job_dir(job.job_id)
     train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
@@ -177,7 +170,7 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
             tasks[job.task] = build_task(job.task, config)
         if job.reference or (job.model, job.task) in checked:
             continue
-        spec, cfg = MODELS.get(job.model), model_config(config, job.model)
+        spec, cfg = MODELS.get(job.model), model_config(config, job.model, job.task)
         if spec.check is not None:
             spec.check(cfg, tasks[job.task].image_size)
         _dry_build(spec, cfg, tasks[job.task])

@@ -35,7 +35,6 @@ TINY = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_sam
         "probe.n_test=4", "maps.n_train=8", "maps.n_val=4", "maps.n_test=4")
 SETS = [arg for item in TINY for arg in ("--set", item)]
 RUNTIME = {"manifest.json", "harness.log", ".lock"}  # may change when a command reopens a run
-MODELS_LITERAL = "model configs' Literal fields (faithful-models helper)"
 GAN_JOB = "jobs/gan__digits__s0"
 
 
@@ -301,8 +300,7 @@ CASES: list[Case] = [
     Case("unet-too-deep", _suite("--models", "pix2pix", "--tasks", "probe_texture", "--set", "pix2pix.num_downs=9"),
          _texts("pix2pix.num_downs")),
     Case("optimizer-not-a-choice", _suite("--set", "gan.optimizer=adamw"), _texts("gan.optimizer", "adamw")),
-    Case("g-loss-not-a-choice", _suite("--set", "gan.g_loss=nonsaturating"), _texts("gan.g_loss", "nonsaturating"),
-         marks=(pytest.mark.xfail(strict=True, reason=MODELS_LITERAL),)),
+    Case("g-loss-not-a-choice", _suite("--set", "gan.g_loss=nonsaturating"), _texts("gan.g_loss", "nonsaturating")),
     Case("all-cyclegan-losses-off", _suite("--models", "cyclegan", "--tasks", "probe_texture", "--set",
                                            "cyclegan.use_gan=false", "--set", "cyclegan.use_forward_cycle=false",
                                            "--set", "cyclegan.use_backward_cycle=false"), _texts("nothing to train")),
