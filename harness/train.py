@@ -123,6 +123,8 @@ def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[d
     """
     state = atomic.torch_load(path)
     try:
+        if not isinstance(state, dict):
+            raise TypeError(type(state).__name__)
         model.load_state_dict(state["model"])
         batch_rng.set_state(state["batch_rng"])
         torch.set_rng_state(state["torch_rng"])
@@ -141,6 +143,8 @@ def load_trained(model: Any, job_dir: Path) -> None:
     path = job_dir / FINAL
     state = atomic.torch_load(path)
     try:
+        if not isinstance(state, dict):
+            raise TypeError(type(state).__name__)
         model.load_state_dict(state["model"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise HarnessError(f"{path}: does not hold this job's trained model ({type(exc).__name__}); "

@@ -473,7 +473,7 @@ def test_bad_input_exits_2_with_one_line(case, finished_run, tmp_path, monkeypat
     out, err = capsys.readouterr()
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert code == 2, f"exit {code}\nstdout: {out}\nstderr: {err}"
-    assert len(errors) == 1 and "Traceback" not in out + err, err
+    assert len(errors) == 1 and len(err.strip().splitlines()) == 1 and "Traceback" not in out + err, err
     for text in expected:
         assert text in errors[0], errors[0]
     assert not (env.work / "PWNED").exists() and not Path("PWNED").exists()  # a malicious pickle never ran
