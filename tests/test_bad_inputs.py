@@ -339,7 +339,8 @@ CASES: list[Case] = [
            setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong")],
     *[Case(f"checkpoint-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "checkpoint.pt"), "delete it"),
            setup=_checkpoint_file(kind)) for kind in ("truncated", "random", "malicious", "wrong")],
-    *[Case(f"cache-task-{kind}", _suite(), _cache_name("digits-*.pt"), setup=_cache_file("digits-*.pt", kind))
+    *[Case(f"cache-task-{kind}", _suite(), _cache_name("tasks/digits-*.pt"),
+           setup=_cache_file("tasks/digits-*.pt", kind))
       for kind in ("truncated", "random", "empty", "malicious")],
     *[Case(f"cache-judge-{kind}", _resume(), _cache_name("judges/*.pt"),
            setup=lambda env, kind=kind: (_unfinish(env), _cache_file("judges/*.pt", kind)(env)))
