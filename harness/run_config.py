@@ -62,12 +62,29 @@ def _r(annotated: object) -> Range:
 
 
 _WIDTH, _STEPS, _BATCH = Range(1, 4096), _r(Steps), _r(BatchSize)
+_COUNT, _SOME, _MS, _PX = Range(1, 1_000_000), Range(0, 1_000_000), Range(0, 600_000), Range(16, 4096)
 _LR, _BETA, _PROB, _WEIGHT = _r(LearningRate), _r(AdamBeta), _r(Probability), _r(NonNegative)
 
-# Ranges of the model sections' numeric fields, for the model config classes that do not yet declare them in
-# their annotations (``Annotated[int, Range(...)]``, harness.core.bounds); an annotation, where present, wins.
-# Cross-field and task-dependent limits (U-Net depth vs image size) stay in each model's ``check``.
-MODEL_BOUNDS: Mapping[str, Range] = {
+# Ranges of the numeric fields of sections whose classes live outside the runner (reference_models/, the study's
+# metrics/human_study/) and do not yet declare them in their annotations (``Annotated[int, Range(...)]``,
+# harness.core.bounds); an annotation, where present, wins. Cross-field and task-dependent limits (U-Net depth vs
+# image size) stay in each model's ``check``.
+def _study_bounds() -> dict[str, Range]:
+    observer = {"noise": Range(0.0, 100.0), "noise_spread": Range(0.0, 10.0), "bias_sd": Range(0.0, 100.0),
+                "lapse": _PROB, "careless_fraction": _PROB, "w_realism": _WEIGHT, "w_reference": _WEIGHT}
+    counts = {"seed": _r(Seed), "max_images": _COUNT, "n_reference": _COUNT,
+              "amt.n_participants": _COUNT, "amt.n_practice": _SOME, "amt.n_trials": _COUNT, "amt.exposure_ms": _MS,
+              "amt.display_px": _PX, "best_of.n_participants": _COUNT, "best_of.n_questions": _COUNT,
+              "best_of.n_validation": _SOME, "best_of.max_validation_errors": _SOME, "best_of.exposure_ms": _MS,
+              "best_of.display_px": _PX, "mos.n_raters": _COUNT, "mos.n_calibration": _SOME, "mos.n_images": _COUNT,
+              "mos.exposure_ms": _MS, "mos.display_px": _PX, "stats.alpha": Range(0.0, 1.0, True, True),
+              "stats.confidence": Range(0.0, 1.0, True, True), "stats.n_resamples": Range(1, 10_000_000)}
+    who = ("amt_observer", "best_of_observer", "mos_observer")
+    return {**{f"study.{k}": r for k, r in counts.items()},
+            **{f"study.{o}.{k}": r for o in who for k, r in observer.items()}}
+
+
+SECTION_BOUNDS: Mapping[str, Range] = {
     "gan.noise_dim": _WIDTH, "gan.g_hidden": Range(1, 65536), "gan.d_units": Range(1, 65536),
     "gan.d_pieces": Range(1, 64), "gan.g_irange": _WEIGHT, "gan.d_irange": _WEIGHT, "gan.max_col_norm": _WEIGHT,
     "gan.d_input_keep": Range(0.0, 1.0, open_lo=True), "gan.d_hidden_keep": Range(0.0, 1.0, open_lo=True),
@@ -82,6 +99,7 @@ MODEL_BOUNDS: Mapping[str, Range] = {
     "cyclegan.lambda_cycle": _WEIGHT, "cyclegan.lambda_identity": _WEIGHT, "cyclegan.pool_size": Range(0, 10000),
     "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
+    **_study_bounds(),
 }
 
 
@@ -105,7 +123,7 @@ def resolve_config(profile: str, overrides: Mapping[str, object], flags: Mapping
     config = apply_overrides(RunConfig(profile=profile), from_profile, source=f"profile {path.name}")
     config = _apply_cli(config, overrides, flags or {})
     sources = {**{k: f"profile {path.name}" for k in from_profile}, **_sources(overrides, flags or {})}
-    check_config(config, sources=sources, bounds=MODEL_BOUNDS)
+    check_config(config, sources=sources, bounds=SECTION_BOUNDS)
     _check_task_overrides(config)
     return config
 
@@ -119,9 +137,9 @@ def _apply_cli(config: RunConfig, overrides: Mapping[str, object], flags: Mappin
         try:
             config = apply_overrides(config, {key: value}, source=flags.get(key, "--set"))
         except HarnessError as exc:  # a wrong type: say the accepted range too, as annotated fields do
-            if key not in MODEL_BOUNDS or "; expected" in str(exc):
+            if key not in SECTION_BOUNDS or "; expected" in str(exc):
                 raise
-            raise HarnessError(f"{exc}; expected {MODEL_BOUNDS[key].describe()}") from None
+            raise HarnessError(f"{exc}; expected {SECTION_BOUNDS[key].describe()}") from None
     return config
 
 
@@ -142,7 +160,7 @@ def config_from_saved(path: Path, overrides: Mapping[str, object] | None = None,
     flat, overrides = flatten_dict(saved), overrides or {}
     config = _apply_cli(apply_overrides(RunConfig(), flat, source=str(path)), overrides, flags or {})
     check_config(config, sources={**{k: str(path) for k in flat}, **_sources(overrides, flags or {})},
-                 bounds=MODEL_BOUNDS)
+                 bounds=SECTION_BOUNDS)
     _check_task_overrides(config)
     return config
 
@@ -153,7 +171,7 @@ def _check_task_overrides(config: RunConfig) -> None:
         section, task, key, value = parse_task_override(entry)
         source = f"task_overrides {entry!r}"
         changed = apply_overrides(getattr(config, section), {key: value}, source=source)
-        check_config(changed, sources={f"{section}.{key}": source}, bounds=MODEL_BOUNDS, prefix=f"{section}.")
+        check_config(changed, sources={f"{section}.{key}": source}, bounds=SECTION_BOUNDS, prefix=f"{section}.")
 
 
 def parse_task_override(entry: str) -> tuple[str, str, str, str]:

@@ -19,7 +19,7 @@ from harness.core import device as device_module
 from harness.core.bounds import PathTo, Range
 from harness.core.device import available_cpus, cgroup_cpu_limit, choose_threads
 from harness.core.errors import HarnessError
-from harness.run_config import MODEL_BOUNDS, PROFILES, RunConfig, resolve_config
+from harness.run_config import PROFILES, SECTION_BOUNDS, RunConfig, resolve_config
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -41,15 +41,16 @@ class Outer:
     extra: int = 3
 
 
-def _leaves(cls: type, prefix: str = "") -> dict[str, object]:
+def _leaves(config: object, prefix: str = "") -> dict[str, object]:
+    """Dotted key → annotation of every leaf of a config instance (sections built by lambdas included)."""
     out: dict[str, object] = {}
-    hints = typing.get_type_hints(cls, include_extras=True)
-    for f in dataclasses.fields(cls):
-        annotation = hints[f.name]
-        if isinstance(f.default_factory, type) and dataclasses.is_dataclass(f.default_factory):
-            out.update(_leaves(f.default_factory, f"{prefix}{f.name}."))
+    hints = typing.get_type_hints(type(config), include_extras=True)
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if dataclasses.is_dataclass(value):
+            out.update(_leaves(value, f"{prefix}{f.name}."))
         else:
-            out[f"{prefix}{f.name}"] = annotation
+            out[f"{prefix}{f.name}"] = hints[f.name]
     return out
 
 
@@ -69,15 +70,15 @@ def _has_range(annotation: object) -> bool:
 
 
 def test_every_numeric_option_of_every_section_has_a_range():
-    leaves = _leaves(RunConfig)
-    missing = [k for k, a in leaves.items() if _numeric(a) and not _has_range(a) and k not in MODEL_BOUNDS]
-    assert missing == [], f"numeric options without a Range (annotate them or add them to MODEL_BOUNDS): {missing}"
-    assert set(MODEL_BOUNDS) <= set(leaves), "MODEL_BOUNDS names keys that do not exist"
+    leaves = _leaves(RunConfig())
+    missing = [k for k, a in leaves.items() if _numeric(a) and not _has_range(a) and k not in SECTION_BOUNDS]
+    assert missing == [], f"numeric options without a Range (annotate them or add them to SECTION_BOUNDS): {missing}"
+    assert set(SECTION_BOUNDS) <= set(leaves), "SECTION_BOUNDS names keys that do not exist"
 
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_every_profile_and_its_defaults_pass_the_checks(profile):
-    check_config(resolve_config(profile, {}), bounds=MODEL_BOUNDS)
+    check_config(resolve_config(profile, {}), bounds=SECTION_BOUNDS)
 
 
 @pytest.mark.parametrize(("key", "raw", "message"), [
