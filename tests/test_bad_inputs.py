@@ -32,7 +32,8 @@ TINY = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_sam
         "eval.kid_subset_size=20", "eval.kid_subsets=5", "eval.parzen_n_validation=20", "eval.batch_size=60",
         "gan.steps=6", "gan.g_hidden=16", "gan.d_units=8", "checkpoint_every=4", "log_every=2",
         "scenes.n_train=8", "scenes.n_val=4", "scenes.n_test=4", "probe.n_train=8", "probe.n_val=4",
-        "probe.n_test=4", "maps.n_train=8", "maps.n_val=4", "maps.n_test=4")
+        "probe.n_test=4", "maps.n_train=8", "maps.n_val=4", "maps.n_test=4",
+        "study.simulate=false")  # the simulated study has its own tests
 SETS = [arg for item in TINY for arg in ("--set", item)]
 RUNTIME = {"manifest.json", "harness.log", ".lock"}  # may change when a command reopens a run
 GAN_JOB = "jobs/gan__digits__s0"

@@ -29,7 +29,8 @@ pytestmark = pytest.mark.usefixtures("one_thread_module")
 ROOT = Path(__file__).resolve().parents[2]
 GAN_SETS = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_samples=60", "eval.judge_steps=10",
             "eval.kid_subset_size=20", "eval.kid_subsets=5", "eval.parzen_n_validation=20", "eval.batch_size=60",
-            "gan.steps=6", "gan.g_hidden=16", "gan.d_units=8", "checkpoint_every=4", "log_every=2")
+            "gan.steps=6", "gan.g_hidden=16", "gan.d_units=8", "checkpoint_every=4", "log_every=2",
+            "study.simulate=false")  # the simulated study has its own tests
 
 
 def _sets(*extra: str) -> list[str]:
