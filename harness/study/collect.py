@@ -90,7 +90,8 @@ def _outputs(spec, model, cfg, task: Task, seed: int, n: int, batch: int) -> Pro
     if spec.setting == "unconditional":
         domain = cfg.domain if hasattr(cfg, "domain") else task.domains[-1]  # GANConfig.domain: what it models
         generator = torch.Generator().manual_seed(seed + 7_777)
-        out[domain] = (None, domain, model.sample(n, generator).cpu())
+        count = min(n, len(task.data("test", domain)))  # as many samples as real images are shown
+        out[domain] = (None, domain, model.sample(count, generator).cpu())
         return out
     for direction in model.directions():
         if direction not in TRANSLATIONS:
@@ -217,8 +218,9 @@ def _pool(material: StudyMaterial, task: Task, condition: str, src: str | None, 
     _record(material, cal_near, nearest_x4(sig.calibration), sig, False, keep)
     method_keys = {}
     for name, images in methods.items():
-        method_keys[name] = _keys(f"{base}/s{seed}/{name}", len(images))
-        _record(material, method_keys[name], images[: len(real)], sig, paired, keep)
+        shown = images[: len(real)]  # output i is of test input i; never more than the real images shown
+        method_keys[name] = _keys(f"{base}/s{seed}/{name}", len(shown))
+        _record(material, method_keys[name], shown, sig, paired, keep)
     inputs = None
     if src is not None:
         inputs = _keys(f"{base}/input", len(real))
