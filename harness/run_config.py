@@ -22,11 +22,13 @@ from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
+from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
 from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
+from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 
@@ -51,10 +53,12 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
+    svhn_mnist: SVHNMNISTConfig = field(default_factory=SVHNMNISTConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
+    dtn: DTNConfig = field(default_factory=DTNConfig)
 
 
 def _r(annotated: object) -> Range:

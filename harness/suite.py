@@ -22,7 +22,7 @@ from harness.config import config_to_dict
 from harness.core.device import choose_threads, resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from harness.models import MODELS, ModelSpec
+from harness.models import MODELS, ModelSpec, comparisons
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
@@ -77,6 +77,8 @@ def plan(config: RunConfig) -> list[Job]:
     for name in config.tasks:
         TASKS.get(name)
     models = list(config.models) or [name for name, spec in MODELS.items() if spec.default]
+    compared = comparisons(config.models)  # e.g. --models dtn also runs its ablations and CycleGAN on its tasks
+    models += [name for name in compared if name not in models]
     if not config.seeds:
         raise HarnessError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
     jobs: list[Job] = []
@@ -84,6 +86,7 @@ def plan(config: RunConfig) -> list[Job]:
     for model in models:
         spec = MODELS.get(model)
         tasks = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
+        tasks = [t for t in tasks if model not in compared or t in compared[model]]
         for task in tasks:
             protocol = PROTOCOLS.get(spec.protocols[task])
             for seed in config.seeds:
@@ -107,8 +110,9 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
         if not train_only:
             run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
         return
-    cfg = model_config(config, job.model, job.task)
-    model = spec.build(cfg, task, device)
+    cfg = model_config(config, job.model, job.task)  # with the profile's task_overrides for this task
+    model = (spec.build(cfg, task, device) if spec.frozen is None
+             else spec.build(cfg, task, device, spec.frozen(task, config.eval, device, config.progress)))
     job_dir = run.job_dir(job.job_id)
     train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
               log_every=config.log_every, progress=config.progress)
@@ -124,10 +128,15 @@ def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
     """Constructs the model on the ``meta`` device, so a config its builder refuses fails before anything is written.
 
     A ``HarnessError`` or ``ValueError`` (how builders refuse a setting) is the config's fault; any other error is a
-    limitation of the ``meta`` device, and the model is simply built for real later.
+    limitation of the ``meta`` device, and the model is simply built for real later. A model that takes a frozen
+    judge network (DTN's f) gets a parameter-free stand-in here: the builder's config and task checks run, the judge
+    itself is resolved (loaded or trained, then cached) only when its job runs.
     """
     try:
-        spec.build(config, task, torch.device("meta"))
+        if spec.frozen is None:
+            spec.build(config, task, torch.device("meta"))
+        else:
+            spec.build(config, task, torch.device("meta"), torch.nn.Flatten())
     except HarnessError:
         raise
     except ValueError as exc:
