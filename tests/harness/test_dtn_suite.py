@@ -66,6 +66,8 @@ def test_smoke_suite_writes_accuracy_fid_kid_for_the_dtn_table(tmp_path, cache, 
         expected = higher_is_better(row.metric)
         assert str(row.higher_is_better) == ("" if expected is None else str(expected)), row.metric
     variants = metrics.groupby("model")["protocol"].first()
+    assert "no jitter" in variants["cyclegan"]  # the profile's task_overrides reach the suite (cyclegan@digits)
+    assert "model_train=batch 8 per domain" in variants["dtn"]
     assert "variant=w/o L_CONST" in variants["dtn_no_const"] and "variant=w/o L_TID" in variants["dtn_no_tid"]
     assert (out / "jobs" / "dtn__digits__s0" / "losses.csv").exists()
     assert (out / "samples" / "digits" / "AtoB" / "dtn__s0.png").exists()
