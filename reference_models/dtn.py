@@ -66,7 +66,7 @@ class DTNConfig:
     ngf: int = 64  # g width: 8·ngf, 4·ngf, 2·ngf channels = 512-256-128 as the unofficial code ([S])
     ndf: int = 128  # D width: ndf, 2·ndf, 4·ndf channels = 128-256-512 as the unofficial code ([S])
     lr: float = 3e-4  # Adam learning rate of g and D: the unofficial code's ([S]); the paper's is not known
-    beta1: float = 0.5  # Adam beta1: DCGAN's (Radford et al., cited by the paper for the networks); not stated
+    beta1: float = 0.5  # Adam beta1: DCGAN's (Radford et al., cited for the networks); unofficial code: TF's 0.9
     beta2: float = 0.999  # Adam beta2 (DCGAN, TF and torch default)
     batch_size: int = 100  # images per domain per step: the unofficial code's ([S])
     steps: int = 2000  # iterations: the unofficial code's 2,000 ([S]); the paper's is not known
