@@ -103,6 +103,8 @@ SECTION_BOUNDS: Mapping[str, Range] = {
     "cyclegan.lambda_cycle": _WEIGHT, "cyclegan.lambda_identity": _WEIGHT, "cyclegan.pool_size": Range(0, 10000),
     "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
+    "dtn.alpha": _WEIGHT, "dtn.beta": _WEIGHT, "dtn.gamma": _WEIGHT, "dtn.ngf": _WIDTH, "dtn.ndf": _WIDTH,
+    "dtn.lr": _LR, "dtn.beta1": _BETA, "dtn.beta2": _BETA, "dtn.batch_size": _BATCH, "dtn.steps": _STEPS,
     **_study_bounds(),
 }
 

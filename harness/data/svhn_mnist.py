@@ -25,6 +25,7 @@ import numpy as np
 import scipy.io
 import torch
 
+from harness.core.bounds import Count, DirPath
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
 
@@ -39,9 +40,9 @@ SVHNSplit = Literal["train", "extra", "train+extra"]
 class SVHNMNISTConfig:
     """Where SVHN and MNIST lie and how much of them to use."""
 
-    root: str = ""  # folder with svhn/*.mat and mnist/*-ubyte[.gz] (or all directly in it); never downloaded
+    root: DirPath = ""  # folder with svhn/*.mat and mnist/*-ubyte[.gz] (or all directly in it); never downloaded
     svhn_train: SVHNSplit = "extra"  # SVHN source training split; the paper used "extra" for f and for s ([R])
-    max_train: int = 0  # keep at most this many training images per domain, the first ones (0 = all)
+    max_train: Count = 0  # keep at most this many training images per domain, the first ones (0 = all)
 
 
 def read_idx(path: Path, magic: int) -> np.ndarray:
