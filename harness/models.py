@@ -78,6 +78,23 @@ def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[s
                                protocols=dict(protocols), default=False, compared_with=())
 
 
+def build_model(spec: ModelSpec, config: Any, task: Task, device: torch.device, eval_config: EvalConfig,
+                progress: bool) -> ReferenceModel:
+    """Builds ``spec``'s model for ``task``, resolving its frozen judge network first where it takes one (DTN's f).
+
+    Args:
+        spec: The model's registry entry.
+        config: Its resolved config section (``run_config.model_config``).
+        task: The task it trains on.
+        device: Where to build it.
+        eval_config: The run's evaluation settings (the frozen judge's width and training recipe).
+        progress: Whether a judge trained here shows a progress bar.
+    """
+    if spec.frozen is None:
+        return spec.build(config, task, device)
+    return spec.build(config, task, device, spec.frozen(task, eval_config, device, progress))
+
+
 def comparisons(named: tuple[str, ...]) -> dict[str, frozenset[str]]:
     """Models that run beside the ones named in ``--models`` (their ``compared_with``), each with the tasks allowed.
 

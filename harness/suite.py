@@ -22,7 +22,7 @@ from harness.config import config_to_dict
 from harness.core.device import choose_threads, resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from harness.models import MODELS, ModelSpec, comparisons
+from harness.models import MODELS, ModelSpec, build_model, comparisons
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
@@ -111,8 +111,7 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
             run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
         return
     cfg = model_config(config, job.model, job.task)  # with the profile's task_overrides for this task
-    model = (spec.build(cfg, task, device) if spec.frozen is None
-             else spec.build(cfg, task, device, spec.frozen(task, config.eval, device, config.progress)))
+    model = build_model(spec, cfg, task, device, config.eval, config.progress)
     job_dir = run.job_dir(job.job_id)
     train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
               log_every=config.log_every, progress=config.progress)
