@@ -240,7 +240,7 @@ class DTN:
 
     def provenance(self) -> dict[str, str]:
         """How g was trained and translates, for every row's protocol string."""
-        return provenance(self.config) | {"model_f": f"frozen f sha256={self.f_sha256[:12]}"}
+        return provenance(self.config) | {"model_f": f"frozen, weights sha256 {self.f_sha256[:12]}"}
 
     def networks(self) -> dict[str, nn.Module]:
         """``g`` and ``D`` (trained) and ``f`` (frozen, not part of the checkpoint)."""

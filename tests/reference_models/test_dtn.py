@@ -186,3 +186,14 @@ def test_builder_batches_and_config_checks():
     for bad in (DTNConfig(alpha=-1), DTNConfig(steps=0), DTNConfig(beta1=1.0), DTNConfig(gamma=float("nan"))):
         with pytest.raises(HarnessError, match="dtn"):
             validate_config(bad, 32)
+
+
+def test_provenance_states_training_size_and_the_frozen_f():
+    model = _model(DTNConfig(ngf=4, ndf=4, batch_size=4, steps=7, alpha=0.0))
+    prov = model.provenance()
+    assert set(prov) == {"model_train", "model_test", "model_size", "model_f"}
+    assert prov["model_train"].startswith("batch 4 per domain, 7 steps, Adam lr 0.0003 betas (0.5, 0.999) constant")
+    assert "alpha 0, beta 15, gamma 0" in prov["model_train"]
+    assert prov["model_size"] == "ngf 4, ndf 4" and "eval mode" in prov["model_test"]
+    assert prov["model_f"] == f"frozen, weights sha256 {weights_sha256(model.f.state_dict())[:12]}"
+    assert all(";" not in v and "=" not in v for v in prov.values())  # the row's protocol is "key=value; ..."
