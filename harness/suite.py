@@ -241,7 +241,7 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
         log.info("[%d/%d] %s (%s)", index, len(jobs), job.job_id, job.protocol)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done"}
         try:
             _run_job(job, config, run, tasks[job.task], device, train_only)
@@ -249,7 +249,8 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
             log.error("%s", exc)
             failed[job.job_id] = str(exc)
             record.update(status="failed", error=str(exc))
-        record.update(wall_time_s=round(time.perf_counter() - started, 3), device=str(device))
+        record.update(wall_time_s=round(time.perf_counter() - started, 3),
+                      cpu_time_s=round(time.process_time() - cpu_started, 3), device=str(device))  # all threads
         manifest["jobs"][job.job_id] = record
         run.write_manifest(manifest)
         run.rebuild_metrics([j.job_id for j in jobs])
