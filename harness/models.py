@@ -54,6 +54,8 @@ class ModelSpec:
             its fourth argument (DTN's f), resolved from ``metrics/judges`` with the run's judge recipe.
         compared_with: Models of the paper's comparison table that run beside this one, on its tasks, when it is
             named in ``--models`` (DTN: its ablations and CycleGAN).
+        opt_in_tasks: Tasks a run without ``--tasks`` leaves out for this model unless a named model compares with it
+            there (CycleGAN on the digit tasks: DTN's baseline, not part of CycleGAN's own default run).
     """
 
     name: str
@@ -69,6 +71,7 @@ class ModelSpec:
     check: Callable[[Any, int], None] | None = None
     frozen: FrozenFn | None = None
     compared_with: tuple[str, ...] = ()
+    opt_in_tasks: frozenset[str] = frozenset()
 
 
 def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
@@ -96,17 +99,16 @@ def build_model(spec: ModelSpec, config: Any, task: Task, device: torch.device, 
 
 
 def comparisons(named: tuple[str, ...]) -> dict[str, frozenset[str]]:
-    """Models that run beside the ones named in ``--models`` (their ``compared_with``), each with the tasks allowed.
+    """Models that run beside the ones named in ``--models`` (their ``compared_with``), each with the tasks asked for.
 
-    A comparison model runs only on the tasks of the model(s) that asked for it (CycleGAN beside DTN runs on the digit
-    tasks, not on scenes); a model that is itself named is not listed (it runs everywhere as usual).
+    A comparison model that is not itself named runs only on the tasks of the model(s) that asked for it (CycleGAN
+    beside DTN runs on the digit tasks, not on scenes); a named one runs on its usual tasks plus these.
     """
     found: dict[str, set[str]] = {}
     for name in named:
         spec = MODELS.get(name)
         for other in spec.compared_with:
-            if other not in named:
-                found.setdefault(other, set()).update(spec.protocols)
+            found.setdefault(other, set()).update(spec.protocols)
     return {name: frozenset(tasks) for name, tasks in found.items()}
 
 
@@ -128,7 +130,7 @@ DIGIT_TRANSFER_PROTOCOLS: Mapping[str, str] = {"digits": "digit_transfer", "svhn
 CYCLEGAN = ModelSpec(  # on the digit tasks: DTN's second unpaired baseline, scored by DTN's protocol
     name="cyclegan", paper=cyclegan.PAPER, config_section="cyclegan", build=cyclegan.build_cyclegan,
     batch=cyclegan.cyclegan_batch, protocols={**TRANSLATION_PROTOCOLS, **DIGIT_TRANSFER_PROTOCOLS},
-    setting="unpaired", check=cyclegan.validate_config,
+    setting="unpaired", check=cyclegan.validate_config, opt_in_tasks=frozenset(DIGIT_TRANSFER_PROTOCOLS),
 )
 
 DTN = ModelSpec(

@@ -85,9 +85,7 @@ def plan(config: RunConfig) -> list[Job]:
     references: list[Job] = []
     for model in models:
         spec = MODELS.get(model)
-        tasks = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
-        tasks = [t for t in tasks if model not in compared or t in compared[model]]
-        for task in tasks:
+        for task in _tasks_of(spec, config, compared.get(model, frozenset())):
             protocol = PROTOCOLS.get(spec.protocols[task])
             for seed in config.seeds:
                 jobs.append(Job(model, task, seed, protocol.name))
@@ -97,6 +95,19 @@ def plan(config: RunConfig) -> list[Job]:
     if not jobs:
         raise HarnessError(f"no jobs: none of the models {', '.join(models)} runs on tasks {', '.join(config.tasks)}")
     return references + jobs
+
+
+def _tasks_of(spec: ModelSpec, config: RunConfig, asked: frozenset[str]) -> list[str]:
+    """The tasks ``spec`` runs on in this run.
+
+    Those named in ``--tasks``, else the default tasks less the model's opt-in ones unless a named model ``asked``
+    for them (CycleGAN on digits beside ``--models dtn``); a model that runs only as a comparison, not named itself,
+    runs only where it was asked for.
+    """
+    chosen = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
+    if config.models and spec.name not in config.models:
+        return [t for t in chosen if t in asked]
+    return [t for t in chosen if config.tasks or t not in spec.opt_in_tasks or t in asked]
 
 
 def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch.device, train_only: bool) -> None:

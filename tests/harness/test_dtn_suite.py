@@ -27,8 +27,11 @@ def test_dtn_named_runs_its_ablations_and_cyclegan_on_its_tasks_only():
     named = _jobs(models=("dtn", "cyclegan"))  # named itself, CycleGAN runs everywhere as usual
     assert ("cyclegan", "scenes") in named and ("cyclegan", "digits") in named
     assert _jobs(models=("dtn_no_const",), tasks=("digits",)) == {("dtn_no_const", "digits"), ("real_target", "digits")}
-    default = _jobs()  # a run without --models: DTN yes, its opt-in ablations no
-    assert ("dtn", "digits") in default and not {("dtn_no_const", "digits"), ("dtn_no_tid", "digits")} & default
+    default = _jobs()  # a run without --models: DTN yes, its opt-in ablations and CycleGAN on digits (its table) no
+    assert ("dtn", "digits") in default and ("cyclegan", "scenes") in default
+    assert not {("dtn_no_const", "digits"), ("dtn_no_tid", "digits"), ("cyclegan", "digits")} & default
+    assert ("cyclegan", "digits") not in _jobs(models=("cyclegan",))  # opt-in task: only when named or asked for
+    assert ("cyclegan", "digits") in _jobs(models=("cyclegan",), tasks=("digits",)) & _jobs(tasks=("digits",))
 
 
 def test_registry_entries():
