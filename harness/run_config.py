@@ -22,11 +22,13 @@ from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
+from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
 from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
+from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 
@@ -51,10 +53,12 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
+    svhn_mnist: SVHNMNISTConfig = field(default_factory=SVHNMNISTConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
+    dtn: DTNConfig = field(default_factory=DTNConfig)
 
 
 def _r(annotated: object) -> Range:
@@ -99,6 +103,8 @@ SECTION_BOUNDS: Mapping[str, Range] = {
     "cyclegan.lambda_cycle": _WEIGHT, "cyclegan.lambda_identity": _WEIGHT, "cyclegan.pool_size": Range(0, 10000),
     "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
+    "dtn.alpha": _WEIGHT, "dtn.beta": _WEIGHT, "dtn.gamma": _WEIGHT, "dtn.ngf": _WIDTH, "dtn.ndf": _WIDTH,
+    "dtn.lr": _LR, "dtn.beta1": _BETA, "dtn.beta2": _BETA, "dtn.batch_size": _BATCH, "dtn.steps": _STEPS,
     **_study_bounds(),
 }
 

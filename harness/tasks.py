@@ -13,6 +13,7 @@ from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
 from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.scenes import build_scenes
+from harness.data.svhn_mnist import build_svhn_mnist
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ for _spec in (
              default=False),
     TaskSpec("aligned", "aligned", build_aligned,
              "a real pix2pix A|B folder dataset (facades, maps, cityscapes) from --set aligned.root=PATH",
+             default=False),
+    TaskSpec("svhn_mnist", "svhn_mnist", build_svhn_mnist,
+             "real SVHN (.mat, source) → MNIST (idx, target) digits for DTN from --set svhn_mnist.root=PATH",
              default=False),
 ):
     TASKS.add(_spec.name, _spec)

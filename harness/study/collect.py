@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.core.task import Task
-from harness.models import MODELS
+from harness.models import MODELS, build_model
 from harness.run_config import RunConfig, model_config
 from harness.study.config import StudyConfig
 from harness.tasks import build_task
@@ -160,7 +160,7 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
         task = tasks.setdefault(task_name, build_task(task_name, config))
         spec = MODELS.get(name)
         cfg = model_config(config, name, task_name)  # task_overrides apply per task, as in the suite
-        model = spec.build(cfg, task, device)
+        model = build_model(spec, cfg, task, device, config.eval, progress=False)
         load_trained(model, run_dir / "jobs" / job_id)
         produced = _outputs(spec, model, cfg, task, seed, n, config.eval.batch_size)
         if not produced:

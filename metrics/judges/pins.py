@@ -14,4 +14,8 @@ PINS: dict[str, dict[str, str]] = {
                            "weights_sha256": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b"},
     "bd7a6869f74e5d84": {"judge": "segmenter", "config": "standard", "file": "segmenter-standard.pt",
                            "weights_sha256": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720"},
+    "335af207ce46c49c": {"judge": "source_digits", "config": "smoke", "file": "source_digits-smoke.pt",
+                           "weights_sha256": "d0a90cfe50c737b256ecc24a1544cd40dcf010e074c7095b5b02f6a7f33ba108"},
+    "6aa7667b4933df0e": {"judge": "source_digits", "config": "standard", "file": "source_digits-standard.pt",
+                           "weights_sha256": "adf32c9386442dd5a1833a2da78f3e6a166fb8ca7ed9125d0e78069384aa9f0c"},
 }

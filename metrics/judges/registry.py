@@ -6,7 +6,8 @@ from harness.core.registry import Registry
 from metrics.judges.base import JudgeSpec
 from metrics.judges.digit_classifier import DIGITS
 from metrics.judges.segmenter import SEGMENTER
+from metrics.judges.source_digits import SOURCE_DIGITS
 
 JUDGES: Registry[JudgeSpec] = Registry("judge")
-for _spec in (DIGITS, SEGMENTER):
+for _spec in (DIGITS, SEGMENTER, SOURCE_DIGITS):
     JUDGES.add(_spec.name, _spec)
