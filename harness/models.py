@@ -17,9 +17,16 @@ from torch import nn
 
 from harness.core.registry import Registry
 from harness.core.task import Task
+from harness.face_models import (
+    FACE_PROTOCOLS,
+    build_cyclegan_any,
+    build_diat_pairs,
+    cyclegan_any_batch,
+    diat_pairs_batch,
+)
 from harness.protocols.base import EvalConfig
 from harness.source_judge import dtn_representation
-from reference_models import cyclegan, dtn, gan, pix2pix
+from reference_models import cyclegan, diat, dtn, gan, pix2pix, stargan
 from reference_models.base import ReferenceModel
 
 Setting = Literal["paired", "unpaired", "unconditional"]
@@ -127,9 +134,9 @@ PIX2PIX = ModelSpec(
 
 DIGIT_TRANSFER_PROTOCOLS: Mapping[str, str] = {"digits": "digit_transfer", "svhn_mnist": "digit_transfer"}
 
-CYCLEGAN = ModelSpec(  # on the digit tasks: DTN's second unpaired baseline, scored by DTN's protocol
-    name="cyclegan", paper=cyclegan.PAPER, config_section="cyclegan", build=cyclegan.build_cyclegan,
-    batch=cyclegan.cyclegan_batch, protocols={**TRANSLATION_PROTOCOLS, **DIGIT_TRANSFER_PROTOCOLS},
+CYCLEGAN = ModelSpec(  # digit tasks: DTN's second unpaired baseline; faces tasks: one per attribute pair (StarGAN's)
+    name="cyclegan", paper=cyclegan.PAPER, config_section="cyclegan", build=build_cyclegan_any,
+    batch=cyclegan_any_batch, protocols={**TRANSLATION_PROTOCOLS, **DIGIT_TRANSFER_PROTOCOLS, **FACE_PROTOCOLS},
     setting="unpaired", check=cyclegan.validate_config, opt_in_tasks=frozenset(DIGIT_TRANSFER_PROTOCOLS),
 )
 
@@ -138,6 +145,20 @@ DTN = ModelSpec(
     protocols=DIGIT_TRANSFER_PROTOCOLS, setting="unpaired", check=dtn.validate_config, frozen=dtn_representation,
     compared_with=("dtn_no_const", "dtn_no_tid", "cyclegan"),
 )
+
+
+STARGAN = ModelSpec(
+    name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan.build_stargan,
+    batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", check=stargan.validate_config,
+)
+
+DIAT = ModelSpec(  # one model per attribute-value pair; identity loss on VGG-Face or the harness identity network
+    name="diat", paper=diat.PAPER, config_section="diat", build=build_diat_pairs, batch=diat_pairs_batch,
+    protocols=FACE_PROTOCOLS, setting="unpaired", check=diat.validate_config,
+)
+
+DIAT_A = dataclasses.replace(  # DIAT-A: the identity loss on the attribute discriminator's features
+    DIAT, name="diat_a", variant="DIAT-A", config_overrides={"identity_features": "discriminator"})
 
 
 def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, object]) -> ModelSpec:
@@ -172,5 +193,8 @@ for _spec in (
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     variant_of(DTN, name="dtn_no_tid", variant="w/o L_TID", overrides={"beta": 0.0},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
+    STARGAN,
+    DIAT,
+    DIAT_A,
 ):
     MODELS.add(_spec.name, _spec)

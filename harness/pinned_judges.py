@@ -45,6 +45,11 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("segmenter", "scenes", "standard"),
     PinnedConfig("source_digits", "digits", "smoke"),  # DTN's f (harness.source_judge), eval.source_judge_width
     PinnedConfig("source_digits", "digits", "standard"),
+    # faces: the four judges of the faces protocol at the smoke profile (standard: trained locally, CPU hours)
+    PinnedConfig("face_expression", "faces", "smoke"),
+    PinnedConfig("face_attributes", "faces", "smoke"),
+    PinnedConfig("face_identity", "faces", "smoke"),
+    PinnedConfig("face_domains", "faces", "smoke"),
 )
 
 
@@ -94,7 +99,8 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     run_config = resolve_config(config.profile, {})
     spec = JUDGES.get(config.judge)
     data = judge_data(spec, build_task(config.task, run_config), run_config.eval)
-    recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
+    steps_key, batch_key = spec.recipe_keys
+    recipe = spec.recipe(getattr(run_config.eval, steps_key), getattr(run_config.eval, batch_key))
     start = time.perf_counter()
     model = train_judge(spec, data, recipe, device=torch.device("cpu"), progress=progress)
     path = WEIGHTS_DIR / config.file

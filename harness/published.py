@@ -25,6 +25,7 @@ _DTN_DA = ("DTN (Taigman et al. 2017) SVHN→MNIST domain-adaptation table, 'tra
            "unconfirmed recollection; that table's protocol is not known to us (its test-set figure, 79.72% [R], "
            "differs from Table 1's 90.66%), so it may not be this row's measurement")
 
+_STAR_T3 = "StarGAN (Choi et al. 2018) Table 3, RaFD [R]"
 _FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 
 
@@ -61,6 +62,13 @@ PUBLISHED: dict[tuple[str, str, str], tuple[float, str]] = {
     **_fcn("photo2labels", "cyclegan_gan_backward", (0.01, 0.06, 0.01), _CYC_T5 + " [S]"),
     ("dtn", "svhn_mnist", "test_mnist_accuracy"): (0.9066, _DTN_T1),
     ("dtn", "svhn_mnist", "train_mnist_accuracy"): (0.8444, _DTN_DA),
+    ("diat", "rafd", "expression_error"): (4.10, _STAR_T3),
+    ("cyclegan", "rafd", "expression_error"): (5.99, _STAR_T3),
+    ("stargan", "rafd", "expression_error"): (2.12, _STAR_T3),
+    ("real_data", "rafd", "expression_error"): (0.45, _STAR_T3),
+    ("diat", "rafd", "rafd_parameters"): (52.6e6 * 7, _STAR_T3 + "; 52.6M x 7"),
+    ("cyclegan", "rafd", "rafd_parameters"): (52.6e6 * 14, _STAR_T3 + "; 52.6M x 14"),
+    ("stargan", "rafd", "rafd_parameters"): (53.2e6, _STAR_T3 + "; 53.2M x 1"),
 }
 
 

@@ -18,9 +18,11 @@ from harness.config import PROFILES, apply_overrides, check_config, flatten_dict
 from harness.core.bounds import AdamBeta, BatchSize, LearningRate, NonNegative, Probability, Range, Seed, Steps
 from harness.core.errors import HarnessError
 from harness.data.digits import DigitsConfig
+from harness.data.faces import FacesConfig
 from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
+from harness.data.real_faces import RealFacesConfig
 from harness.data.scenes import ScenesConfig
 from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
@@ -28,9 +30,11 @@ from harness.protocols.base import EvalConfig
 from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
+from reference_models.diat import DIATConfig
 from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
+from reference_models.stargan import StarGANConfig
 
 
 @dataclass(frozen=True)
@@ -59,6 +63,10 @@ class RunConfig:
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
     dtn: DTNConfig = field(default_factory=DTNConfig)
+    faces: FacesConfig = field(default_factory=FacesConfig)
+    faces_real: RealFacesConfig = field(default_factory=RealFacesConfig)
+    stargan: StarGANConfig = field(default_factory=StarGANConfig)
+    diat: DIATConfig = field(default_factory=DIATConfig)  # DIAT and DIAT-A
 
 
 def _r(annotated: object) -> Range:
@@ -88,6 +96,20 @@ def _study_bounds() -> dict[str, Range]:
             **{f"study.{o}.{k}": r for o in who for k, r in observer.items()}}
 
 
+def _face_model_bounds() -> dict[str, Range]:
+    """StarGAN's and DIAT's numeric options (their cross-field limits stay in each model's ``check``)."""
+    stargan = {"g_conv_dim": _WIDTH, "d_conv_dim": _WIDTH, "g_repeat_num": Range(0, 64), "d_repeat_num": Range(1, 10),
+               "lambda_cls": _WEIGHT, "lambda_rec": _WEIGHT, "lambda_gp": _WEIGHT, "g_lr": _LR, "d_lr": _LR,
+               "beta1": _BETA, "beta2": _BETA, "n_critic": Range(1, 100), "batch_size": _BATCH, "steps": _STEPS,
+               "decay_steps": Range(-1, _STEPS.hi), "lr_update_step": _STEPS}
+    diat = {"ngf": _WIDTH, "n_blocks": Range(0, 64), "enhance_blocks": Range(0, 64), "ndf": _WIDTH,
+            "denoise_channels": _WIDTH, "noise_sigma": Range(0.0, 10.0), "lambda_att": _WEIGHT, "lambda_id": _WEIGHT,
+            "lambda_reg": _WEIGHT, "lambda_pix": _WEIGHT, "lr": _LR, "beta1": _BETA, "beta2": _BETA,
+            "batch_size": _BATCH, "steps": _STEPS, "denoise_steps": Range(0, _STEPS.hi),
+            "enhance_steps": Range(0, _STEPS.hi), "identity_net_steps": _STEPS, "identity_net_batch": _BATCH}
+    return {**{f"stargan.{k}": r for k, r in stargan.items()}, **{f"diat.{k}": r for k, r in diat.items()}}
+
+
 SECTION_BOUNDS: Mapping[str, Range] = {
     "gan.noise_dim": _WIDTH, "gan.g_hidden": Range(1, 65536), "gan.d_units": Range(1, 65536),
     "gan.d_pieces": Range(1, 64), "gan.g_irange": _WEIGHT, "gan.d_irange": _WEIGHT, "gan.max_col_norm": _WEIGHT,
@@ -105,6 +127,7 @@ SECTION_BOUNDS: Mapping[str, Range] = {
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
     "dtn.alpha": _WEIGHT, "dtn.beta": _WEIGHT, "dtn.gamma": _WEIGHT, "dtn.ngf": _WIDTH, "dtn.ndf": _WIDTH,
     "dtn.lr": _LR, "dtn.beta1": _BETA, "dtn.beta2": _BETA, "dtn.batch_size": _BATCH, "dtn.steps": _STEPS,
+    **_face_model_bounds(),
     **_study_bounds(),
 }
 

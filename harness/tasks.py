@@ -9,9 +9,11 @@ from typing import Any
 from harness.core.registry import Registry
 from harness.core.task import Task
 from harness.data.digits import build_digits
+from harness.data.faces import build_faces
 from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
 from harness.data.real_configs import build_aligned, build_cityscapes
+from harness.data.real_faces import build_celeba, build_celeba_rafd, build_rafd
 from harness.data.scenes import build_scenes
 from harness.data.svhn_mnist import build_svhn_mnist
 
@@ -46,6 +48,9 @@ for _spec in (
              "geometry-vs-texture probe: the same shapes in another colour/texture, paired"),
     TaskSpec("probe_geometry", "probe", build_probe_geometry,
              "geometry-vs-texture probe: circles to squares at the same places and colours, paired"),
+    TaskSpec("faces", "faces", build_faces,  # run when named (--tasks faces): its four methods cost ~5 CPU-minutes
+             "parametric faces: a CelebA-like set (hair colour, sex, age) and a RaFD-like set (8 expressions), "
+             "identities shared across splits; run when named (--tasks faces)", default=False),
     TaskSpec("cityscapes", "cityscapes", build_cityscapes,
              "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH",
              default=False),
@@ -55,6 +60,14 @@ for _spec in (
     TaskSpec("svhn_mnist", "svhn_mnist", build_svhn_mnist,
              "real SVHN (.mat, source) → MNIST (idx, target) digits for DTN from --set svhn_mnist.root=PATH",
              default=False),
+    TaskSpec("celeba", "faces_real", build_celeba,
+             "real CelebA (StarGAN's 1,999-image test split, 178 crop, 128 px) from --set faces_real.celeba_root=PATH",
+             default=False),
+    TaskSpec("rafd", "faces_real", build_rafd,
+             "real RaFD (file-name labels, 90/10 by image, 256 crop, 128 px) from --set faces_real.rafd_root=PATH",
+             default=False),
+    TaskSpec("celeba_rafd", "faces_real", build_celeba_rafd,
+             "real CelebA and RaFD together (StarGAN joint training with the mask vector)", default=False),
 ):
     TASKS.add(_spec.name, _spec)
 

@@ -34,6 +34,14 @@ for _spec in (
                on_folders=psnr_on_folders, paired=True),
     MetricSpec("f_constancy", "Taigman et al. 2017 §3 (DTN f-constancy: mean over images of ||f(x) - f(G(x))||^2 / "
                "dim, with DTN's fixed f)", {"f_constancy": False}),
+    MetricSpec("expression_error", "StarGAN (Choi et al. 2018) Table 3: % of synthesised faces an expression "
+               "classifier assigns to another expression than the target", {"expression_error": False}),
+    MetricSpec("transfer_accuracy", "attribute transfer accuracy: fraction of outputs an attribute classifier reads "
+               "at every target value (the measurable side of StarGAN Tables 1-2)", {"transfer_accuracy": True}),
+    MetricSpec("identity", "identity preservation: face-verification rate at the real-pair EER threshold, cosine "
+               "distance of identity embeddings (DIAT's identity-aware goal)",
+               {"identity_verification": True, "identity_distance": False, "identity_false_accept": False}),
+    MetricSpec("parameters", "parameter count of the trained system (StarGAN Table 3)", {"parameters": None}),
     MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
                "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
     # Human-study protocols (metrics/human_study/): simulated or from real ratings; rows are <condition>_<key>.

@@ -177,14 +177,19 @@ def difference_plot(pvu: pd.DataFrame, task: str, colours: dict[str, str], out_d
                  drawn, list(sub["metric"]))
 
 
-def per_class_bars(long: pd.DataFrame, task: str, base: str, colours: dict[str, str], out_dir: Path) -> Plot:
-    """Grouped bars of ``base[class]``: classes on x, a bar per method, 95% CI; degenerate classes left out."""
+def per_class_bars(long: pd.DataFrame, task: str, base: str, colours: dict[str, str], out_dir: Path) -> Plot | None:
+    """Grouped bars of ``base[class]``: classes on x, a bar per method, 95% CI; degenerate classes left out.
+
+    None when every class is degenerate (nothing to draw).
+    """
     sub = long[(long["task"] == task) & long["metric"].str.startswith(base + "[")]
     sub = sub.assign(cls=[split_bracket(m)[1] for m in sub["metric"]])
     table = {k: sub.pivot_table(index="cls", columns="model", values=k, sort=False, dropna=False)
              for k in ("mean", "ci_low", "ci_high")}
     keep = table["mean"].max(axis=1) >= DEGENERATE_BELOW
     skipped = list(table["mean"].index[~keep])
+    if not keep.any():
+        return None
     fig, ax = plt.subplots(figsize=(max(4.5, 0.75 * int(keep.sum()) + 2), 2.8))
     drawn = grouped_bars(ax, table["mean"][keep], table["ci_low"][keep], table["ci_high"][keep], colours)
     ax.legend(*_legend(drawn), fontsize=6)

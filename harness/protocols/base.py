@@ -35,6 +35,8 @@ class EvalConfig:
     judge_steps: Steps = 2000  # optimisation steps for judges the harness trains itself (digit classifier, segmenter)
     judge_batch_size: BatchSize = 64  # batch size for judge training
     source_judge_width: Width = 64  # w of DTN's f, the source-digit judge (w, 2w, 4w, 2w filters; paper 64)
+    face_judge_steps: Steps = 3000  # steps of each faces judge (expression, attributes, identity, domains)
+    face_judge_batch_size: BatchSize = 64  # their batch size
     n_sample_images: StripLength = 8  # images per sample strip written for the report
     inception_weights: FilePath = ""  # local path to torch-fidelity's Inception weights; empty = skip Inception FID
 

@@ -90,6 +90,7 @@ class JudgeSpec:
         seed: Training seed (one judge per task for every model and job seed).
         features: ``(model, float (N, 3, H, W) in [0, 1]) → {layer: float (N, F)}`` for FID/KID.
         feature_layers: Layer names ``features`` returns; the first is the default for every metric.
+        recipe_keys: The ``EvalConfig`` fields holding its steps and batch size (the face judges have their own).
     """
 
     name: str
@@ -103,6 +104,7 @@ class JudgeSpec:
     seed: int
     features: FeaturesFn
     feature_layers: tuple[str, ...]
+    recipe_keys: tuple[str, str] = ("judge_steps", "judge_batch_size")
 
     def __post_init__(self) -> None:
         if self.augment == "shift" and self.target != "class":
@@ -113,8 +115,8 @@ class JudgeSpec:
     def recipe(self, steps: int, batch_size: int) -> Recipe:
         """The recipe at a profile's steps and batch size."""
         if steps < 1 or batch_size < 1:
-            raise HarnessError(f"judge {self.name!r}: eval.judge_steps={steps} and eval.judge_batch_size="
-                               f"{batch_size} must both be >= 1")
+            raise HarnessError(f"judge {self.name!r}: eval.{self.recipe_keys[0]}={steps} and "
+                               f"eval.{self.recipe_keys[1]}={batch_size} must both be >= 1")
         return Recipe(steps=steps, batch_size=batch_size, lr=self.lr, seed=self.seed)
 
 

@@ -30,6 +30,7 @@ SMOKE_DATA_SHA256 = {
     "maps": "d9e9e8caaa2b0f6802f2c4d3f13b953864e118c9540cd3a01223d8732c23f6cc",
     "probe_texture": "76cc4e1134472f5c7690beaa7091cb9929f08a6f8b48844dc1515774624706ca",
     "probe_geometry": "a555ee8b48590d37b34162f907476bc4e1030ece8e48f6bfad437eb37194d442",
+    "faces": "5f437977039fce5a66632a1a55ffaccb9bb5d4936c3f5d9bae1862b25622c7bc",
 }
 # weights_sha256 of each committed judge (rerun `judges retrain` and update these together with pins.py).
 COMMITTED_WEIGHTS_SHA256 = {
@@ -39,6 +40,10 @@ COMMITTED_WEIGHTS_SHA256 = {
     "segmenter-standard.pt": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720",
     "source_digits-smoke.pt": "d0a90cfe50c737b256ecc24a1544cd40dcf010e074c7095b5b02f6a7f33ba108",
     "source_digits-standard.pt": "adf32c9386442dd5a1833a2da78f3e6a166fb8ca7ed9125d0e78069384aa9f0c",
+    "face_expression-smoke.pt": "c6eb73fccfb1a8795c65a78b16db7c6573112891bb331ab6dfe081850001a6a2",
+    "face_attributes-smoke.pt": "6e7c08358755a4dbaf0a17f33ff77a11a9dcba97a5148e7bbed60c19bebc8a27",
+    "face_identity-smoke.pt": "5d0a26a7c1966deb33deeeb62abc3099ed9b30dfd2a0e0b03207d053b11c9a5a",
+    "face_domains-smoke.pt": "371d620d47b05129371c1d5819ad1da809e23d447bc6bafcd1945dc1f2c7f878",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
@@ -76,7 +81,7 @@ def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
     monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("trained instead of loading the pin"))
     eval_config = resolve_config("smoke", {}).eval
     spec = JUDGES.get(config.judge)
-    recipe = spec.recipe(eval_config.judge_steps, eval_config.judge_batch_size)
+    recipe = spec.recipe(*(getattr(eval_config, key) for key in spec.recipe_keys))
     data = judge_data(spec, smoke_tasks[config.task], eval_config)  # as a run builds it (DTN f: its width)
     judge = resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
     assert (judge.source, judge.path.name) == ("pinned", config.file)
@@ -88,7 +93,7 @@ def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
 def test_standard_pins_match_the_standard_data(config):
     run_config = resolve_config("standard", {})
     spec = JUDGES.get(config.judge)
-    recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
+    recipe = spec.recipe(*(getattr(run_config.eval, key) for key in spec.recipe_keys))
     key = judge_key(spec, judge_data(spec, build_task(config.task, run_config), run_config.eval), recipe)
     assert pins_module.PINS[key]["file"] == config.file
 

@@ -89,6 +89,15 @@ def test_degenerate_classes_are_not_drawn_and_are_named(tmp_path):
     assert plot.metrics == ("iou[road]",) and "not drawn" in plot.title and "pole" in plot.title
 
 
+def test_a_base_whose_every_class_is_degenerate_draws_nothing(tmp_path):
+    long = pd.DataFrame({
+        "task": "t", "model": ["a", "b"], "metric": ["acc[x]", "acc[x]"], "mean": [0.0, DEGENERATE_BELOW / 2],
+        "ci_low": float("nan"), "ci_high": float("nan"), "setting": "unpaired", "higher_is_better": True,
+        "simulated": False})
+    assert per_class_bars(long, "t", "acc", {"a": "#4c72b0", "b": "#dd8452"}, tmp_path) is None
+    assert not list(tmp_path.iterdir())
+
+
 def test_one_grouped_bar_routine_draws_values_whiskers_and_colours():
     means = pd.DataFrame({"a": [1.0, 2.0], "b": [3.0, float("nan")]}, index=["x", "y"])
     lows, highs = means - 0.5, means + 0.25

@@ -1,0 +1,144 @@
+"""StarGAN's baselines on the faces tasks: one two-domain model per attribute-value pair, multi-step translation.
+
+StarGAN §5.2: "DIAT and CycleGAN are trained once for every attribute-value pair" and multi-attribute results
+come from "multi-step translation". ``PairwiseModel`` holds one unchanged reference model (CycleGAN, DIAT) per
+``DomainPair`` of ``harness.data.face_labels.baseline_pairs``, trains them all one step per step, and answers the
+faces-model call ``translate(images, dataset=, source=, target=)`` by chaining the pair models group by group
+(hair, then the binary attributes, then the expression), going through an intermediate value where no pair
+connects two values directly (e.g. happy -> neutral -> sad with CycleGAN's neutral <-> X pairs).
+
+``per_pair`` turns a model's builder and batch sampler into ones that do this on faces tasks and stay unchanged on
+every other task, so CycleGAN keeps one registry entry.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from harness.core.errors import HarnessError
+from harness.core.task import Task
+from harness.data.face_labels import DomainPair, baseline_pairs, pair_task, route, task_groups
+from reference_models.base import ReferenceModel
+
+_PAIR_TASKS: dict[tuple[int, bool], tuple[Task, list[tuple[DomainPair, Task]]]] = {}
+
+
+def is_faces_task(task: Task) -> bool:
+    """Whether ``task`` is a faces task (CelebA-like attributes and/or RaFD-like expressions)."""
+    return "attribute_names" in task.meta or "expression_names" in task.meta
+
+
+def pair_tasks(task: Task, two_way: bool) -> list[tuple[DomainPair, Task]]:
+    """``(pair, two-domain training sub-task)`` for every baseline pair of ``task``, built once per task object."""
+    key = (id(task), two_way)
+    hit = _PAIR_TASKS.get(key)
+    if hit is None or hit[0] is not task:
+        if len(_PAIR_TASKS) >= 4:
+            _PAIR_TASKS.clear()
+        train_only = Task(name=task.name, domains=task.domains, paired=False, label_kinds=task.label_kinds,
+                          image_size=task.image_size, splits={"train": task.splits["train"]}, meta=task.meta)
+        hit = (task, [(pair, pair_task(train_only, pair)) for pair in baseline_pairs(task, two_way)])
+        _PAIR_TASKS[key] = hit
+    return hit[1]
+
+
+class PairwiseModel:
+    """One reference model per attribute-value pair; satisfies ``ReferenceModel`` with the faces ``translate``."""
+
+    def __init__(self, task: Task, pairs: list[DomainPair], models: dict[str, ReferenceModel]) -> None:
+        """Args: the full faces task, its pairs, and pair name -> model (one config, so one provenance)."""
+        self.pairs, self.models = pairs, models
+        self.groups = [g for g in task_groups(task) if any(p.group == g for p in pairs)]
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One step of every pair's model on its part of ``batch`` (keys ``"<pair name>|<model key>"``)."""
+        losses: dict[str, float] = {}
+        for pair in self.pairs:
+            prefix = f"{pair.name}|"
+            part = {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}
+            losses.update({f"{pair.name}/{k}": v for k, v in self.models[pair.name].train_step(part).items()})
+        return losses
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, *, dataset: str, source: torch.Tensor, target: torch.Tensor
+                  ) -> torch.Tensor:
+        """Changes every group where ``target`` differs from ``source`` by chaining pair models.
+
+        Args:
+            images: Float (N, 3, H, W) in [0, 1].
+            dataset: ``"celeba"`` or ``"rafd"``.
+            source: The images' own label vectors (N, C).
+            target: Target label vectors (N, C).
+
+        Returns:
+            Float (N, 3, H, W) in [0, 1].
+        """
+        if dataset not in self.directions():
+            raise HarnessError(f"no pair model was trained on {dataset!r}; datasets: {', '.join(self.directions())}")
+        out, labels = images.clone(), source.clone()
+        for group in (g for g in self.groups if g.dataset == dataset):
+            have, want = group.values(labels), group.values(target)
+            if bool(((have < 0) | (want < 0)).any()):
+                raise HarnessError(f"{group.name}: every source and target must hold exactly one value")
+            for value_pair in torch.unique(torch.stack([have, want], 1), dim=0).tolist():
+                if value_pair[0] == value_pair[1]:
+                    continue
+                rows = torch.nonzero((have == value_pair[0]) & (want == value_pair[1])).flatten()
+                for pair, direction in route(self.pairs, group, value_pair[0], value_pair[1]):
+                    out[rows] = self.models[pair.name].translate(out[rows], direction=direction)
+            labels = group.set(labels, want)
+        return out
+
+    def directions(self) -> tuple[str, ...]:
+        """The datasets some pair model covers."""
+        return tuple(dict.fromkeys(g.dataset for g in self.groups))
+
+    def provenance(self) -> dict[str, str]:
+        """How many pair models, how multi-attribute targets are reached, and the pair models' own provenance."""
+        return {"model_pairs": str(len(self.pairs)), "model_multi_step": "chained pair models (StarGAN 5.2)"
+                } | self.models[self.pairs[0].name].provenance()
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``"<pair>/<network>"`` for every pair model's networks."""
+        return {f"{p.name}/{k}": v for p in self.pairs for k, v in self.models[p.name].networks().items()}
+
+    def networks_for(self, dataset: str) -> dict[str, nn.Module]:
+        """The networks of the pair models of ``dataset``'s groups."""
+        return {f"{p.name}/{k}": v for p in self.pairs if p.group.dataset == dataset
+                for k, v in self.models[p.name].networks().items()}
+
+    def state_dict(self) -> dict[str, Any]:
+        """Pair name -> that model's state."""
+        return {p.name: self.models[p.name].state_dict() for p in self.pairs}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output."""
+        if set(state) != {p.name for p in self.pairs}:
+            expected = [p.name for p in self.pairs]
+            raise HarnessError(f"pairwise checkpoint holds pairs {sorted(state)}, expected {expected}")
+        for pair in self.pairs:
+            self.models[pair.name].load_state_dict(state[pair.name])
+
+
+BuildOne = Callable[[Any, Task], ReferenceModel]
+BatchOne = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
+
+
+def build_pairwise(config: Any, task: Task, two_way: bool, build_one: BuildOne) -> PairwiseModel:
+    """A ``PairwiseModel`` whose pair models are ``build_one(config, pair sub-task)``, built in pair order."""
+    subtasks = pair_tasks(task, two_way)
+    models = {pair.name: build_one(config, sub) for pair, sub in subtasks}
+    return PairwiseModel(task, [pair for pair, _ in subtasks], models)
+
+
+def pairwise_batch(task: Task, config: Any, generator: torch.Generator, two_way: bool,
+                   batch_one: BatchOne) -> dict[str, torch.Tensor]:
+    """Every pair's batch from ``batch_one`` on its sub-task, keys prefixed ``"<pair name>|"``."""
+    batch = {}
+    for pair, sub in pair_tasks(task, two_way):
+        batch |= {f"{pair.name}|{k}": v for k, v in batch_one(sub, config, generator).items()}
+    return batch
