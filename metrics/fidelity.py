@@ -29,6 +29,7 @@ from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
 from harness.core.images import check_images, to_uint8
 from metrics.feature_extractor_segmenter import SEGMENTER_EXTRACTOR, SEGMENTER_FEATURE_DIM
+from metrics.feature_extractor_sr import SR_EXTRACTOR
 from metrics.judges.digit_classifier import FEATURE_DIM, load_digit_classifier, to_judge_input
 from metrics.spec import FolderInputs
 
@@ -153,9 +154,13 @@ def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) 
         if weights_path is None or not Path(weights_path).is_file():
             raise HarnessError(f"fidelity: the 'segmenter' extractor needs the judge file, got {weights_path!r}")
         return SEGMENTER_EXTRACTOR, str(weights_path)
+    if feature_extractor == "sr":
+        if weights_path is None or not Path(weights_path).is_file():
+            raise HarnessError(f"fidelity: the 'sr' extractor needs the SR feature network file, got {weights_path!r}")
+        return SR_EXTRACTOR, str(weights_path)
     if feature_extractor in ("inception", INCEPTION_EXTRACTOR):
         return INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path))
-    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, segmenter, "
+    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, segmenter, sr, "
                        "inception-v3-compat")
 
 
