@@ -74,7 +74,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
     result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
                               seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, scale=args.scale, y_channel=args.y_channel)
     print(format_result(result, args.json))
     return 0
 

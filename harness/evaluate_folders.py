@@ -26,7 +26,8 @@ def _digit_judge_weights(device_name: str, progress: bool) -> Path:
 
 
 def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int,
-                     feature_extractor: str, weights: Path | None, progress: bool) -> dict[str, float]:
+                     feature_extractor: str, weights: Path | None, progress: bool, scale: int | None = None,
+                     y_channel: bool = False) -> dict[str, float]:
     """Scores the images in ``pred`` (against ``target`` where the metric needs one).
 
     Raises:
@@ -40,12 +41,16 @@ def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: st
                            f"on folders: {able}")
     if spec.needs_target and target is None:
         raise HarnessError(f"--metric {metric}: needs --target DIR with reference images")
-    pred_images = load_image_folder(pred, option="--pred")
-    target_images = load_image_folder(target, option="--target") if target is not None else None
+    if spec.reads_files:  # the metric pairs and reads the files itself (images of different sizes)
+        pred_images = target_images = None
+    else:
+        pred_images = load_image_folder(pred, option="--pred")
+        target_images = load_image_folder(target, option="--target") if target is not None else None
     if weights is not None and not Path(weights).is_file():
         raise HarnessError(f"--weights {str(weights)!r}: no such file")
     if feature_extractor == "digits" and weights is None:
         weights = _digit_judge_weights(device, progress)
     inputs = FolderInputs(pred=pred_images, target=target_images, device=resolve_device(device), seed=seed,
-                          feature_extractor=feature_extractor, weights=weights)
+                          feature_extractor=feature_extractor, weights=weights, pred_dir=pred, target_dir=target,
+                          scale=scale, y_channel=y_channel)
     return spec.on_folders(inputs)

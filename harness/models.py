@@ -15,9 +15,11 @@ from typing import Any, Literal
 import torch
 
 from harness.core.registry import Registry
-from harness.core.task import Task
-from reference_models import cyclegan, gan, pix2pix
+from harness.core.task import Task, data_key
+from metrics.judges.sr_features import load_or_train_sr_features
+from reference_models import cyclegan, gan, pix2pix, srgan
 from reference_models.base import ReferenceModel
+from reference_models.sr_networks import load_vgg19
 
 Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
@@ -92,6 +94,52 @@ def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, obj
     return variant_of(spec, name=name, variant=variant, overrides=overrides, protocols=ABLATION_PROTOCOLS)
 
 
+SR_PROTOCOLS: Mapping[str, str] = {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"}
+CONTENT_JUDGE_SEED = 2  # SRGAN's own content network; the sr protocol scores FID with another instance (seed 1)
+
+
+def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.ContentNetwork | None:
+    """The feature network of SRGAN's VGG content losses; None for pixel MSE.
+
+    VGG19 from ``vgg19_weights`` when the user gives that file, else the harness's SR feature network trained on the
+    task's HR training tiles (cached).
+    """
+    if config.content == "mse":
+        return None
+    if config.vgg19_weights:
+        network, sha = load_vgg19(config.vgg19_weights)
+        return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
+                                                      f"file sha256 {sha}")
+    train = task.data("train", "HR")
+    judge, _, sha = load_or_train_sr_features(
+        train.images, train.labels["source"], crop=task.image_size, steps=config.judge_steps,
+        batch_size=config.batch_size, seed=CONTENT_JUDGE_SEED, device=device, data_key=data_key(task), progress=False)
+    return srgan.ContentNetwork(judge, judge.features, f"harness SR feature network (offline stand-in, not VGG19; "
+                                                       f"seed {CONTENT_JUDGE_SEED}, sha256 {sha[:12]})")
+
+
+def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:
+    """SRResNet / SRGAN with the content network this harness supplies (``sr_content_network``)."""
+    srgan.validate_config(config, task.image_size)
+    return srgan.build_srgan(config, task, device, sr_content_network(config, task, device))
+
+
+SRRESNET = ModelSpec(
+    name="srresnet", paper=srgan.PAPER, config_section="srresnet", build=build_sr_model, batch=srgan.sr_batch,
+    protocols=SR_PROTOCOLS, setting="paired", variant="SRResNet-MSE", check=srgan.validate_config,
+)
+SRGAN = ModelSpec(
+    name="srgan", paper=srgan.PAPER, config_section="srgan", build=build_sr_model, batch=srgan.sr_batch,
+    protocols=SR_PROTOCOLS, setting="paired", variant="SRGAN-VGG54", check=srgan.validate_config,
+)
+
+
+def _sr_variant(spec: ModelSpec, name: str, variant: str, overrides: dict[str, object], default: bool) -> ModelSpec:
+    """A loss variant of SRGAN's Table 1 on the SR tasks; the adversarial ones run by default (the table's point)."""
+    return dataclasses.replace(variant_of(spec, name=name, variant=variant, overrides=overrides,
+                                          protocols=SR_PROTOCOLS), default=default)
+
+
 MODELS: Registry[ModelSpec] = Registry("model")
 for _spec in (
     GAN,
@@ -114,5 +162,12 @@ for _spec in (
     _ablation(CYCLEGAN, "cyclegan_cycle_only", "Cycle alone", {"use_gan": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
+    SRRESNET,
+    SRGAN,
+    # SRGAN Table 1: content-loss variants (SRGAN = SRGAN-VGG54; SRResNet-VGG22 adds TV 2e-8).
+    _sr_variant(SRGAN, "srgan_mse", "SRGAN-MSE", {"content": "mse"}, default=True),
+    _sr_variant(SRGAN, "srgan_vgg22", "SRGAN-VGG22", {"content": "vgg22"}, default=True),
+    _sr_variant(SRRESNET, "srresnet_vgg22", "SRResNet-VGG22", {"content": "vgg22", "tv_weight": 2e-8},
+                default=False),
 ):
     MODELS.add(_spec.name, _spec)

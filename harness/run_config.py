@@ -17,12 +17,17 @@ from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
+from harness.data.sr import SRConfig
+from harness.data.sr_folders import SRFoldersConfig
 from harness.protocols.base import EvalConfig
 from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
+from reference_models.srgan import SRGANConfig
 
 PROFILES = ("smoke", "standard", "paper")
+# SRResNet-MSE (SRGAN §3.2): G alone, pixel MSE, lr 1e-4 for 10^6 steps, no adversarial phase
+SRRESNET_DEFAULTS = SRGANConfig(adversarial=False, content="mse", pretrain_steps=0, steps=1_000_000)
 
 
 @dataclass(frozen=True)
@@ -44,9 +49,13 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
+    sr: SRConfig = field(default_factory=SRConfig)  # the embedded sr and sr_gray tasks
+    sr_folders: SRFoldersConfig = field(default_factory=SRFoldersConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    srresnet: SRGANConfig = field(default_factory=lambda: SRRESNET_DEFAULTS)  # SRResNet and SRResNet-VGG22
+    srgan: SRGANConfig = field(default_factory=SRGANConfig)  # SRGAN (VGG54) and its SRGAN-MSE / -VGG22 variants
 
 
 def profile_path(name: str) -> Path:

@@ -13,6 +13,8 @@ from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
 from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.scenes import build_scenes
+from harness.data.sr import build_sr, build_sr_gray
+from harness.data.sr_folders import build_sr_folders
 
 
 @dataclass(frozen=True)
@@ -45,11 +47,18 @@ for _spec in (
              "geometry-vs-texture probe: the same shapes in another colour/texture, paired"),
     TaskSpec("probe_geometry", "probe", build_probe_geometry,
              "geometry-vs-texture probe: circles to squares at the same places and colours, paired"),
+    TaskSpec("sr", "sr", build_sr,
+             "x4 super-resolution of scikit-image's bundled RGB photos (MATLAB bicubic LR; split by photo)"),
+    TaskSpec("sr_gray", "sr", build_sr_gray,
+             "x4 super-resolution of scikit-image's bundled greyscale photos (the grey set of sr)", default=False),
     TaskSpec("cityscapes", "cityscapes", build_cityscapes,
              "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH",
              default=False),
     TaskSpec("aligned", "aligned", build_aligned,
              "a real pix2pix A|B folder dataset (facades, maps, cityscapes) from --set aligned.root=PATH",
+             default=False),
+    TaskSpec("sr_folders", "sr_folders", build_sr_folders,
+             "real SR data: Set5/Set14/BSD100/DIV2K-style HR folders (+ optional LR) from --set sr_folders.root=PATH",
              default=False),
 ):
     TASKS.add(_spec.name, _spec)

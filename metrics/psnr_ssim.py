@@ -31,12 +31,15 @@ slow on most GPUs.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import numpy as np
 import torch
 from torch.nn import functional as F
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_images, list_image_files, read_image
+from metrics.spec import FolderInputs
 
 DATA_RANGE = 255.0  # SR convention: 8-bit value range
 Y_WEIGHTS = (65.481, 128.553, 24.966)  # MATLAB rgb2ycbcr, R, G, B in [0, 255] → Y in [16, 235]
@@ -196,3 +199,63 @@ def psnr_ssim(pred: torch.Tensor, target: torch.Tensor, *, crop_border: int, y_c
     """``summarize(psnr_ssim_per_image(...))``: ``{"psnr", "psnr_identical", "ssim"}``."""
     return summarize(psnr_ssim_per_image(pred, target, crop_border=crop_border, y_channel=y_channel,
                                          quantize=quantize))
+
+
+def _by_name(folder: Path, option: str) -> dict[str, Path]:
+    """Image files of ``folder`` keyed by name without suffix; two files of one name are an error."""
+    files: dict[str, Path] = {}
+    for path in list_image_files(folder, option):
+        if path.stem in files:
+            raise HarnessError(f"{option}: {files[path.stem].name} and {path.name} share the name {path.stem!r}; "
+                               "images are paired by name, so each name must occur once")
+        files[path.stem] = path
+    return files
+
+
+def _read(path: Path, channels: int) -> torch.Tensor:
+    """One image file as float32 ``(1, channels, H, W)`` in [0, 1] (grey repeated when 3 are asked)."""
+    array = read_image(path)
+    array = array[..., None] if array.ndim == 2 else array
+    if array.shape[2] < channels:
+        array = np.repeat(array, channels, axis=2)
+    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float().div_(255.0)
+
+
+def _pair(pred_path: Path, target_path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """An SR image and its HR image, the HR cropped to multiples of ``scale``; sizes checked (``check_sr_pair``)."""
+    channels = 3 if any(read_image(p).ndim == 3 for p in (pred_path, target_path)) else 1
+    sr, hr = _read(pred_path, channels), _read(target_path, channels)
+    cropped = hr[..., : hr.shape[-2] - hr.shape[-2] % scale, : hr.shape[-1] - hr.shape[-1] % scale]
+    if sr.shape != cropped.shape:
+        raise HarnessError(f"psnr_ssim: --pred {pred_path.name} is {_size(sr.shape)} but --target {target_path.name} "
+                           f"is {_size(hr.shape)} ({_size(cropped.shape)} cropped to multiples of --scale {scale}); "
+                           "they must match: a different image, or a wrong --scale")
+    check_sr_pair(tuple(sr.shape), tuple(cropped.shape), scale, f"psnr_ssim: {pred_path.name}")
+    return sr, cropped
+
+
+def psnr_ssim_on_folders(inputs: FolderInputs) -> dict[str, float]:
+    """``evaluate --metric psnr_ssim --pred SR_DIR --target HR_DIR --scale S [--y-channel]``.
+
+    Images are paired by file name without suffix and may differ in size from pair to pair (Set5, Set14, BSD100);
+    each HR image is cropped to multiples of the scale (as the benchmarks' "modcrop") and must then have the SR
+    image's size; ``scale`` pixels are removed from every edge. Pairs are read and scored one at a time.
+    """
+    if inputs.pred_dir is None or inputs.target_dir is None:
+        raise HarnessError("psnr_ssim: needs --pred SR_DIR and --target HR_DIR")
+    if inputs.scale is None or inputs.scale < 1:
+        raise HarnessError(f"psnr_ssim: needs --scale S, the integer SR factor (>= 1; its pixels are cropped from "
+                           f"every border), got {inputs.scale}")
+    pred, target = _by_name(inputs.pred_dir, "--pred"), _by_name(inputs.target_dir, "--target")
+    only_pred, only_target = sorted(set(pred) - set(target)), sorted(set(target) - set(pred))
+    if only_pred or only_target:
+        raise HarnessError(f"psnr_ssim: --pred and --target images are paired by name; without a partner: --pred "
+                           f"{', '.join(only_pred[:5]) or '-'}; --target {', '.join(only_target[:5]) or '-'}")
+    scores: dict[str, list[torch.Tensor]] = {"psnr": [], "ssim": []}
+    for name in sorted(pred):
+        sr, hr = _pair(pred[name], target[name], inputs.scale)
+        values = psnr_ssim_per_image(sr.to(inputs.device), hr.to(inputs.device), crop_border=inputs.scale,
+                                     y_channel=inputs.y_channel)
+        for key in scores:
+            scores[key].append(values[key])
+    return summarize({key: torch.cat(parts) for key, parts in scores.items()})

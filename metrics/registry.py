@@ -6,6 +6,7 @@ from harness.core.registry import Registry
 from metrics.fidelity import fidelity_on_folders
 from metrics.parzen import parzen_on_folders
 from metrics.psnr import psnr_on_folders
+from metrics.psnr_ssim import psnr_ssim_on_folders
 from metrics.spec import MetricSpec
 
 METRICS: Registry[MetricSpec] = Registry("metric")
@@ -23,5 +24,13 @@ for _spec in (
                "all frames; scripts/eval_cityscapes)", {"pixel_acc": True, "class_acc": True, "class_iou": True}),
     MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image in [0, 1], averaged (SRGAN §3.1 convention, RGB as given)",
                {"psnr": True, "l1": False}, on_folders=psnr_on_folders),
+    MetricSpec("psnr_ssim", "Ledig et al. 2017 §3.1 / BasicSR psnr_ssim.py: PSNR and SSIM (Wang et al. 2004) in "
+               "[0, 255], border of --scale px cropped, optionally the BT.601 Y channel; identical pairs (PSNR inf) "
+               "counted in psnr_identical, psnr = mean of the finite values",
+               {"psnr": True, "psnr_identical": None, "ssim": True}, on_folders=psnr_ssim_on_folders,
+               reads_files=True),
+    MetricSpec("hf_energy", "SR sharpness: spectral energy above the LR Nyquist frequency, SR over HR (hf_ratio; 1 = "
+               "as much fine detail as HR); read beside PSNR/SSIM (Ledig et al. 2017's perception-distortion point)",
+               {"hf_ratio": None}),
 ):
     METRICS.add(_spec.name, _spec)

@@ -25,14 +25,22 @@ class FolderInputs:
         seed: Seed for any stochastic step (KID subsets, sub-sampling).
         feature_extractor: Feature extractor name for distribution metrics (``"inception"``, ``"digits"``).
         weights: User-supplied weights file (e.g. Inception for FID), or None.
+        pred_dir: The ``--pred`` folder (metrics that read their files themselves, ``MetricSpec.reads_files``).
+        target_dir: The ``--target`` folder, or None.
+        scale: ``--scale`` (super-resolution factor; the border cropped before scoring), or None.
+        y_channel: ``--y-channel``: score the BT.601 Y channel instead of R, G, B.
     """
 
-    pred: torch.Tensor
+    pred: torch.Tensor | None
     target: torch.Tensor | None
     device: torch.device
     seed: int
     feature_extractor: str
     weights: Path | None
+    pred_dir: Path | None = None
+    target_dir: Path | None = None
+    scale: int | None = None
+    y_channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -45,6 +53,8 @@ class MetricSpec:
         outputs: Output key → ``higher_is_better`` (None for informational values such as a chosen sigma).
         on_folders: Runs the metric on user image folders, or None when the metric needs more than images.
         needs_target: Whether ``on_folders`` requires ``--target``.
+        reads_files: Whether ``on_folders`` reads ``pred_dir`` / ``target_dir`` itself (images of different sizes,
+            paired by name) instead of receiving the folders as stacked tensors.
     """
 
     name: str
@@ -52,3 +62,4 @@ class MetricSpec:
     outputs: Mapping[str, bool | None]
     on_folders: Callable[[FolderInputs], dict[str, float]] | None = None
     needs_target: bool = True
+    reads_files: bool = False

@@ -1,5 +1,4 @@
-"""The networks of SRGAN (Ledig et al., CVPR 2017, Figure 4): the SRResNet generator, the discriminator, and the
-VGG19 feature network of its content loss.
+"""SRGAN's networks (Ledig et al., CVPR 2017, Figure 4): SRResNet generator, discriminator, VGG19 features.
 
 Generator (paper → code): k9n64s1 conv + PReLU (``head``); B residual blocks of conv k3n64s1, BN, PReLU, conv
 k3n64s1, BN, elementwise sum (``blocks``); conv k3n64s1 + BN and the long skip from the head (``body_out``); two

@@ -1,6 +1,8 @@
-"""SRGAN and SRResNet: Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial
-Network", CVPR 2017 (arXiv 1609.04802). No official code was released (Theano/Lasagne); this follows the paper's
-§2–3 and Figure 4, and the tensorlayer/srgan reproduction where the paper is silent.
+"""SRGAN and SRResNet: Ledig et al., "Photo-Realistic Single Image Super-Resolution Using a GAN", CVPR 2017.
+
+Paper: "Photo-Realistic Single Image Super-Resolution Using a Generative Adversarial Network" (arXiv 1609.04802).
+No official code was released (Theano/Lasagne); this follows the paper's §2–3 and Figure 4, and the
+tensorlayer/srgan reproduction where the paper is silent.
 
 Code name → paper name: ``G`` = G_θG (SRResNet, ``sr_networks.SRResNet``), ``D`` = D_θD (``SRDiscriminator``);
 ``G_content`` = l^SR_X (``"mse"``: pixel MSE on [−1, 1], Eq. 4; ``"vgg22"`` / ``"vgg54"``: MSE of φ2,2 / φ5,4
@@ -24,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -91,6 +94,9 @@ def validate_config(config: SRGANConfig, image_size: int) -> None:
                            "0 <= pretrain_steps <= steps, steps >= 1, decay_after >= 0")
     if image_size < 16:
         raise HarnessError(f"srgan: HR crops of {image_size} px are too small for D's four stride-2 stages (>= 16)")
+    if config.vgg19_weights and not Path(config.vgg19_weights).is_file():
+        raise HarnessError(f"srgan vgg19_weights={config.vgg19_weights!r}: no such file (torchvision's vgg19 state "
+                           "dict; nothing is downloaded)")
 
 
 def lr_factor(config: SRGANConfig) -> Callable[[int], float]:

@@ -1,5 +1,4 @@
-"""Turning HR photos (and optional LR counterparts) into a super-resolution ``Task``; shared by ``sr`` and
-``sr_folders``.
+"""HR photos (and optional LR counterparts) → a super-resolution ``Task``; shared by ``sr`` and ``sr_folders``.
 
 Layout of an SR task (domains ``("LR", "HR")``, paired):
 
@@ -103,7 +102,8 @@ def tile_pairs(photos: Sequence[Photo], *, tile: int, scale: int) -> tuple[Domai
         raise HarnessError(f"SR training: no photo is at least {tile}x{tile} px (the training tile); lower the tile "
                            f"or add larger photos")
     source = {"source": torch.tensor(sources, dtype=torch.int64)}
-    return DomainData(torch.stack(lr_tiles).contiguous(), source), DomainData(torch.stack(hr_tiles).contiguous(), source)
+    lr_data, hr_data = torch.stack(lr_tiles).contiguous(), torch.stack(hr_tiles).contiguous()
+    return DomainData(lr_data, source), DomainData(hr_data, source)
 
 
 def padded_stack(images: Sequence[torch.Tensor]) -> DomainData:

@@ -7,7 +7,8 @@ from harness.protocols.base import ProtocolSpec
 from harness.protocols.fcn_scenes import FCN_SCENES
 from harness.protocols.generation import GENERATION
 from harness.protocols.paired_truth import PROBE, TRANSLATION
+from harness.protocols.sr import SR
 
 PROTOCOLS: Registry[ProtocolSpec] = Registry("protocol")
-for _spec in (GENERATION, FCN_SCENES, TRANSLATION, PROBE):
+for _spec in (GENERATION, FCN_SCENES, TRANSLATION, PROBE, SR):
     PROTOCOLS.add(_spec.name, _spec)

@@ -30,7 +30,7 @@ from harness.core.cache import cache_root, stable_hash, weights_sha256
 from harness.core.errors import HarnessError
 
 ARCH = "harness-sr-features-v1"  # bump when the architecture or the training recipe changes (invalidates the cache)
-WIDTH = 32  # maps of the first stage; stages use WIDTH, 2·WIDTH, 4·WIDTH (~0.29M parameters)
+WIDTH = 16  # maps of the first stage; stages use WIDTH, 2·WIDTH, 4·WIDTH (~0.07M parameters, CPU-cheap)
 FEATURE_DIM = 4 * WIDTH  # width of ``pooled``
 LR = 1e-3  # Adam learning rate
 ROTATIONS = 4  # 0, 90, 180, 270 degrees
@@ -133,8 +133,15 @@ def load_or_train_sr_features(tiles: torch.Tensor, sources: torch.Tensor, *, cro
     """The cached network for this data and recipe, trained (and cached) on a miss.
 
     Args:
-        tiles, sources, crop, steps, batch_size, seed, device, progress: As ``train_sr_features``.
+        tiles: As ``train_sr_features``.
+        sources: As ``train_sr_features``.
+        crop: As ``train_sr_features``.
+        steps: As ``train_sr_features``.
+        batch_size: As ``train_sr_features``.
+        seed: As ``train_sr_features``.
+        device: As ``train_sr_features``.
         data_key: Identifies the training data (task name + data hash); part of the cache key.
+        progress: As ``train_sr_features``.
 
     Returns:
         ``(network on device in eval mode with frozen parameters, cache file, weights_sha256 of its state)``.

@@ -1,0 +1,207 @@
+"""The ``sr`` protocol: super-resolution scored as SRGAN's Tables 1–2, plus sharpness and distribution distances.
+
+For every test image (whole, or the task's centred crop), the model turns the LR image into an SR image, which is
+rounded to 8 bits (the benchmarks score saved images) and compared with the HR image:
+
+- ``psnr_y``, ``ssim_y`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``psnr_rgb``,
+  ``ssim_rgb`` (R, G, B, same crop), from ``metrics.psnr_ssim``; means over images with a t-interval across
+  images, and every image's own value as ``psnr_y[<image>]`` / ``ssim_y[<image>]`` rows. PSNR of identical
+  images is inf (the HR row, "∞" in Table 2); means are over finite values, ``psnr_identical`` counts the rest.
+- ``hf_ratio``: high-frequency energy of SR over HR above the LR Nyquist frequency (``metrics.sharpness``): the
+  "sharper but lower PSNR" half of SRGAN's claim.
+- ``fid``, ``kid``: torch-fidelity on non-overlapping tiles of ``task.image_size`` px of the SR images against the
+  HR tiles at the same places, with Inception when ``eval.inception_weights`` is given, else the harness's SR
+  feature network (a separate instance from SRGAN's content network). A few test images give few tiles: every row
+  says how many and warns when FID's sample is too small.
+
+Reference rows (``setting=reference``): ``nearest`` (pixel replication), ``bicubic`` (MATLAB ``imresize``, the
+papers' baseline) and ``hr`` (the HR image itself).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+from collections.abc import Callable
+
+import torch
+from scipy import stats
+
+from harness import published
+from harness.core.errors import HarnessError
+from harness.core.images import to_uint8
+from harness.core.results import Row
+from harness.core.task import data_key
+from harness.data.imresize import imresize, nearest_upscale
+from harness.data.sr_pairs import unpad
+from harness.protocols.base import EvalContext, ProtocolSpec
+from harness.protocols.rows import make_rows, save_strip
+from metrics.fidelity import fidelity_metrics, warn_small_sample
+from metrics.judges.sr_features import FEATURE_DIM, load_or_train_sr_features
+from metrics.psnr_ssim import Y_WEIGHTS, psnr_ssim_per_image, summarize
+from metrics.sharpness import hf_ratio_per_image
+
+log = logging.getLogger(__name__)
+
+OUTPUTS = {"psnr_y": True, "ssim_y": True, "psnr_rgb": True, "ssim_rgb": True, "psnr_identical": None,
+           "hf_ratio": None, "fid": False, "kid": False}
+PER_IMAGE = ("psnr_y", "ssim_y", "hf_ratio")  # metrics also written per image, as metric[image]
+FID_JUDGE_SEED = 1  # the FID/KID feature network; SRGAN's content network uses another seed (harness/models.py)
+DIRECTION = "LR_to_HR"  # sample-strip folder
+STRIP_SIDE = 96  # centred crops shown in sample strips
+Produce = Callable[[int, torch.Tensor], torch.Tensor]  # (test image index, LR (1, C, h, w)) → SR (1, C, H, W)
+
+
+def fid_judge(ctx: EvalContext):
+    """The SR feature network that scores FID/KID on this task (trained once, cached): ``(model, path, sha256)``."""
+    train = ctx.task.data("train", "HR")
+    return load_or_train_sr_features(train.images, train.labels["source"], crop=ctx.task.image_size,
+                                     steps=ctx.config.judge_steps, batch_size=ctx.config.judge_batch_size,
+                                     seed=FID_JUDGE_SEED, device=ctx.device, data_key=data_key(ctx.task),
+                                     progress=ctx.progress)
+
+
+def tiles(image: torch.Tensor, side: int) -> torch.Tensor:
+    """Non-overlapping ``side`` x ``side`` tiles of ``(1, C, H, W)`` (the remainder is dropped) → ``(T, C, s, s)``."""
+    grid = image[0].unfold(1, side, side).unfold(2, side, side)  # (C, rows, cols, side, side)
+    return grid.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[1], side, side)
+
+
+def _centre(image: torch.Tensor, side: int) -> torch.Tensor:
+    top, left = max(0, (image.shape[-2] - side) // 2), max(0, (image.shape[-1] - side) // 2)
+    return image[..., top : top + side, left : left + side]
+
+
+def _interval(values: torch.Tensor) -> tuple[float, float]:
+    """95% t-interval of the mean of the finite ``values`` (NaN with fewer than two)."""
+    finite = values[torch.isfinite(values)].double()
+    if finite.numel() < 2:
+        return math.nan, math.nan
+    half = float(stats.t.ppf(0.975, finite.numel() - 1)) * float(finite.std()) / math.sqrt(finite.numel())
+    return float(finite.mean()) - half, float(finite.mean()) + half
+
+
+def _super_resolve(ctx: EvalContext, produce: Produce) -> tuple[list[torch.Tensor], list[torch.Tensor]]:
+    """``(SR images, HR images)``, each float ``(1, C, H, W)`` in [0, 1], SR rounded to 8-bit levels."""
+    lr_data, hr_data = ctx.task.data("test", "LR"), ctx.task.data("test", "HR")
+    names = ctx.task.meta["test_names"]
+    outputs, truths = [], []
+    for index in range(len(hr_data)):
+        hr = unpad(hr_data, index)
+        sr = produce(index, unpad(lr_data, index).to(ctx.device)).cpu()
+        if tuple(sr.shape) != tuple(hr.shape):
+            raise HarnessError(f"{ctx.model_name}: SR image of {names[index]!r} is {tuple(sr.shape)}, HR is "
+                               f"{tuple(hr.shape)}; the model's scale must match task {ctx.task.name!r}")
+        outputs.append(to_uint8(sr).float().div_(255.0))
+        truths.append(hr)
+    return outputs, truths
+
+
+def _per_image(outputs: list[torch.Tensor], truths: list[torch.Tensor], scale: int) -> dict[str, torch.Tensor]:
+    """Every per-image value, float64 ``(N,)`` per key."""
+    values: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio")}
+    for sr, hr in zip(outputs, truths, strict=True):
+        for suffix, y_channel in (("y", True), ("rgb", False)):
+            scores = psnr_ssim_per_image(sr, hr, crop_border=scale, y_channel=y_channel)
+            values[f"psnr_{suffix}"].append(scores["psnr"])
+            values[f"ssim_{suffix}"].append(scores["ssim"])
+        values["hf_ratio"].append(hf_ratio_per_image(sr, hr, scale=scale, crop_border=scale))
+    return {key: torch.cat(parts) for key, parts in values.items()}
+
+
+def _protocol(ctx: EvalContext, extra: dict[str, str]) -> dict[str, object]:
+    scale, task = int(ctx.task.meta["scale"]), ctx.task
+    crop = task.meta.get("test_crop", 0)
+    return {"protocol": "sr", "scale": scale, "crop_border": scale,
+            "y": f"({'+'.join(map(str, Y_WEIGHTS))})RGB/255+16 (MATLAB rgb2ycbcr, unrounded)",
+            "range": "[0,255], SR rounded to 8 bits", "ssim": "11x11 gaussian sigma 1.5, valid, K=(0.01,0.03)",
+            "psnr_inf": "identical images inf; means over finite values",
+            "lr": task.meta.get("lr_source", "MATLAB bicubic imresize x1/scale (antialiased)"),
+            "test": f"centre {crop}px crops" if crop else "whole images", "images": len(task.meta["test_names"]),
+            "ci": "95% t-interval across images", "setting": ctx.setting, "variant": ctx.variant, **extra}
+
+
+def _quality_rows(ctx: EvalContext, per_image: dict[str, torch.Tensor], extra: dict[str, str]) -> list[Row]:
+    """Mean rows (with CIs and published values where the task is a benchmark) and per-image rows."""
+    names = ctx.task.meta["test_names"]
+    values = {"psnr_y": summarize({"psnr": per_image["psnr_y"], "ssim": per_image["ssim_y"]}),
+              "psnr_rgb": summarize({"psnr": per_image["psnr_rgb"], "ssim": per_image["ssim_rgb"]})}
+    means = {"psnr_y": values["psnr_y"]["psnr"], "ssim_y": values["psnr_y"]["ssim"],
+             "psnr_rgb": values["psnr_rgb"]["psnr"], "ssim_rgb": values["psnr_rgb"]["ssim"],
+             "psnr_identical": values["psnr_rgb"]["psnr_identical"],
+             "hf_ratio": float(per_image["hf_ratio"].nanmean())}
+    ci = {key: _interval(per_image[key]) for key in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio")}
+    benchmark = str(ctx.task.meta.get("benchmark", ""))
+    protocol = _protocol(ctx, extra)
+    rows = make_rows(ctx, means, OUTPUTS, n=len(names), protocol=protocol, ci=ci,
+                     published=lambda metric: published.lookup(ctx.model_name, benchmark, metric))
+    singles = {f"{key}[{name}]": float(per_image[key][i]) for key in PER_IMAGE for i, name in enumerate(names)}
+    directions = {f"{key}[{name}]": OUTPUTS[key] for key in PER_IMAGE for name in names}
+    return rows + make_rows(ctx, singles, directions, n=1, protocol=protocol)
+
+
+def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[torch.Tensor],
+                   extra: dict[str, str]) -> list[Row]:
+    """FID/KID of SR tiles against HR tiles (module docstring)."""
+    side, cfg = ctx.task.image_size, ctx.config
+    fake = torch.cat([tiles(sr, side) for sr in outputs])
+    real = torch.cat([tiles(hr, side) for hr in truths])
+    if len(fake) < 2:
+        log.warning("%s: fewer than two %d px tiles in the test images; FID/KID skipped", ctx.model_name, side)
+        return []
+    if cfg.inception_weights:
+        extractor, weights, dim, judge = "inception-v3-compat", cfg.inception_weights, 2048, "inception-v3-compat"
+    else:
+        _, path, sha = fid_judge(ctx)
+        extractor, weights, dim = "sr", path, FEATURE_DIM
+        judge = f"harness SR feature network (seed {FID_JUDGE_SEED}, sha256 {sha[:12]}; not Inception)"
+    subset = min(cfg.kid_subset_size, len(fake))
+    values = fidelity_metrics(fake, real, feature_extractor=extractor, weights_path=weights, prc=False,
+                              kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
+                              seed=ctx.seed, device=ctx.device)
+    warning = warn_small_sample(len(fake), feature_dim=dim) or "none"
+    if warning != "none":
+        log.warning("%s: %s", ctx.model_name, warning)
+    protocol = dict(protocol="torch-fidelity", feature_extractor=judge, samples=f"{len(fake)} tiles of {side}px",
+                    real="HR tiles at the same places", kid_subset=subset, small_sample_warning=warning,
+                    setting=ctx.setting, variant=ctx.variant, **extra)
+    kid, kid_std = values["kid"], values["kid_std"]
+    return make_rows(ctx, {"fid": values["fid"], "kid": kid}, OUTPUTS, n=len(fake), protocol=protocol,
+                     ci={"kid": (kid - kid_std, kid + kid_std)})
+
+
+def score(ctx: EvalContext, produce: Produce, extra: dict[str, str], strip_name: str | None = None) -> list[Row]:
+    """Every row of one method: ``produce(index, LR (1, C, h, w))`` gives the SR image ``(1, C, H, W)``, in [0, 1]."""
+    outputs, truths = _super_resolve(ctx, produce)
+    strip = torch.cat([_centre(sr, STRIP_SIDE) for sr in outputs if min(sr.shape[-2:]) >= STRIP_SIDE] or
+                      [_centre(outputs[0], min(outputs[0].shape[-2:]))])
+    save_strip(ctx, DIRECTION, strip[: ctx.config.n_sample_images], name=strip_name)
+    per_image = _per_image(outputs, truths, int(ctx.task.meta["scale"]))
+    return _quality_rows(ctx, per_image, extra) + _fidelity_rows(ctx, outputs, truths, extra)
+
+
+def evaluate_sr(model, ctx: EvalContext) -> list[Row]:
+    """Rows of a trained SR model (``translate(lr, direction="AtoB")``; ``provenance()`` names its content loss)."""
+    return score(ctx, lambda _, lr: model.translate(lr, direction="AtoB"), model.provenance())
+
+
+def _bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    return imresize(to_uint8(lr), float(scale)).float().div_(255.0)
+
+
+def reference_sr(ctx: EvalContext) -> list[Row]:
+    """The ``nearest``, ``bicubic`` and ``hr`` rows of SRGAN's Table 2, plus the input and target strips."""
+    scale, hr_data = int(ctx.task.meta["scale"]), ctx.task.data("test", "HR")
+    baselines: dict[str, tuple[Produce, str]] = {
+        "nearest": (lambda _, lr: nearest_upscale(lr, scale), "_input"),
+        "bicubic": (lambda _, lr: _bicubic(lr, scale), f"bicubic__s{ctx.seed}"),
+        "hr": (lambda index, _: unpad(hr_data, index), "_target"),
+    }
+    rows: list[Row] = []
+    for name, (produce, strip) in baselines.items():
+        rows += score(dataclasses.replace(ctx, model_name=name), produce, {"method": name}, strip)
+    return rows
+
+
+SR = ProtocolSpec(name="sr", evaluate=evaluate_sr, reference=reference_sr, reference_name="baselines")
