@@ -36,7 +36,6 @@ from torch.nn import functional as F
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
-from reference_models.networks import load_training_state, training_state
 from reference_models.sr_networks import SRDiscriminator, SRResNet
 
 PAPER = "Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN, CVPR 2017"
@@ -134,9 +133,8 @@ class SRGAN:
             self.nets["D"] = SRDiscriminator(channels, image_size, config.d_width, config.d_dense).to(device)
         self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
                            for name, net in self.nets.items()}
-        self.schedulers = {name: torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(config))
-                           for name, opt in self.optimizers.items()}
-        self.step = 0
+        self.lr_factor = lr_factor(config)
+        self.step = 0  # steps taken; sets the phase (pretraining or adversarial) and the learning rate
 
     def _content_loss(self, sr: torch.Tensor, hr: torch.Tensor, kind: str) -> torch.Tensor:
         """l_X between SR and HR images in [−1, 1] (Eq. 4 or Eq. 5 on rescaled feature maps)."""
@@ -161,6 +159,9 @@ class SRGAN:
         lr = check_images(batch["LR"], "srgan batch['LR']", self.channels).to(self.device)
         hr = check_images(batch["HR"], "srgan batch['HR']", self.channels).to(self.device) * 2 - 1
         adversarial = self.config.adversarial and self.step >= self.config.pretrain_steps
+        for optimizer in self.optimizers.values():
+            for group in optimizer.param_groups:
+                group["lr"] = self.config.lr * self.lr_factor(self.step)
         kind = self.config.content if (adversarial or not self.config.adversarial) else "mse"
         for net in self.nets.values():
             net.train()
@@ -183,8 +184,6 @@ class SRGAN:
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["G"].step()
-        for scheduler in self.schedulers.values():
-            scheduler.step()
         self.step += 1
         return out
 
@@ -231,12 +230,18 @@ class SRGAN:
         return {"content_loss": kind, "content_network": network}
 
     def state_dict(self) -> dict[str, Any]:
-        """Networks, optimisers, schedulers and the step; loadable with ``weights_only=True``."""
-        return {**training_state(self.nets, self.optimizers, self.schedulers), "step": self.step}
+        """Networks, optimisers and the step (which sets phase and learning rate); loadable with ``weights_only``."""
+        return {"networks": {k: v.state_dict() for k, v in self.nets.items()},
+                "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()}, "step": self.step}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
-        load_training_state("srgan", state, self.nets, self.optimizers, self.schedulers)
+        if set(state.get("networks", {})) != set(self.nets):
+            raise HarnessError(f"srgan checkpoint holds networks {sorted(state.get('networks', {}))}, this "
+                               f"configuration has {sorted(self.nets)}")
+        for name, net in self.nets.items():
+            net.load_state_dict(state["networks"][name])
+            self.optimizers[name].load_state_dict(state["optimizers"][name])
         self.step = int(state["step"])
 
 
@@ -250,15 +255,27 @@ def build_srgan(config: SRGANConfig, task: Task, device: torch.device, content: 
                  content=content, device=device)
 
 
+def tiles_of_random_photos(sources: torch.Tensor, count: int, generator: torch.Generator) -> torch.Tensor:
+    """``count`` tile indices: a photo drawn uniformly, then one of its tiles (``sources`` = photo of each tile)."""
+    photos, counts = torch.unique(sources, return_counts=True)
+    starts = torch.cumsum(counts, 0) - counts
+    chosen = torch.randint(0, len(photos), (count,), generator=generator)
+    within = (torch.rand(count, generator=generator, dtype=torch.float64) * counts[chosen]).long()
+    order = torch.argsort(sources, stable=True)
+    return order[starts[chosen] + within]
+
+
 def sr_batch(task: Task, config: SRGANConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
     """``config.batch_size`` aligned random crops: HR ``task.image_size`` px and the LR crop at the same place.
 
-    Tiles are drawn uniformly with replacement, crop positions uniformly on the LR grid (so HR and LR align).
+    Each crop comes from a training photo drawn uniformly (SRGAN §3.2 draws every crop of a batch from another
+    image, so small and large photos count alike), a tile of that photo drawn uniformly (label ``"source"``), and a
+    position drawn uniformly on the LR grid (so HR and LR align).
     """
     lr_tiles, hr_tiles = task.data("train", "LR"), task.data("train", "HR")
     scale, crop = int(task.meta["scale"]), task.image_size
     lr_crop, lr_side = crop // scale, lr_tiles.images.shape[-1]
-    index = torch.randint(0, len(hr_tiles), (config.batch_size,), generator=generator)
+    index = tiles_of_random_photos(hr_tiles.labels["source"], config.batch_size, generator)
     corners = torch.randint(0, lr_side - lr_crop + 1, (config.batch_size, 2), generator=generator)
     lr, hr = [], []
     for i, (top, left) in zip(index.tolist(), corners.tolist(), strict=True):

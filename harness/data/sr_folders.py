@@ -71,7 +71,7 @@ def _key(stem: str, scale: int) -> str:
 
 
 def _read(path: Path) -> np.ndarray:
-    array = read_image(path)
+    array = np.array(read_image(path))  # a writable copy for torch
     return array[..., None] if array.ndim == 2 else array
 
 

@@ -9,10 +9,12 @@ rounded to 8 bits (the benchmarks score saved images) and compared with the HR i
   images is inf (the HR row, "∞" in Table 2); means are over finite values, ``psnr_identical`` counts the rest.
 - ``hf_ratio``: high-frequency energy of SR over HR above the LR Nyquist frequency (``metrics.sharpness``): the
   "sharper but lower PSNR" half of SRGAN's claim.
-- ``fid``, ``kid``: torch-fidelity on non-overlapping tiles of ``task.image_size`` px of the SR images against the
-  HR tiles at the same places, with Inception when ``eval.inception_weights`` is given, else the harness's SR
-  feature network (a separate instance from SRGAN's content network). A few test images give few tiles: every row
-  says how many and warns when FID's sample is too small.
+- ``fid``, ``kid``: torch-fidelity on non-overlapping tiles of ``task.image_size`` px of the test images, in a
+  checkerboard: SR tiles on the "black" squares against HR tiles on the "white" ones, so the two samples share no
+  pixels (a SR tile and the HR tile of the same place are nearly the same image, which would bias KID's cross
+  term). Features: Inception when ``eval.inception_weights`` is given, else the harness's SR feature network (a
+  separate instance from SRGAN's content network). A few test images give few tiles: every row says how many and
+  warns when FID's sample is too small.
 
 Reference rows (``setting=reference``): ``nearest`` (pixel replication), ``bicubic`` (MATLAB ``imresize``, the
 papers' baseline) and ``hr`` (the HR image itself).
@@ -62,10 +64,15 @@ def fid_judge(ctx: EvalContext):
                                      progress=ctx.progress)
 
 
-def tiles(image: torch.Tensor, side: int) -> torch.Tensor:
-    """Non-overlapping ``side`` x ``side`` tiles of ``(1, C, H, W)`` (the remainder is dropped) → ``(T, C, s, s)``."""
+def tiles(image: torch.Tensor, side: int, parity: int) -> torch.Tensor:
+    """Non-overlapping ``side`` px tiles of ``(1, C, H, W)`` on one colour of a checkerboard → ``(T, C, side, side)``.
+
+    A tile at grid position (row, col) is kept when ``(row + col) % 2 == parity``; the remainder is dropped.
+    """
     grid = image[0].unfold(1, side, side).unfold(2, side, side)  # (C, rows, cols, side, side)
-    return grid.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[1], side, side)
+    rows, cols = torch.meshgrid(torch.arange(grid.shape[1]), torch.arange(grid.shape[2]), indexing="ij")
+    keep = ((rows + cols) % 2 == parity).flatten()
+    return grid.permute(1, 2, 0, 3, 4).reshape(-1, image.shape[1], side, side)[keep]
 
 
 def _centre(image: torch.Tensor, side: int) -> torch.Tensor:
@@ -145,9 +152,9 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
                    extra: dict[str, str]) -> list[Row]:
     """FID/KID of SR tiles against HR tiles (module docstring)."""
     side, cfg = ctx.task.image_size, ctx.config
-    fake = torch.cat([tiles(sr, side) for sr in outputs])
-    real = torch.cat([tiles(hr, side) for hr in truths])
-    if len(fake) < 2:
+    fake = torch.cat([tiles(sr, side, 0) for sr in outputs])
+    real = torch.cat([tiles(hr, side, 1) for hr in truths])
+    if min(len(fake), len(real)) < 2:
         log.warning("%s: fewer than two %d px tiles in the test images; FID/KID skipped", ctx.model_name, side)
         return []
     if cfg.inception_weights:
@@ -156,7 +163,7 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
         _, path, sha = fid_judge(ctx)
         extractor, weights, dim = "sr", path, FEATURE_DIM
         judge = f"harness SR feature network (seed {FID_JUDGE_SEED}, sha256 {sha[:12]}; not Inception)"
-    subset = min(cfg.kid_subset_size, len(fake))
+    subset = min(cfg.kid_subset_size, len(fake), len(real))
     values = fidelity_metrics(fake, real, feature_extractor=extractor, weights_path=weights, prc=False,
                               kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
                               seed=ctx.seed, device=ctx.device)
@@ -164,7 +171,8 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
     if warning != "none":
         log.warning("%s: %s", ctx.model_name, warning)
     protocol = dict(protocol="torch-fidelity", feature_extractor=judge, samples=f"{len(fake)} tiles of {side}px",
-                    real="HR tiles at the same places", kid_subset=subset, small_sample_warning=warning,
+                    real=f"{len(real)} HR tiles, other checkerboard squares", kid_subset=subset,
+                    small_sample_warning=warning,
                     setting=ctx.setting, variant=ctx.variant, **extra)
     kid, kid_std = values["kid"], values["kid_std"]
     return make_rows(ctx, {"fid": values["fid"], "kid": kid}, OUTPUTS, n=len(fake), protocol=protocol,
