@@ -218,7 +218,7 @@ def _read(path: Path, channels: int) -> torch.Tensor:
     array = array[..., None] if array.ndim == 2 else array
     if array.shape[2] < channels:
         array = np.repeat(array, channels, axis=2)
-    return torch.from_numpy(np.ascontiguousarray(array)).permute(2, 0, 1)[None].float().div_(255.0)
+    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
 
 
 def _pair(pred_path: Path, target_path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
