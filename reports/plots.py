@@ -17,6 +17,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from harness.core.errors import HarnessError  # noqa: E402
@@ -75,10 +76,14 @@ def metric_bars(long: pd.DataFrame, task: str, metric: str, out_dir: Path) -> Pl
     sub = long[(long["task"] == task) & (long["metric"] == metric)]
     fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * len(sub) + 1.5), 2.8))
     means = sub["mean"].to_numpy(dtype=float)
+    infinite = np.isinf(means)  # e.g. the PSNR of identical images: no bar, an "∞" label instead
+    means = np.where(infinite, np.nan, means)
     lows = (means - sub["ci_low"].to_numpy(dtype=float)).clip(min=0)
     highs = (sub["ci_high"].to_numpy(dtype=float) - means).clip(min=0)
     err = [[0 if math.isnan(v) else v for v in lows], [0 if math.isnan(v) else v for v in highs]]
-    ax.bar(range(len(sub)), means, yerr=err, capsize=4, color="#4c72b0")
+    ax.bar(range(len(sub)), np.nan_to_num(means), yerr=err, capsize=4, color="#4c72b0")
+    for x in np.flatnonzero(infinite):
+        ax.annotate("∞", (x, 0), ha="center", va="bottom", fontsize=12)
     ax.set_xticks(range(len(sub)), [m[:24] for m in sub["model"]], rotation=20, ha="right", fontsize=8)
     ax.set_title(f"{task}: {metric}{_arrow(sub['higher_is_better'].iloc[0])}", fontsize=9)
     path = out_dir / f"bars_{slugify(task)}_{slugify(metric)}.png"
@@ -157,8 +162,10 @@ def distribution(rows: pd.DataFrame, task: str, metric: str, out_dir: Path) -> P
     sub = rows[(rows["task"] == task) & (rows["metric"] == metric)]
     models = list(dict.fromkeys(sub["model"]))
     fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * len(models) + 1.5), 2.8))
-    ax.boxplot([sub.loc[sub["model"] == m, "value"].to_numpy(dtype=float) for m in models])
-    ax.set_xticks(range(1, len(models) + 1), [m[:24] for m in models], fontsize=8)
+    values = [sub.loc[sub["model"] == m, "value"].to_numpy(dtype=float) for m in models]
+    ax.boxplot([v[np.isfinite(v)] for v in values])  # infinite values (identical images) are labelled, not drawn
+    ax.set_xticks(range(1, len(models) + 1), [m[:24] + (" (∞)" if np.isinf(v).any() else "") for m, v in
+                                              zip(models, values, strict=True)], fontsize=8)
     ax.set_title(f"{task}: {metric} distribution", fontsize=9)
     path = out_dir / f"dist_{slugify(task)}_{slugify(metric)}.png"
     return Plot(task, "distribution", f"{metric}: per-image distribution", _save(fig, path))

@@ -5,7 +5,8 @@ rounded to 8 bits (the benchmarks score saved images) and compared with the HR i
 
 - ``psnr_y``, ``ssim_y`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``psnr_rgb``,
   ``ssim_rgb`` (R, G, B, same crop), from ``metrics.psnr_ssim``; means over images with a t-interval across
-  images, and every image's own value as ``psnr_y[<image>]`` / ``ssim_y[<image>]`` rows. PSNR of identical
+  images, and every image's own value as a ``psnr_y_per_image`` / ``ssim_y_per_image`` / ``hf_ratio_per_image``
+  row naming the image (the report draws their distributions). PSNR of identical
   images is inf (the HR row, "∞" in Table 2); means are over finite values, ``psnr_identical`` counts the rest.
 - ``hf_ratio``: high-frequency energy of SR over HR above the LR Nyquist frequency (``metrics.sharpness``): the
   "sharper but lower PSNR" half of SRGAN's claim.
@@ -48,7 +49,7 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = {"psnr_y": True, "ssim_y": True, "psnr_rgb": True, "ssim_rgb": True, "psnr_identical": None,
            "hf_ratio": None, "fid": False, "kid": False}
-PER_IMAGE = ("psnr_y", "ssim_y", "hf_ratio")  # metrics also written per image, as metric[image]
+PER_IMAGE = ("psnr_y", "ssim_y", "hf_ratio")  # also written per image, as <metric>_per_image rows
 FID_JUDGE_SEED = 1  # the FID/KID feature network; SRGAN's content network uses another seed (harness/models.py)
 DIRECTION = "LR_to_HR"  # sample-strip folder
 STRIP_SIDE = 96  # centred crops shown in sample strips
@@ -143,9 +144,11 @@ def _quality_rows(ctx: EvalContext, per_image: dict[str, torch.Tensor], extra: d
     protocol = _protocol(ctx, extra)
     rows = make_rows(ctx, means, OUTPUTS, n=len(names), protocol=protocol, ci=ci,
                      published=lambda metric: published.lookup(ctx.model_name, benchmark, metric))
-    singles = {f"{key}[{name}]": float(per_image[key][i]) for key in PER_IMAGE for i, name in enumerate(names)}
-    directions = {f"{key}[{name}]": OUTPUTS[key] for key in PER_IMAGE for name in names}
-    return rows + make_rows(ctx, singles, directions, n=1, protocol=protocol)
+    for index, name in enumerate(names):
+        values = {f"{key}_per_image": float(per_image[key][index]) for key in PER_IMAGE}
+        rows += make_rows(ctx, values, {f"{key}_per_image": OUTPUTS[key] for key in PER_IMAGE}, n=1,
+                          protocol={**protocol, "image": name})
+    return rows
 
 
 def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[torch.Tensor],
