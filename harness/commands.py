@@ -112,9 +112,15 @@ def _check(args: argparse.Namespace) -> int:
 
 
 def format_result(result: dict[str, float], as_json: bool) -> str:
-    """A metric result as JSON or as aligned ``key  value`` lines."""
+    """A metric result as strict JSON or as aligned ``key  value`` lines.
+
+    JSON has no inf/NaN: a non-finite value is written as ``null`` and named, as a string, in a ``"nonfinite"``
+    object (``{"psnr": null, "nonfinite": {"psnr": "inf"}}``); the field is present only when needed.
+    """
     if as_json:
-        return json.dumps({k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in result.items()})
+        nonfinite = {k: str(v) for k, v in result.items() if isinstance(v, float) and not math.isfinite(v)}
+        values = {k: (None if k in nonfinite else v) for k, v in result.items()}
+        return json.dumps({**values, **({"nonfinite": nonfinite} if nonfinite else {})}, allow_nan=False)
     width = max(map(len, result), default=0)
     return "\n".join(f"{k:<{width}}  {v:.6g}" for k, v in result.items())
 

@@ -1,14 +1,25 @@
-"""``evaluate --metric NAME --pred DIR [--target DIR]``: one registered metric on image folders a user brings."""
+"""``evaluate --metric NAME --pred DIR [--target DIR]``: one registered metric on image folders a user brings.
+
+Every file's header is read and checked first (sizes, bit depth, the per-image pixel limit, symlink loops, pairing
+by name for paired metrics), so bad input fails before any pixel is decoded. The metric then streams the folders
+(see ``harness.core.image_folder``) while a progress bar counts the decoded images.
+"""
 
 from __future__ import annotations
 
+import logging
+from dataclasses import replace
 from pathlib import Path
+
+from tqdm import tqdm
 
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
-from harness.core.images import load_image_folder
+from harness.core.image_folder import ImageFolder, match_by_name, open_image_folder, with_channels
 from metrics.registry import METRICS
-from metrics.spec import FolderInputs
+from metrics.spec import FolderInputs, MetricSpec
+
+log = logging.getLogger(__name__)
 
 
 def _digit_judge_weights(device_name: str, progress: bool) -> Path:
@@ -25,15 +36,7 @@ def _digit_judge_weights(device_name: str, progress: bool) -> Path:
     return judge_for_task(ctx)[1]
 
 
-def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int,
-                     feature_extractor: str, weights: Path | None, progress: bool, scale: int | None = None,
-                     y_channel: bool = False) -> dict[str, float]:
-    """Scores the images in ``pred`` (against ``target`` where the metric needs one).
-
-    Raises:
-        HarnessError: Unknown metric, a metric that cannot run on folders, a missing/empty/corrupt folder, or a
-            missing ``--target``; nothing is written.
-    """
+def _check_metric(metric: str, target: Path | None) -> MetricSpec:
     spec = METRICS.get(metric)
     if spec.on_folders is None:
         able = ", ".join(n for n, s in METRICS.items() if s.on_folders is not None)
@@ -41,16 +44,44 @@ def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: st
                            f"on folders: {able}")
     if spec.needs_target and target is None:
         raise HarnessError(f"--metric {metric}: needs --target DIR with reference images")
-    if spec.reads_files:  # the metric pairs and reads the files itself (images of different sizes)
-        pred_images = target_images = None
-    else:
-        pred_images = load_image_folder(pred, option="--pred")
-        target_images = load_image_folder(target, option="--target") if target is not None else None
+    return spec
+
+
+def _open_folders(spec: MetricSpec, pred: Path, target: Path | None) -> tuple[ImageFolder, ImageFolder | None]:
+    """Both folders validated from their headers; paired metrics get ``target`` matched to ``pred`` by name."""
+    pred_folder = open_image_folder(pred, option="--pred", one_size=not spec.sizes_vary)
+    if target is None:
+        return pred_folder, None
+    target_folder = open_image_folder(target, option="--target", one_size=not spec.sizes_vary)
+    if spec.paired:
+        return match_by_name(pred_folder, target_folder, same_size=not spec.sizes_vary)
+    channels = max(pred_folder.channels, target_folder.channels)
+    return with_channels(pred_folder, channels), with_channels(target_folder, channels)
+
+
+def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int,
+                     feature_extractor: str, weights: Path | None, progress: bool, scale: int | None = None,
+                     y_channel: bool = False) -> dict[str, float]:
+    """Scores the images in ``pred`` (against ``target`` where the metric needs one).
+
+    Raises:
+        HarnessError: Unknown metric, a metric that cannot run on folders, a missing ``--target``, or any folder
+            problem ``open_image_folder`` / ``match_by_name`` refuse; nothing is written.
+    """
+    spec = _check_metric(metric, target)
+    pred_folder, target_folder = _open_folders(spec, pred, target)
     if weights is not None and not Path(weights).is_file():
         raise HarnessError(f"--weights {str(weights)!r}: no such file")
     if feature_extractor == "digits" and weights is None:
         weights = _digit_judge_weights(device, progress)
-    inputs = FolderInputs(pred=pred_images, target=target_images, device=resolve_device(device), seed=seed,
-                          feature_extractor=feature_extractor, weights=weights, pred_dir=pred, target_dir=target,
-                          scale=scale, y_channel=y_channel)
-    return spec.on_folders(inputs)
+    total = len(pred_folder) + (len(target_folder) if target_folder is not None else 0)
+    height, width = pred_folder.size
+    log.info("evaluate: %s on %d --pred image(s) of %s%s", metric, len(pred_folder),
+             "several sizes" if spec.sizes_vary else f"{width}x{height}",
+             f" and {len(target_folder)} --target image(s)" if target_folder is not None else "")
+    with tqdm(total=total, desc=f"{metric}: reading images", unit="img", disable=not progress) as bar:
+        inputs = FolderInputs(pred=replace(pred_folder, on_read=bar.update),
+                              target=None if target_folder is None else replace(target_folder, on_read=bar.update),
+                              device=resolve_device(device), seed=seed, feature_extractor=feature_extractor,
+                              weights=weights, scale=scale, y_channel=y_channel)
+        return spec.on_folders(inputs)

@@ -75,13 +75,13 @@ _SR_TABLE1 = {  # Table 1 variants (Set5 and Set14 only)
 def _sr(tables: dict[str, dict[str, tuple[float, float]]], source: str) -> dict:
     return {(model, benchmark, metric): (value, f"{source}, {benchmark}")
             for benchmark, models in tables.items() for model, pair in models.items()
-            for metric, value in zip(("psnr_y", "ssim_y"), pair, strict=True)}
+            for metric, value in zip(("y_psnr", "y_ssim"), pair, strict=True)}
 
 
 PUBLISHED.update(_sr(_SR_TABLE2, _SR_T2))
 PUBLISHED.update(_sr(_SR_TABLE1, _SR_T1))
-PUBLISHED.update({("hr", benchmark, "psnr_y"): (math.inf, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
-PUBLISHED.update({("hr", benchmark, "ssim_y"): (1.0, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
+PUBLISHED.update({("hr", benchmark, "y_psnr"): (math.inf, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
+PUBLISHED.update({("hr", benchmark, "y_ssim"): (1.0, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
 
 
 def lookup(model: str, task_family: str, metric: str) -> tuple[float, str]:

@@ -43,8 +43,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, help="run directory whose jobs without results to evaluate (with its saved "
                    "config; a job not yet trained is trained first)")
     p.add_argument("--metric", help="metric name for folder evaluation (see `list metrics`)")
-    p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved)")
-    p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them")
+    p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved); "
+                   "one size per folder, at most 8192x8192 pixels per image, 16-bit read at full precision, alpha "
+                   "dropped (not composited)")
+    p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them; paired "
+                   "metrics (psnr) match --pred and --target files by name without suffix")
     p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
                    help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
                         "harness's digit classifier, trained and cached on the embedded digits task)")
@@ -56,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "cropped from every border and HR images are cropped to multiples of it")
     p.add_argument("--y-channel", action="store_true", help="psnr_ssim: score the BT.601 Y channel (MATLAB "
                    "rgb2ycbcr), as the SR papers do, instead of R, G, B")
-    p.add_argument("--json", action="store_true", help="print the result as JSON")
+    p.add_argument("--json", action="store_true", help="print the result as strict JSON: a non-finite value (PSNR "
+                   "of identical images is inf) is null, and a \"nonfinite\" object maps its key to \"inf\", "
+                   "\"-inf\" or \"nan\"")
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     p = sub.add_parser("report", help="(re)build summary.csv, plots/ and report.html of a run")

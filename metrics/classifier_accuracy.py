@@ -5,6 +5,7 @@ classifier on the transferred images, with the source image's label as ground tr
 2018, §5.5, Table 3) reports the classification *error* of an expression classifier on translated faces with the
 target expression as ground truth. Both are the same computation: a confusion matrix accumulated over batches
 (int64), then accuracy = trace / total in float64, as in the FCN-score code of pytorch-CycleGAN-and-pix2pix.
+``confusion_matrix_update`` is the one confusion-matrix update of the metrics; ``metrics.fcn_score`` builds on it.
 """
 
 from __future__ import annotations
@@ -19,45 +20,54 @@ def _predictions(logits_or_preds: torch.Tensor, num_classes: int) -> torch.Tenso
     x = torch.as_tensor(logits_or_preds).detach()
     if x.dim() == 2:
         if x.shape[1] != num_classes:
-            raise HarnessError(f"classifier accuracy: logits have {x.shape[1]} classes, expected {num_classes}")
+            raise HarnessError(f"confusion matrix: logits have {x.shape[1]} classes, expected {num_classes}")
         return x.argmax(1).to(device="cpu", dtype=torch.int64)
     if x.dim() != 1 or x.dtype.is_floating_point or x.dtype == torch.bool:
         raise HarnessError(
-            f"classifier accuracy: expected logits (N, K) or integer labels (N,), got {x.dtype} {tuple(x.shape)}"
+            f"confusion matrix: expected logits (N, K) or integer labels (N,), got {x.dtype} {tuple(x.shape)}"
         )
     return x.to(device="cpu", dtype=torch.int64)
+
+
+def new_confusion(num_classes: int) -> torch.Tensor:
+    """An all-zero int64 ``(K, K)`` confusion matrix."""
+    return torch.zeros(num_classes, num_classes, dtype=torch.int64)
 
 
 def confusion_matrix_update(
     confusion: torch.Tensor | None, logits_or_preds: torch.Tensor, labels: torch.Tensor, num_classes: int
 ) -> torch.Tensor:
-    """Adds a batch to the confusion matrix.
+    """Adds a batch to the confusion matrix: the one confusion update of the metrics (FCN-score uses it too).
 
     Args:
-        confusion: Int64 ``(K, K)`` so far (rows: true class, columns: predicted class), or None to start.
+        confusion: ``(K, K)`` counts so far (int64, or float64 for the FCN script's float matrix; rows: true
+            class, columns: predicted class), or None to start from zeros (int64).
         logits_or_preds: Float logits ``(N, K)`` or integer predicted labels ``(N,)``.
         labels: Integer true labels ``(N,)`` in [0, K).
         num_classes: K.
 
     Returns:
-        The updated int64 ``(K, K)`` matrix (a new tensor).
+        The updated ``(K, K)`` matrix of ``confusion``'s dtype (a new tensor, on CPU).
+
+    Raises:
+        HarnessError: Wrong matrix shape, counts that differ, or a label / prediction outside [0, K).
     """
     preds = _predictions(logits_or_preds, num_classes)
     truth = torch.as_tensor(labels).detach().reshape(-1).to(device="cpu", dtype=torch.int64)
     if truth.shape != preds.shape:
-        raise HarnessError(f"classifier accuracy: {preds.numel()} predictions but {truth.numel()} labels")
+        raise HarnessError(f"confusion matrix: {preds.numel()} predictions but {truth.numel()} labels")
     for name, v in (("predictions", preds), ("labels", truth)):
         if v.numel() and (v.min() < 0 or v.max() >= num_classes):
-            raise HarnessError(f"classifier accuracy: {name} must be in [0, {num_classes - 1}]")
+            raise HarnessError(f"confusion matrix: {name} must be in [0, {num_classes - 1}], got "
+                               f"[{int(v.min())}, {int(v.max())}]")
     if confusion is None:
-        confusion = torch.zeros(num_classes, num_classes, dtype=torch.int64)
+        confusion = new_confusion(num_classes)
     if confusion.shape != (num_classes, num_classes):
         raise HarnessError(
-            f"classifier accuracy: confusion matrix has shape {tuple(confusion.shape)}, expected "
-            f"({num_classes}, {num_classes})"
+            f"confusion matrix: has shape {tuple(confusion.shape)}, expected ({num_classes}, {num_classes})"
         )
     flat = torch.bincount(truth * num_classes + preds, minlength=num_classes * num_classes)
-    return confusion + flat.view(num_classes, num_classes)
+    return confusion.cpu() + flat.view(num_classes, num_classes).to(confusion.dtype)
 
 
 def confusion_matrix_compute(confusion: torch.Tensor) -> dict[str, float]:

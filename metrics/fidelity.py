@@ -27,6 +27,7 @@ from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_featur
 
 from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
+from harness.core.image_folder import ImageFolder, with_channels
 from harness.core.images import check_images, to_uint8
 from metrics.feature_extractor_segmenter import SEGMENTER_EXTRACTOR, SEGMENTER_FEATURE_DIM
 from metrics.feature_extractor_sr import SR_EXTRACTOR
@@ -119,6 +120,22 @@ class Uint8ImageDataset(torch.utils.data.Dataset):
         return self.images[index]
 
 
+class FolderDataset(torch.utils.data.Dataset):
+    """An ``ImageFolder`` as the uint8 ``(3, H, W)`` items torch-fidelity reads, decoded one at a time on demand.
+
+    Grey is repeated to RGB and 16-bit files are rounded to 8 bits (torch-fidelity's extractors take uint8).
+    """
+
+    def __init__(self, folder: ImageFolder) -> None:
+        self.folder = with_channels(folder, 3)
+
+    def __len__(self) -> int:
+        return len(self.folder)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.folder.read_uint8(index)
+
+
 def verify_inception_weights(weights_path: Path | str | None) -> Path:
     """Checks a user-supplied Inception weights file before torch-fidelity unpickles it.
 
@@ -183,9 +200,16 @@ def effective_kid_subset_size(requested: int, n_generated: int, n_real: int) -> 
     return max(2, min(requested, n_generated, n_real))
 
 
+def _as_dataset(images: torch.Tensor | torch.utils.data.Dataset, name: str) -> torch.utils.data.Dataset:
+    """Float image tensors (checked) → ``Uint8ImageDataset``; a Dataset is passed through."""
+    if isinstance(images, torch.utils.data.Dataset):
+        return images
+    return Uint8ImageDataset(check_images(images, name))
+
+
 def fidelity_metrics(
-    generated: torch.Tensor,
-    real: torch.Tensor,
+    generated: torch.Tensor | torch.utils.data.Dataset,
+    real: torch.Tensor | torch.utils.data.Dataset,
     *,
     feature_extractor: str,
     weights_path: Path | str | None,
@@ -204,8 +228,9 @@ def fidelity_metrics(
     """FID / KID / precision-recall of ``generated`` against ``real`` through ``torch_fidelity.calculate_metrics``.
 
     Args:
-        generated: Float ``(N, C, H, W)`` in [0, 1], C = 1 or 3 (1 is repeated to RGB before uint8 conversion).
-        real: Float ``(M, C, H, W)`` in [0, 1].
+        generated: Float ``(N, C, H, W)`` in [0, 1], C = 1 or 3 (1 is repeated to RGB before uint8 conversion),
+            or a Dataset of uint8 ``(3, H, W)`` items (``FolderDataset``: streamed, never all in memory).
+        real: Float ``(M, C, H, W)`` in [0, 1], or such a Dataset.
         feature_extractor: ``"digits"`` (judge checkpoint as ``weights_path``) or ``"inception-v3-compat"``
             (local, sha256-checked Inception weights as ``weights_path``).
         weights_path: The extractor's weights file.
@@ -225,17 +250,16 @@ def fidelity_metrics(
         The requested subset of ``OUTPUT_KEYS``: ``"fid"``, ``"kid"``, ``"kid_std"``, ``"precision"``, ``"recall"``,
         ``"f1"``, as floats.
     """
-    check_images(generated, "generated images")
-    check_images(real, "real images")
+    generated, real = _as_dataset(generated, "generated images"), _as_dataset(real, "real images")
     if not (fid or kid or prc):
         raise HarnessError("fidelity: at least one of fid, kid, prc must be requested")
-    if min(generated.shape[0], real.shape[0]) < 2:
-        raise HarnessError(f"fidelity: need at least 2 images per side, got {generated.shape[0]} and {real.shape[0]}")
+    if min(len(generated), len(real)) < 2:
+        raise HarnessError(f"fidelity: need at least 2 images per side, got {len(generated)} and {len(real)}")
     name, weights = _resolve_extractor(feature_extractor, weights_path)
     cuda = torch.device(device).type == "cuda"
     result = torch_fidelity.calculate_metrics(
-        input1=Uint8ImageDataset(generated),
-        input2=Uint8ImageDataset(real),
+        input1=generated,
+        input2=real,
         cuda=cuda,
         batch_size=batch_size,
         fid=fid,
@@ -246,7 +270,7 @@ def fidelity_metrics(
         feature_layer_kid=feature_layer_kid,
         feature_extractor_weights_path=weights,
         kid_subsets=kid_subsets,
-        kid_subset_size=effective_kid_subset_size(kid_subset_size, generated.shape[0], real.shape[0]),
+        kid_subset_size=effective_kid_subset_size(kid_subset_size, len(generated), len(real)),
         prc_neighborhood=prc_neighborhood,
         rng_seed=seed,
         cache=False,
@@ -258,12 +282,16 @@ def fidelity_metrics(
 
 
 def fidelity_on_folders(inputs: FolderInputs) -> dict[str, float]:
-    """``evaluate --metric fidelity``: ``--pred`` generated vs ``--target`` real, with the user's extractor/weights."""
+    """``evaluate --metric fidelity``: ``--pred`` generated vs ``--target`` real, with the user's extractor/weights.
+
+    Both folders are streamed to torch-fidelity as ``FolderDataset``s (one decoded image at a time); only the
+    features stay in memory.
+    """
     if inputs.target is None:
         raise HarnessError("fidelity: --target (a folder of real images) is required")
     return fidelity_metrics(
-        inputs.pred,
-        inputs.target,
+        FolderDataset(inputs.pred),
+        FolderDataset(inputs.target),
         feature_extractor=inputs.feature_extractor,
         weights_path=inputs.weights,
         seed=inputs.seed,

@@ -25,6 +25,7 @@ from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from metrics.spec import FolderInputs
 
+FOLDER_MAX_VALUES = 100_000_000  # parzen_on_folders: pixel values held in memory (about 1.2 GB), refused above
 PAPER_SIGMAS = tuple(float(s) for s in np.logspace(-1, 0, 10))  # official sigma grid: 10 values from 0.1 to 1.0
 
 
@@ -147,9 +148,22 @@ def parzen_on_folders(inputs: FolderInputs) -> dict[str, float]:
 
     The target folder is split in file order: the first half (at most 1,000 images, the official ``limit_size``)
     chooses sigma, the second half is the test set, so sigma is never chosen on the examples it is scored on.
+    Every kernel centre meets every example, so both folders are held in memory (float32, plus a float64 copy):
+    their total size is checked against ``FOLDER_MAX_VALUES`` before anything is decoded.
     """
-    if inputs.target is None or inputs.target.shape[0] < 2:
+    pred, target = inputs.pred, inputs.target
+    if target is None or len(target) < 2:
         raise HarnessError("parzen: --target must hold at least 2 real images (half choose sigma, half are scored)")
-    half = inputs.target.shape[0] // 2
-    validation = inputs.target[: min(half, 1000)]
-    return parzen_log_likelihood(inputs.pred, validation, inputs.target[half:])
+    if pred.values_per_image != target.values_per_image:
+        raise HarnessError(f"parzen: --pred images have {pred.channels}x{pred.size[0]}x{pred.size[1]} values but "
+                           f"--target images {target.channels}x{target.size[0]}x{target.size[1]}; expected the same")
+    total = (len(pred) + len(target)) * pred.values_per_image
+    if total > FOLDER_MAX_VALUES:
+        raise HarnessError(
+            f"parzen: --pred and --target hold {len(pred)} + {len(target)} images of {pred.values_per_image:,} values "
+            f"= {total:,} values, about {total * 12 / 1e9:.1f} GB in memory (float32 + float64); the limit is "
+            f"{FOLDER_MAX_VALUES:,} values (the paper's MNIST protocol: 11,000 x 784 = 8.6M); use fewer or smaller "
+            "images")
+    real = target.load()
+    half = len(target) // 2
+    return parzen_log_likelihood(pred.load(), real[: min(half, 1000)], real[half:])

@@ -31,14 +31,13 @@ slow on most GPUs.
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images, list_image_files, read_image
+from harness.core.image_files import array_to_float
+from harness.core.images import check_images
 from metrics.spec import FolderInputs
 
 DATA_RANGE = 255.0  # SR convention: 8-bit value range
@@ -201,59 +200,37 @@ def psnr_ssim(pred: torch.Tensor, target: torch.Tensor, *, crop_border: int, y_c
                                          quantize=quantize))
 
 
-def _by_name(folder: Path, option: str) -> dict[str, Path]:
-    """Image files of ``folder`` keyed by name without suffix; two files of one name are an error."""
-    files: dict[str, Path] = {}
-    for path in list_image_files(folder, option):
-        if path.stem in files:
-            raise HarnessError(f"{option}: {files[path.stem].name} and {path.name} share the name {path.stem!r}; "
-                               "images are paired by name, so each name must occur once")
-        files[path.stem] = path
-    return files
-
-
-def _read(path: Path, channels: int) -> torch.Tensor:
-    """One image file as float32 ``(1, channels, H, W)`` in [0, 1] (grey repeated when 3 are asked)."""
-    array = read_image(path)
-    array = array[..., None] if array.ndim == 2 else array
-    if array.shape[2] < channels:
-        array = np.repeat(array, channels, axis=2)
-    return torch.from_numpy(np.array(array)).permute(2, 0, 1)[None].float().div_(255.0)
-
-
-def _pair(pred_path: Path, target_path: Path, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """An SR image and its HR image, the HR cropped to multiples of ``scale``; sizes checked (``check_sr_pair``)."""
-    channels = 3 if any(read_image(p).ndim == 3 for p in (pred_path, target_path)) else 1
-    sr, hr = _read(pred_path, channels), _read(target_path, channels)
+def _pair(inputs: FolderInputs, index: int, scale: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """SR image ``index`` and its HR image as float ``(1, C, H, W)``, the HR cropped to multiples of ``scale``."""
+    assert inputs.target is not None
+    sr = array_to_float(inputs.pred.read(index))[None]
+    hr = array_to_float(inputs.target.read(index))[None]
     cropped = hr[..., : hr.shape[-2] - hr.shape[-2] % scale, : hr.shape[-1] - hr.shape[-1] % scale]
+    name = inputs.pred.names[index]
     if sr.shape != cropped.shape:
-        raise HarnessError(f"psnr_ssim: --pred {pred_path.name} is {_size(sr.shape)} but --target {target_path.name} "
-                           f"is {_size(hr.shape)} ({_size(cropped.shape)} cropped to multiples of --scale {scale}); "
-                           "they must match: a different image, or a wrong --scale")
-    check_sr_pair(tuple(sr.shape), tuple(cropped.shape), scale, f"psnr_ssim: {pred_path.name}")
+        raise HarnessError(f"psnr_ssim: --pred {name} is {_size(sr.shape)} but --target {name} is {_size(hr.shape)} "
+                           f"({_size(cropped.shape)} cropped to multiples of --scale {scale}); they must match: a "
+                           "different image, or a wrong --scale")
+    check_sr_pair(tuple(sr.shape), tuple(cropped.shape), scale, f"psnr_ssim: {name}")
     return sr, cropped
 
 
 def psnr_ssim_on_folders(inputs: FolderInputs) -> dict[str, float]:
     """``evaluate --metric psnr_ssim --pred SR_DIR --target HR_DIR --scale S [--y-channel]``.
 
-    Images are paired by file name without suffix and may differ in size from pair to pair (Set5, Set14, BSD100);
-    each HR image is cropped to multiples of the scale (as the benchmarks' "modcrop") and must then have the SR
-    image's size; ``scale`` pixels are removed from every edge. Pairs are read and scored one at a time.
+    ``inputs.target`` arrives matched to ``inputs.pred`` by file name (the registry entry is ``paired``), and the
+    sizes may differ from pair to pair (Set5, Set14, BSD100; ``sizes_vary``). Each HR image is cropped to multiples
+    of the scale (the benchmarks' "modcrop") and must then have its SR image's size; ``scale`` pixels are removed
+    from every edge. Pairs are read and scored one at a time (16-bit files are rounded to 8-bit levels).
     """
-    if inputs.pred_dir is None or inputs.target_dir is None:
-        raise HarnessError("psnr_ssim: needs --pred SR_DIR and --target HR_DIR")
+    if inputs.target is None:
+        raise HarnessError("psnr_ssim: needs --target HR_DIR")
     if inputs.scale is None or inputs.scale < 1:
         raise HarnessError(f"psnr_ssim: needs --scale S, the integer SR factor (>= 1; its pixels are cropped from "
                            f"every border), got {inputs.scale}")
-    pred, target = _by_name(inputs.pred_dir, "--pred"), _by_name(inputs.target_dir, "--target")
-    only_pred, only_target = sorted(set(pred) - set(target)), sorted(set(target) - set(pred))
-    if only_pred or only_target:
-        raise HarnessError(f"psnr_ssim: --pred and --target images are paired by name; without a partner: --pred "
-                           f"{', '.join(only_pred[:5]) or '-'}; --target {', '.join(only_target[:5]) or '-'}")
     scores: dict[str, list[torch.Tensor]] = {"psnr": [], "ssim": []}
-    for name in sorted(pred):
-        sr, hr = _pair(pred[name], target[name], inputs.scale)
+    for index in range(len(inputs.pred)):
+        sr, hr = _pair(inputs, index, inputs.scale)
         values = psnr_ssim_per_image(sr.to(inputs.device), hr.to(inputs.device), crop_border=inputs.scale,
                                      y_channel=inputs.y_channel)
         for key in scores:

@@ -1,7 +1,14 @@
-"""The metric registry: one explicit entry per protocol metric, with directions and the paper it comes from."""
+"""The metric registry: one explicit entry per protocol metric, with directions and the paper it comes from.
+
+It is the one source of metric directions: protocols name their rows ``<prefix>_<output key>`` (``photo_fid``,
+``fcn_labels2photo_class_iou``, ``AtoB_psnr``), ``<...>[<class>]`` for per-class values or ``<...>_per_image``
+for one row per image, and ``higher_is_better`` resolves a row's key to the registered output key it ends with
+(the longest such key).
+"""
 
 from __future__ import annotations
 
+from harness.core.errors import HarnessError
 from harness.core.registry import Registry
 from metrics.fidelity import fidelity_on_folders
 from metrics.parzen import parzen_on_folders
@@ -9,6 +16,7 @@ from metrics.psnr import psnr_on_folders
 from metrics.psnr_ssim import psnr_ssim_on_folders
 from metrics.spec import MetricSpec
 
+PER_IMAGE_SUFFIX = "_per_image"  # one row per image (``y_psnr_per_image``): the direction of ``y_psnr``
 METRICS: Registry[MetricSpec] = Registry("metric")
 for _spec in (
     MetricSpec("parzen", "Goodfellow et al. 2014 §5 (Parzen window, Breuleux et al. sigma selection)",
@@ -21,16 +29,55 @@ for _spec in (
     MetricSpec("classifier_accuracy", "judge accuracy (DTN MNIST accuracy, StarGAN expression error)",
                {"accuracy": True}),
     MetricSpec("fcn_score", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (FCN-score: one confusion matrix over "
-               "all frames; scripts/eval_cityscapes)", {"pixel_acc": True, "class_acc": True, "class_iou": True}),
-    MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image in [0, 1], averaged (SRGAN §3.1 convention, RGB as given)",
-               {"psnr": True, "l1": False}, on_folders=psnr_on_folders),
+               "all frames; scripts/eval_cityscapes)",
+               {"pixel_acc": True, "class_acc": True, "class_iou": True, "iou": True}),
+    MetricSpec("psnr", "PSNR = 10·log10(1/MSE) per image on all channels as given (RGB or grey), data range [0, 1], "
+               "no border crop, no Y channel; mean of finite values, identical pairs (inf) counted in psnr_identical; "
+               "L1 = mean |pred - target|", {"psnr": True, "psnr_identical": None, "l1": False},
+               on_folders=psnr_on_folders, paired=True),
+    MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
+               "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
     MetricSpec("psnr_ssim", "Ledig et al. 2017 §3.1 / BasicSR psnr_ssim.py: PSNR and SSIM (Wang et al. 2004) in "
                "[0, 255], border of --scale px cropped, optionally the BT.601 Y channel; identical pairs (PSNR inf) "
                "counted in psnr_identical, psnr = mean of the finite values",
-               {"psnr": True, "psnr_identical": None, "ssim": True}, on_folders=psnr_ssim_on_folders,
-               reads_files=True),
+               {"psnr": True, "psnr_identical": None, "ssim": True}, on_folders=psnr_ssim_on_folders, paired=True,
+               sizes_vary=True),
     MetricSpec("hf_energy", "SR sharpness: spectral energy above the LR Nyquist frequency, SR over HR (hf_ratio; 1 = "
                "as much fine detail as HR); read beside PSNR/SSIM (Ledig et al. 2017's perception-distortion point)",
                {"hf_ratio": None}),
 ):
     METRICS.add(_spec.name, _spec)
+
+
+def _directions() -> dict[str, bool | None]:
+    """Output key → direction over every registered metric; one key never has two directions."""
+    found: dict[str, bool | None] = {}
+    for name, spec in METRICS.items():
+        for key, higher in spec.outputs.items():
+            if key in found and found[key] != higher:
+                raise HarnessError(f"metric registry: output {key!r} of {name!r} has two directions")
+            found[key] = higher
+    return found
+
+
+DIRECTIONS = _directions()
+
+
+def higher_is_better(row_metric: str) -> bool | None:
+    """The direction of a row's metric key, from the registered output key it ends with.
+
+    Args:
+        row_metric: A row's ``metric``, e.g. ``"photo_fid"``, ``"fcn_labels2photo_iou[road]"``.
+
+    Returns:
+        True / False, or None for informational outputs (a chosen sigma, a standard error).
+
+    Raises:
+        HarnessError: No registered output key matches (a protocol wrote a metric the registry does not know).
+    """
+    key = row_metric.split("[", 1)[0].removesuffix(PER_IMAGE_SUFFIX)
+    matches = [k for k in DIRECTIONS if key == k or key.endswith("_" + k)]
+    if not matches:
+        raise HarnessError(f"metric {row_metric!r} matches no registered metric output; register it in "
+                           "metrics/registry.py")
+    return DIRECTIONS[max(matches, key=len)]

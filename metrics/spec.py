@@ -13,32 +13,34 @@ from pathlib import Path
 
 import torch
 
+from harness.core.image_folder import ImageFolder
+
 
 @dataclass(frozen=True)
 class FolderInputs:
     """What ``evaluate --metric NAME --pred DIR [--target DIR]`` hands a folder-capable metric.
 
+    The folders are validated (headers read, one size per folder) but not decoded: a metric streams them
+    (``ImageFolder.read`` / ``batches``) or, if it truly needs them all at once, checks their size and ``load``s.
+
     Attributes:
-        pred: Float32 ``(N, C, H, W)`` in [0, 1], the images to score.
-        target: Float32 ``(M, C, H, W)`` in [0, 1], reference images, or None.
+        pred: The images to score.
+        target: Reference images, or None. For a ``paired`` metric it is already matched to ``pred`` by file name
+            (image i of both has the same stem), of the same size, and both read with the same channel count.
         device: Where to compute.
         seed: Seed for any stochastic step (KID subsets, sub-sampling).
         feature_extractor: Feature extractor name for distribution metrics (``"inception"``, ``"digits"``).
         weights: User-supplied weights file (e.g. Inception for FID), or None.
-        pred_dir: The ``--pred`` folder (metrics that read their files themselves, ``MetricSpec.reads_files``).
-        target_dir: The ``--target`` folder, or None.
-        scale: ``--scale`` (super-resolution factor; the border cropped before scoring), or None.
+        scale: ``--scale``, the super-resolution factor (border cropped before scoring), or None.
         y_channel: ``--y-channel``: score the BT.601 Y channel instead of R, G, B.
     """
 
-    pred: torch.Tensor | None
-    target: torch.Tensor | None
+    pred: ImageFolder
+    target: ImageFolder | None
     device: torch.device
     seed: int
     feature_extractor: str
     weights: Path | None
-    pred_dir: Path | None = None
-    target_dir: Path | None = None
     scale: int | None = None
     y_channel: bool = False
 
@@ -53,8 +55,9 @@ class MetricSpec:
         outputs: Output key → ``higher_is_better`` (None for informational values such as a chosen sigma).
         on_folders: Runs the metric on user image folders, or None when the metric needs more than images.
         needs_target: Whether ``on_folders`` requires ``--target``.
-        reads_files: Whether ``on_folders`` reads ``pred_dir`` / ``target_dir`` itself (images of different sizes,
-            paired by name) instead of receiving the folders as stacked tensors.
+        paired: Whether ``--pred`` and ``--target`` images are compared one to one, matched by file name (stem).
+        sizes_vary: Whether images may differ in size from file to file (a paired metric then needs each pair to
+            match, not the folders); the metric reads them one by one.
     """
 
     name: str
@@ -62,4 +65,5 @@ class MetricSpec:
     outputs: Mapping[str, bool | None]
     on_folders: Callable[[FolderInputs], dict[str, float]] | None = None
     needs_target: bool = True
-    reads_files: bool = False
+    paired: bool = False
+    sizes_vary: bool = False

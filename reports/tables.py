@@ -1,7 +1,7 @@
 """Tables from ``metrics.csv``: per-(task, model) summaries across seeds, and the paired-vs-unpaired comparison.
 
 Reports only format result rows; nothing here recomputes a metric. A new model, task or metric needs no code
-change: metrics become columns, settings (``setting=...`` in the protocol string) become comparison groups.
+change: metrics become columns, settings (the rows' ``setting`` column) become comparison groups.
 
 ``summary.csv`` columns (flat, one row per task and model):
     ``task, model, setting, n_seeds`` then, for every metric ``M`` in first-seen order:
@@ -78,8 +78,8 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
     Returns:
         One row per value with the ``harness.core.results.COLUMNS`` columns, numeric columns as float (NaN when empty),
-        ``seed``/``n`` as int, ``higher_is_better`` as True/False/None, plus ``setting`` and ``simulated`` (bool)
-        parsed from the protocol string.
+        ``seed``/``n`` as int, ``higher_is_better`` as True/False/None, ``setting`` (``unknown`` when empty), plus
+        ``simulated`` (bool) parsed from the protocol string.
 
     Raises:
         HarnessError: Missing file, missing columns or unparsable values, naming the file.
@@ -107,9 +107,8 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     frame["seed"] = frame["seed"].astype(int)
     frame["n"] = frame["n"].astype(int)
     frame["higher_is_better"] = [_parse_direction(v, path) for v in frame["higher_is_better"]]
-    protocols = [parse_protocol(p) for p in frame["protocol"]]
-    frame["setting"] = [p.get("setting", "unknown") or "unknown" for p in protocols]
-    frame["simulated"] = [p.get("simulated", "").lower() == "true" for p in protocols]
+    frame["setting"] = frame["setting"].str.strip().replace("", "unknown")
+    frame["simulated"] = [parse_protocol(p).get("simulated", "").lower() == "true" for p in frame["protocol"]]
     return frame
 
 

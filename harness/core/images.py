@@ -1,7 +1,8 @@
-"""Image tensors at module boundaries, and image folders on disk.
+"""Image tensors at module boundaries, the one-file reader, and sample grids.
 
 The contract: images crossing a module boundary are float32 ``(N, C, H, W)`` in ``[0, 1]`` with C = 1 or 3.
-Only I/O (this module) and the torch-fidelity wrapper convert to uint8.
+Only I/O (``image_files``, ``image_folder``, ``read_image`` here) and the torch-fidelity wrapper convert to and
+from integers. How files are read (bit depth, alpha, palette, size limit) is written once, in ``image_files``.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image
 
 from harness.core.errors import HarnessError
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".ppm", ".tif", ".tiff", ".webp")
+from harness.core.image_files import array_to_uint8, decode_image, read_header, scan_image_dir
 
 
 def check_images(images: torch.Tensor, name: str, channels: int | None = None) -> torch.Tensor:
@@ -49,60 +49,31 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 
 
 def list_image_files(folder: str | Path, option: str = "folder") -> list[Path]:
-    """Sorted image files in ``folder``; a missing or empty folder is a ``HarnessError`` naming ``option``."""
-    path = Path(folder)
-    if not path.is_dir():
-        raise HarnessError(f"{option}: image folder {str(path)!r} does not exist or is not a directory")
-    files = sorted(p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
-    if not files:
-        raise HarnessError(f"{option}: image folder {str(path)!r} holds no images "
-                           f"(expected {', '.join(IMAGE_SUFFIXES)})")
-    return files
+    """Sorted image files in ``folder`` (see ``image_files.scan_image_dir``); errors name ``option``."""
+    return scan_image_dir(folder, option)[0]
+
+
+def _luma(array: np.ndarray) -> np.ndarray:
+    """ITU-R 601-2 luma with PIL's fixed-point weights, ``(H, W, 3)`` → ``(H, W, 1)``, same dtype."""
+    weights = np.array([19595, 38470, 7471], dtype=np.uint64)
+    return ((array.astype(np.uint64) @ weights + 0x8000) >> 16).astype(array.dtype)[..., None]
 
 
 def read_image(path: Path, mode: str | None = None) -> np.ndarray:
-    """Reads one image as a uint8 array ``(H, W)`` or ``(H, W, 3)``; a corrupt file is a ``HarnessError``.
+    """Reads one image as uint8 ``(H, W)`` or ``(H, W, 3)`` under ``image_files``' rules (errors: ``HarnessError``).
 
     Args:
         path: Image file.
-        mode: PIL mode to convert to (``"RGB"``, ``"L"``), or None to keep grayscale/RGB as stored.
+        mode: ``"RGB"`` (grey repeated), ``"L"`` (colour to PIL's luma) or None to keep grey/colour as stored.
+            16-bit files are rounded to 8 bits (``array_to_uint8``).
     """
-    try:
-        with Image.open(path) as img:
-            img.load()
-            if mode is not None:
-                img = img.convert(mode)
-            elif img.mode not in ("L", "RGB"):
-                img = img.convert("RGB")
-            return np.asarray(img)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
-        raise HarnessError(f"cannot read image {str(path)!r}: {exc} (expected a valid PNG/JPEG/BMP/TIFF file)") from exc
-
-
-def load_image_folder(folder: str | Path, option: str = "folder", channels: int | None = None) -> torch.Tensor:
-    """Loads every image in a folder as float32 ``(N, C, H, W)`` in [0, 1].
-
-    Args:
-        folder: Directory of same-sized images.
-        option: The option or argument that named the folder, for error messages.
-        channels: Force 1 (grayscale) or 3 (RGB); None infers RGB unless every image is grayscale.
-
-    Raises:
-        HarnessError: Missing/empty folder, a corrupt file, or images of different sizes.
-    """
-    files = list_image_files(folder, option)
-    mode = {1: "L", 3: "RGB", None: None}[channels]
-    arrays = [read_image(p, mode) for p in files]
-    if channels is None and any(a.ndim == 3 for a in arrays):
-        arrays = [np.repeat(a[..., None], 3, axis=2) if a.ndim == 2 else a for a in arrays]
-    shape = arrays[0].shape
-    for p, a in zip(files, arrays, strict=True):
-        if a.shape != shape:
-            raise HarnessError(f"{option}: image {str(p)!r} has shape {a.shape}, expected {shape} like {files[0].name}")
-    stack = np.stack(arrays)
-    if stack.ndim == 3:
-        stack = stack[..., None]
-    return torch.from_numpy(stack).permute(0, 3, 1, 2).float().div(255.0).contiguous()
+    array = decode_image(read_header(Path(path)))
+    if mode == "RGB" and array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    elif mode == "L" and array.shape[2] == 3:
+        array = _luma(array)
+    array = array_to_uint8(array)
+    return array[..., 0] if array.shape[2] == 1 else array
 
 
 def save_image(image: torch.Tensor, path: str | Path) -> None:

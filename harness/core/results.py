@@ -10,7 +10,7 @@ import math
 from dataclasses import asdict, dataclass, fields
 
 COLUMNS = (
-    "model", "task", "metric", "value", "ci_low", "ci_high", "n", "seed", "split",
+    "model", "task", "metric", "value", "ci_low", "ci_high", "n", "seed", "split", "setting",
     "higher_is_better", "protocol", "published_value", "published_source",
 )
 
@@ -29,6 +29,8 @@ class Row:
         n: Sample count behind the value.
         seed: Seed of the job that produced it.
         split: Data split evaluated (``"test"``, ``"val"``).
+        setting: ``"paired"``, ``"unpaired"``, ``"unconditional"`` (the model's training setting) or ``"reference"``
+            (real data, ground truth, identity); reports group methods by it.
         higher_is_better: Direction, from the metric registry; None for informational values.
         protocol: ``key=value; ...`` provenance string.
         published_value: The paper's value where one exists (NaN otherwise).
@@ -44,6 +46,7 @@ class Row:
     n: int = 0
     seed: int = 0
     split: str = "test"
+    setting: str = ""
     higher_is_better: bool | None = None
     protocol: str = ""
     published_value: float = math.nan

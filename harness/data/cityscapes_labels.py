@@ -66,6 +66,7 @@ LABELS: tuple[CityscapesLabel, ...] = (
 )
 
 NUM_CLASSES = 19
+TRAIN_IDS: tuple[int, ...] = tuple(range(NUM_CLASSES))  # the classes the official FCN-score averages over
 
 # trainId → name / colour for the 19 evaluated classes, in trainId order.
 _TRAIN_LABELS = sorted((lab for lab in LABELS if 0 <= lab.train_id < IGNORE_INDEX), key=lambda lab: lab.train_id)

@@ -4,7 +4,9 @@
 ``root/gtFine/{split}/{city}/{city}_{seq}_{frame}_gtFine_labelIds.png`` label maps (cityscapesScripts naming).
 LabelIds are mapped to the 19 trainIds with the cityscapesScripts table (255 = ignore). As in Pix2Pix and CycleGAN,
 the Cityscapes **val** split (500 frames) is the test split; photos are resized bilinearly and labels by nearest
-neighbour to ``image_size`` x ``image_size`` (the papers trained at 256 x 256).
+neighbour to ``image_size`` x ``image_size`` (the papers trained at 256 x 256). The test split also keeps its label
+maps at full resolution (uint8, ``FULL_RES_SEGMENTATION``; 1 GiB for the 500 val frames at 2048 x 1024): FCN-scores
+are computed against those, as ``scripts/eval_cityscapes/evaluate.py`` does, never against downsampled labels.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from PIL import Image
 from harness.core.errors import HarnessError
 from harness.core.images import read_image
 from harness.core.task import DomainData, Task, unpaired_halves
-from harness.data.cityscapes_labels import label_ids_to_train_ids, train_ids_to_color
+from harness.data.cityscapes_labels import TRAIN_IDS, label_ids_to_train_ids, train_ids_to_color
 from harness.data.real_folders import resize_array
 from harness.data.scenes import scenes_meta, scenes_split
 
@@ -49,8 +51,8 @@ def _frame_pairs(root: Path, split: str, max_images: int | None) -> list[tuple[P
     return pairs
 
 
-def _read_frame(photo_path: Path, label_path: Path, image_size: int) -> tuple[np.ndarray, np.ndarray]:
-    """One frame as uint8 ``(S, S, 3)`` photo and uint8 ``(S, S)`` trainIds."""
+def _read_frame(photo_path: Path, label_path: Path, image_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One frame as uint8 ``(S, S, 3)`` photo, uint8 ``(S, S)`` trainIds and uint8 ``(H, W)`` full-size trainIds."""
     photo = read_image(photo_path, mode="RGB")
     label_ids = read_image(label_path)
     if label_ids.ndim != 2:
@@ -62,15 +64,28 @@ def _read_frame(photo_path: Path, label_path: Path, image_size: int) -> tuple[np
         )
     train_ids = label_ids_to_train_ids(label_ids, str(label_path))
     photo = resize_array(photo, image_size, Image.Resampling.BILINEAR)
-    return photo, resize_array(train_ids, image_size, Image.Resampling.NEAREST)
+    return photo, resize_array(train_ids, image_size, Image.Resampling.NEAREST), train_ids
+
+
+def _stack_full_res(frames: list[tuple[np.ndarray, ...]], pairs: list[tuple[Path, Path]]) -> torch.Tensor:
+    """The full-size trainIds of a split as one uint8 ``(N, H, W)`` tensor; frames of another size are an error."""
+    shape = frames[0][2].shape
+    for frame, (_, label) in zip(frames, pairs, strict=True):
+        if frame[2].shape != shape:
+            raise HarnessError(f"cityscapes: {str(label)!r} is {frame[2].shape[1]}x{frame[2].shape[0]}, the first "
+                               f"label map of the split is {shape[1]}x{shape[0]} (expected one size per split)")
+    return torch.from_numpy(np.stack([f[2] for f in frames]))
 
 
 def _load_split(root: Path, split: str, image_size: int, max_images: int | None) -> dict[str, DomainData]:
-    frames = [_read_frame(p, q, image_size) for p, q in _frame_pairs(root, split, max_images)]
+    pairs = _frame_pairs(root, split, max_images)
+    frames = [_read_frame(p, q, image_size) for p, q in pairs]
     photos = np.stack([f[0] for f in frames])
     seg = np.stack([f[1] for f in frames])
+    full_res = _stack_full_res(frames, pairs) if TASK_SPLIT[split] == "test" else None
     labels = torch.from_numpy(train_ids_to_color(seg)).permute(0, 3, 1, 2).contiguous()
-    return scenes_split(labels, torch.from_numpy(photos).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(seg))
+    return scenes_split(labels, torch.from_numpy(photos).permute(0, 3, 1, 2).contiguous(), torch.from_numpy(seg),
+                        full_res)
 
 
 def load_cityscapes(root: str | Path, *, image_size: int, splits: tuple[str, ...] = ("train", "val"),
@@ -84,8 +99,8 @@ def load_cityscapes(root: str | Path, *, image_size: int, splits: tuple[str, ...
         max_images: Read at most this many frames per split (sorted by path), or all when None.
 
     Returns:
-        Task ``"cityscapes"``: domains ``("labels", "photo")``, int64 ``"segmentation"`` trainIds, disjoint
-        unpaired halves of train when train is loaded.
+        Task ``"cityscapes"``: domains ``("labels", "photo")``, int64 ``"segmentation"`` trainIds (test also
+        uint8 full-size ``FULL_RES_SEGMENTATION``), disjoint unpaired halves of train when train is loaded.
 
     Raises:
         HarnessError: Missing folder, a photo without its label file, photo/label size mismatch, unknown label
@@ -101,7 +116,8 @@ def load_cityscapes(root: str | Path, *, image_size: int, splits: tuple[str, ...
         raise HarnessError(f"cityscapes: max_images={max_images} must be at least 1")
 
     loaded = {TASK_SPLIT[s]: _load_split(root, s, image_size, max_images) for s in splits}
-    meta = scenes_meta() | {"source": str(root), "test_split": "Cityscapes val (as in Pix2Pix/CycleGAN)"}
+    meta = scenes_meta(TRAIN_IDS, "the 19 Cityscapes trainIds (official)") | {
+        "source": str(root), "test_split": "Cityscapes val (as in Pix2Pix/CycleGAN)"}
     halves = unpaired_halves(loaded["train"], ("labels", "photo")) if "train" in loaded else None
     return Task(name="cityscapes", domains=("labels", "photo"), paired=True, label_kinds=("segmentation",),
                 image_size=image_size, splits=loaded, meta=meta, unpaired_train=halves)

@@ -33,6 +33,10 @@ from harness.data.scene_render import PART_GLASS, PART_MARKING, PART_NONE, PART_
 ROAD, SIDEWALK, BUILDING = TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["building"]
 POLE, SIGN, VEGETATION = TRAIN_ID["pole"], TRAIN_ID["traffic sign"], TRAIN_ID["vegetation"]
 TERRAIN, SKY, PERSON, CAR = TRAIN_ID["terrain"], TRAIN_ID["sky"], TRAIN_ID["person"], TRAIN_ID["car"]
+# Every trainId generate_layout can write (the FCN-score class set of the task): 10 of the 19, sorted.
+DRAWN_CLASSES: tuple[int, ...] = tuple(sorted((ROAD, SIDEWALK, BUILDING, POLE, SIGN, VEGETATION, TERRAIN, SKY, PERSON,
+                                               CAR)))
+FULL_RES_SEGMENTATION = "segmentation_full_res"  # test labels at the ground truth's own resolution (real data)
 
 _FACADE_COLOURS = np.array(
     [[0.62, 0.32, 0.25], [0.78, 0.70, 0.55], [0.55, 0.55, 0.57], [0.85, 0.82, 0.74], [0.45, 0.40, 0.36],
@@ -238,22 +242,36 @@ def generate_scenes(size: int, count: int, seed: int, stream: int) -> dict[str, 
     }
 
 
-def scenes_meta() -> dict[str, object]:
-    """The meta every Cityscapes-convention task carries (the embedded scenes and real Cityscapes)."""
+def scenes_meta(scored_classes: tuple[int, ...], class_set: str) -> dict[str, object]:
+    """The meta every Cityscapes-convention task carries (the embedded scenes and real Cityscapes).
+
+    Args:
+        scored_classes: The trainIds FCN-scores average over, the same for every model of the task.
+        class_set: Where that set comes from, for the rows' protocol string.
+    """
     return {
         "palette": TRAIN_ID_PALETTE.tolist(),
         "class_names": list(TRAIN_ID_NAMES),
         "num_classes": NUM_CLASSES,
         "ignore_index": IGNORE_INDEX,
+        "scored_classes": list(scored_classes),
+        "class_set": class_set,
         "label_domain": "labels",
         "directions": {"AtoB": "labels2photo", "BtoA": "photo2labels"},
     }
 
 
-def scenes_split(labels: torch.Tensor, photo: torch.Tensor, seg: torch.Tensor) -> dict[str, DomainData]:
-    """Both domains of one split; each carries the int64 ``(N, H, W)`` segmentation."""
+def scenes_split(labels: torch.Tensor, photo: torch.Tensor, seg: torch.Tensor,
+                 full_res: torch.Tensor | None = None) -> dict[str, DomainData]:
+    """Both domains of one split; each carries the int64 ``(N, H, W)`` segmentation.
+
+    ``full_res`` (uint8 ``(N, H0, W0)`` trainIds at the ground truth's own size, real data only) is added as
+    ``FULL_RES_SEGMENTATION``, the label maps FCN-scores are computed against.
+    """
+    extra = {} if full_res is None else {FULL_RES_SEGMENTATION: full_res}
     seg = seg.long()
-    return {"labels": DomainData(labels, {"segmentation": seg}), "photo": DomainData(photo, {"segmentation": seg})}
+    return {"labels": DomainData(labels, {"segmentation": seg} | extra),
+            "photo": DomainData(photo, {"segmentation": seg} | extra)}
 
 
 def build_scenes(config: ScenesConfig = ScenesConfig()) -> Task:
@@ -276,7 +294,8 @@ def build_scenes(config: ScenesConfig = ScenesConfig()) -> Task:
 
     data, key = load_or_generate("scenes", config, GENERATOR_VERSION, generate)
     splits = {s: scenes_split(data[s]["labels"], data[s]["photo"], data[s]["segmentation"]) for s in SPLITS}
-    meta = scenes_meta() | {"generator_version": GENERATOR_VERSION, "seed": config.seed, "cache_key": key}
+    meta = scenes_meta(DRAWN_CLASSES, "the trainIds the scenes generator draws") | {
+        "generator_version": GENERATOR_VERSION, "seed": config.seed, "cache_key": key}
     return Task(
         name="scenes",
         domains=("labels", "photo"),

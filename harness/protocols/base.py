@@ -44,7 +44,7 @@ class EvalContext:
         device: Where to compute.
         config: Evaluation settings.
         sample_dir: Folder for sample strips of this task (``run/samples/<task>``).
-        setting: ``"paired"``, ``"unpaired"`` or ``"unconditional"`` (goes into each row's protocol string).
+        setting: ``"paired"``, ``"unpaired"``, ``"unconditional"`` or ``"reference"`` (each row's ``setting``).
         variant: Variant label (``"L1+cGAN"``) or ``""``.
         progress: Whether to show progress bars.
     """

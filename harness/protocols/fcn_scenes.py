@@ -6,11 +6,25 @@ segments it and one confusion matrix against the true segmentation is accumulate
 mapped to class ids by the nearest palette colour. The reference rows (model ``"ground_truth"``) segment the real
 test photos: the papers' "Ground truth" row, the ceiling the judge allows.
 
+Scoring follows ``scripts/eval_cityscapes`` of junyanz/pytorch-CycleGAN-and-pix2pix:
+
+- Class set: the task declares the classes it scores (``meta["scored_classes"]``: all 19 trainIds on real
+  Cityscapes, the 10 the generator draws on the embedded scenes). Every row of the task, ground truth included,
+  averages over that set with the official ``get_scores`` (``+1e-12`` denominators, so an absent class scores 0 and
+  still counts); the protocol string names the convention and the class count, and per-class IoU rows exist for
+  exactly that set. Ground truth holding a class outside the set is an error.
+- Resolution: the confusion matrix counts the ground truth's own pixels (real Cityscapes keeps its test label maps
+  at full size). ``evaluate.py`` resizes each generated image up to its label map's size and segments it there with
+  an FCN-8s trained at that size; the harness judge is trained at the task's image size, so a generated image is
+  segmented at that size and its class scores are resized bilinearly to the label map's size (label colours:
+  nearest) — the label maps are never downsampled. On the embedded scenes the sizes agree. Frames are scored in
+  chunks (``SCORED_PIXELS_PER_CHUNK``) so full-size class scores never fill memory.
+
 The judge is the harness's own segmenter trained on the task's real training photos (``metrics.judges.segmenter``),
 not the papers' Caffe FCN-8s, so the numbers are not comparable with the published ones; every row says so.
-Generated images of another size than the labels are resized to the label resolution (bilinear for photos, as the
-official script's ``imresize``; nearest for label colours). A model that cannot translate ``BtoA`` (raises
-``BtoA`` in ``directions()``) gets labels→photo rows only.
+Generated images of another size than the task's are resized to it (bilinear for photos, as the official script's
+``imresize``; nearest for label colours). A model that cannot translate ``BtoA`` (no ``BtoA`` in ``directions()``)
+gets labels→photo rows only.
 """
 
 from __future__ import annotations
@@ -28,22 +42,28 @@ from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.results import Row
 from harness.core.task import DomainData, Task
+from harness.data.scenes import FULL_RES_SEGMENTATION
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from metrics.fcn_score import (
+    ClassMean,
     colors_to_train_ids,
+    describe_class_mean,
     fcn_confusion_update,
     fcn_scores_from_confusion,
     new_confusion,
     per_class_scores,
 )
 from metrics.feature_extractor_segmenter import SEGMENTER_FEATURE_DIM
-from metrics.fidelity import fidelity_metrics, warn_small_sample
-from metrics.judges.segmenter import load_or_train_segmenter, segment
+from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
+from metrics.judges.segmenter import load_or_train_segmenter
 
 JUDGE_NAME = "harness-segmenter"
 LABELS2PHOTO = "labels2photo"
 PHOTO2LABELS = "photo2labels"
+CLASS_MEAN: ClassMean = "official"  # get_scores of scripts/eval_cityscapes/util.py; "present_only" is not used
+SCORED_PIXELS_PER_CHUNK = 1 << 22  # ground-truth pixels scored at once: bounds the resized class scores (K·4 B each)
+LabelIds = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (images (n,3,S,S), (H, W)) -> int64 (n, H, W)
 
 
 def scene_meta(task: Task) -> tuple[torch.Tensor, int, int, list[str]]:
@@ -59,6 +79,24 @@ def scene_meta(task: Task) -> tuple[torch.Tensor, int, int, list[str]]:
         raise HarnessError(f"task {task.name!r}: palette {tuple(palette.shape)} and {len(names)} class names do not "
                            f"match num_classes={num_classes}")
     return palette, num_classes, int(task.meta["ignore_index"]), names
+
+
+def scored_classes(task: Task) -> tuple[tuple[int, ...], str]:
+    """``(the trainIds every row of the task averages over, where that set comes from)`` from ``task.meta``."""
+    _, num_classes, _, _ = scene_meta(task)
+    if "scored_classes" not in task.meta or "class_set" not in task.meta:
+        raise HarnessError(f"task {task.name!r} cannot run fcn_scenes: its meta must declare scored_classes (the "
+                           "trainIds FCN-scores average over) and class_set (where they come from)")
+    scored = tuple(int(c) for c in task.meta["scored_classes"])
+    if not scored or len(set(scored)) != len(scored) or min(scored) < 0 or max(scored) >= num_classes:
+        raise HarnessError(f"task {task.name!r}: meta scored_classes {list(scored)} must be distinct class ids in "
+                           f"[0, {num_classes})")
+    return scored, str(task.meta["class_set"])
+
+
+def ground_truth(data: DomainData) -> torch.Tensor:
+    """The label maps FCN-scores count: full size where the task keeps them (real Cityscapes), else its own."""
+    return data.labels.get(FULL_RES_SEGMENTATION, data.labels["segmentation"])
 
 
 JUDGE_SEED = 0  # one judge per task for every model and seed, so seed spread measures the models, not the judge
@@ -86,41 +124,89 @@ def train_judge(ctx: EvalContext) -> tuple[torch.nn.Module, Path, str]:
     return model, path, sha
 
 
+def _judge_ids(judge: torch.nn.Module, device: torch.device) -> LabelIds:
+    """Segments at the judge's input size (the task's) and resizes the class scores to the label maps' size."""
+
+    @torch.no_grad()
+    def label_ids(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        judge.eval()
+        logits = judge(images.to(device))
+        if tuple(logits.shape[2:]) != size:
+            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
+        return logits.argmax(dim=1).cpu()
+
+    return label_ids
+
+
+def _colour_ids(palette: torch.Tensor) -> LabelIds:
+    """Nearest palette colour at the output's size, then nearest-neighbour resized to the label maps' size."""
+
+    def label_ids(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+        ids = colors_to_train_ids(images, palette)
+        if tuple(ids.shape[1:]) != size:
+            ids = F.interpolate(ids[:, None].double(), size=size, mode="nearest")[:, 0].long()
+        return ids
+
+    return label_ids
+
+
 def _accumulate(
     ctx: EvalContext, inputs: DomainData, target: torch.Tensor, produce: Callable[[torch.Tensor], torch.Tensor],
-    to_ids: Callable[[torch.Tensor], torch.Tensor], resize_mode: str, num_classes: int,
+    label_ids: LabelIds, resize_mode: str, num_classes: int,
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Streams the test frames: produce images, map them to class ids, add to the confusion matrix.
+    """Streams the test frames: produce images, map them to class ids at the label maps' size, count them.
+
+    Args:
+        ctx: The evaluation context (batch size, device).
+        inputs: The test inputs (their size is the task's image size S).
+        target: Integer ``(N, H, W)`` ground-truth trainIds (255 ignored), ``(H, W)`` possibly larger than S.
+        produce: Float ``(n, 3, S, S)`` in [0, 1] → translated images ``(n, 3, h, w)`` in [0, 1].
+        label_ids: Translated images at S → int64 class ids at ``(H, W)``.
+        resize_mode: How outputs of another size than S are resized to it (``"bilinear"`` / ``"nearest"``).
+        num_classes: K.
 
     Returns:
-        ``(hist int64 (K, K), every produced image float (N, 3, H, W) in [0, 1])``.
+        ``(hist int64 (K, K), every produced image float (N, 3, S, S) in [0, 1])``.
     """
     hist, samples = new_confusion(num_classes), []
-    size = tuple(target.shape[1:])
+    size, label_size = tuple(inputs.images.shape[2:]), tuple(target.shape[1:])
+    chunk = max(1, SCORED_PIXELS_PER_CHUNK // (label_size[0] * label_size[1]))
     for start in range(0, len(inputs), ctx.config.batch_size):
-        index = slice(start, start + ctx.config.batch_size)
-        out = check_images(produce(inputs.get(index).to(ctx.device)).cpu(), "translated images", channels=3)
+        out = produce(inputs.get(slice(start, start + ctx.config.batch_size)).to(ctx.device))
+        out = check_images(out.cpu(), "translated images", channels=3)
         if tuple(out.shape[2:]) != size:
             out = F.interpolate(out, size=size, mode=resize_mode).clamp(0, 1)
-        hist = fcn_confusion_update(hist, to_ids(out), target[index], num_classes)
+        for first in range(0, len(out), chunk):
+            frames = out[first : first + chunk]
+            truth = target[start + first : start + first + len(frames)]
+            hist = fcn_confusion_update(hist, label_ids(frames, label_size), truth, num_classes)
         samples.append(out)
     return hist, torch.cat(samples) if samples else torch.zeros(0, 3, *size)
 
 
 def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra: dict[str, str]) -> list[Row]:
-    """Mean scores and per-class IoU rows of one direction (classes with NaN IoU omitted)."""
-    _, _, ignore_index, names = scene_meta(ctx.task)
+    """Mean scores over the task's class set and one IoU row per class of the set (the same for every model)."""
+    _, num_classes, ignore_index, names = scene_meta(ctx.task)
+    scored, class_set = scored_classes(ctx.task)
+    unscored = [names[c] for c in range(num_classes) if c not in scored and hist[c].sum() > 0]
+    if unscored:
+        raise HarnessError(f"task {ctx.task.name!r}: the test ground truth holds {unscored}, which meta scored_classes "
+                           "does not list (declare every class the task's labels contain)")
+    test = ctx.task.data("test", ctx.task.domains[0])
+    label_size, size = tuple(ground_truth(test).shape[1:]), tuple(test.images.shape[2:])
+    scored_at = "x".join(map(str, label_size)) + " ground-truth pixels" + (
+        "" if label_size == size else f" (outputs segmented at {size[0]}x{size[1]}, class scores resized up)")
     protocol = {"protocol": "fcn_score", "judge": JUDGE_NAME, "judge_sha256": sha[:12],
                 "judge_train": "real train photos", "confusion": "accumulated over all frames", "ignore": ignore_index,
-                "setting": ctx.setting, "variant": ctx.variant,
+                "class_mean": describe_class_mean(CLASS_MEAN, len(scored), num_classes), "class_set": class_set,
+                "scored_at": scored_at, "variant": ctx.variant,
                 "comparable_to_paper": "no (retrained judge, embedded task)"} | extra
-    values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist).items()}
-    _, iou = per_class_scores(hist)
-    values.update({f"fcn_{direction}_iou[{n}]": float(v) for n, v in zip(names, iou, strict=True) if not v.isnan()})
+    values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist, scored, CLASS_MEAN).items()}
+    _, iou = per_class_scores(hist, CLASS_MEAN)
+    values.update({f"fcn_{direction}_iou[{names[c]}]": float(iou[c]) for c in scored})
     return make_rows(
-        ctx, values, dict.fromkeys(values, True), n=len(ctx.task.data("test", ctx.task.domains[0])),
-        protocol=protocol, published=lambda m: published.lookup(model=ctx.model_name, task_family="cityscapes",
-                                                                metric=m))
+        ctx, values, n=len(test), protocol=protocol,
+        published=lambda m: published.lookup(model=ctx.model_name, task_family="cityscapes", metric=m))
 
 
 def _strip(ctx: EvalContext, direction: str, images: torch.Tensor, name: str | None = None) -> None:
@@ -132,7 +218,7 @@ def _strip(ctx: EvalContext, direction: str, images: torch.Tensor, name: str | N
 def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge_path: Path, sha: str) -> list[Row]:
     """FID/KID of ``photos`` against the real test photos, with the segmenter judge as feature extractor."""
     real = ctx.task.data("test", ctx.task.domains[1]).get()
-    subset = min(ctx.config.kid_subset_size, len(photos), len(real))
+    subset = effective_kid_subset_size(ctx.config.kid_subset_size, len(photos), len(real))
     values = fidelity_metrics(photos, real, feature_extractor="segmenter", weights_path=judge_path, prc=False,
                               kid_subset_size=subset, kid_subsets=ctx.config.kid_subsets,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device)
@@ -140,10 +226,9 @@ def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge_path: Path, sha
     protocol = dict(protocol="torch-fidelity", implementation=f"torch-fidelity {torch_fidelity.__version__}",
                     feature_extractor=f"harness segmenter judge (pooled encoder, {SEGMENTER_FEATURE_DIM}-d)",
                     judge_sha256=sha[:12], real=f"test photos[{len(real)}]", samples=len(photos), kid_subset=subset,
-                    small_sample_warning=warning, setting=ctx.setting, variant=ctx.variant)
-    outputs = {"photo_fid": False, "photo_kid": False}
+                    small_sample_warning=warning, variant=ctx.variant)
     kid = values["kid"], values["kid_std"]
-    return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, outputs, n=len(photos),
+    return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, n=len(photos),
                      ci={"photo_kid": (kid[0] - kid[1], kid[0] + kid[1])}, protocol=protocol)
 
 
@@ -156,23 +241,23 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
         ctx: The evaluation context; ``ctx.task`` carries ``labels["segmentation"]`` and the scene meta keys.
 
     Returns:
-        Rows ``fcn_labels2photo_{pixel_acc,class_acc,class_iou}``, ``fcn_labels2photo_iou[<class>]`` and the same
-        for ``photo2labels``, for the directions in ``model.directions()``.
+        Rows ``fcn_labels2photo_{pixel_acc,class_acc,class_iou}``, ``fcn_labels2photo_iou[<class>]`` for every
+        scored class, ``photo_fid``/``photo_kid``, and the same FCN rows for ``photo2labels``, for the directions
+        in ``model.directions()``.
     """
     palette, num_classes, _, _ = scene_meta(ctx.task)
+    scored_classes(ctx.task)  # a task without a declared class set fails before the judge is trained
     judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
     rows: list[Row] = []
     if "AtoB" in model.directions():
-        hist, shown = _accumulate(
-            ctx, labels, labels.labels["segmentation"], lambda x: model.translate(x, direction="AtoB"),
-            lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
+        hist, shown = _accumulate(ctx, labels, ground_truth(labels), lambda x: model.translate(x, direction="AtoB"),
+                                  _judge_ids(judge, ctx.device), "bilinear", num_classes)
         _strip(ctx, LABELS2PHOTO, shown)
         rows += _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, shown, judge_path, sha)
     if "BtoA" in model.directions():
-        hist, shown = _accumulate(
-            ctx, photos, photos.labels["segmentation"], lambda x: model.translate(x, direction="BtoA"),
-            lambda out: colors_to_train_ids(out, palette), "nearest", num_classes)
+        hist, shown = _accumulate(ctx, photos, ground_truth(photos), lambda x: model.translate(x, direction="BtoA"),
+                                  _colour_ids(palette), "nearest", num_classes)
         _strip(ctx, PHOTO2LABELS, shown)
         rows += _rows(ctx, PHOTO2LABELS, hist, sha, {"mapping": "nearest palette colour"})
     return rows
@@ -181,11 +266,11 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
 def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     """The "Ground truth" rows: the judge on the real test photos (labels→photo only), plus input/target strips."""
     _, num_classes, _, _ = scene_meta(ctx.task)
+    scored_classes(ctx.task)
     judge, judge_path, sha = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
-    hist, _ = _accumulate(
-        ctx, photos, labels.labels["segmentation"], lambda x: x,
-        lambda out: segment(judge, out, ctx.config.batch_size, ctx.device), "bilinear", num_classes)
+    hist, _ = _accumulate(ctx, photos, ground_truth(labels), lambda x: x, _judge_ids(judge, ctx.device), "bilinear",
+                          num_classes)
     k = slice(0, ctx.config.n_sample_images)  # the real photos are the target strip: no separate reference strip
     _strip(ctx, LABELS2PHOTO, labels.get(k), "_input")
     _strip(ctx, LABELS2PHOTO, photos.get(k), "_target")

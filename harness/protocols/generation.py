@@ -28,9 +28,6 @@ from metrics.parzen import parzen_log_likelihood
 log = logging.getLogger(__name__)
 
 DOMAIN = "handwritten"
-OUTPUTS = {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None, "fid": False, "kid": False, "precision": True,
-           "recall": True, "modes_covered": True, "kl_to_uniform": False, "judge_accuracy": True,
-           "fid_inception": False, "kid_inception": False}
 
 
 def judge_for_task(ctx: EvalContext) -> tuple[DigitClassifier, Path, str]:
@@ -50,10 +47,10 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
     n_test = len(test)
     kid_subset = effective_kid_subset_size(cfg.kid_subset_size, len(samples), n_test)
     parzen = parzen_log_likelihood(samples, val, test, batch_size=cfg.batch_size)
-    common = {"setting": ctx.setting, "variant": ctx.variant, "domain": DOMAIN}
+    common = {"variant": ctx.variant, "domain": DOMAIN}
     se = parzen["parzen_se"]
     # The protocol string holds how the number was made, never a result: sigma and SE go into their own rows.
-    rows = make_rows(ctx, {k: parzen[k] for k in ("parzen_ll", "parzen_se", "parzen_sigma")}, OUTPUTS, n=n_test,
+    rows = make_rows(ctx, {k: parzen[k] for k in ("parzen_ll", "parzen_se", "parzen_sigma")}, n=n_test,
                      ci={"parzen_ll": (parzen["parzen_ll"] - 1.96 * se, parzen["parzen_ll"] + 1.96 * se)},
                      protocol=dict(protocol="parzen", implementation="harness metrics.parzen (float64)",
                                    samples=len(samples), sigma_grid="logspace(-1,0,10)",
@@ -67,7 +64,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
                                 kid_subset_size=kid_subset, kid_subsets=cfg.kid_subsets,
                                 prc_neighborhood=cfg.prc_neighborhood,
                                 batch_size=cfg.batch_size, seed=ctx.seed, device=ctx.device)
-    rows += make_rows(ctx, {k: fidelity[k] for k in ("fid", "kid", "precision", "recall")}, OUTPUTS, n=len(samples),
+    rows += make_rows(ctx, {k: fidelity[k] for k in ("fid", "kid", "precision", "recall")}, n=len(samples),
                       ci={"kid": (fidelity["kid"] - fidelity["kid_std"], fidelity["kid"] + fidelity["kid_std"])},
                       protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
                                     feature_extractor="harness digit classifier (penultimate 128-d)",
@@ -76,7 +73,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
                                     small_sample_warning=warning or "none", **common))
     rows += _inception_rows(samples, test, ctx, common, kid_subset)
     coverage = mode_coverage(predict_digits(model, samples, batch_size=cfg.batch_size), num_classes=10)
-    rows += make_rows(ctx, coverage, OUTPUTS, n=len(samples),
+    rows += make_rows(ctx, coverage, n=len(samples),
                       protocol=dict(protocol="mode_coverage", judge="harness digit classifier",
                                     judge_sha256=judge_sha[:12], kl="KL(histogram || uniform) in nats", **common))
     return rows
@@ -93,7 +90,7 @@ def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext,
                               kid_subset_size=kid_subset, kid_subsets=ctx.config.kid_subsets,
                               prc_neighborhood=ctx.config.prc_neighborhood,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device, prc=False)
-    return make_rows(ctx, {"fid_inception": values["fid"], "kid_inception": values["kid"]}, OUTPUTS, n=len(samples),
+    return make_rows(ctx, {"inception_fid": values["fid"], "inception_kid": values["kid"]}, n=len(samples),
                      protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
                                    feature_extractor="inception-v3-compat (pool3 2048-d)", weights=path, **common))
 
@@ -120,9 +117,9 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
     test = ctx.task.data("test", DOMAIN)
     predicted = predict_digits(judge[0], test.get(), batch_size=ctx.config.batch_size)
     accuracy = classification_accuracy(predicted, test.labels["class"])["accuracy"]
-    rows += make_rows(ctx, {"judge_accuracy": accuracy}, OUTPUTS, n=len(test),
+    rows += make_rows(ctx, {"judge_accuracy": accuracy}, n=len(test),
                       protocol=dict(protocol="classifier_accuracy", judge="harness digit classifier",
-                                    judge_sha256=judge[2][:12], data="real test digits", setting=ctx.setting))
+                                    judge_sha256=judge[2][:12], data="real test digits"))
     save_strip(ctx, "samples", test.get(slice(0, ctx.config.n_sample_images * 2)), name="_target")
     return rows
 

@@ -15,14 +15,11 @@ from harness.core.results import Row
 from harness.data.probe import foreground_mask
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
-from metrics.psnr import l1_per_image, mask_iou_compute, mask_iou_update, psnr_per_image
+from metrics.psnr import l1_per_image, mask_iou_compute, mask_iou_update, psnr_per_image, psnr_summary
 
 DIRECTIONS = ("AtoB", "BtoA")
-OUTPUT_SUFFIXES = {"l1": False, "psnr": True, "shape_iou": True}
-
-
-def _outputs(direction: str) -> dict[str, bool | None]:
-    return {f"{direction}_{key}": better for key, better in OUTPUT_SUFFIXES.items()}
+PSNR_RULE = ("10log10(1/MSE) per image, all channels in [0,1], no crop; mean of finite values, identical pairs (inf) "
+             "counted in psnr_identical")
 
 
 def _score(ctx: EvalContext, translate, directions: tuple[str, ...], with_shape: bool) -> list[Row]:
@@ -46,16 +43,17 @@ def _score(ctx: EvalContext, translate, directions: tuple[str, ...], with_shape:
                 save_strip(ctx, direction, truth[: cfg.n_sample_images], name="_target")
             elif start == 0:
                 save_strip(ctx, direction, out[: cfg.n_sample_images])
-        values = {f"{direction}_l1": float(torch.cat(l1).mean()),
-                  f"{direction}_psnr": float(torch.cat(psnr_values).clamp(max=100).mean())}
+        psnr = psnr_summary(torch.cat(psnr_values))  # metrics.psnr's rule: inf for identical images, never capped
+        values = {f"{direction}_l1": float(torch.cat(l1).mean()), f"{direction}_psnr": psnr["psnr"],
+                  f"{direction}_psnr_identical": psnr["psnr_identical"]}
         if counts is not None:
             values[f"{direction}_shape_iou"] = mask_iou_compute(counts)["shape_iou"]
-        rows += make_rows(ctx, values, _outputs(direction), n=len(source),
+        rows += make_rows(ctx, values, n=len(source),
                           protocol=dict(protocol="probe" if with_shape else "paired_truth", direction=f"{src}->{dst}",
                                         l1="mean |pred-true| per image, [0,1]",
-                                        psnr="10log10(1/MSE) per image, mean, capped at 100 dB",
+                                        psnr=PSNR_RULE,
                                         shape_iou="pooled foreground IoU vs true target mask" if with_shape else "n/a",
-                                        setting=ctx.setting, variant=ctx.variant))
+                                        variant=ctx.variant))
     return rows
 
 

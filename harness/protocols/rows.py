@@ -11,17 +11,17 @@ from harness.core import atomic
 from harness.core.images import make_grid, save_image
 from harness.core.results import Row, protocol_string
 from harness.protocols.base import EvalContext
+from metrics.registry import higher_is_better
 
 
-def make_rows(ctx: EvalContext, values: Mapping[str, float], outputs: Mapping[str, bool | None], *, n: int,
-              protocol: Mapping[str, object], ci: Mapping[str, tuple[float, float]] | None = None,
+def make_rows(ctx: EvalContext, values: Mapping[str, float], *, n: int, protocol: Mapping[str, object],
+              ci: Mapping[str, tuple[float, float]] | None = None,
               published: Callable[[str], tuple[float, str]] | None = None, split: str = "test") -> list[Row]:
-    """One ``Row`` per value, directions from ``outputs``, provenance from ``protocol``.
+    """One ``Row`` per value; directions from the metric registry, setting from ``ctx``, provenance from ``protocol``.
 
     Args:
-        ctx: Evaluation context (model, task, seed).
-        values: Metric key → value.
-        outputs: Metric key → higher_is_better (None = informational).
+        ctx: Evaluation context (model, task, seed, setting).
+        values: Metric key → value; every key resolves in ``metrics.registry.higher_is_better``.
         n: Sample count behind the values.
         protocol: Provenance details, formatted with ``protocol_string``.
         ci: Metric key → (low, high) where the protocol gives an interval.
@@ -33,7 +33,8 @@ def make_rows(ctx: EvalContext, values: Mapping[str, float], outputs: Mapping[st
         low, high = (ci or {}).get(metric, (math.nan, math.nan))
         pub_value, pub_source = published(metric) if published else (math.nan, "")
         rows.append(Row(model=ctx.model_name, task=ctx.task.name, metric=metric, value=float(value), ci_low=low,
-                        ci_high=high, n=n, seed=ctx.seed, split=split, higher_is_better=outputs.get(metric),
+                        ci_high=high, n=n, seed=ctx.seed, split=split, setting=ctx.setting,
+                        higher_is_better=higher_is_better(metric),
                         protocol=protocol_string(**protocol), published_value=pub_value, published_source=pub_source))
     return rows
 

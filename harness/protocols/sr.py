@@ -3,9 +3,9 @@
 For every test image (whole, or the task's centred crop), the model turns the LR image into an SR image, which is
 rounded to 8 bits (the benchmarks score saved images) and compared with the HR image:
 
-- ``psnr_y``, ``ssim_y`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``psnr_rgb``,
-  ``ssim_rgb`` (R, G, B, same crop), from ``metrics.psnr_ssim``; means over images with a t-interval across
-  images, and every image's own value as a ``psnr_y_per_image`` / ``ssim_y_per_image`` / ``hf_ratio_per_image``
+- ``y_psnr``, ``y_ssim`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``rgb_psnr``,
+  ``rgb_ssim`` (R, G, B, same crop), from ``metrics.psnr_ssim``; means over images with a t-interval across
+  images, and every image's own value as a ``y_psnr_per_image`` / ``y_ssim_per_image`` / ``hf_ratio_per_image``
   row naming the image (the report draws their distributions). PSNR of identical
   images is inf (the HR row, "∞" in Table 2); means are over finite values, ``psnr_identical`` counts the rest.
 - ``hf_ratio``: high-frequency energy of SR over HR above the LR Nyquist frequency (``metrics.sharpness``): the
@@ -47,9 +47,8 @@ from metrics.sharpness import hf_ratio_per_image
 
 log = logging.getLogger(__name__)
 
-OUTPUTS = {"psnr_y": True, "ssim_y": True, "psnr_rgb": True, "ssim_rgb": True, "psnr_identical": None,
-           "hf_ratio": None, "fid": False, "kid": False}
-PER_IMAGE = ("psnr_y", "ssim_y", "hf_ratio")  # also written per image, as <metric>_per_image rows
+OUTPUTS = ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "psnr_identical", "hf_ratio", "fid", "kid")  # row keys
+PER_IMAGE = ("y_psnr", "y_ssim", "hf_ratio")  # also written per image, as <metric>_per_image rows
 FID_JUDGE_SEED = 1  # the FID/KID feature network; SRGAN's content network uses another seed (harness/models.py)
 DIRECTION = "LR_to_HR"  # sample-strip folder
 STRIP_SIDE = 96  # centred crops shown in sample strips
@@ -108,7 +107,7 @@ def _super_resolve(ctx: EvalContext, produce: Produce) -> tuple[list[torch.Tenso
 
 def _per_image(outputs: list[torch.Tensor], truths: list[torch.Tensor], scale: int) -> dict[str, torch.Tensor]:
     """Every per-image value, float64 ``(N,)`` per key."""
-    values: dict[str, list[torch.Tensor]] = {k: [] for k in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio")}
+    values: dict[str, list[torch.Tensor]] = {k: [] for k in ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "hf_ratio")}
     for sr, hr in zip(outputs, truths, strict=True):
         for suffix, y_channel in (("y", True), ("rgb", False)):
             scores = psnr_ssim_per_image(sr, hr, crop_border=scale, y_channel=y_channel)
@@ -133,21 +132,20 @@ def _protocol(ctx: EvalContext, extra: dict[str, str]) -> dict[str, object]:
 def _quality_rows(ctx: EvalContext, per_image: dict[str, torch.Tensor], extra: dict[str, str]) -> list[Row]:
     """Mean rows (with CIs and published values where the task is a benchmark) and per-image rows."""
     names = ctx.task.meta["test_names"]
-    values = {"psnr_y": summarize({"psnr": per_image["psnr_y"], "ssim": per_image["ssim_y"]}),
-              "psnr_rgb": summarize({"psnr": per_image["psnr_rgb"], "ssim": per_image["ssim_rgb"]})}
-    means = {"psnr_y": values["psnr_y"]["psnr"], "ssim_y": values["psnr_y"]["ssim"],
-             "psnr_rgb": values["psnr_rgb"]["psnr"], "ssim_rgb": values["psnr_rgb"]["ssim"],
-             "psnr_identical": values["psnr_rgb"]["psnr_identical"],
+    values = {"y_psnr": summarize({"psnr": per_image["y_psnr"], "ssim": per_image["y_ssim"]}),
+              "rgb_psnr": summarize({"psnr": per_image["rgb_psnr"], "ssim": per_image["rgb_ssim"]})}
+    means = {"y_psnr": values["y_psnr"]["psnr"], "y_ssim": values["y_psnr"]["ssim"],
+             "rgb_psnr": values["rgb_psnr"]["psnr"], "rgb_ssim": values["rgb_psnr"]["ssim"],
+             "psnr_identical": values["rgb_psnr"]["psnr_identical"],
              "hf_ratio": float(per_image["hf_ratio"].nanmean())}
-    ci = {key: _interval(per_image[key]) for key in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio")}
+    ci = {key: _interval(per_image[key]) for key in ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "hf_ratio")}
     benchmark = str(ctx.task.meta.get("benchmark", ""))
     protocol = _protocol(ctx, extra)
-    rows = make_rows(ctx, means, OUTPUTS, n=len(names), protocol=protocol, ci=ci,
+    rows = make_rows(ctx, means, n=len(names), protocol=protocol, ci=ci,
                      published=lambda metric: published.lookup(ctx.model_name, benchmark, metric))
     for index, name in enumerate(names):
         values = {f"{key}_per_image": float(per_image[key][index]) for key in PER_IMAGE}
-        rows += make_rows(ctx, values, {f"{key}_per_image": OUTPUTS[key] for key in PER_IMAGE}, n=1,
-                          protocol={**protocol, "image": name})
+        rows += make_rows(ctx, values, n=1, protocol={**protocol, "image": name})
     return rows
 
 
@@ -178,7 +176,7 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
                     small_sample_warning=warning,
                     setting=ctx.setting, variant=ctx.variant, **extra)
     kid, kid_std = values["kid"], values["kid_std"]
-    return make_rows(ctx, {"fid": values["fid"], "kid": kid}, OUTPUTS, n=len(fake), protocol=protocol,
+    return make_rows(ctx, {"fid": values["fid"], "kid": kid}, n=len(fake), protocol=protocol,
                      ci={"kid": (kid - kid_std, kid + kid_std)})
 
 

@@ -97,7 +97,7 @@ def test_evaluate_missing_empty_corrupt_and_mixed_size_folders(workdir, capsys):
     _fails(["evaluate", "--metric", "parzen", "--pred", str(corrupt), "--target", str(target)], capsys,
            str(corrupt / "bad.png"))
     _fails(["evaluate", "--metric", "parzen", "--pred", str(mixed), "--target", str(target)], capsys,
-           str(mixed / "zz_wide.png"), "(8, 9)")
+           str(mixed), "zz_wide.png", "9x8")
     _fails(["evaluate", "--metric", "parzen", "--pred", str(target), "--target", str(target),
             "--weights", str(missing)], capsys, "--weights", str(missing))
     _fails(["evaluate", "--run", str(missing)], capsys, "--run", "config.json")

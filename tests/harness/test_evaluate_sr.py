@@ -89,7 +89,7 @@ def test_missing_partner_missing_scale_and_non_integer_scale(folders, tmp_path, 
     sr_dir, hr_dir, _ = folders
     (sr_dir / "baby.bmp").rename(sr_dir / "baby2.bmp")
     code, _, err = _run(capsys, sr_dir, hr_dir, "--scale", "4")
-    assert code == 2 and "paired by name" in err and "baby2" in err
+    assert code == 2 and "paired by file name" in err and "baby2" in err
     code, _, err = _run(capsys, hr_dir, hr_dir)
     assert code == 2 and "--scale" in err
     with pytest.raises(SystemExit) as exc:

@@ -9,6 +9,7 @@ import pytest
 
 from harness.core.results import COLUMNS
 from harness.run import main
+from metrics.registry import higher_is_better
 
 TRANSLATION_SETS = (
     "scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "probe.n_train=24", "probe.n_val=8",
@@ -46,6 +47,12 @@ def test_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread):
         assert {"AtoB_l1", "BtoA_l1", "AtoB_shape_iou"} <= probe, model
     direction = metrics.set_index(["model", "metric"]).loc[("gan", "fid"), "higher_is_better"]
     assert str(direction) == "False"
+    for row in metrics.itertuples():  # the metric registry is the one source of every row's direction
+        assert str(row.higher_is_better) == str(higher_is_better(row.metric) if higher_is_better(row.metric) is not None
+                                                else ""), row.metric
+    settings = metrics.groupby("model")["setting"].first().to_dict()
+    assert settings["gan"] == "unconditional" and settings["pix2pix"] == "paired"
+    assert settings["cyclegan"] == "unpaired" and settings["real_data"] == settings["ground_truth"] == "reference"
 
     config = json.loads((out / "config.json").read_text())
     assert config["profile"] == "smoke" and config["gan"]["steps"] == 20 and config["models"] == ["gan", "pix2pix",

@@ -24,11 +24,11 @@ def test_sr_suite_end_to_end(tmp_path, cache, tiny_args, one_thread):
     assert set(metrics["model"]) == {*MODELS, "nearest", "bicubic", "hr"} and set(metrics["task"]) == {"sr"}
     for model in (*MODELS, "nearest", "bicubic", "hr"):
         keys = set(metrics.loc[metrics["model"] == model, "metric"])
-        assert {"psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio", "fid", "kid", "psnr_y_per_image"} <= keys
-    hr = metrics[(metrics["model"] == "hr") & (metrics["metric"] == "psnr_y")]["value"]
+        assert {"y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "hf_ratio", "fid", "kid", "y_psnr_per_image"} <= keys
+    hr = metrics[(metrics["model"] == "hr") & (metrics["metric"] == "y_psnr")]["value"]
     assert math.isinf(float(hr.iloc[0]))
     fid = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "fid")]["protocol"].iloc[0]
     assert "small_sample_warning=FID from" in fid
-    srgan = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "psnr_y")]["protocol"].iloc[0]
+    srgan = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "y_psnr")]["protocol"].iloc[0]
     assert "content_network=harness SR feature network" in srgan and "setting=paired" in srgan
     assert (out / "report.html").stat().st_size > 0

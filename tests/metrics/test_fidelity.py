@@ -14,12 +14,10 @@ from metrics.fidelity import (
     INCEPTION_FILE,
     Uint8ImageDataset,
     fidelity_metrics,
-    fidelity_on_folders,
     verify_inception_weights,
     warn_small_sample,
 )
 from metrics.judges.digit_classifier import DigitClassifier, save_digit_classifier, to_judge_input
-from metrics.spec import FolderInputs
 
 N = 160
 PINNED_FID = 0.0418065  # digits extractor, judge from torch.manual_seed(0), images below; torch 2.14 CPU
@@ -162,17 +160,6 @@ def test_rgb_and_grayscale_inputs(judge_path, images):
     gray = run(fake, real, judge_path, kid=False, prc=False)["fid"]
     rgb = run(fake.repeat(1, 3, 1, 1), real.repeat(1, 3, 1, 1), judge_path, kid=False, prc=False)["fid"]
     assert rgb == pytest.approx(gray, rel=1e-5)
-
-
-def test_on_folders(judge_path, images):
-    fake, real = images
-    inputs = FolderInputs(
-        pred=fake, target=real, device=torch.device("cpu"), seed=3, feature_extractor="digits", weights=judge_path
-    )
-    out = fidelity_on_folders(inputs)
-    assert out["kid_std"] >= 0 and set(out) == {"fid", "kid", "kid_std", "precision", "recall", "f1"}
-    with pytest.raises(HarnessError, match="--target"):
-        fidelity_on_folders(FolderInputs(fake, None, torch.device("cpu"), 3, "digits", judge_path))
 
 
 def test_inception_weights_are_never_downloaded(tmp_path, images):

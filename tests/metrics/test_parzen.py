@@ -1,11 +1,15 @@
 import math
+from dataclasses import replace
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from scipy.special import logsumexp
 
 from harness.core.errors import HarnessError
+from harness.core.image_folder import open_image_folder
+from metrics import parzen
 from metrics.parzen import (
     PAPER_SIGMAS,
     parzen_log_density,
@@ -97,15 +101,37 @@ def test_protocol_mean_and_standard_error():
     assert out["parzen_se"] == pytest.approx(ll.std() / math.sqrt(25), rel=1e-10)
 
 
-def test_on_folders_splits_target_into_validation_and_test():
-    samples, validation, test = data(6)
+def _folder(path, images):
+    path.mkdir()
+    for i, image in enumerate(images):
+        Image.fromarray((image[0].numpy() * 255).round().astype(np.uint8)).save(path / f"{i:03d}.png")
+    return open_image_folder(path)
+
+
+def test_on_folders_splits_target_into_validation_and_test(tmp_path):
+    samples, validation, test = ((x * 255).round() / 255 for x in data(6))  # what 8-bit files can hold
     target = torch.cat([validation[:12], test[:12]])
-    inputs = FolderInputs(
-        pred=samples, target=target, device=torch.device("cpu"), seed=0, feature_extractor="digits", weights=None
-    )
+    inputs = FolderInputs(pred=_folder(tmp_path / "p", samples), target=_folder(tmp_path / "t", target),
+                          device=torch.device("cpu"), seed=0, feature_extractor="digits", weights=None)
     assert parzen_on_folders(inputs) == parzen_log_likelihood(samples, validation[:12], test[:12])
     with pytest.raises(HarnessError, match="--target"):
-        parzen_on_folders(FolderInputs(samples, None, torch.device("cpu"), 0, "digits", None))
+        parzen_on_folders(replace(inputs, target=None))
+
+
+def test_on_folders_checks_the_memory_it_needs_before_decoding(tmp_path, monkeypatch):
+    samples, validation, _ = data(7)
+    decoded = []
+    inputs = FolderInputs(pred=replace(_folder(tmp_path / "p", samples), on_read=decoded.append),
+                          target=_folder(tmp_path / "t", validation), device=torch.device("cpu"), seed=0,
+                          feature_extractor="digits", weights=None)
+    monkeypatch.setattr(parzen, "FOLDER_MAX_VALUES", 400)
+    with pytest.raises(HarnessError, match=r"parzen: --pred and --target hold 40 \+ 15 images of 9 values = 495 "
+                                           r"values.*the limit is 400 values"):
+        parzen_on_folders(inputs)
+    assert decoded == []
+    small = _folder(tmp_path / "s", torch.rand(3, 1, 2, 2))
+    with pytest.raises(HarnessError, match=r"--pred images have 1x3x3 values but --target images 1x2x2"):
+        parzen_on_folders(replace(inputs, target=small))
 
 
 def test_bad_input():

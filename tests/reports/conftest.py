@@ -52,26 +52,25 @@ def _rows(seeds: tuple[int, ...], shift: dict[tuple[str, str, str], float], extr
     for (task, model, setting), metrics in SPEC.items():
         for seed in seeds:
             for metric, (base, higher, pub, source) in metrics.items():
-                proto = protocol_string(setting=setting, variant="default", impl="harness-0.1", seed=seed)
+                proto = protocol_string(variant="default", impl="harness-0.1", seed=seed)
                 rows.append(Row(model=model, task=task, metric=metric,
                                 value=seed_value(base, seed) + shift.get((task, model, metric), 0.0),
-                                n=100, seed=seed, higher_is_better=higher, protocol=proto + extra,
+                                n=100, seed=seed, setting=setting, higher_is_better=higher, protocol=proto + extra,
                                 published_value=pub, published_source=source))
     for seed in seeds:  # one single-seed-style row with its own interval, and a simulated human study
         rows.append(Row(model="vanilla_gan", task="digits", metric="parzen_ll", value=225.0 + seed, ci_low=223.0 + seed,
-                        ci_high=227.0 + seed, n=10000, seed=seed, higher_is_better=True,
-                        protocol=protocol_string(setting="unconditional", variant="mlp", seed=seed) + extra,
+                        ci_high=227.0 + seed, n=10000, seed=seed, setting="unconditional", higher_is_better=True,
+                        protocol=protocol_string(variant="mlp", seed=seed) + extra,
                         published_value=225.0, published_source="GAN Table 1, MNIST [V]"))
         for model, rate in (("pix2pix", 0.18), ("cyclegan", 0.26)):
             rows.append(Row(model=model, task="maps", metric="amt_fooled_rate", value=rate, n=40, seed=seed,
-                            higher_is_better=True, protocol=protocol_string(
-                                setting="paired" if model == "pix2pix" else "unpaired", simulated="true",
-                                observer="logistic(d=1.2)", seed=seed) + extra))
+                            setting="paired" if model == "pix2pix" else "unpaired", higher_is_better=True,
+                            protocol=protocol_string(simulated="true", observer="logistic(d=1.2)", seed=seed) + extra))
     rng = np.random.default_rng(0)
     for seed in seeds[:1]:  # a per-image distribution: many rows for one seed
         for value in rng.normal(24.0, 1.5, size=20):
             rows.append(Row(model="srgan", task="sr", metric="psnr_per_image", value=float(value), n=1, seed=seed,
-                            higher_is_better=True, protocol=protocol_string(setting="paired", seed=seed) + extra))
+                            setting="paired", higher_is_better=True, protocol=protocol_string(seed=seed) + extra))
     return rows
 
 

@@ -26,7 +26,7 @@ def test_baseline_records_mean_tolerance_direction_protocol(fake_run):
     assert entry["expected"] == pytest.approx(mean)
     assert entry["tolerance"] == pytest.approx(3 * std)
     assert entry["higher_is_better"] is False and entry["n_seeds"] == 3
-    assert entry["protocol"] == "setting=paired; variant=default; impl=harness-0.1"  # seed dropped
+    assert entry["protocol"] == "variant=default; impl=harness-0.1"  # seed dropped
     assert data["profile"] == "smoke" and data["seeds"] == [0, 1, 2]
     explicit = make_baseline(fake_run, tolerance=0.5)
     assert {e["tolerance"] for e in explicit["entries"]} == {0.5}

@@ -6,7 +6,7 @@ import torch
 
 from harness.core.errors import HarnessError
 from harness.data import cityscapes_labels as cl
-from harness.data.scenes import ScenesConfig, build_scenes, generate_scenes
+from harness.data.scenes import DRAWN_CLASSES, ScenesConfig, build_scenes, generate_layout, generate_scenes
 
 SMALL = ScenesConfig(image_size=32, n_train=20, n_val=4, n_test=6, seed=3)
 
@@ -113,3 +113,13 @@ def test_speed(cache):
 def test_rejects_tiny_images(cache):
     with pytest.raises(HarnessError, match="image_size"):
         build_scenes(ScenesConfig(image_size=8))
+
+
+def test_scored_classes_are_exactly_the_classes_the_generator_draws(cache):
+    rng = np.random.default_rng(0)
+    drawn = set().union(*(np.unique(generate_layout(rng, 40).seg).tolist() for _ in range(150)))
+    assert drawn == set(DRAWN_CLASSES) | {255}
+    assert len(DRAWN_CLASSES) == 10 and list(DRAWN_CLASSES) == sorted(DRAWN_CLASSES)
+    meta = build_scenes(SMALL).meta
+    assert meta["scored_classes"] == list(DRAWN_CLASSES)
+    assert meta["class_set"] == "the trainIds the scenes generator draws"

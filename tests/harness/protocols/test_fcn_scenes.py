@@ -1,13 +1,17 @@
 import math
 
+import pandas as pd
 import pytest
 import torch
 from PIL import Image
 
 from harness.core.results import COLUMNS, Row
 from harness.core.task import DomainData, Task
+from harness.data.cityscapes_labels import TRAIN_ID_NAMES
+from harness.data.scenes import DRAWN_CLASSES
 from harness.protocols import fcn_scenes
 from harness.protocols.base import EvalConfig, EvalContext
+from harness.run import main
 
 PALETTE = torch.tensor([[128, 64, 128], [220, 20, 60], [70, 130, 180]], dtype=torch.uint8)  # label colours
 PHOTO = torch.tensor([[40, 40, 40], [200, 180, 40], [30, 200, 90]], dtype=torch.uint8)  # photo colour per class
@@ -34,8 +38,12 @@ def _split(n: int, seed: int) -> dict[str, DomainData]:
             "photo": DomainData(photos.permute(0, 3, 1, 2).contiguous(), {"segmentation": seg})}
 
 
-def _task() -> Task:
-    meta = {"palette": PALETTE.tolist(), "num_classes": 3, "ignore_index": 255, "class_names": NAMES}
+def _task(unscored_grey: bool = False) -> Task:
+    """Three classes, all scored; ``unscored_grey`` adds a fourth, grey class the task never draws nor scores."""
+    palette, names = (PALETTE, NAMES) if not unscored_grey else (
+        torch.cat([PALETTE, torch.tensor([[120, 120, 120]], dtype=torch.uint8)]), [*NAMES, "wall"])
+    meta = {"palette": palette.tolist(), "num_classes": len(names), "ignore_index": 255, "class_names": names,
+            "scored_classes": [0, 1, 2], "class_set": "the classes the tiny generator draws"}
     return Task(name="tiny_scenes", domains=("labels", "photo"), paired=True, label_kinds=("segmentation",),
                 image_size=SIZE, splits={"train": _split(24, 0), "test": _split(10, 1)}, meta=meta)
 
@@ -106,8 +114,8 @@ def test_perfect_model_matches_ground_truth_and_constant_is_worse(tmp_path, cach
     gt_acc = reference["fcn_labels2photo_pixel_acc"].value
     assert gt_acc > 0.9
     assert perfect["fcn_labels2photo_pixel_acc"].value == pytest.approx(gt_acc, abs=0.05)
-    assert perfect["fcn_photo2labels_pixel_acc"].value == 1.0  # exact colours -> exact ids
-    assert perfect["fcn_photo2labels_class_iou"].value == 1.0
+    assert perfect["fcn_photo2labels_pixel_acc"].value == pytest.approx(1.0, abs=1e-12)  # exact colours -> ids
+    assert perfect["fcn_photo2labels_class_iou"].value == pytest.approx(1.0, abs=1e-12)
     for direction in ("labels2photo", "photo2labels"):  # road covers ~70%: a constant "road" scores that much
         assert constant[f"fcn_{direction}_pixel_acc"].value < perfect[f"fcn_{direction}_pixel_acc"].value - 0.1
         assert constant[f"fcn_{direction}_class_acc"].value < perfect[f"fcn_{direction}_class_acc"].value - 0.5
@@ -135,6 +143,9 @@ def test_row_columns_protocol_and_published(tmp_path, cache, monkeypatch):
     assert row.published_value == 0.80 and "pix2pix" in row.published_source
     assert row.protocol.startswith("protocol=fcn_score; judge=harness-segmenter; judge_sha256=")
     assert "judge_train=real train photos; confusion=accumulated over all frames; ignore=255" in row.protocol
+    assert ("class_mean=official get_scores (+1e-12 denominators, a class absent from the ground truth scores 0) "
+            "over 3 of 3 classes; class_set=the classes the tiny generator draws; scored_at=16x16 ground-truth "
+            "pixels") in row.protocol
     assert "comparable_to_paper=no (retrained judge, embedded task)" in row.protocol
     sha = row.protocol.split("judge_sha256=")[1].split(";")[0]
     assert len(sha) == 12
@@ -169,3 +180,79 @@ def test_spec_and_missing_meta(tmp_path, cache):
     bare = Task(name="bare", domains=task.domains, paired=True, label_kinds=(), image_size=SIZE, splits=task.splits)
     with pytest.raises(fcn_scenes.HarnessError, match="palette"):
         fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", bare))
+
+
+def _field(protocol: str, key: str) -> str:
+    return dict(part.split("=", 1) for part in protocol.split("; "))[key]
+
+
+OFFICIAL_3_OF_4 = ("official get_scores (+1e-12 denominators, a class absent from the ground truth scores 0) over 3 "
+                   "of 4 classes")
+
+
+def test_class_set_is_the_same_for_every_row_of_a_task(tmp_path, cache):
+    task = _task(unscored_grey=True)  # a fourth class "wall" the task neither draws nor scores
+    runs = {"ground_truth": fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", task)),
+            "pix2pix": fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", task)),
+            "cyclegan": fcn_scenes.evaluate_fcn_scenes(ConstantModel(), _ctx(tmp_path, "cyclegan", task)),
+            "forward_only": fcn_scenes.evaluate_fcn_scenes(ForwardOnlyModel(), _ctx(tmp_path, "forward", task))}
+    for direction, models in (("labels2photo", set(runs)), ("photo2labels", {"pix2pix", "cyclegan"})):
+        seen = set()
+        for model, rows in runs.items():
+            fcn = [r for r in rows if r.metric.startswith(f"fcn_{direction}_")]
+            if not fcn:
+                continue
+            seen.add(model)
+            per_class = {r.metric.removeprefix(f"fcn_{direction}_") for r in fcn if "[" in r.metric}
+            assert per_class == {f"iou[{n}]" for n in NAMES}, (direction, model)
+            assert {_field(r.protocol, "class_mean") for r in fcn} == {OFFICIAL_3_OF_4}, (direction, model)
+            assert {_field(r.protocol, "class_set") for r in fcn} == {"the classes the tiny generator draws"}
+        assert seen == models, direction
+    # The constant grey output maps to the unscored grey class everywhere: all three scored classes score 0 and the
+    # mean still runs over those three (the old NaN-skipping mean gave the same 0 here, but over four classes).
+    constant = _by_metric(runs["cyclegan"])
+    assert constant["fcn_photo2labels_class_iou"].value == 0.0 and constant["fcn_photo2labels_pixel_acc"].value == 0.0
+    perfect = _by_metric(runs["pix2pix"])
+    assert perfect["fcn_photo2labels_class_iou"].value == pytest.approx(1.0, abs=1e-12)
+
+
+def test_undeclared_class_set_or_unscored_ground_truth_is_an_error(tmp_path, cache):
+    task = _task()
+    bare = Task(name="bare", domains=task.domains, paired=True, label_kinds=task.label_kinds, image_size=SIZE,
+                splits=task.splits, meta={k: v for k, v in task.meta.items() if k != "scored_classes"})
+    with pytest.raises(fcn_scenes.HarnessError, match="scored_classes"):
+        fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", bare))
+    narrow = Task(name="narrow", domains=task.domains, paired=True, label_kinds=task.label_kinds, image_size=SIZE,
+                  splits=task.splits, meta=dict(task.meta) | {"scored_classes": [0, 2]})
+    with pytest.raises(fcn_scenes.HarnessError, match=r"ground truth holds \['person'\]"):
+        fcn_scenes.evaluate_fcn_scenes(PerfectModel(), _ctx(tmp_path, "pix2pix", narrow))
+    for bad in ([], [0, 0], [5]):
+        wrong = Task(name="wrong", domains=task.domains, paired=True, label_kinds=task.label_kinds, image_size=SIZE,
+                     splits=task.splits, meta=dict(task.meta) | {"scored_classes": bad})
+        with pytest.raises(fcn_scenes.HarnessError, match="distinct class ids"):
+            fcn_scenes.reference_fcn_scenes(_ctx(tmp_path, "ground_truth", wrong))
+
+
+SUITE_SETS = ("scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "pix2pix.steps=2", "pix2pix.ngf=8",
+              "pix2pix.ndf=8", "pix2pix.batch_size=2", "cyclegan.steps=2", "cyclegan.decay_steps=1", "cyclegan.ngf=8",
+              "cyclegan.ndf=8", "cyclegan.n_blocks=1", "cyclegan.batch_size=2", "eval.n_sample_images=2")
+
+
+@pytest.mark.slow
+def test_a_suite_run_scores_every_model_over_the_same_class_set(tmp_path, cache, tiny_args):
+    out = tmp_path / "run"
+    argv = ["suite", "--models", "pix2pix,cyclegan", "--tasks", "scenes", "--out", str(out), "--no-progress",
+            *tiny_args(*SUITE_SETS)]
+    assert main(argv) == 0
+    metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
+    drawn = {f"iou[{TRAIN_ID_NAMES[c]}]" for c in DRAWN_CLASSES}
+    for direction, models in (("labels2photo", {"ground_truth", "pix2pix", "cyclegan"}),
+                              ("photo2labels", {"pix2pix", "cyclegan"})):
+        rows = metrics[metrics["metric"].str.startswith(f"fcn_{direction}_")]
+        assert set(rows["model"]) == models, direction
+        for model, group in rows.groupby("model"):
+            per_class = {m.removeprefix(f"fcn_{direction}_") for m in group["metric"] if "[" in m}
+            assert per_class == drawn, (direction, model)
+        means = {_field(p, "class_mean") for p in rows["protocol"]}
+        assert len(means) == 1 and means.pop().endswith("over 10 of 19 classes"), direction
+        assert {_field(p, "class_set") for p in rows["protocol"]} == {"the trainIds the scenes generator draws"}

@@ -50,14 +50,14 @@ def test_reference_rows_are_nearest_bicubic_and_hr(ctx, task):
     rows = reference_sr(dataclasses.replace(ctx, setting="reference"))
     assert {r.model for r in rows} == {"nearest", "bicubic", "hr"}
     hr = _values(rows, "hr")
-    assert hr["psnr_y"] == math.inf and hr["psnr_rgb"] == math.inf and hr["psnr_identical"] == 3
-    assert hr["ssim_y"] == pytest.approx(1.0) and hr["hf_ratio"] == pytest.approx(1.0)
+    assert hr["y_psnr"] == math.inf and hr["rgb_psnr"] == math.inf and hr["psnr_identical"] == 3
+    assert hr["y_ssim"] == pytest.approx(1.0) and hr["hf_ratio"] == pytest.approx(1.0)
     bicubic = _values(rows, "bicubic")
     lr, truth = unpad(task.data("test", "LR"), 0), unpad(task.data("test", "HR"), 0)
     direct = psnr_ssim(BicubicStub().translate(lr), truth, crop_border=4, y_channel=True)
-    astronaut = next(r for r in rows if r.model == "bicubic" and r.metric == "psnr_y_per_image")
+    astronaut = next(r for r in rows if r.model == "bicubic" and r.metric == "y_psnr_per_image")
     assert "image=astronaut" in astronaut.protocol and astronaut.value == pytest.approx(direct["psnr"], abs=1e-9)
-    assert bicubic["psnr_y"] > _values(rows, "nearest")["psnr_y"] and bicubic["hf_ratio"] < 0.5
+    assert bicubic["y_psnr"] > _values(rows, "nearest")["y_psnr"] and bicubic["hf_ratio"] < 0.5
     assert all(r.protocol.count("setting=reference") == 1 for r in rows)
     assert (ctx.sample_dir / "LR_to_HR" / "_target.png").exists()
 
@@ -66,12 +66,12 @@ def test_model_rows_carry_ci_per_image_values_provenance_and_fid_note(ctx):
     rows = evaluate_sr(BicubicStub(), ctx)
     values = _values(rows, "stub")
     reference = _values(reference_sr(dataclasses.replace(ctx, setting="reference")), "bicubic")
-    for key in ("psnr_y", "ssim_y", "psnr_rgb", "ssim_rgb", "hf_ratio"):
+    for key in ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "hf_ratio"):
         assert values[key] == pytest.approx(reference[key], abs=1e-12), key
     assert set(OUTPUTS) <= set(values)
-    per_image = [r for r in rows if r.metric == "psnr_y_per_image"]
+    per_image = [r for r in rows if r.metric == "y_psnr_per_image"]
     assert [r.protocol.rsplit("image=", 1)[1] for r in per_image] == ["astronaut", "chelsea", "coffee"]
-    mean = next(r for r in rows if r.metric == "psnr_y")
+    mean = next(r for r in rows if r.metric == "y_psnr")
     assert mean.n == 3 and mean.ci_low < mean.value < mean.ci_high and mean.higher_is_better is True
     assert "content_loss=none" in mean.protocol and "test=centre 64px crops" in mean.protocol
     fid = next(r for r in rows if r.metric == "fid")
@@ -81,7 +81,7 @@ def test_model_rows_carry_ci_per_image_values_provenance_and_fid_note(ctx):
 def test_published_values_on_a_named_benchmark(ctx, task):
     named = dataclasses.replace(task, meta={**task.meta, "benchmark": "set5"})
     rows = reference_sr(dataclasses.replace(ctx, task=named))
-    bicubic = next(r for r in rows if r.model == "bicubic" and r.metric == "psnr_y")
+    bicubic = next(r for r in rows if r.model == "bicubic" and r.metric == "y_psnr")
     assert bicubic.published_value == 28.43 and "Table 2" in bicubic.published_source
 
 
