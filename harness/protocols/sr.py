@@ -111,8 +111,8 @@ def _per_image(outputs: list[torch.Tensor], truths: list[torch.Tensor], scale: i
     for sr, hr in zip(outputs, truths, strict=True):
         for suffix, y_channel in (("y", True), ("rgb", False)):
             scores = psnr_ssim_per_image(sr, hr, crop_border=scale, y_channel=y_channel)
-            values[f"psnr_{suffix}"].append(scores["psnr"])
-            values[f"ssim_{suffix}"].append(scores["ssim"])
+            values[f"{suffix}_psnr"].append(scores["psnr"])
+            values[f"{suffix}_ssim"].append(scores["ssim"])
         values["hf_ratio"].append(hf_ratio_per_image(sr, hr, scale=scale, crop_border=scale))
     return {key: torch.cat(parts) for key, parts in values.items()}
 
