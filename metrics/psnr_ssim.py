@@ -4,33 +4,34 @@ Provenance: SRGAN (Ledig et al. 2017 §3.1) scores "the y-channel of center-crop
 from each border" images; BasicSR (``XPixelGroup/BasicSR@00755ef``, ``basicsr/metrics/psnr_ssim.py``) writes that
 convention down and states parity with the MATLAB code of Wang et al. What is computed here, exactly:
 
-- **Range**: float images in [0, 1] are scaled to [0, 255] in float64 and, with ``quantize`` (the default), rounded
-  to the 8-bit levels: the SR benchmarks score saved 8-bit images (BasicSR's ``tensor2img`` rounds too).
+- **Range**: float images in [0, 1] are scaled to [0, 255] and, with ``quantize`` (the default), rounded to the
+  8-bit levels: the SR benchmarks score saved 8-bit images (BasicSR's ``tensor2img`` rounds too).
 - **Border**: ``crop_border`` pixels are removed from every edge first (the scale: 4 for ×4).
 - **Y channel** (``y_channel``): ITU-R BT.601 luma as MATLAB's ``rgb2ycbcr``,
   ``Y = (65.481 R + 128.553 G + 24.966 B) / 255 + 16`` for R, G, B in [0, 255], not rounded (BasicSR's
   ``to_y_channel``; MATLAB rounds when given uint8). One-channel images are scored as they are (BasicSR's rule).
-- **PSNR** = ``10·log10(255² / MSE)`` per image, in float64. Identical images have MSE 0 and PSNR ``inf`` — the rule
-  of the whole harness (``metrics.psnr``): a mean over images (``summarize``) is the mean of the *finite* values,
-  and ``psnr_identical`` counts the identical pairs it left out (``psnr`` is ``inf`` only when all are identical,
-  which is the HR row of SRGAN's Table 2: "∞").
+- **PSNR** = ``10·log10(255² / MSE)`` per image, MSE accumulated in float64. Identical images have MSE 0 and
+  PSNR ``inf`` — the rule of the whole harness (``metrics.psnr``): a mean over images (``summarize``) is the mean of
+  the *finite* values, and ``psnr_identical`` counts the identical pairs it left out (``psnr`` is ``inf`` only when
+  all are identical, which is the HR row of SRGAN's Table 2: "∞").
 - **SSIM** (Wang et al. 2004): 11×11 Gaussian window, σ = 1.5, normalised; ``C1 = (0.01·255)²``,
   ``C2 = (0.03·255)²``; population (not sample) covariance; statistics only where the whole window fits ('valid',
   a 5-pixel margin of the cropped image is not scored); mean over the map, then over channels. This equals
   ``skimage.metrics.structural_similarity(gaussian_weights=True, sigma=1.5, use_sample_covariance=False,
   data_range=255)``, whose ``truncate=3.5`` gives the same 11 taps and which drops the same margin.
 
-Precision: PSNR's squared errors and every mean (over pixels, channels, images) are float64. The SSIM local
-moments are filtered in float32 after subtracting each image's mean (variance and covariance do not change under a
-common shift, and the shift keeps ``E[x²] − E[x]²`` far from float32's cancellation limit): against scikit-image's
-float64 on the bundled photos the difference stays below 1e-6 (``tests/metrics/test_psnr_ssim.py``). Float32 is
-what makes the batched filter fast on CPUs and GPUs alike; float64 filtering would double the time on CPU and is
-slow on most GPUs.
+Precision: pixel values (8-bit levels are exact in float32) and Y are float32; PSNR's squared errors and every mean
+(over pixels, channels, images) accumulate in float64. The SSIM local moments are filtered in float32 after
+subtracting each image's mean (variance and covariance do not change under a common shift, and the shift keeps
+``E[x²] − E[x]²`` far from float32's cancellation limit): against scikit-image's float64 on the bundled photos the
+difference stays below 1e-6 (``tests/metrics/test_psnr_ssim.py``). Float64 filtering would double the time on CPU
+and is slow on most GPUs.
+
+Speed: on one CPU core the batched filter is about as fast as scikit-image's per-image loop (scipy's separable
+filters are already compiled C); the batch pays off on a GPU.
 """
 
 from __future__ import annotations
-
-import math
 
 import torch
 from torch.nn import functional as F
@@ -38,6 +39,7 @@ from torch.nn import functional as F
 from harness.core.errors import HarnessError
 from harness.core.image_files import array_to_float
 from harness.core.images import check_images
+from metrics.psnr import psnr_summary
 from metrics.spec import FolderInputs
 
 DATA_RANGE = 255.0  # SR convention: 8-bit value range
@@ -179,18 +181,13 @@ def psnr_ssim_per_image(pred: torch.Tensor, target: torch.Tensor, *, crop_border
 
 
 def summarize(per_image: dict[str, torch.Tensor]) -> dict[str, float]:
-    """Means over images under the harness's identical-images rule.
+    """Means over images under the harness's identical-images rule (``metrics.psnr.psnr_summary``).
 
     Returns:
         ``{"psnr": mean of the finite values (inf when every pair is identical), "psnr_identical": count of
         identical pairs, "ssim": mean}``.
     """
-    psnr, ssim = per_image["psnr"], per_image["ssim"]
-    if psnr.numel() == 0:
-        raise HarnessError("psnr_ssim: no image pairs to average")
-    finite = psnr[torch.isfinite(psnr)]
-    return {"psnr": float(finite.mean()) if finite.numel() else math.inf,
-            "psnr_identical": float(torch.isposinf(psnr).sum()), "ssim": float(ssim.mean())}
+    return {**psnr_summary(per_image["psnr"]), "ssim": float(per_image["ssim"].mean())}
 
 
 def psnr_ssim(pred: torch.Tensor, target: torch.Tensor, *, crop_border: int, y_channel: bool,

@@ -8,6 +8,7 @@ from torch import nn
 
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
+from harness.run_config import resolve_config
 from reference_models.base import count_parameters
 from reference_models.sr_networks import SRDiscriminator, SRResNet, VGG19Features, load_vgg19
 from reference_models.srgan import ContentNetwork, SRGANConfig, build_srgan, sr_batch, tiles_of_random_photos
@@ -24,11 +25,14 @@ def test_paper_parameter_counts():
     default) → 1,550,659 (1,549,462 with one slope per PReLU layer, the figure PyTorch ports with nn.PReLU() give).
     D at 96 px: 8 convs 64→512 with BN, dense 512·6·6 → 1024 → 1: 23,565,505 (≈ 23.6M). VGG19 conv part
     (to φ5,4): 20,024,384."""
-    g = SRResNet(3, 64, 16, 4)
-    assert count_parameters(g) == 1_550_659
+    paper = resolve_config("paper", {})
+    for section in (paper.srresnet, paper.srgan):
+        g = SRResNet(3, section.width, section.n_blocks, paper.sr.scale)
+        assert count_parameters(g) == 1_550_659
     prelu = [m for m in g.modules() if isinstance(m, nn.PReLU)]
     assert len(prelu) == 19 and count_parameters(g) - sum(m.weight.numel() for m in prelu) + 19 == 1_549_462
-    assert count_parameters(SRDiscriminator(3, 96, 64, 1024)) == 23_565_505
+    d = SRDiscriminator(3, paper.sr.image_size, paper.srgan.d_width, paper.srgan.d_dense)
+    assert paper.sr.image_size == 96 and count_parameters(d) == 23_565_505
     assert count_parameters(VGG19Features()) == 20_024_384
 
 
