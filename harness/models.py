@@ -74,7 +74,7 @@ ABLATION_PROTOCOLS: Mapping[str, str] = {"scenes": "fcn_scenes"}  # the papers' 
 
 GAN = ModelSpec(
     name="gan", paper=gan.PAPER, config_section="gan", build=gan.build_gan, batch=gan.gan_batch,
-    protocols={"digits": "generation"}, setting="unconditional",
+    protocols={"digits": "generation"}, setting="unconditional", check=gan.validate_config,
 )
 
 PIX2PIX = ModelSpec(
@@ -114,7 +114,7 @@ def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.devi
     judge, _, sha = load_or_train_sr_features(
         train.images, train.labels["source"], crop=task.image_size, steps=config.judge_steps,
         batch_size=config.batch_size, seed=CONTENT_JUDGE_SEED, device=device, data_key=data_key(task), progress=False)
-    return srgan.ContentNetwork(judge, judge.features, f"harness SR feature network (offline stand-in, not VGG19; "
+    return srgan.ContentNetwork(judge, judge.features, f"harness SR feature network (offline stand-in, not VGG19, "
                                                        f"seed {CONTENT_JUDGE_SEED}, sha256 {sha[:12]})")
 
 

@@ -19,7 +19,9 @@ from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
 from harness.data.sr import SRConfig
 from harness.data.sr_folders import SRFoldersConfig
+from harness.models import MODELS
 from harness.protocols.base import EvalConfig
+from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
@@ -42,6 +44,7 @@ class RunConfig:
     checkpoint_every: int = 500  # training steps between resumable checkpoints
     log_every: int = 10  # training steps between recorded loss rows (losses.csv, progress bar)
     progress: bool = True  # show tqdm progress bars
+    task_overrides: tuple[str, ...] = ()  # "<model section>@<task>.<key>=<value>": a model setting on one task only
     eval: EvalConfig = field(default_factory=EvalConfig)
     digits: DigitsConfig = field(default_factory=DigitsConfig)
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
@@ -69,4 +72,48 @@ def resolve_config(profile: str, overrides: dict[str, object]) -> RunConfig:
     """Defaults → profile file → ``overrides`` (from CLI flags and ``--set``), each validated."""
     path = profile_path(profile)
     config = apply_overrides(RunConfig(profile=profile), load_profile_file(path), source=f"profile {path.name}")
-    return apply_overrides(config, overrides, source="--set")
+    config = apply_overrides(config, overrides, source="--set")
+    for entry in config.task_overrides:  # each one parsed and type-checked now, before anything runs
+        section, task, key, value = parse_task_override(entry)
+        apply_overrides(getattr(config, section), {key: value}, source=f"task_overrides {entry!r}")
+    return config
+
+
+def parse_task_override(entry: str) -> tuple[str, str, str, str]:
+    """Splits ``"cyclegan@cityscapes.n_blocks=6"`` into ``("cyclegan", "cityscapes", "n_blocks", "6")``.
+
+    The section must be a model section of ``RunConfig`` and the task a registered task; the key and value are
+    checked against the section's types by ``apply_overrides`` (``resolve_config`` does it for every entry).
+    """
+    target, sep, value = entry.partition("=")
+    section, at, rest = target.strip().partition("@")
+    task, dot, key = rest.partition(".")
+    if not (sep and at and dot and key):
+        raise HarnessError(f"task_overrides: {entry!r} is not <model section>@<task>.<key>=<value>, "
+                           "e.g. cyclegan@cityscapes.n_blocks=6")
+    sections = sorted({spec.config_section for _, spec in MODELS.items()})
+    if section not in sections:
+        raise HarnessError(f"task_overrides {entry!r}: {section!r} is not a model section; "
+                           f"expected one of {', '.join(sections)}")
+    TASKS.get(task)
+    return section, task, key, value.strip()
+
+
+def model_section(config: RunConfig, section: str, task: str) -> object:
+    """The config section ``section`` as a model runs with it on ``task``: ``task_overrides`` for it applied."""
+    current = getattr(config, section)
+    for entry in config.task_overrides:
+        entry_section, entry_task, key, value = parse_task_override(entry)
+        if (entry_section, entry_task) == (section, task):
+            current = apply_overrides(current, {key: value}, source=f"task_overrides {entry!r}")
+    return current
+
+
+def model_config(config: RunConfig, model: str, task: str) -> object:
+    """The config ``model`` (a model or variant name) runs with on ``task``.
+
+    Its section, then the section's ``task_overrides`` for ``task``, then the variant's overrides.
+    """
+    spec = MODELS.get(model)
+    section = model_section(config, spec.config_section, task)
+    return apply_overrides(section, dict(spec.config_overrides or {}), source=f"model variant {model}")

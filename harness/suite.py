@@ -110,6 +110,7 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
         return
     load_trained(model, job_dir)
     seed_everything(job.seed, device)
+    ctx = dataclasses.replace(ctx, model_provenance=model.provenance())
     run.write_rows(job.job_id, protocol.evaluate(model, ctx))
 
 

@@ -1,10 +1,11 @@
 """The reference-model contract, shared by every model file.
 
-Every model file defines a frozen config dataclass, a class satisfying ``ReferenceModel``, a builder
-``(config, task, device) -> model``, a batch sampler ``(task, config, generator) -> batch`` and, where a config can
-be wrong for a task, a check ``(config, image_size) -> None``. Which models run on which tasks, with which
-protocol, is the harness's decision (``harness/models.py``). The harness never reads attributes back by reflection:
-losses are returned by ``train_step`` and networks by ``networks()``.
+Every model file defines a frozen config dataclass (``Literal[...]`` for every choice), a class satisfying
+``ReferenceModel``, a builder ``(config, task, device) -> model``, a batch sampler ``(task, config, generator) ->
+batch`` (all randomness, data jitter included, from that generator) and, where a config can be wrong for a task, a
+check ``(config, image_size) -> None``. Which models run on which tasks, with which protocol, is the harness's
+decision (``harness/models.py``). The harness never reads attributes back by reflection: losses are returned by
+``train_step``, networks by ``networks()`` and the settings a row must name by ``provenance()``.
 """
 
 from __future__ import annotations
@@ -34,6 +35,13 @@ class ReferenceModel(Protocol):
 
         ``("AtoB", "BtoA")`` for a two-way model, ``("AtoB",)`` for one trained one way, ``()`` for a model that
         only samples (the GAN).
+        """
+        ...
+
+    def provenance(self) -> dict[str, str]:
+        """Settings that change how the numbers were made (update rule, train batch, jitter, test mode, size).
+
+        Protocols add these ``key -> value`` pairs to every row's protocol string; values hold no ``;`` or ``=``.
         """
         ...
 

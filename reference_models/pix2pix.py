@@ -6,18 +6,26 @@ Code name -> paper name: ``G_<dir>`` = G (U-Net generator, or the encoder-decode
 x 0.5 as in the official code (the paper halves D's objective), ``lambda_l1`` = lambda (100).
 
 Architecture and training follow ``junyanz/pytorch-CycleGAN-and-pix2pix`` (``pix2pix_model.py``): Adam(2e-4, 0.5,
-0.999), batch 1, batch norm, vanilla (BCE) GAN loss, no image pool, D on the concatenated (input, output) pair.
-The paper trains a separate model per direction (labels -> photo and photo -> labels); here one ``Pix2Pix`` holds an
-independent (G, D) pair for every direction in ``config.directions``. At test time the official script never calls
-``eval()`` (its ``--eval`` flag is off by default) and uses batch 1, which is what the paper describes: dropout stays
-on and batch norm uses the test image's own statistics. ``translate`` does exactly that, one image at a time, so its
-output does not depend on how many images are passed together; running statistics are left untouched.
+0.999), batch 1, batch norm, vanilla (BCE) GAN loss, no image pool, D on the concatenated (input, output) pair, the
+``resize_and_crop`` jitter with one crop and flip per pair (``data/aligned_dataset.py``), and the ``linear`` LR
+policy (``options/train_options.py``: ``n_epochs = n_epochs_decay = 100``: constant, then linear to zero over the
+second half), the same schedule CycleGAN uses. The paper trains a separate model per direction (labels -> photo and
+photo -> labels); here one ``Pix2Pix`` holds an independent (G, D) pair for every direction in
+``config.directions``.
+
+Train and test statistics agree by construction. The official test script never calls ``eval()`` (its ``--eval``
+flag is off) and uses batch 1, which is what the paper describes: dropout stays on and batch norm uses the test
+image's own statistics; ``translate`` does exactly that, one image at a time, so its output does not depend on
+how many images are passed together, and running statistics are left untouched. Training therefore runs at the
+paper's batch 1 too (the config check refuses batch norm with a larger batch), so in training batch norm also
+normalises each image by its own statistics; the profiles give batch 1 proportionally more steps. Both choices are
+named in every row's protocol string (``provenance()``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal, get_args
 
 import torch
 from torch import nn
@@ -26,20 +34,33 @@ from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
-from reference_models.networks import (
-    GANLoss,
-    UnetGenerator,
-    init_weights,
-    linear_decay_lambda,
-    load_training_state,
+from reference_models.discriminators import (
+    PAPER_RECEPTIVE_FIELD,
+    RECEPTIVE_FIELDS,
+    fields_differ,
     min_image_size,
     patch_discriminator,
+)
+from reference_models.generators import UnetGenerator
+from reference_models.layers import NORMS, Norm, init_weights
+from reference_models.preprocess import resize_and_crop
+from reference_models.training import (
+    GANLoss,
+    check_decay_steps,
+    linear_decay_lambda,
+    load_training_state,
+    resolve_decay_steps,
+    schedule_text,
     training_state,
     translate_official,
 )
 
-LOSSES = ("l1+cgan", "l1", "cgan", "l1+gan", "gan")
-DIRECTIONS = ("AtoB", "BtoA")
+Loss = Literal["l1+cgan", "l1", "cgan", "l1+gan", "gan"]
+Direction = Literal["AtoB", "BtoA"]
+GeneratorKind = Literal["unet", "encoder_decoder"]
+LOSSES: tuple[str, ...] = get_args(Loss)
+DIRECTIONS: tuple[str, ...] = get_args(Direction)
+GENERATORS: tuple[str, ...] = get_args(GeneratorKind)
 PAPER = "Isola et al., Image-to-Image Translation with Conditional Adversarial Networks, CVPR 2017"
 
 
@@ -49,20 +70,21 @@ class Pix2PixConfig:
 
     ngf: int = 64  # generator width (filters of the first layer)
     ndf: int = 64  # discriminator width
-    norm: str = "batch"  # "batch" (paper), "instance" or "none"
-    generator: str = "unet"  # "unet" (paper) or "encoder_decoder" (the ablation without skips)
+    norm: Norm = "batch"  # "batch" (paper), "instance" or "none"
+    generator: GeneratorKind = "unet"  # "unet" (paper) or "encoder_decoder" (the ablation without skips)
     num_downs: int = 8  # U-Net halvings: 8 for 256 px; needs image_size divisible by 2**num_downs, >= 5
     d_receptive_field: int = 70  # D patch size: 1 (PixelGAN), 16, 70 (paper default) or 286 (full image)
-    loss: str = "l1+cgan"  # "l1+cgan" (paper), "l1", "cgan", "l1+gan", "gan" (gan: D sees the output only)
+    loss: Loss = "l1+cgan"  # "l1+cgan" (paper), "l1", "cgan", "l1+gan", "gan" (gan: D sees the output only)
     lambda_l1: float = 100.0  # lambda, weight of L_L1
     lr: float = 2e-4  # Adam learning rate (G and D)
     beta1: float = 0.5  # Adam beta1
     beta2: float = 0.999  # Adam beta2
-    batch_size: int = 1  # images per step (paper: 1)
-    steps: int = 595000  # optimisation steps: Cityscapes 2975 images x 200 epochs at batch 1 (official Lua)
-    decay_steps: int = 0  # final steps with linear LR decay (Lua: none; PyTorch: half the schedule)
-    directions: tuple[str, ...] = ("AtoB", "BtoA")  # directions trained, one independent model each
-    dropout: bool = True  # dropout 0.5 in the inner decoder levels, at train and test time (paper)
+    batch_size: int = 1  # images per step (paper: 1); with batch norm only 1 (train and test statistics agree)
+    steps: int = 595000  # optimisation steps: Cityscapes 2975 images x 200 epochs at batch 1
+    decay_steps: int = -1  # final steps of linear LR decay to 0; -1 = the second half (PyTorch linear, 100 + 100)
+    jitter: bool = True  # official resize_and_crop: resize x286/256, random crop, random left-right flip (per pair)
+    directions: tuple[Direction, ...] = ("AtoB", "BtoA")  # directions trained, one independent model each
+    dropout: bool = True  # dropout 0.5 on three decoder levels, at train and test time (paper)
 
 
 def _uses_d(config: Pix2PixConfig) -> bool:
@@ -74,24 +96,48 @@ def _conditional(config: Pix2PixConfig) -> bool:
 
 
 def validate_config(config: Pix2PixConfig, image_size: int) -> None:
-    """Raises ``HarnessError`` naming the ``pix2pix.*`` option when ``config`` cannot run on ``image_size`` px."""
-    if config.loss not in LOSSES:
-        raise HarnessError(f"pix2pix.loss={config.loss!r} is not one of {', '.join(LOSSES)}")
-    if config.generator not in ("unet", "encoder_decoder"):
-        raise HarnessError(f"pix2pix.generator={config.generator!r} is not one of 'unet', 'encoder_decoder'")
+    """Raises ``HarnessError`` naming the ``pix2pix.*`` option when ``config`` cannot run on ``image_size`` px.
+
+    Besides values the networks cannot take, this refuses batch norm at a batch above 1 (training would normalise
+    over the batch while the test-time translation normalises each image alone) and a receptive-field ablation
+    that is the paper's 70x70 PatchGAN in disguise at this image size (both fields cover the whole image).
+    """
+    for key, value, allowed in (("norm", config.norm, NORMS), ("generator", config.generator, GENERATORS),
+                                ("loss", config.loss, LOSSES)):
+        if value not in allowed:
+            raise HarnessError(f"pix2pix.{key}={value!r} is not one of {', '.join(allowed)}")
     bad = [d for d in config.directions if d not in DIRECTIONS] or ([] if config.directions else ["(empty)"])
     if bad or len(set(config.directions)) != len(config.directions):
         raise HarnessError(f"pix2pix.directions={config.directions!r}: expected distinct names from AtoB, BtoA")
     if config.num_downs < 5 or image_size % 2**config.num_downs:
         raise HarnessError(f"pix2pix.num_downs={config.num_downs} needs num_downs >= 5 and the image size "
                            f"({image_size}) divisible by 2**num_downs")
-    if config.d_receptive_field not in (1, 16, 70, 286):
+    if config.d_receptive_field not in (1, *RECEPTIVE_FIELDS):
         raise HarnessError(f"pix2pix.d_receptive_field={config.d_receptive_field} is not one of 1, 16, 70, 286")
-    if _uses_d(config) and image_size < min_image_size(config.d_receptive_field):
-        raise HarnessError(f"pix2pix.d_receptive_field={config.d_receptive_field} needs images of at least "
-                           f"{min_image_size(config.d_receptive_field)} px, the task has {image_size}")
+    if _uses_d(config):
+        _check_receptive_field(config, image_size)
     if config.steps < 1 or config.batch_size < 1:
         raise HarnessError("pix2pix.steps and pix2pix.batch_size must be positive")
+    check_decay_steps("pix2pix", config.steps, config.decay_steps)
+    if config.norm == "batch" and config.batch_size > 1:
+        raise HarnessError(f"pix2pix.batch_size={config.batch_size} with norm=batch: training would normalise over "
+                           f"{config.batch_size} images but translation (batch 1, train mode, as the paper) over "
+                           "one; use batch_size=1 (paper) with proportionally more steps, or norm=instance")
+
+
+def _check_receptive_field(config: Pix2PixConfig, image_size: int) -> None:
+    field = config.d_receptive_field
+    if field != PAPER_RECEPTIVE_FIELD and not fields_differ(field, PAPER_RECEPTIVE_FIELD, image_size):
+        step = 2**config.num_downs
+        smallest = max(min(field, PAPER_RECEPTIVE_FIELD) + 1, min_image_size(field))
+        smallest = -(-smallest // step) * step  # the U-Net also needs a multiple of 2**num_downs
+        raise HarnessError(f"pix2pix.d_receptive_field={field}: at {image_size} px this ablation and the paper's "
+                           f"{PAPER_RECEPTIVE_FIELD}x{PAPER_RECEPTIVE_FIELD} PatchGAN both see the whole image, so "
+                           f"comparing them means nothing; they differ from {smallest} px (with num_downs="
+                           f"{config.num_downs}); run this ablation on a larger task")
+    if image_size < min_image_size(field):
+        raise HarnessError(f"pix2pix.d_receptive_field={field} needs images of at least "
+                           f"{min_image_size(field)} px, the task has {image_size}")
 
 
 class Pix2Pix:
@@ -114,7 +160,7 @@ class Pix2Pix:
                 d_in = c_in + c_out if _conditional(config) else c_out
                 self.nets[f"D_{direction}"] = init_weights(patch_discriminator(
                     d_in, ndf=config.ndf, receptive_field=config.d_receptive_field, norm=config.norm)).to(device)
-        decay = linear_decay_lambda(config.steps, config.decay_steps)
+        decay = linear_decay_lambda(config.steps, resolve_decay_steps(config.steps, config.decay_steps))
         for name, net in self.nets.items():
             self.optimizers[name] = torch.optim.Adam(net.parameters(), lr=config.lr,
                                                      betas=(config.beta1, config.beta2))
@@ -197,6 +243,10 @@ class Pix2Pix:
         """The trained ``config.directions``, one independent (G, D) each."""
         return tuple(self.config.directions)
 
+    def provenance(self) -> dict[str, str]:
+        """How training and translation were run, for every row's protocol string."""
+        return provenance(self.config)
+
     def networks(self) -> dict[str, nn.Module]:
         """``{"G_AtoB", "D_AtoB", "G_BtoA", "D_BtoA"}`` for the trained directions (no D with ``loss="l1"``)."""
         return dict(self.nets)
@@ -219,10 +269,33 @@ def build_pix2pix(config: Pix2PixConfig, task: Task, device: torch.device) -> Pi
     return Pix2Pix(config, channels[0], channels[1], device)
 
 
+def provenance(config: Pix2PixConfig) -> dict[str, str]:
+    """``model_train`` and ``model_test``: batch, statistics, LR schedule, jitter (values hold no ``;`` or ``=``)."""
+    jitter = "resize_and_crop x286/256 + left-right flip, one per pair" if config.jitter else "no jitter"
+    norm = "each image's own batch-norm statistics" if config.norm == "batch" else f"{config.norm} norm"
+    train = f"batch {config.batch_size} ({norm}), {schedule_text(config.steps, config.decay_steps)}, {jitter}"
+    return {"model_train": train,
+            "model_test": f"one image at a time in train mode (dropout {'on' if config.dropout else 'off'}, {norm}) "
+                    "as the official test.py"}
+
+
 def pix2pix_batch(task: Task, config: Pix2PixConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
-    """``{"A", "B"}``: the same ``config.batch_size`` random indices of both domains of the paired train split."""
+    """``{"A", "B"}``: the same random indices of both domains of the paired train split, jittered alike.
+
+    Args:
+        task: A paired task; A = ``task.domains[0]``, B = ``task.domains[1]``.
+        config: ``batch_size`` and ``jitter`` are read.
+        generator: The only source of randomness (indices, then crop offsets and flips).
+
+    Returns:
+        Float32 ``(batch_size, C, S, S)`` in [0, 1] per domain, S = ``task.image_size``; with ``jitter`` each pair
+        is resized to ``load_size(S)`` and cropped and flipped identically in A and B.
+    """
     if not task.paired:
         raise HarnessError(f"pix2pix needs a paired task; {task.name!r} is unpaired")
     a, b = (task.data("train", domain) for domain in task.domains[:2])
     index = sample_indices(len(a), config.batch_size, generator)
-    return {"A": a.get(index), "B": b.get(index)}
+    images = [a.get(index), b.get(index)]
+    if config.jitter:
+        images = resize_and_crop(images, task.image_size, generator)
+    return {"A": images[0], "B": images[1]}

@@ -224,10 +224,22 @@ class SRGAN:
         return dict(self.nets)
 
     def provenance(self) -> dict[str, str]:
-        """What a result row must say about this model's losses (content network and its weights)."""
-        kind = self.config.content
-        network = self.content.description if (self.content is not None and kind != "mse") else "none (pixel MSE)"
-        return {"content_loss": kind, "content_network": network}
+        """``model_train``, ``model_content`` and ``model_test`` for every row (values hold no ``;`` or ``=``).
+
+        ``model_content`` names the content network and its weights' sha256 (VGG19 file or the harness's network).
+        """
+        cfg = self.config
+        loss = {"mse": "pixel MSE", "vgg22": "phi2,2 feature MSE", "vgg54": "phi5,4 feature MSE"}[cfg.content]
+        if cfg.adversarial:
+            train = (f"{cfg.pretrain_steps} pixel-MSE steps (SRResNet init), then {cfg.steps - cfg.pretrain_steps} "
+                     f"steps of {loss} + {cfg.adv_weight:g} adversarial, lr {cfg.lr:g} then x0.1 after "
+                     f"{cfg.decay_after}")
+        else:
+            train = f"{cfg.steps} steps of {loss}" + (f" + {cfg.tv_weight:g} TV" if cfg.tv_weight else "")
+        network = self.content.description if (self.content is not None and cfg.content != "mse") else "none"
+        return {"model_train": f"{train}, batch {cfg.batch_size}, Adam beta1 {cfg.beta1:g}",
+                "model_content": network.replace(";", ",").replace("=", ":"),
+                "model_test": "eval mode, batch-norm running statistics"}
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers and the step (which sets phase and learning rate); loadable with ``weights_only``."""

@@ -6,8 +6,8 @@ judges, writes sample strips for the report, and returns ``Row`` objects; it nev
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -47,6 +47,8 @@ class EvalContext:
         setting: ``"paired"``, ``"unpaired"``, ``"unconditional"`` or ``"reference"`` (each row's ``setting``).
         variant: Variant label (``"L1+cGAN"``) or ``""``.
         progress: Whether to show progress bars.
+        model_provenance: The trained model's ``provenance()`` (how it was trained and translates; empty for
+            reference rows); ``make_rows`` appends it to every row's protocol string.
     """
 
     model_name: str
@@ -58,6 +60,7 @@ class EvalContext:
     setting: str
     variant: str
     progress: bool = True
+    model_provenance: Mapping[str, str] = field(default_factory=dict)
 
 
 EvaluateFn = Callable[[Any, EvalContext], list[Row]]

@@ -23,19 +23,20 @@ def make_rows(ctx: EvalContext, values: Mapping[str, float], *, n: int, protocol
         ctx: Evaluation context (model, task, seed, setting).
         values: Metric key → value; every key resolves in ``metrics.registry.higher_is_better``.
         n: Sample count behind the values.
-        protocol: Provenance details, formatted with ``protocol_string``.
+        protocol: Provenance details, formatted with ``protocol_string`` and followed by ``ctx.model_provenance``.
         ci: Metric key → (low, high) where the protocol gives an interval.
         published: Metric key → (published value, source), or None.
         split: Split evaluated.
     """
     rows = []
+    provenance = protocol_string(**protocol, **ctx.model_provenance)
     for metric, value in values.items():
         low, high = (ci or {}).get(metric, (math.nan, math.nan))
         pub_value, pub_source = published(metric) if published else (math.nan, "")
         rows.append(Row(model=ctx.model_name, task=ctx.task.name, metric=metric, value=float(value), ci_low=low,
                         ci_high=high, n=n, seed=ctx.seed, split=split, setting=ctx.setting,
                         higher_is_better=higher_is_better(metric),
-                        protocol=protocol_string(**protocol), published_value=pub_value, published_source=pub_source))
+                        protocol=provenance, published_value=pub_value, published_source=pub_source))
     return rows
 
 

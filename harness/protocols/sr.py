@@ -122,8 +122,8 @@ def _protocol(ctx: EvalContext, extra: dict[str, str]) -> dict[str, object]:
     crop = task.meta.get("test_crop", 0)
     return {"protocol": "sr", "scale": scale, "crop_border": scale,
             "y": f"({'+'.join(map(str, Y_WEIGHTS))})RGB/255+16 (MATLAB rgb2ycbcr, unrounded)",
-            "range": "[0,255], SR rounded to 8 bits", "ssim": "11x11 gaussian sigma 1.5, valid, K=(0.01,0.03)",
-            "psnr_inf": "identical images inf; means over finite values",
+            "range": "[0,255], SR rounded to 8 bits", "ssim": "11x11 gaussian sigma 1.5, valid, K1 0.01, K2 0.03",
+            "psnr_inf": "identical images inf, means over finite values",
             "lr": task.meta.get("lr_source", "MATLAB bicubic imresize x1/scale (antialiased)"),
             "test": f"centre {crop}px crops" if crop else "whole images", "images": len(task.meta["test_names"]),
             "ci": "95% t-interval across images", "setting": ctx.setting, "variant": ctx.variant, **extra}
@@ -163,12 +163,12 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
     else:
         _, path, sha = fid_judge(ctx)
         extractor, weights, dim = "sr", path, FEATURE_DIM
-        judge = f"harness SR feature network (seed {FID_JUDGE_SEED}, sha256 {sha[:12]}; not Inception)"
+        judge = f"harness SR feature network (seed {FID_JUDGE_SEED}, sha256 {sha[:12]}, not Inception)"
     subset = min(cfg.kid_subset_size, len(fake), len(real))
     values = fidelity_metrics(fake, real, feature_extractor=extractor, weights_path=weights, prc=False,
                               kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
                               seed=ctx.seed, device=ctx.device)
-    warning = warn_small_sample(len(fake), feature_dim=dim) or "none"
+    warning = (warn_small_sample(len(fake), feature_dim=dim) or "none").replace(";", ",")
     if warning != "none":
         log.warning("%s: %s", ctx.model_name, warning)
     protocol = dict(protocol="torch-fidelity", feature_extractor=judge, samples=f"{len(fake)} tiles of {side}px",
@@ -191,8 +191,8 @@ def score(ctx: EvalContext, produce: Produce, extra: dict[str, str], strip_name:
 
 
 def evaluate_sr(model, ctx: EvalContext) -> list[Row]:
-    """Rows of a trained SR model (``translate(lr, direction="AtoB")``; ``provenance()`` names its content loss)."""
-    return score(ctx, lambda _, lr: model.translate(lr, direction="AtoB"), model.provenance())
+    """Rows of a trained SR model (``translate(lr, direction="AtoB")``); its provenance comes with ``ctx``."""
+    return score(ctx, lambda _, lr: model.translate(lr, direction="AtoB"), {})
 
 
 def _bicubic(lr: torch.Tensor, scale: int) -> torch.Tensor:

@@ -66,7 +66,7 @@ def test_sr_specs_supply_their_content_network(cache):
         config = apply_overrides(tiny, spec.config_overrides or {}, source=name)
         model = spec.build(config, task, CPU)
         assert isinstance(model, SRGAN)
-        descriptions[name] = model.provenance()["content_network"]
-    assert descriptions["srgan_mse"] == "none (pixel MSE)"
+        descriptions[name] = model.provenance()["model_content"]
+    assert descriptions["srgan_mse"] == "none"
     assert "harness SR feature network" in descriptions["srgan"] and "not VGG19" in descriptions["srgan"]
     assert descriptions["srgan"] == descriptions["srgan_vgg22"]  # one cached network for both VGG losses

@@ -13,7 +13,7 @@ from metrics.registry import higher_is_better
 
 TRANSLATION_SETS = (
     "scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "probe.n_train=24", "probe.n_val=8",
-    "probe.n_test=12", "pix2pix.steps=4", "pix2pix.ngf=8", "pix2pix.ndf=8", "pix2pix.batch_size=2",
+    "probe.n_test=12", "pix2pix.steps=4", "pix2pix.ngf=8", "pix2pix.ndf=8", "pix2pix.batch_size=1",
     "cyclegan.steps=4", "cyclegan.decay_steps=2", "cyclegan.ngf=8", "cyclegan.ndf=8", "cyclegan.n_blocks=1",
     "cyclegan.batch_size=2", "eval.n_sample_images=4",
 )
@@ -45,11 +45,15 @@ def test_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread):
         assert {"fcn_photo2labels_pixel_acc", "fcn_photo2labels_class_iou"} <= scenes, model
         probe = set(metrics.loc[(metrics["model"] == model) & (metrics["task"] == "probe_texture"), "metric"])
         assert {"AtoB_l1", "BtoA_l1", "AtoB_shape_iou"} <= probe, model
+    assert gan["protocol"].str.contains("gan_update=simultaneous D and G SGD step").all()  # the update rule is named
     direction = metrics.set_index(["model", "metric"]).loc[("gan", "fid"), "higher_is_better"]
     assert str(direction) == "False"
     for row in metrics.itertuples():  # the metric registry is the one source of every row's direction
         assert str(row.higher_is_better) == str(higher_is_better(row.metric) if higher_is_better(row.metric) is not None
                                                 else ""), row.metric
+    for model in ("pix2pix", "cyclegan"):  # every model row names how the model was trained (its provenance())
+        assert metrics.loc[metrics["model"] == model, "protocol"].str.contains("model_train=batch ").all(), model
+    assert not metrics.loc[metrics["setting"] == "reference", "protocol"].str.contains("model_train=").any()
     settings = metrics.groupby("model")["setting"].first().to_dict()
     assert settings["gan"] == "unconditional" and settings["pix2pix"] == "paired"
     assert settings["cyclegan"] == "unpaired" and settings["real_data"] == settings["ground_truth"] == "reference"

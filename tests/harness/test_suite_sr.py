@@ -30,5 +30,5 @@ def test_sr_suite_end_to_end(tmp_path, cache, tiny_args, one_thread):
     fid = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "fid")]["protocol"].iloc[0]
     assert "small_sample_warning=FID from" in fid
     srgan = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "y_psnr")]["protocol"].iloc[0]
-    assert "content_network=harness SR feature network" in srgan and "setting=paired" in srgan
+    assert "model_content=harness SR feature network" in srgan and "model_train=3 pixel-MSE steps" in srgan
     assert (out / "report.html").stat().st_size > 0

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import typing
 
 import pytest
 import torch
@@ -136,21 +138,70 @@ def test_determinism_for_a_seed():
     assert run_steps(build(TINY, task, seed=4), task, TINY, range(3)) != runs[0]
 
 
-def test_batch_draws_independently_from_the_unpaired_halves():
+def drawn_indices(batch: torch.Tensor, pool: torch.Tensor) -> list[int]:
+    return [next(i for i, ref in enumerate(pool) if torch.equal(img, ref)) for img in batch]
+
+
+def test_batch_draws_a_and_b_independently_from_the_whole_train_split_by_default():
     task = make_task(n=8)
-    config = dataclasses.replace(TINY, batch_size=16)
+    config = dataclasses.replace(TINY, batch_size=32, jitter=False)
+    assert CycleGANConfig().train_split == "whole"
     batch = cyclegan_batch(task, config, torch.Generator().manual_seed(0))
-    a_pool = task.unpaired_train["labels"].get()
-    b_pool = task.unpaired_train["photo"].get()
-    assert all(any(torch.equal(img, ref) for ref in a_pool) for img in batch["A"])
-    assert all(any(torch.equal(img, ref) for ref in b_pool) for img in batch["B"])
-    index_a = [next(i for i, ref in enumerate(a_pool) if torch.equal(img, ref)) for img in batch["A"]]
-    index_b = [next(i for i, ref in enumerate(b_pool) if torch.equal(img, ref)) for img in batch["B"]]
-    assert index_a != index_b  # not the paired indices
+    index_a = drawn_indices(batch["A"], task.data("train", "labels").get())
+    index_b = drawn_indices(batch["B"], task.data("train", "photo").get())
+    assert set(index_a) == set(index_b) == set(range(8))  # both domains reach every training image
+    assert index_a != index_b  # drawn independently (unaligned_dataset.py: index_B = randint)
+
+
+def test_disjoint_halves_is_a_named_option():
+    task = make_task(n=8)
+    config = dataclasses.replace(TINY, batch_size=16, jitter=False, train_split="disjoint_halves")
+    batch = cyclegan_batch(task, config, torch.Generator().manual_seed(0))
+    index_a = drawn_indices(batch["A"], task.unpaired_train["labels"].get())
+    index_b = drawn_indices(batch["B"], task.unpaired_train["photo"].get())
+    assert index_a != index_b
+    assert "disjoint halves" in build(config, task).provenance()["model_train"]
+
+
+def test_jitter_by_default_and_every_draw_from_the_generator(monkeypatch):
+    task = make_task(n=8)
+    for name in ("random", "randint", "uniform", "shuffle"):
+        monkeypatch.setattr(random, name, lambda *a, **k: pytest.fail("host-side random used"))
+    batch = cyclegan_batch(task, dataclasses.replace(TINY, batch_size=4), torch.Generator().manual_seed(0))
+    pool = task.data("train", "labels").get()
+    assert batch["A"].shape == (4, 3, 32, 32)
+    assert not any(torch.equal(img, ref) for img in batch["A"] for ref in pool)  # resized, cropped (and flipped)
+    again = cyclegan_batch(task, dataclasses.replace(TINY, batch_size=4), torch.Generator().manual_seed(0))
+    assert torch.equal(batch["A"], again["A"]) and torch.equal(batch["B"], again["B"])
+
+
+def test_networks_can_work_at_their_own_size_like_the_paper_cityscapes_run():
+    task = make_task(size=64)
+    config = dataclasses.replace(TINY, image_size=32, n_blocks=1)
+    batch = cyclegan_batch(task, config, torch.Generator().manual_seed(0))
+    assert batch["A"].shape == (1, 3, 32, 32) and batch["B"].shape == (1, 3, 32, 32)
+    model = build(config, task)
+    run_steps(model, task, config, range(1))
+    out = model.translate(torch.rand(2, 3, 64, 64), direction="AtoB")
+    assert out.shape == (2, 3, 64, 64) and 0 <= out.min() and out.max() <= 1
+    assert model.provenance()["model_size"].startswith("32 px networks with 1 residual blocks")
+    assert "model_size" not in build(TINY, make_task()).provenance()
+    with pytest.raises(HarnessError, match="at least 24 px"):
+        build(dataclasses.replace(TINY, image_size=20), task)
+
+
+def test_choice_fields_are_literals_and_the_schedule_is_stated():
+    hints = typing.get_type_hints(CycleGANConfig)
+    for name, choices in (("norm", ("batch", "instance", "none")), ("gan_mode", ("vanilla", "lsgan")),
+                          ("train_split", ("whole", "disjoint_halves"))):
+        assert typing.get_origin(hints[name]) is typing.Literal and typing.get_args(hints[name]) == choices
+    train = build(TINY, make_task()).provenance()["model_train"]
+    assert train.startswith("batch 1, 10 steps, lr constant then linear to 0 over the last 50%, A and B drawn")
 
 
 @pytest.mark.parametrize(("override", "message"), [
     ({"norm": "group"}, "norm='group'"), ({"gan_mode": "wgan"}, "gan_mode='wgan'"),
+    ({"train_split": "halves"}, "train_split='halves'"), ({"image_size": 30}, "divisible by 4, got 30"),
     ({"use_gan": False, "use_forward_cycle": False, "use_backward_cycle": False}, "nothing to train"),
 ])
 def test_bad_configuration_is_a_harness_error(override, message):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import random
+import typing
 
 import pytest
 import torch
@@ -10,12 +12,14 @@ import torch
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
 from reference_models.base import count_parameters
+from reference_models.cyclegan import CycleGANConfig
 from reference_models.pix2pix import (
     LOSSES,
     Pix2Pix,
     Pix2PixConfig,
     build_pix2pix,
     pix2pix_batch,
+    validate_config,
 )
 
 CPU = torch.device("cpu")
@@ -144,7 +148,8 @@ def test_batch_uses_the_same_indices_in_both_domains():
     task = make_task(n=6)
     config = dataclasses.replace(TINY, batch_size=5)
     batch = pix2pix_batch(task, config, torch.Generator().manual_seed(3))
-    assert batch["A"].shape == (5, 3, 32, 32) and torch.allclose(batch["B"], 1 - batch["A"])
+    # B = 255 - A in the data, so the same crop and flip in both keeps B = 1 - A after the bicubic resize.
+    assert batch["A"].shape == (5, 3, 32, 32) and torch.allclose(batch["B"], 1 - batch["A"], atol=1e-5)
     again = pix2pix_batch(task, config, torch.Generator().manual_seed(3))
     assert torch.equal(batch["A"], again["A"])
     with pytest.raises(HarnessError, match="needs a paired task"):
@@ -152,10 +157,70 @@ def test_batch_uses_the_same_indices_in_both_domains():
 
 
 @pytest.mark.parametrize(("override", "message"), [
-    ({"num_downs": 6}, "num_downs=6"), ({"d_receptive_field": 286}, "at least 96 px"),
+    ({"num_downs": 6}, "num_downs=6"), ({"d_receptive_field": 286}, "both see the whole image.*from 96 px"),
+    ({"batch_size": 4}, "batch_size=4 with norm=batch"),
     ({"loss": "l2"}, "loss='l2'"), ({"directions": ("AtoB", "AtoB")}, "directions"),
     ({"generator": "resnet"}, "generator='resnet'"), ({"decay_steps": 20}, "decay_steps=20"),
 ])
 def test_bad_configuration_is_a_harness_error(override, message):
     with pytest.raises(HarnessError, match=message):
         build(dataclasses.replace(TINY, **override), make_task())
+
+
+def test_batch_is_jittered_like_the_official_pipeline_unless_switched_off(monkeypatch):
+    task = make_task(n=6)
+    plain = dataclasses.replace(TINY, batch_size=8, jitter=False)
+    raw = pix2pix_batch(task, plain, torch.Generator().manual_seed(3))
+    index = torch.randint(0, 6, (8,), generator=torch.Generator().manual_seed(3))
+    assert torch.equal(raw["A"], task.data("train", "labels").get(index))  # off: the stored images as they are
+    for name in ("random", "randint", "uniform", "shuffle"):  # all randomness from the explicit generator
+        monkeypatch.setattr(random, name, lambda *a, **k: pytest.fail("host-side random used"))
+    jittered = pix2pix_batch(task, dataclasses.replace(plain, jitter=True), torch.Generator().manual_seed(3))
+    assert jittered["A"].shape == raw["A"].shape and not torch.allclose(jittered["A"], raw["A"], atol=0.05)
+    assert Pix2PixConfig().jitter is True
+
+
+def test_schedule_defaults_are_the_pytorch_linear_policy_like_cyclegan():
+    paper = Pix2PixConfig()
+    assert (paper.steps, paper.decay_steps, paper.batch_size) == (595_000, -1, 1)  # -1: decay over the second half
+    assert (CycleGANConfig().steps, CycleGANConfig().decay_steps) == (paper.steps, paper.decay_steps)
+    config = dataclasses.replace(TINY, decay_steps=-1)  # steps=10: 5 constant, then 1 - k / 6
+    model = build(config, make_task())
+    assert [model.schedulers["G_AtoB"].lr_lambdas[0](t) for t in range(10)] == pytest.approx(
+        [1, 1, 1, 1, 1, 5 / 6, 4 / 6, 3 / 6, 2 / 6, 1 / 6])
+    assert "10 steps, lr constant then linear to 0 over the last 50%" in model.provenance()["model_train"]
+    with pytest.raises(HarnessError, match="pix2pix.decay_steps=-2 must be -1"):
+        validate_config(dataclasses.replace(TINY, decay_steps=-2), 32)
+
+
+def test_batch_norm_trains_at_batch_one_and_the_choice_is_stated():
+    validate_config(dataclasses.replace(TINY, batch_size=4, norm="instance"), 32)  # no batch statistics: fine
+    with pytest.raises(HarnessError, match="use batch_size=1"):
+        validate_config(dataclasses.replace(TINY, batch_size=2), 32)
+    model = build(TINY, make_task())
+    provenance = model.provenance()
+    assert provenance["model_train"].startswith("batch 1 (each image's own batch-norm statistics)")
+    train = provenance["model_train"]
+    assert "linear to 0 over the last 50%" in train and "resize_and_crop" in train
+    assert provenance["model_test"].startswith("one image at a time in train mode (dropout on")
+    assert not any(c in v for v in provenance.values() for c in ";=")
+
+
+def test_choice_fields_are_literals():
+    hints = typing.get_type_hints(Pix2PixConfig)
+    for name, choices in (("norm", ("batch", "instance", "none")), ("generator", ("unet", "encoder_decoder")),
+                          ("loss", LOSSES)):
+        assert typing.get_origin(hints[name]) is typing.Literal and typing.get_args(hints[name]) == tuple(choices)
+    assert typing.get_args(typing.get_args(hints["directions"])[0]) == ("AtoB", "BtoA")
+    with pytest.raises(HarnessError, match="norm='group'"):
+        validate_config(dataclasses.replace(TINY, norm="group"), 32)
+
+
+@pytest.mark.parametrize(("size", "num_downs", "smallest"), [(64, 5, 96), (32, 5, 96), (64, 6, 128)])
+def test_a_receptive_field_ablation_that_means_nothing_is_refused(size, num_downs, smallest):
+    config = dataclasses.replace(TINY, d_receptive_field=286, num_downs=num_downs)
+    with pytest.raises(HarnessError, match=f"both see the whole image.*differ from {smallest} px"):
+        validate_config(config, size)
+    validate_config(dataclasses.replace(TINY, d_receptive_field=16), 32)  # 16 < 32: a real PatchGAN
+    validate_config(dataclasses.replace(TINY, d_receptive_field=286), 96)
+    validate_config(dataclasses.replace(TINY, d_receptive_field=1), 32)

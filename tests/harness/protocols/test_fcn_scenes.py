@@ -234,7 +234,7 @@ def test_undeclared_class_set_or_unscored_ground_truth_is_an_error(tmp_path, cac
 
 
 SUITE_SETS = ("scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "pix2pix.steps=2", "pix2pix.ngf=8",
-              "pix2pix.ndf=8", "pix2pix.batch_size=2", "cyclegan.steps=2", "cyclegan.decay_steps=1", "cyclegan.ngf=8",
+              "pix2pix.ndf=8", "pix2pix.batch_size=1", "cyclegan.steps=2", "cyclegan.decay_steps=1", "cyclegan.ngf=8",
               "cyclegan.ndf=8", "cyclegan.n_blocks=1", "cyclegan.batch_size=2", "eval.n_sample_images=2")
 
 

@@ -39,7 +39,7 @@ class BicubicStub:
         return imresize((images * 255).round().to(torch.uint8), float(self.scale)).float() / 255
 
     def provenance(self):
-        return {"content_loss": "none"}
+        return {"model_train": "none, bicubic"}
 
 
 def _values(rows, model):
@@ -63,17 +63,18 @@ def test_reference_rows_are_nearest_bicubic_and_hr(ctx, task):
 
 
 def test_model_rows_carry_ci_per_image_values_provenance_and_fid_note(ctx):
-    rows = evaluate_sr(BicubicStub(), ctx)
+    rows = evaluate_sr(BicubicStub(), dataclasses.replace(ctx, model_provenance=BicubicStub().provenance()))
     values = _values(rows, "stub")
     reference = _values(reference_sr(dataclasses.replace(ctx, setting="reference")), "bicubic")
     for key in ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "hf_ratio"):
         assert values[key] == pytest.approx(reference[key], abs=1e-12), key
     assert set(OUTPUTS) <= set(values)
     per_image = [r for r in rows if r.metric == "y_psnr_per_image"]
-    assert [r.protocol.rsplit("image=", 1)[1] for r in per_image] == ["astronaut", "chelsea", "coffee"]
+    names = [r.protocol.split("image=", 1)[1].split(";")[0] for r in per_image]
+    assert names == ["astronaut", "chelsea", "coffee"]
     mean = next(r for r in rows if r.metric == "y_psnr")
     assert mean.n == 3 and mean.ci_low < mean.value < mean.ci_high and mean.higher_is_better is True
-    assert "content_loss=none" in mean.protocol and "test=centre 64px crops" in mean.protocol
+    assert "model_train=none, bicubic" in mean.protocol and "test=centre 64px crops" in mean.protocol
     fid = next(r for r in rows if r.metric == "fid")
     assert "unreliable" in fid.protocol and "harness SR feature network" in fid.protocol and fid.n == 24
 

@@ -1,0 +1,109 @@
+"""The fairness rules of docs/ARCHITECTURE.md ("Fair comparisons"), checked on every profile.
+
+Methods compared in one table on a task (pix2pix, CycleGAN and their ablations on every translation task) get the
+same training budget, schedule, batch, data pipeline and evaluation; ablations differ from their base model only
+in what the paper ablates; no model trains on statistics it does not test on; an ablation that means nothing at a
+task's image size is refused. The paper profile's one declared exception is listed in ``PAPER_EXCEPTIONS``.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.core.errors import HarnessError
+from harness.models import MODELS, TRANSLATION_PROTOCOLS
+from harness.protocols.base import EvalConfig
+from harness.run_config import PROFILES, model_config, resolve_config
+from harness.tasks import TASKS
+from reference_models.cyclegan import work_size
+from reference_models.discriminators import PAPER_RECEPTIVE_FIELD, fields_differ
+from reference_models.training import resolve_decay_steps
+
+BUDGET = ("steps", "batch_size", "lr", "beta1", "beta2", "jitter")  # equal for every method on a task
+ABLATED = {"loss", "generator", "d_receptive_field", "use_gan", "use_forward_cycle", "use_backward_cycle",
+           "content", "tv_weight"}  # SRGAN Table 1 ablates the content loss; SRResNet-VGG22 adds its TV term
+# (profile, task) -> the settings in which the methods may differ there, and why.
+PAPER_EXCEPTIONS = {
+    ("paper", "cityscapes"): "CycleGAN paper 7.2 trains Cityscapes at 128 px with 6 blocks, pix2pix at 256 px",
+}
+
+
+def task_size(config, task: str) -> int:
+    return getattr(config, TASKS.get(task).config_section).image_size
+
+
+def translation_methods(task: str) -> list[str]:
+    return [name for name, spec in MODELS.items() if task in spec.protocols and spec.setting != "unconditional"]
+
+
+def jobs(profile: str):
+    """(config, task, {model name: resolved model config}) for every translation task and the methods on it."""
+    config = resolve_config(profile, {})
+    for task in TRANSLATION_PROTOCOLS:
+        yield config, task, {name: model_config(config, name, task) for name in translation_methods(task)}
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_methods_on_one_task_share_budget_schedule_and_data(profile):
+    for config, task, configs in jobs(profile):
+        assert {"pix2pix", "cyclegan"} <= set(configs), task
+        for key in BUDGET:
+            assert len({getattr(c, key) for c in configs.values()}) == 1, (profile, task, key)
+        for name, cfg in configs.items():  # PyTorch linear policy with n_epochs = n_epochs_decay
+            assert resolve_decay_steps(cfg.steps, cfg.decay_steps) == cfg.steps // 2, (profile, task, name)
+            assert cfg.batch_size == 1, (profile, task, name)  # the papers' batch
+        assert configs["cyclegan"].train_split == "whole"  # both see every training image, as the papers
+        sizes = {work_size(c, task_size(config, task)) if name.startswith("cyclegan") else task_size(config, task)
+                 for name, c in configs.items()}
+        assert len(sizes) == 1 or (profile, task) in PAPER_EXCEPTIONS, (profile, task, sizes)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_one_protocol_and_one_eval_config_per_task(profile):
+    config = resolve_config(profile, {})
+    assert isinstance(config.eval, EvalConfig)  # a single evaluation section: every row of a run shares it
+    for task in TRANSLATION_PROTOCOLS:
+        assert len({MODELS.get(name).protocols[task] for name in translation_methods(task)}) == 1, task
+
+
+def test_ablations_change_only_what_the_paper_ablates():
+    for name, spec in MODELS.items():
+        if spec.config_overrides:
+            assert set(spec.config_overrides) <= ABLATED, name
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_train_and_test_statistics_agree(profile):
+    for _, task, configs in jobs(profile):
+        for name, cfg in configs.items():
+            if name.startswith("pix2pix") and cfg.norm == "batch":  # translate: batch 1 in train mode
+                assert cfg.batch_size == 1, (profile, task, name)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_an_ablation_that_means_nothing_at_the_task_size_is_refused(profile):
+    refused = []
+    for config, task, configs in jobs(profile):
+        size = task_size(config, task)
+        for name, cfg in configs.items():
+            if not name.startswith("pix2pix") or cfg.d_receptive_field == PAPER_RECEPTIVE_FIELD:
+                continue
+            try:
+                MODELS.get(name).check(cfg, size)
+            except HarnessError as error:
+                if not fields_differ(cfg.d_receptive_field, PAPER_RECEPTIVE_FIELD, size):
+                    assert "both see the whole image" in str(error) and " px" in str(error)
+                    refused.append((name, task))
+                continue
+            assert fields_differ(cfg.d_receptive_field, PAPER_RECEPTIVE_FIELD, size), (profile, task, name)
+    if profile in ("smoke", "standard"):  # 32 and 64 px: the 286x286 ImageGAN is the 70x70 PatchGAN there
+        assert ("pix2pix_patch286", "scenes") in refused
+
+
+def test_the_paper_profile_runs_cyclegan_on_cityscapes_as_the_paper():
+    config = resolve_config("paper", {})
+    cityscapes, scenes = model_config(config, "cyclegan", "cityscapes"), model_config(config, "cyclegan", "scenes")
+    assert (cityscapes.image_size, cityscapes.n_blocks) == (128, 6)
+    assert (scenes.image_size, scenes.n_blocks) == (0, 9)  # elsewhere the official 256 px ResNet-9
+    assert model_config(config, "cyclegan_gan_only", "cityscapes").image_size == 128  # variants follow their base
+    assert model_config(config, "pix2pix", "cityscapes").num_downs == 8 and task_size(config, "cityscapes") == 256
