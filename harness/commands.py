@@ -48,10 +48,21 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
     config = config_from_args(args)
     run = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only)
+    if not train_only and config.study.simulate:
+        _simulated_study(run.path, config)
     print(f"metrics: {run.metrics_path}")
     if not train_only and not args.no_report:
         _report(run.path)
     return 0
+
+
+def _simulated_study(run_dir: Path, config: RunConfig) -> None:
+    """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them)."""
+    from harness.study.run_study import simulate_run
+
+    manifest = json.loads((run_dir / "manifest.json").read_text())
+    result = simulate_run(run_dir, config, manifest)
+    print(f"study (simulated): {result.study_dir} ({result.wall_time_s:.1f} s)")
 
 
 def _report(run_dir: Path) -> int:
@@ -139,4 +150,12 @@ def dispatch(args: argparse.Namespace) -> int:
         return _baseline(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "judges":
+        from harness.pinned_judges import judges_command
+
+        return judges_command(args)
+    if args.command == "study":
+        from harness.study.cli import run_study
+
+        return run_study(args)
     raise HarnessError(f"unknown command {args.command!r}")

@@ -22,18 +22,11 @@ from metrics.spec import FolderInputs, MetricSpec
 log = logging.getLogger(__name__)
 
 
-def _digit_judge_weights(device_name: str, progress: bool) -> Path:
-    """Trains (or loads from the cache) the digit judge of the embedded digits task at the standard profile."""
-    from harness.protocols.base import EvalContext
-    from harness.protocols.generation import judge_for_task
-    from harness.run_config import resolve_config
-    from harness.tasks import build_task
+def _digit_judge_weights() -> Path:
+    """The committed digit judge of the standard profile (nothing is trained)."""
+    from metrics.judges.resolve import pinned_file
 
-    config = resolve_config("standard", {})
-    task = build_task("digits", config)
-    ctx = EvalContext(model_name="folder", task=task, seed=0, device=resolve_device(device_name), config=config.eval,
-                      sample_dir=Path("."), setting="", variant="", progress=progress)
-    return judge_for_task(ctx)[1]
+    return pinned_file("digits", "standard")
 
 
 def _check_metric(metric: str, target: Path | None) -> MetricSpec:
@@ -73,7 +66,7 @@ def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: st
     if weights is not None and not Path(weights).is_file():
         raise HarnessError(f"--weights {str(weights)!r}: no such file")
     if feature_extractor == "digits" and weights is None:
-        weights = _digit_judge_weights(device, progress)
+        weights = _digit_judge_weights()
     total = len(pred_folder) + (len(target_folder) if target_folder is not None else 0)
     height, width = pred_folder.size
     log.info("evaluate: %s on %d --pred image(s) of %s%s", metric, len(pred_folder),

@@ -15,8 +15,9 @@ from typing import Any, Literal
 import torch
 
 from harness.core.registry import Registry
-from harness.core.task import Task, data_key
-from metrics.judges.sr_features import load_or_train_sr_features
+from harness.core.task import Task
+from metrics.judges.resolve import judge_for_task
+from metrics.judges.sr_features import SR_CONTENT
 from reference_models import cyclegan, gan, pix2pix, srgan
 from reference_models.base import ReferenceModel
 from reference_models.sr_networks import load_vgg19
@@ -95,7 +96,6 @@ def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, obj
 
 
 SR_PROTOCOLS: Mapping[str, str] = {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"}
-CONTENT_JUDGE_SEED = 2  # SRGAN's own content network; the sr protocol scores FID with another instance (seed 1)
 
 
 def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.ContentNetwork | None:
@@ -110,12 +110,10 @@ def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.devi
         network, sha = load_vgg19(config.vgg19_weights)
         return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
                                                       f"file sha256 {sha}")
-    train = task.data("train", "HR")
-    judge, _, sha = load_or_train_sr_features(
-        train.images, train.labels["source"], crop=task.image_size, steps=config.judge_steps,
-        batch_size=config.batch_size, seed=CONTENT_JUDGE_SEED, device=device, data_key=data_key(task), progress=False)
-    return srgan.ContentNetwork(judge, judge.features, f"harness SR feature network (offline stand-in, not VGG19, "
-                                                       f"seed {CONTENT_JUDGE_SEED}, sha256 {sha[:12]})")
+    judge = judge_for_task(SR_CONTENT, task, steps=config.judge_steps, batch_size=config.batch_size, device=device,
+                           progress=False)
+    return srgan.ContentNetwork(judge.model, judge.model.features, f"{SR_CONTENT.description}, weights sha256 "
+                                                                   f"{judge.sha256[:12]} ({judge.source})")
 
 
 def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:

@@ -1,4 +1,4 @@
-"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check}``.
+"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges,study}``.
 
 Exit codes: 0 success, 1 a regression found by ``check``, 2 unusable input (unknown name, bad option, missing or
 corrupt file); the message names the thing and what was expected.
@@ -15,6 +15,8 @@ from pathlib import Path
 from harness import commands
 from harness.cli_common import add_run_options
 from harness.core.errors import HarnessError
+from harness.pinned_judges import add_judges_parser
+from harness.study.cli import add_study_parser
 
 log = logging.getLogger("harness")
 
@@ -50,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
                    "metrics (psnr) match --pred and --target files by name without suffix")
     p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
                    help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
-                        "harness's digit classifier, trained and cached on the embedded digits task)")
+                        "harness's committed digit classifier of the standard profile)")
     p.add_argument("--weights", type=Path, help="local weights file a metric needs (e.g. torch-fidelity's "
                    "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
@@ -76,6 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="compare a run with a baseline: exit 0 ok, 1 regression, 2 unusable input")
     p.add_argument("--run", type=Path, required=True, help="run directory")
     p.add_argument("--baseline", type=Path, required=True, help="baseline JSON written by `baseline`")
+
+    add_judges_parser(sub)
+    add_study_parser(sub)
     return parser
 
 

@@ -21,6 +21,7 @@ from harness.data.sr import SRConfig
 from harness.data.sr_folders import SRFoldersConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
+from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
 from reference_models.gan import GANConfig
@@ -59,6 +60,7 @@ class RunConfig:
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     srresnet: SRGANConfig = field(default_factory=lambda: SRRESNET_DEFAULTS)  # SRResNet and SRResNet-VGG22
     srgan: SRGANConfig = field(default_factory=SRGANConfig)  # SRGAN (VGG54) and its SRGAN-MSE / -VGG22 variants
+    study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
 
 
 def profile_path(name: str) -> Path:

@@ -33,7 +33,7 @@ from harness.core.errors import HarnessError
 from harness.core.results import COLUMNS, Row
 
 PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
-            "pillow", "jinja2")
+            "pillow", "jinja2", "statsmodels")
 
 
 def _git_commit() -> str:

@@ -5,12 +5,13 @@ Provenance: FID (Heusel et al., NeurIPS 2017), KID (Bińkowski et al., ICLR 2018
 whose Inception path matches the original TensorFlow FID to < 1e-5. This wrapper only chooses the inputs, the
 feature extractor, the weights file and the options:
 
-- ``"digits"``: the harness's digit-classifier judge (``metrics.judges.digit_classifier``), penultimate 128-d
-  features, registered with torch-fidelity as ``"harness-digits"``. Uint8 RGB → luma in [0, 1] → bilinear
-  antialiased resize to the judge's input size. Numbers are comparable only between runs with the same judge
-  checkpoint (its sha256 goes into provenance).
-- ``"inception-v3-compat"``: torch-fidelity's own Inception, only from a local weights file whose sha256 is
-  checked first. The harness never downloads.
+- a judge's name (``"digits"``, ``"segmenter"``, any entry of ``metrics.judges.registry``): that judge's
+  features through ``metrics.feature_extractor_judge`` (``"harness-<name>"``), e.g. the digit classifier's
+  penultimate 128-d layer. Numbers are comparable only between runs with the same judge weights (their sha256 goes
+  into provenance).
+- ``"inception-v3-compat"``: torch-fidelity's own Inception network, only from a local weights file whose sha256
+  is checked first and which is read with ``weights_only=True`` (``metrics.feature_extractor_inception``). The
+  harness never downloads; callers record the file's full sha256 (``verify_inception_weights``) in provenance.
 
 torch-fidelity's on-disk cache is off (inputs are in-memory tensors with no stable name) and it runs without
 DataLoader workers, so results depend only on the images, the options and the seed.
@@ -22,25 +23,20 @@ from pathlib import Path
 
 import torch
 import torch_fidelity
-from torch_fidelity.feature_extractor_base import FeatureExtractorBase
-from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
 from harness.core.image_folder import ImageFolder, with_channels
 from harness.core.images import check_images, to_uint8
-from metrics.feature_extractor_segmenter import SEGMENTER_EXTRACTOR, SEGMENTER_FEATURE_DIM
-from metrics.feature_extractor_sr import SR_EXTRACTOR
-from metrics.judges.digit_classifier import FEATURE_DIM, load_digit_classifier, to_judge_input
+from metrics.feature_extractor_inception import SAFE_INCEPTION_EXTRACTOR
+from metrics.feature_extractor_judge import extractor_name
+from metrics.judges.registry import JUDGES
 from metrics.spec import FolderInputs
 
-DIGITS_EXTRACTOR = "harness-digits"  # torch-fidelity registry name of the digit-judge extractor
 INCEPTION_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's Inception (TF-FID compatible)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity v0.2.0 release asset
 INCEPTION_SHA256_PREFIX = "6726825d"  # torch-hub convention: the filename's hash suffix prefixes the sha256
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
-# feature width per extractor (default layer)
-FEATURE_DIMS = {"digits": FEATURE_DIM, "segmenter": SEGMENTER_FEATURE_DIM, "inception-v3-compat": 2048}
 OUTPUT_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "f1")  # stable keys, in this order
 _TF_KEYS = {  # torch-fidelity key → our key
     torch_fidelity.KEY_METRIC_FID: "fid",
@@ -50,60 +46,6 @@ _TF_KEYS = {  # torch-fidelity key → our key
     torch_fidelity.KEY_METRIC_RECALL: "recall",
     torch_fidelity.KEY_METRIC_F_SCORE: "f1",
 }
-
-
-class FeatureExtractorDigits(FeatureExtractorBase):
-    """torch-fidelity feature extractor around a digit-classifier judge checkpoint.
-
-    torch-fidelity constructs it as ``cls(name, features_list, **all_calculate_metrics_options)``, so the signature
-    has to accept and ignore the options it does not use.
-
-    Args:
-        name: Registry name (``"harness-digits"``).
-        features_list: Requested layers among ``("128", "logits")``.
-        feature_extractor_weights_path: Judge checkpoint written by ``save_digit_classifier``.
-    """
-
-    def __init__(
-        self, name: str, features_list: list[str], feature_extractor_weights_path: str | None = None, **_ignored: object
-    ) -> None:
-        super().__init__(name, features_list)
-        if feature_extractor_weights_path is None:
-            raise HarnessError("fidelity: the 'digits' feature extractor needs the digit judge checkpoint as weights")
-        self.judge = load_digit_classifier(feature_extractor_weights_path, torch.device("cpu"))
-        self.judge.requires_grad_(False)
-
-    @staticmethod
-    def get_provided_features_list() -> tuple[str, ...]:
-        """Penultimate features and class logits."""
-        return (str(FEATURE_DIM), "logits")
-
-    @staticmethod
-    def get_default_feature_layer_for_metric(metric: str) -> str:
-        """Every distribution metric uses the 128-d penultimate layer."""
-        return str(FEATURE_DIM)
-
-    @staticmethod
-    def can_be_compiled() -> bool:
-        """Compilation is not worth it for a CNN this small."""
-        return False
-
-    @staticmethod
-    def get_dummy_input_for_compile() -> torch.Tensor:
-        """Unused (not compiled); a valid input for completeness."""
-        return torch.zeros(1, 3, 28, 28, dtype=torch.uint8)
-
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        """Uint8 ``(N, 3, H, W)`` → requested features, each float32 ``(N, F)``."""
-        if x.dtype != torch.uint8 or x.dim() != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected uint8 (N, 3, H, W) images, got {x.dtype} {tuple(x.shape)}")
-        feats = self.judge.features(to_judge_input(x.float() / 255.0, self.judge.input_size))
-        out = {str(FEATURE_DIM): feats, "logits": self.judge.head(feats)}
-        return tuple(out[name] for name in self.features_list)
-
-
-if DIGITS_EXTRACTOR not in FEATURE_EXTRACTORS_REGISTRY:  # module reloads must not register twice
-    register_feature_extractor(DIGITS_EXTRACTOR, FeatureExtractorDigits)
 
 
 class Uint8ImageDataset(torch.utils.data.Dataset):
@@ -136,8 +78,11 @@ class FolderDataset(torch.utils.data.Dataset):
         return self.folder.read_uint8(index)
 
 
-def verify_inception_weights(weights_path: Path | str | None) -> Path:
-    """Checks a user-supplied Inception weights file before torch-fidelity unpickles it.
+def verify_inception_weights(weights_path: Path | str | None) -> tuple[Path, str]:
+    """Checks a user-supplied Inception weights file; returns ``(path, full sha256 of the file)`` for provenance.
+
+    The file is read later with ``weights_only=True`` (``FeatureExtractorInceptionSafe``), so the sha256 prefix
+    check only guards against using the wrong weights, not against code in the file.
 
     Raises:
         HarnessError: No path (says where to get the file), a missing file, or a sha256 that does not start with
@@ -158,27 +103,20 @@ def verify_inception_weights(weights_path: Path | str | None) -> Path:
             f"fidelity: Inception weights file {str(path)!r} has sha256 {digest[:16]}…, expected one starting with "
             f"{INCEPTION_SHA256_PREFIX} (torch-fidelity's {INCEPTION_FILE})"
         )
-    return path
+    return path, digest
 
 
 def _resolve_extractor(feature_extractor: str, weights_path: Path | str | None) -> tuple[str, str]:
-    """Our extractor name → (torch-fidelity registry name, checked weights path)."""
-    if feature_extractor == "digits":
+    """Our extractor name (a judge's name or Inception) → (torch-fidelity registry name, checked weights path)."""
+    if feature_extractor in JUDGES:
         if weights_path is None or not Path(weights_path).is_file():
-            raise HarnessError(f"fidelity: the 'digits' extractor needs the judge checkpoint, got {weights_path!r}")
-        return DIGITS_EXTRACTOR, str(weights_path)
-    if feature_extractor == "segmenter":
-        if weights_path is None or not Path(weights_path).is_file():
-            raise HarnessError(f"fidelity: the 'segmenter' extractor needs the judge file, got {weights_path!r}")
-        return SEGMENTER_EXTRACTOR, str(weights_path)
-    if feature_extractor == "sr":
-        if weights_path is None or not Path(weights_path).is_file():
-            raise HarnessError(f"fidelity: the 'sr' extractor needs the SR feature network file, got {weights_path!r}")
-        return SR_EXTRACTOR, str(weights_path)
+            raise HarnessError(f"fidelity: the {feature_extractor!r} extractor needs its judge's weights file, got "
+                               f"{weights_path!r}")
+        return extractor_name(JUDGES.get(feature_extractor)), str(weights_path)
     if feature_extractor in ("inception", INCEPTION_EXTRACTOR):
-        return INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path))
-    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: digits, segmenter, sr, "
-                       "inception-v3-compat")
+        return SAFE_INCEPTION_EXTRACTOR, str(verify_inception_weights(weights_path)[0])
+    raise HarnessError(f"fidelity: unknown feature extractor {feature_extractor!r}; valid: "
+                       f"{', '.join(JUDGES.names())}, inception-v3-compat")
 
 
 def warn_small_sample(n: int, feature_dim: int = 2048) -> str | None:
@@ -231,7 +169,7 @@ def fidelity_metrics(
         generated: Float ``(N, C, H, W)`` in [0, 1], C = 1 or 3 (1 is repeated to RGB before uint8 conversion),
             or a Dataset of uint8 ``(3, H, W)`` items (``FolderDataset``: streamed, never all in memory).
         real: Float ``(M, C, H, W)`` in [0, 1], or such a Dataset.
-        feature_extractor: ``"digits"`` (judge checkpoint as ``weights_path``) or ``"inception-v3-compat"``
+        feature_extractor: A judge's name (its weights file as ``weights_path``) or ``"inception-v3-compat"``
             (local, sha256-checked Inception weights as ``weights_path``).
         weights_path: The extractor's weights file.
         feature_layer_fid: Feature layer for FID; None = the extractor's default (``"128"`` / ``"2048"``).

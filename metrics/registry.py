@@ -45,6 +45,14 @@ for _spec in (
     MetricSpec("hf_energy", "SR sharpness: spectral energy above the LR Nyquist frequency, SR over HR (hf_ratio; 1 = "
                "as much fine detail as HR); read beside PSNR/SSIM (Ledig et al. 2017's perception-distortion point)",
                {"hf_ratio": None}),
+    # Human-study protocols (metrics/human_study/): simulated or from real ratings; rows are <condition>_<key>.
+    MetricSpec("amt_real_vs_fake", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (AMT 2AFC: 10 practice + 40 "
+               "trials, 1 s exposure, ~50 / 25 participants per algorithm; bootstrap test)",
+               {"amt_pct_real": True}),
+    MetricSpec("best_of_n", "Choi et al. 2018 §5.3 (StarGAN AMT: best of 4 shuffled outputs, 30-40 questions with "
+               "validation, 146 participants)", {"bestof_pct_best": True}),
+    MetricSpec("mos", "Ledig et al. 2017 §3.3 (SRGAN MOS: 26 raters, 1-5, calibrated on NN=1 and HR=5; Wilcoxon)",
+               {"mos": True, "mos_std": None}),
 ):
     METRICS.add(_spec.name, _spec)
 

@@ -2,9 +2,13 @@
 
 A baseline entry per (task, model, metric) holds the expected value (mean over seeds), a tolerance (``k`` times the
 standard deviation across seeds, floored; or one explicit tolerance for all), the direction and the protocol with
-its seed-dependent keys removed. ``check_run`` gives every metric a verdict and the run an exit code: 0 all hold,
-1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another protocol or
-profile). Improvements are reported, never failed; metrics without a direction are informational.
+its seed- and machine-dependent keys removed. ``check_run`` gives every metric a verdict and the run an exit code:
+0 all hold, 1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another
+protocol, profile or judge). Improvements are reported, never failed; metrics without a direction are informational.
+
+The judge keys of a protocol (``JUDGE_KEYS``: which judge or feature-extractor weights made the number, and whether
+they were the committed ones) are compared on their own: when only they differ, the metric's verdict is ``JUDGE``
+and the run gets one error per judge change (not one per metric), saying which weights each side used.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from harness.core.errors import HarnessError
 from reports.tables import parse_protocol, read_json, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
-SEED_KEYS = ("seed",)  # protocol keys that legitimately differ between seeds/runs; dropped before comparing
+SEED_KEYS = ("seed", "weights_path")  # keys that differ between seeds, runs or machines; dropped before comparing
+JUDGE_KEYS = ("judge_sha256", "judge_source", "inception_sha256")  # which evaluation weights; compared on their own
 
 
 @dataclass(frozen=True)
@@ -32,7 +37,7 @@ class CheckRow:
         task: Task name. model: Model name. metric: Metric key.
         baseline: Expected value. now: This run's mean over seeds (NaN when missing).
         tolerance: Allowed deviation. verdict: ``"ok"``, ``"improved"``, ``"REGRESSED"``, ``"info"`` (no
-            direction), ``"MISSING"`` or ``"PROTOCOL"`` (protocol changed).
+            direction), ``"MISSING"``, ``"PROTOCOL"`` (protocol changed) or ``"JUDGE"`` (only the judge changed).
     """
 
     task: str
@@ -140,6 +145,29 @@ def load_baseline(path: str | Path) -> dict:
     return data
 
 
+def split_judge(protocol: str) -> tuple[str, str]:
+    """``(protocol without JUDGE_KEYS, the JUDGE_KEYS part)`` of a (possibly ``" | "``-joined) protocol string."""
+    rest, judge = [], []
+    for part in protocol.split(" | "):
+        keys = parse_protocol(part)
+        rest.append("; ".join(f"{k}={v}" for k, v in keys.items() if k not in JUDGE_KEYS))
+        judge.append("; ".join(f"{k}={keys[k]}" for k in JUDGE_KEYS if k in keys))
+    return " | ".join(rest), " | ".join(dict.fromkeys(judge))
+
+
+def _judge_errors(changes: dict[tuple[str, str], list[str]]) -> list[str]:
+    """One error per (baseline judge, run judge) pair; ``changes`` lists the task of each metric it affects."""
+    errors = []
+    for (before, after), tasks in changes.items():
+        local = " This run's judge is local (trained on this machine): no committed judge matches its data and " \
+                "recipe (see `python -m harness.run judges list`)." if "judge_source=local" in after else ""
+        errors.append(f"judge changed for {len(tasks)} metric(s) of task(s) {', '.join(sorted(set(tasks)))}: baseline "
+                      f"[{before or 'no judge keys'}], run [{after or 'no judge keys'}]; numbers made by different "
+                      f"judges are not comparable, so they were not checked.{local} Regenerate the baseline if the "
+                      f"new judge is intended.")
+    return errors
+
+
 def _verdict(entry: dict, now: float) -> str:
     if entry["higher_is_better"] is None:
         return "info"
@@ -161,20 +189,27 @@ def check_run(run_dir: str | Path, baseline_path: str | Path) -> CheckResult:
         errors.append(f"profile: run has {profile!r}, baseline has {baseline['profile']!r}")
     current = {(r.task, r.model, r.metric): r for r in _aggregate(read_metrics(run_dir / "metrics.csv"))
                .itertuples(index=False)}
-    rows = []
+    rows, judge_changes = [], {}
     for entry in baseline["entries"]:
         key = (entry["task"], entry["model"], entry["metric"])
         rec = current.get(key)
         if rec is None:
             errors.append(f"missing rows: task={key[0]!r} model={key[1]!r} metric={key[2]!r}")
             verdict, now = "MISSING", math.nan
-        elif rec.protocol != entry["protocol"]:
-            errors.append(f"protocol changed for {'/'.join(key)}: baseline {entry['protocol']!r}, run {rec.protocol!r}")
-            verdict, now = "PROTOCOL", rec.mean
         else:
-            verdict, now = _verdict(entry, rec.mean), rec.mean
+            (expected, expected_judge), (got, got_judge) = split_judge(entry["protocol"]), split_judge(rec.protocol)
+            now = rec.mean
+            if got != expected:
+                errors.append(f"protocol changed for {'/'.join(key)}: baseline {expected!r}, run {got!r}")
+                verdict = "PROTOCOL"
+            elif got_judge != expected_judge:
+                judge_changes.setdefault((expected_judge, got_judge), []).append(key[0])
+                verdict = "JUDGE"
+            else:
+                verdict = _verdict(entry, rec.mean)
         rows.append(CheckRow(*key, baseline=float(entry["expected"]), now=now, tolerance=float(entry["tolerance"]),
                              verdict=verdict))
+    errors += _judge_errors(judge_changes)
     exit_code = 2 if errors else (1 if any(r.verdict == "REGRESSED" for r in rows) else 0)
     return CheckResult(rows=tuple(rows), errors=tuple(errors), exit_code=exit_code)
 

@@ -149,9 +149,11 @@ def report_context(run_dir: Path, config: dict, manifest: dict, long: pd.DataFra
     tasks = []
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
+        simulated = set(task_long.loc[task_long["simulated"], "metric"])  # shown in their own section only
         tasks.append({
-            "name": task, "table": _main_table(task_long), "pvu": _pvu_rows(pvu, task),
-            "ranking": _ranking_rows(task_long),
+            "name": task, "table": _main_table(task_long),
+            "pvu": [r for r in _pvu_rows(pvu, task) if r["metric"] not in simulated],
+            "ranking": _ranking_rows(task_long[~task_long["simulated"]]),  # simulated studies: their own section
             "studies": _study_rows(task_long), "grids": sample_grids(run_dir, task),
             "plots": [{"title": p.title, "src": data_uri(p.path)} for p in plots if p.task == task],
         })

@@ -200,7 +200,7 @@ def make_plots(rows: pd.DataFrame, long: pd.DataFrame, pvu: pd.DataFrame, run_di
     """
     plots: list[Plot] = []
     for task in dict.fromkeys(long["task"]):
-        task_long = long[long["task"] == task]
+        task_long = long[(long["task"] == task) & ~long["simulated"]]  # simulated studies: table section only
         for metric in dict.fromkeys(task_long["metric"]):
             if metric.endswith(PER_IMAGE_SUFFIX):
                 plots.append(distribution(rows, task, metric, out_dir))

@@ -54,28 +54,41 @@ def weights_sha256(state: Mapping[str, torch.Tensor]) -> str:
     return digest.hexdigest()
 
 
-def tensor_digest(*tensors: torch.Tensor) -> str:
-    """Short sha256 of tensors' dtypes, shapes and bytes (a data key when a task has no ``cache_key``)."""
+def tensors_sha256(*tensors: torch.Tensor) -> str:
+    """Full sha256 hex digest of tensors' dtypes, shapes and bytes, in order (a content identity)."""
     digest = hashlib.sha256()
     for tensor in tensors:
         t = tensor.detach().cpu().contiguous()
-        digest.update(f"{t.dtype}{tuple(t.shape)}".encode())
+        digest.update(f"{t.dtype}{tuple(t.shape)}|".encode())
         digest.update(t.numpy().tobytes())
-    return digest.hexdigest()[:16]
+    return digest.hexdigest()
 
 
-def load_or_generate(prefix: str, config: object, version: str, generate: Callable[[], dict]) -> tuple[dict, str]:
-    """Returns ``(generate()'s tensors, cache key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
+def task_key(config: object, version: object, *extra: object) -> str:
+    """The one cache key of a generated task: its config dataclass, its generator version and any other input.
+
+    Args:
+        config: The task's config dataclass (hashed as ``asdict``).
+        version: The generator version (bumped whenever the same config would generate other data).
+        *extra: Further inputs the generator reads besides the config (e.g. the digits task's font files).
+    """
+    return stable_hash(asdict(config), version, *extra)
+
+
+def load_or_generate(prefix: str, config: object, version: object, generate: Callable[[], dict],
+                     extra: tuple[object, ...] = ()) -> tuple[dict, str]:
+    """Returns ``(generate()'s tensors, task_key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
 
     Args:
         prefix: Task name used in the file name.
-        config: A dataclass config; the key hashes ``asdict(config)`` and ``version``.
-        version: Generator version string.
-        generate: Builds ``{split: {key: uint8 tensor}}`` when the cache misses.
+        config: A dataclass config.
+        version: Generator version.
+        generate: Builds ``{split: {key: uint8 tensor}}`` (or any nesting of tensors) when the cache misses.
+        extra: Further generator inputs for the key (see ``task_key``).
 
-    The key goes into the task's ``meta["cache_key"]``, which judges use in their own cache keys.
+    The key goes into the task's ``meta["cache_key"]``.
     """
-    key = stable_hash(asdict(config), version)
+    key = task_key(config, version, *extra)
     path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
     if path.exists():
         return torch_load(path), key

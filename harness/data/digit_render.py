@@ -1,22 +1,33 @@
-"""The printed (SVHN-like house-number) digit domain, rendered from the TrueType fonts matplotlib ships.
+"""The printed (SVHN-like house-number) digit domain, drawn from a bundled bank of digit glyphs.
 
 SVHN crops (Netzer et al., 2011) show one centred digit of a house number, often with parts of its neighbours at the
 left and right edges, in many typefaces and colours, on textured or shaded backgrounds, blurred and noisy. This
-module reproduces those factors procedurally. Each font's ten glyphs are rendered once at a large size (the glyph
-bank) and every image places them with an affine map (scale, rotation, shear, translation), so no text is rasterised
-per image. Colouring, shading, texture, blur and noise are applied to the whole batch at once.
+module reproduces those factors procedurally. Every image places glyphs of the glyph bank with an affine map (scale,
+rotation, shear, translation), so no text is rasterised per image. Colouring, shading, texture, blur and noise are
+applied to the whole batch at once.
+
+The glyph bank (``digit_glyphs.npz``, package data, ~80 KB) holds the digits 0-9 of 16 typefaces that matplotlib
+ships (DejaVu, STIX, Computer Modern), rendered once at ``_GLYPH_PT`` with Pillow's basic layout engine. Bundling the
+rendered glyphs, not the fonts, keeps the task the same on every machine: glyph bitmaps otherwise depend on the
+installed matplotlib's font files, on the FreeType inside Pillow and on whether the system has libfribidi (Pillow
+then switches to its raqm layout). ``GLYPHS_SHA256`` pins the bank's contents; ``python -m harness.data.digit_render``
+re-renders it from the installed fonts deliberately (then bump ``digits.GENERATOR_VERSION`` if it changed).
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
 import os
+import sys
+from pathlib import Path
 
-import matplotlib
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageDraw, ImageFont
+
+from harness.core.errors import HarnessError
 
 # Typefaces shipped with matplotlib (so no download): sans, serif, mono, bold, italic and Computer Modern cuts.
 FONT_FILES = (
@@ -25,34 +36,25 @@ FONT_FILES = (
     "DejaVuSansMono-Bold.ttf", "STIXGeneral.ttf", "STIXGeneralBol.ttf", "STIXGeneralItalic.ttf",
     "cmr10.ttf", "cmss10.ttf", "cmb10.ttf", "cmtt10.ttf",
 )
+GLYPH_FILE = Path(__file__).resolve().with_name("digit_glyphs.npz")  # the bundled glyph bank
+# sha256 of the bank's contents (glyphs_sha256), checked on load
+GLYPHS_SHA256 = "15dff24d5a659dae6fb0a799f3b30e180fc1bdd37b0b4df33885a9fc0f079125"
 _GLYPH_PT = 48  # Glyph-bank font size: about 35 px tall, at least 1.5x the largest digit drawn at 32 px.
 _NEIGHBOUR_P = 0.7  # Probability of a partially visible neighbour digit on each side.
 _MIN_CONTRAST = 0.3  # Minimum |luminance(fg) - luminance(bg)|, in [0, 1], so every digit is legible.
 
-
-def available_fonts() -> tuple[str, ...]:
-    """Paths of the ``FONT_FILES`` present in this matplotlib install (all of them in a normal install)."""
-    directory = os.path.join(matplotlib.get_data_path(), "fonts", "ttf")
-    paths = tuple(os.path.join(directory, name) for name in FONT_FILES)
-    found = tuple(path for path in paths if os.path.exists(path))
-    if not found:
-        raise RuntimeError(f"none of the fonts {FONT_FILES} exist under {directory}")
-    return found
+Bank = tuple[tuple[np.ndarray, ...], ...]  # bank[font][digit]: uint8 (H, W) ink mask, 255 on 0
 
 
-@functools.lru_cache(maxsize=1)
-def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
-    """Mode ``"L"`` masks of the digits 0-9 for every available font in ``FONT_FILES``.
+def render_glyph_bank(font_dir: str | Path) -> Bank:
+    """Renders the digits 0-9 of every ``FONT_FILES`` font in ``font_dir`` (Pillow's basic layout engine).
 
     The glyphs of one font share a vertical box (so their heights stay comparable) and are cropped horizontally
     to their ink.
-
-    Returns:
-        ``bank[font][digit]``: image with ink 255 on 0.
     """
     bank = []
-    for path in available_fonts():
-        font = ImageFont.truetype(path, _GLYPH_PT)
+    for name in FONT_FILES:
+        font = ImageFont.truetype(os.path.join(font_dir, name), _GLYPH_PT, layout_engine=ImageFont.Layout.BASIC)
         boxes = [font.getbbox(str(d)) for d in range(10)]
         top, bottom = min(b[1] for b in boxes), max(b[3] for b in boxes)
         glyphs = []
@@ -60,9 +62,43 @@ def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
             canvas = Image.new("L", (box[2] + 4, bottom + 4), 0)
             ImageDraw.Draw(canvas).text((0, 0), str(digit), fill=255, font=font)
             ink = canvas.getbbox() or (0, 0, canvas.width, canvas.height)
-            glyphs.append(canvas.crop((ink[0], top, ink[2], bottom)))
+            glyphs.append(np.asarray(canvas.crop((ink[0], top, ink[2], bottom)), dtype=np.uint8))
         bank.append(tuple(glyphs))
     return tuple(bank)
+
+
+def glyphs_sha256(bank: Bank) -> str:
+    """sha256 of a bank's glyph shapes and pixels, font by font, digit by digit."""
+    digest = hashlib.sha256()
+    for font in bank:
+        for glyph in font:
+            digest.update(f"{glyph.shape}|".encode())
+            digest.update(np.ascontiguousarray(glyph, dtype=np.uint8).tobytes())
+    return digest.hexdigest()
+
+
+def write_glyph_bank(bank: Bank, path: str | Path) -> None:
+    """Writes ``bank`` as a compressed ``.npz`` of uint8 arrays ``f<font>_d<digit>``."""
+    np.savez_compressed(path, **{f"f{i}_d{d}": glyph for i, font in enumerate(bank) for d, glyph in enumerate(font)})
+
+
+@functools.lru_cache(maxsize=1)
+def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
+    """The bundled glyphs as mode ``"L"`` images, ``bank[font][digit]`` (ink 255 on 0), checked against the pin.
+
+    Raises:
+        HarnessError: The bundled file is missing, unreadable or not the pinned bank.
+    """
+    try:
+        with np.load(GLYPH_FILE, allow_pickle=False) as stored:
+            bank = tuple(tuple(stored[f"f{i}_d{d}"] for d in range(10)) for i in range(len(FONT_FILES)))
+    except (OSError, KeyError, ValueError) as exc:
+        raise HarnessError(f"digit glyph bank {str(GLYPH_FILE)!r} is missing or unreadable ({exc}); restore it from "
+                           "the repository") from exc
+    if glyphs_sha256(bank) != GLYPHS_SHA256:
+        raise HarnessError(f"digit glyph bank {str(GLYPH_FILE)!r} is not the pinned one (sha256 "
+                           f"{glyphs_sha256(bank)[:12]}…, expected {GLYPHS_SHA256[:12]}…); restore it from git")
+    return tuple(tuple(Image.fromarray(glyph, mode="L") for glyph in font) for font in bank)
 
 
 def _place(glyph: Image.Image, linear: np.ndarray, centre: np.ndarray, size: int) -> np.ndarray:
@@ -165,3 +201,19 @@ def render_printed(labels: np.ndarray, size: int, rng: np.random.Generator) -> n
     images = images + torch.from_numpy(rng.normal(0.0, 1.0, images.shape).astype(np.float32)) * torch.from_numpy(
         rng.uniform(0.0, 0.05, (n, 1, 1, 1)).astype(np.float32))
     return (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).numpy()
+
+
+def main() -> int:
+    """Re-renders the glyph bank from the installed matplotlib's fonts into ``GLYPH_FILE``; prints its sha256."""
+    import matplotlib
+
+    bank = render_glyph_bank(os.path.join(matplotlib.get_data_path(), "fonts", "ttf"))
+    write_glyph_bank(bank, GLYPH_FILE)
+    digest = glyphs_sha256(bank)
+    same = "unchanged" if digest == GLYPHS_SHA256 else "CHANGED: set GLYPHS_SHA256 and bump digits.GENERATOR_VERSION"
+    print(f"{GLYPH_FILE}: sha256 {digest} ({same})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,23 +4,22 @@ Both domains are labelled 0-9 and generated procedurally from a seed, so nothing
 stand-in for DTN's SVHN→MNIST protocol (Taigman et al., 2017) and for the vanilla GAN's MNIST experiments
 (Goodfellow et al., 2014): ``printed`` is domain A (source), ``handwritten`` domain B (target). Every split and
 domain is drawn from its own seed derived from ``DigitsConfig.seed``, so splits are independent samples. Generated
-tensors are cached under ``cache_root()/tasks`` keyed by the config and ``GENERATOR_VERSION``.
+tensors are cached under ``cache_root()/tasks`` (``harness.core.cache.load_or_generate``) keyed by the config,
+``GENERATOR_VERSION`` and the sha256 of the bundled glyph bank the printed domain is drawn from.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import torch
 
-from harness.core.atomic import torch_load, torch_save
-from harness.core.cache import cache_root, stable_hash
+from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
-from harness.data.digit_render import available_fonts, render_printed
+from harness.data.digit_render import FONT_FILES, GLYPHS_SHA256, render_printed
 from harness.data.digit_strokes import render_handwritten
 
 # Bump whenever the generated images or labels change for a given config, so stale cache entries are not reused.
@@ -80,13 +79,6 @@ def generate_domain(domain: str, n: int, config: DigitsConfig, split: str) -> Do
     return DomainData(torch.from_numpy(np.ascontiguousarray(images)), {"class": torch.from_numpy(labels)})
 
 
-def cache_path(config: DigitsConfig) -> Path:
-    """Where the generated tensors of ``config`` are cached."""
-    # The fonts found change the printed images, so a matplotlib install missing one gets its own entry.
-    fonts = [Path(path).name for path in available_fonts()]
-    return cache_root() / "tasks" / f"digits-{stable_hash(dataclasses.asdict(config), GENERATOR_VERSION, fonts)}.pt"
-
-
 def _generate_all(config: DigitsConfig) -> dict[str, dict[str, DomainData]]:
     sizes = {"train": config.n_train, "val": config.n_val, "test": config.n_test}
     return {split: {domain: generate_domain(domain, sizes[split], config, split) for domain in DOMAINS}
@@ -119,12 +111,9 @@ def build_digits(config: DigitsConfig) -> Task:
         HarnessError: A size or count out of range.
     """
     _validate(config)
-    path = cache_path(config)
-    if path.exists():
-        splits = _from_payload(torch_load(path))
-    else:
-        splits = _generate_all(config)
-        torch_save(_to_payload(splits), path)
+    payload, key = load_or_generate("digits", config, GENERATOR_VERSION, lambda: _to_payload(_generate_all(config)),
+                                    extra=(GLYPHS_SHA256,))
+    splits = _from_payload(payload)
     meta = {
         "classes": list(CLASSES),
         "num_classes": len(CLASSES),
@@ -132,9 +121,10 @@ def build_digits(config: DigitsConfig) -> Task:
         "sizes": {"printed": config.printed_size, "handwritten": config.handwritten_size},
         "seed": config.seed,
         "generator_version": GENERATOR_VERSION,
-        "fonts": [Path(path).name for path in available_fonts()],
+        "fonts": list(FONT_FILES),
+        "glyphs_sha256": GLYPHS_SHA256,
         "config": dataclasses.asdict(config),
-        "cache_file": str(path),
+        "cache_key": key,
     }
     return Task(name="digits", domains=DOMAINS, paired=False, label_kinds=("class",),
                 image_size=max(config.printed_size, config.handwritten_size), splits=splits, meta=meta)

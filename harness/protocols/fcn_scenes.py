@@ -30,14 +30,12 @@ gets labels→photo rows only.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import torch
 import torch_fidelity
 from torch.nn import functional as F
 
 from harness import published
-from harness.core.cache import stable_hash, tensor_digest
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.results import Row
@@ -54,11 +52,12 @@ from metrics.fcn_score import (
     new_confusion,
     per_class_scores,
 )
-from metrics.feature_extractor_segmenter import SEGMENTER_FEATURE_DIM
 from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
-from metrics.judges.segmenter import load_or_train_segmenter
+from metrics.judges.base import Judge
+from metrics.judges.resolve import judge_for_task
+from metrics.judges.segmenter import FEATURE_DIM as SEGMENTER_FEATURE_DIM
+from metrics.judges.segmenter import SEGMENTER
 
-JUDGE_NAME = "harness-segmenter"
 LABELS2PHOTO = "labels2photo"
 PHOTO2LABELS = "photo2labels"
 CLASS_MEAN: ClassMean = "official"  # get_scores of scripts/eval_cityscapes/util.py; "present_only" is not used
@@ -99,29 +98,11 @@ def ground_truth(data: DomainData) -> torch.Tensor:
     return data.labels.get(FULL_RES_SEGMENTATION, data.labels["segmentation"])
 
 
-JUDGE_SEED = 0  # one judge per task for every model and seed, so seed spread measures the models, not the judge
-
-
-def judge_seed() -> int:
-    """The judge's training seed (fixed: every job of a task is scored by the same cached judge)."""
-    return int(stable_hash("fcn_scenes judge", JUDGE_SEED, length=8), 16) % (2**31)
-
-
-def train_judge(ctx: EvalContext) -> tuple[torch.nn.Module, Path, str]:
-    """The cached segmenter trained on the task's real train photos; returns ``(model, file, full sha256)``."""
-    task = ctx.task
-    _, num_classes, ignore_index, _ = scene_meta(task)
-    photos = task.data("train", task.domains[1])
-    masks = photos.labels["segmentation"]
-    if "cache_key" in task.meta:
-        data_key = f"{task.name}:{stable_hash(task.meta['cache_key'])}"
-    else:
-        data_key = f"{task.name}:{tensor_digest(photos.images, masks)}"
-    model, path, sha = load_or_train_segmenter(
-        photos.get(), masks, num_classes=num_classes, ignore_index=ignore_index, steps=ctx.config.judge_steps,
-        batch_size=ctx.config.judge_batch_size, seed=judge_seed(), device=ctx.device, data_key=data_key,
-        progress=ctx.progress)
-    return model, path, sha
+def train_judge(ctx: EvalContext) -> Judge:
+    """The segmenter of the task's real train photos: the committed one for this data and recipe, else trained here."""
+    scene_meta(ctx.task)
+    return judge_for_task(SEGMENTER, ctx.task, steps=ctx.config.judge_steps, batch_size=ctx.config.judge_batch_size,
+                          device=ctx.device, progress=ctx.progress)
 
 
 def _judge_ids(judge: torch.nn.Module, device: torch.device) -> LabelIds:
@@ -184,7 +165,7 @@ def _accumulate(
     return hist, torch.cat(samples) if samples else torch.zeros(0, 3, *size)
 
 
-def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra: dict[str, str]) -> list[Row]:
+def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, judge: Judge, extra: dict[str, str]) -> list[Row]:
     """Mean scores over the task's class set and one IoU row per class of the set (the same for every model)."""
     _, num_classes, ignore_index, names = scene_meta(ctx.task)
     scored, class_set = scored_classes(ctx.task)
@@ -196,7 +177,7 @@ def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, sha: str, extra:
     label_size, size = tuple(ground_truth(test).shape[1:]), tuple(test.images.shape[2:])
     scored_at = "x".join(map(str, label_size)) + " ground-truth pixels" + (
         "" if label_size == size else f" (outputs segmented at {size[0]}x{size[1]}, class scores resized up)")
-    protocol = {"protocol": "fcn_score", "judge": JUDGE_NAME, "judge_sha256": sha[:12],
+    protocol = {"protocol": "fcn_score", **judge.provenance(),
                 "judge_train": "real train photos", "confusion": "accumulated over all frames", "ignore": ignore_index,
                 "class_mean": describe_class_mean(CLASS_MEAN, len(scored), num_classes), "class_set": class_set,
                 "scored_at": scored_at, "variant": ctx.variant,
@@ -215,18 +196,18 @@ def _strip(ctx: EvalContext, direction: str, images: torch.Tensor, name: str | N
         save_strip(ctx, direction, images[: ctx.config.n_sample_images], name)
 
 
-def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge_path: Path, sha: str) -> list[Row]:
+def _fidelity_rows(ctx: EvalContext, photos: torch.Tensor, judge: Judge) -> list[Row]:
     """FID/KID of ``photos`` against the real test photos, with the segmenter judge as feature extractor."""
     real = ctx.task.data("test", ctx.task.domains[1]).get()
     subset = effective_kid_subset_size(ctx.config.kid_subset_size, len(photos), len(real))
-    values = fidelity_metrics(photos, real, feature_extractor="segmenter", weights_path=judge_path, prc=False,
+    values = fidelity_metrics(photos, real, feature_extractor=SEGMENTER.name, weights_path=judge.path, prc=False,
                               kid_subset_size=subset, kid_subsets=ctx.config.kid_subsets,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device)
     warning = warn_small_sample(len(photos), feature_dim=SEGMENTER_FEATURE_DIM) or "none"
     protocol = dict(protocol="torch-fidelity", implementation=f"torch-fidelity {torch_fidelity.__version__}",
                     feature_extractor=f"harness segmenter judge (pooled encoder, {SEGMENTER_FEATURE_DIM}-d)",
-                    judge_sha256=sha[:12], real=f"test photos[{len(real)}]", samples=len(photos), kid_subset=subset,
-                    small_sample_warning=warning, variant=ctx.variant)
+                    judge_sha256=judge.sha256[:12], judge_source=judge.source, real=f"test photos[{len(real)}]",
+                    samples=len(photos), kid_subset=subset, small_sample_warning=warning, variant=ctx.variant)
     kid = values["kid"], values["kid_std"]
     return make_rows(ctx, {"photo_fid": values["fid"], "photo_kid": kid[0]}, n=len(photos),
                      ci={"photo_kid": (kid[0] - kid[1], kid[0] + kid[1])}, protocol=protocol)
@@ -247,19 +228,19 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
     """
     palette, num_classes, _, _ = scene_meta(ctx.task)
     scored_classes(ctx.task)  # a task without a declared class set fails before the judge is trained
-    judge, judge_path, sha = train_judge(ctx)
+    judge = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
     rows: list[Row] = []
     if "AtoB" in model.directions():
         hist, shown = _accumulate(ctx, labels, ground_truth(labels), lambda x: model.translate(x, direction="AtoB"),
-                                  _judge_ids(judge, ctx.device), "bilinear", num_classes)
+                                  _judge_ids(judge.model, ctx.device), "bilinear", num_classes)
         _strip(ctx, LABELS2PHOTO, shown)
-        rows += _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, shown, judge_path, sha)
+        rows += _rows(ctx, LABELS2PHOTO, hist, judge, {}) + _fidelity_rows(ctx, shown, judge)
     if "BtoA" in model.directions():
         hist, shown = _accumulate(ctx, photos, ground_truth(photos), lambda x: model.translate(x, direction="BtoA"),
                                   _colour_ids(palette), "nearest", num_classes)
         _strip(ctx, PHOTO2LABELS, shown)
-        rows += _rows(ctx, PHOTO2LABELS, hist, sha, {"mapping": "nearest palette colour"})
+        rows += _rows(ctx, PHOTO2LABELS, hist, judge, {"mapping": "nearest palette colour"})
     return rows
 
 
@@ -267,10 +248,10 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     """The "Ground truth" rows: the judge on the real test photos (labels→photo only), plus input/target strips."""
     _, num_classes, _, _ = scene_meta(ctx.task)
     scored_classes(ctx.task)
-    judge, judge_path, sha = train_judge(ctx)
+    judge = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
-    hist, _ = _accumulate(ctx, photos, ground_truth(labels), lambda x: x, _judge_ids(judge, ctx.device), "bilinear",
-                          num_classes)
+    hist, _ = _accumulate(ctx, photos, ground_truth(labels), lambda x: x, _judge_ids(judge.model, ctx.device),
+                          "bilinear", num_classes)
     k = slice(0, ctx.config.n_sample_images)  # the real photos are the target strip: no separate reference strip
     _strip(ctx, LABELS2PHOTO, labels.get(k), "_input")
     _strip(ctx, LABELS2PHOTO, photos.get(k), "_target")
@@ -278,7 +259,7 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     _strip(ctx, PHOTO2LABELS, labels.get(k), "_target")
     train = ctx.task.data("train", ctx.task.domains[1])
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[: len(photos)]
-    return _rows(ctx, LABELS2PHOTO, hist, sha, {}) + _fidelity_rows(ctx, train.get(index), judge_path, sha)
+    return _rows(ctx, LABELS2PHOTO, hist, judge, {}) + _fidelity_rows(ctx, train.get(index), judge)
 
 
 FCN_SCENES = ProtocolSpec(name="fcn_scenes", evaluate=evaluate_fcn_scenes, reference=reference_fcn_scenes,

@@ -9,19 +9,19 @@ The reference job ("real_data") scores held-out real digits the same way, so a r
 from __future__ import annotations
 
 import logging
-from pathlib import Path
 
 import torch
 import torch_fidelity
 
 from harness.core.results import Row
-from harness.core.task import data_key
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
 from metrics.classifier_accuracy import classification_accuracy
-from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
-from metrics.judges.digit_classifier import FEATURE_DIM, DigitClassifier, load_or_train_digit_judge, predict_digits
+from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, verify_inception_weights, warn_small_sample
+from metrics.judges.base import Judge
+from metrics.judges.digit_classifier import DIGITS, FEATURE_DIM, predict_digits
+from metrics.judges.resolve import judge_for_task as resolve_for_task
 from metrics.mode_coverage import mode_coverage
 from metrics.parzen import parzen_log_likelihood
 
@@ -30,20 +30,17 @@ log = logging.getLogger(__name__)
 DOMAIN = "handwritten"
 
 
-def judge_for_task(ctx: EvalContext) -> tuple[DigitClassifier, Path, str]:
-    """The digit classifier judge of ``ctx.task`` (trained once, cached): ``(model, weights path, sha256)``."""
-    train = ctx.task.data("train", DOMAIN)
-    return load_or_train_digit_judge(train.get(), train.labels["class"], steps=ctx.config.judge_steps,
-                                     batch_size=ctx.config.judge_batch_size, seed=0, device=ctx.device,
-                                     data_key=data_key(ctx.task), progress=ctx.progress)
+def judge_for_task(ctx: EvalContext) -> Judge:
+    """The digit classifier judge of ``ctx.task``: the committed one for this data and recipe, else trained here."""
+    return resolve_for_task(DIGITS, ctx.task, steps=ctx.config.judge_steps, batch_size=ctx.config.judge_batch_size,
+                            device=ctx.device, progress=ctx.progress)
 
 
-def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier, Path, str]) -> list[Row]:
+def _score(samples: torch.Tensor, ctx: EvalContext, judge: Judge) -> list[Row]:
     """Every generation metric of ``samples`` (N, 1, H, W) in [0, 1] against the task's held-out digits."""
     cfg = ctx.config
     val = ctx.task.data("val", DOMAIN).get()[: cfg.parzen_n_validation]
     test = ctx.task.data("test", DOMAIN).get()
-    model, judge_path, judge_sha = judge
     n_test = len(test)
     kid_subset = effective_kid_subset_size(cfg.kid_subset_size, len(samples), n_test)
     parzen = parzen_log_likelihood(samples, val, test, batch_size=cfg.batch_size)
@@ -60,7 +57,7 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
     warning = warn_small_sample(len(samples), feature_dim=FEATURE_DIM)
     if warning:
         log.warning("%s: %s", ctx.model_name, warning)
-    fidelity = fidelity_metrics(samples, test, feature_extractor="digits", weights_path=judge_path,
+    fidelity = fidelity_metrics(samples, test, feature_extractor=DIGITS.name, weights_path=judge.path,
                                 kid_subset_size=kid_subset, kid_subsets=cfg.kid_subsets,
                                 prc_neighborhood=cfg.prc_neighborhood,
                                 batch_size=cfg.batch_size, seed=ctx.seed, device=ctx.device)
@@ -68,15 +65,20 @@ def _score(samples: torch.Tensor, ctx: EvalContext, judge: tuple[DigitClassifier
                       ci={"kid": (fidelity["kid"] - fidelity["kid_std"], fidelity["kid"] + fidelity["kid_std"])},
                       protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
                                     feature_extractor="harness digit classifier (penultimate 128-d)",
-                                    judge_sha256=judge_sha[:12], real=f"test[{n_test}]", samples=len(samples),
+                                    **_judge_keys(judge), real=f"test[{n_test}]", samples=len(samples),
                                     kid_subset=kid_subset, prc_k=cfg.prc_neighborhood,
                                     small_sample_warning=warning or "none", **common))
     rows += _inception_rows(samples, test, ctx, common, kid_subset)
-    coverage = mode_coverage(predict_digits(model, samples, batch_size=cfg.batch_size), num_classes=10)
+    coverage = mode_coverage(predict_digits(judge.model, samples, batch_size=cfg.batch_size), num_classes=10)
     rows += make_rows(ctx, coverage, n=len(samples),
-                      protocol=dict(protocol="mode_coverage", judge="harness digit classifier",
-                                    judge_sha256=judge_sha[:12], kl="KL(histogram || uniform) in nats", **common))
+                      protocol=dict(protocol="mode_coverage", **judge.provenance(),
+                                    kl="KL(histogram || uniform) in nats", **common))
     return rows
+
+
+def _judge_keys(judge: Judge) -> dict[str, str]:
+    """The judge's identity for a torch-fidelity row (its description is in ``feature_extractor``)."""
+    return {k: v for k, v in judge.provenance().items() if k != "judge"}
 
 
 def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext, common: dict,
@@ -86,13 +88,15 @@ def _inception_rows(samples: torch.Tensor, real: torch.Tensor, ctx: EvalContext,
         log.info("Inception FID skipped: no weights given (set eval.inception_weights=PATH to a local copy of "
                  "torch-fidelity's weights-inception-2015-12-05-6726825d.pth); nothing is downloaded")
         return []
+    _, inception_sha = verify_inception_weights(path)
     values = fidelity_metrics(samples, real, feature_extractor="inception-v3-compat", weights_path=path,
                               kid_subset_size=kid_subset, kid_subsets=ctx.config.kid_subsets,
                               prc_neighborhood=ctx.config.prc_neighborhood,
                               batch_size=ctx.config.batch_size, seed=ctx.seed, device=ctx.device, prc=False)
     return make_rows(ctx, {"inception_fid": values["fid"], "inception_kid": values["kid"]}, n=len(samples),
                      protocol=dict(protocol="torch-fidelity", implementation=_fidelity_version(),
-                                   feature_extractor="inception-v3-compat (pool3 2048-d)", weights=path, **common))
+                                   feature_extractor="inception-v3-compat (pool3 2048-d)",
+                                   inception_sha256=inception_sha, weights_path=path, **common))
 
 
 def _fidelity_version() -> str:
@@ -115,11 +119,10 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
     judge = judge_for_task(ctx)
     rows = _score(train.get(index), ctx, judge)
     test = ctx.task.data("test", DOMAIN)
-    predicted = predict_digits(judge[0], test.get(), batch_size=ctx.config.batch_size)
+    predicted = predict_digits(judge.model, test.get(), batch_size=ctx.config.batch_size)
     accuracy = classification_accuracy(predicted, test.labels["class"])["accuracy"]
     rows += make_rows(ctx, {"judge_accuracy": accuracy}, n=len(test),
-                      protocol=dict(protocol="classifier_accuracy", judge="harness digit classifier",
-                                    judge_sha256=judge[2][:12], data="real test digits"))
+                      protocol=dict(protocol="classifier_accuracy", **judge.provenance(), data="real test digits"))
     save_strip(ctx, "samples", test.get(slice(0, ctx.config.n_sample_images * 2)), name="_target")
     return rows
 

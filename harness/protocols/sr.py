@@ -35,13 +35,14 @@ from harness import published
 from harness.core.errors import HarnessError
 from harness.core.images import to_uint8
 from harness.core.results import Row
-from harness.core.task import data_key
 from harness.data.imresize import imresize, nearest_upscale
 from harness.data.sr_pairs import unpad
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.rows import make_rows, save_strip
 from metrics.fidelity import fidelity_metrics, warn_small_sample
-from metrics.judges.sr_features import FEATURE_DIM, load_or_train_sr_features
+from metrics.judges.base import Judge
+from metrics.judges.resolve import judge_for_task
+from metrics.judges.sr_features import FEATURE_DIM, SR_FEATURES
 from metrics.psnr_ssim import Y_WEIGHTS, psnr_ssim_per_image, summarize
 from metrics.sharpness import hf_ratio_per_image
 
@@ -49,19 +50,15 @@ log = logging.getLogger(__name__)
 
 OUTPUTS = ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "psnr_identical", "hf_ratio", "fid", "kid")  # row keys
 PER_IMAGE = ("y_psnr", "y_ssim", "hf_ratio")  # also written per image, as <metric>_per_image rows
-FID_JUDGE_SEED = 1  # the FID/KID feature network; SRGAN's content network uses another seed (harness/models.py)
 DIRECTION = "LR_to_HR"  # sample-strip folder
 STRIP_SIDE = 96  # centred crops shown in sample strips
 Produce = Callable[[int, torch.Tensor], torch.Tensor]  # (test image index, LR (1, C, h, w)) → SR (1, C, H, W)
 
 
-def fid_judge(ctx: EvalContext):
-    """The SR feature network that scores FID/KID on this task (trained once, cached): ``(model, path, sha256)``."""
-    train = ctx.task.data("train", "HR")
-    return load_or_train_sr_features(train.images, train.labels["source"], crop=ctx.task.image_size,
-                                     steps=ctx.config.judge_steps, batch_size=ctx.config.judge_batch_size,
-                                     seed=FID_JUDGE_SEED, device=ctx.device, data_key=data_key(ctx.task),
-                                     progress=ctx.progress)
+def fid_judge(ctx: EvalContext) -> Judge:
+    """The SR feature network that scores FID/KID on this task: the committed one for this data, else trained here."""
+    return judge_for_task(SR_FEATURES, ctx.task, steps=ctx.config.judge_steps, batch_size=ctx.config.judge_batch_size,
+                          device=ctx.device, progress=ctx.progress)
 
 
 def tiles(image: torch.Tensor, side: int, parity: int) -> torch.Tensor:
@@ -159,11 +156,12 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
         log.warning("%s: fewer than two %d px tiles in the test images; FID/KID skipped", ctx.model_name, side)
         return []
     if cfg.inception_weights:
-        extractor, weights, dim, judge = "inception-v3-compat", cfg.inception_weights, 2048, "inception-v3-compat"
+        extractor, weights, dim = "inception-v3-compat", cfg.inception_weights, 2048
+        judge = {"feature_extractor": "inception-v3-compat (pool3 2048-d)"}
     else:
-        _, path, sha = fid_judge(ctx)
-        extractor, weights, dim = "sr", path, FEATURE_DIM
-        judge = f"harness SR feature network (seed {FID_JUDGE_SEED}, sha256 {sha[:12]}, not Inception)"
+        found = fid_judge(ctx)
+        extractor, weights, dim = SR_FEATURES.name, found.path, FEATURE_DIM
+        judge = {"feature_extractor": f"{SR_FEATURES.description}, pooled {FEATURE_DIM}-d", **found.provenance()}
     subset = min(cfg.kid_subset_size, len(fake), len(real))
     values = fidelity_metrics(fake, real, feature_extractor=extractor, weights_path=weights, prc=False,
                               kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
@@ -171,7 +169,7 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
     warning = (warn_small_sample(len(fake), feature_dim=dim) or "none").replace(";", ",")
     if warning != "none":
         log.warning("%s: %s", ctx.model_name, warning)
-    protocol = dict(protocol="torch-fidelity", feature_extractor=judge, samples=f"{len(fake)} tiles of {side}px",
+    protocol = dict(protocol="torch-fidelity", **judge, samples=f"{len(fake)} tiles of {side}px",
                     real=f"{len(real)} HR tiles, other checkerboard squares", kid_subset=subset,
                     small_sample_warning=warning,
                     setting=ctx.setting, variant=ctx.variant, **extra)

@@ -68,5 +68,5 @@ def test_sr_specs_supply_their_content_network(cache):
         assert isinstance(model, SRGAN)
         descriptions[name] = model.provenance()["model_content"]
     assert descriptions["srgan_mse"] == "none"
-    assert "harness SR feature network" in descriptions["srgan"] and "not VGG19" in descriptions["srgan"]
+    assert "harness SR feature network" in descriptions["srgan"] and "stand-in for VGG19" in descriptions["srgan"]
     assert descriptions["srgan"] == descriptions["srgan_vgg22"]  # one cached network for both VGG losses

@@ -120,7 +120,9 @@ def test_checkpoints_load_with_weights_only(tmp_path, monkeypatch):
 
 
 def _suite(out, tiny_args, *extra):
-    return main(["suite", "--models", "gan", "--out", str(out), "--no-progress", "--no-report", *extra, *tiny_args()])
+    # The simulated human study (its own pseudo-job, rerun at the end of every suite) is tested in tests/harness/study.
+    return main(["suite", "--models", "gan", "--out", str(out), "--no-progress", "--no-report", *extra,
+                 *tiny_args("study.simulate=false")])
 
 
 def test_suite_resume_after_kill(tmp_path, monkeypatch, cache, tiny_args, one_thread):

@@ -82,6 +82,16 @@ def test_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread):
     html = (out / "report.html").read_text()
     assert "pix2pix" in html and "cyclegan" in html and "parzen" in html
 
+    # The simulated human studies are part of the default suite, marked simulated, in their own report section.
+    study = metrics[metrics["protocol"].str.contains("simulated=true", regex=False)]
+    assert {"handwritten_amt_pct_real", "labels2photo_amt_pct_real", "labels2photo_bestof_pct_best",
+            "labels2photo_mos"} <= set(study["metric"])
+    assert set(study["model"]) >= {"gan", "pix2pix", "cyclegan", "real_data", "nearest_x4"}
+    assert len(study) < len(metrics) and "study__simulated" in manifest["jobs"]
+    for name in ("amt.csv", "amt_tests.csv", "best_of.csv", "mos.csv", "mos_tests.csv", "power.csv", "study.json"):
+        assert (out / "study" / name).stat().st_size > 0, name
+    assert "Human-study tables" in html and "labels2photo_amt_pct_real" in html
+
 
 @pytest.mark.slow
 def test_same_run_twice_gives_identical_metrics(tmp_path, cache, tiny_args, one_thread):

@@ -9,17 +9,19 @@ from torch_fidelity.utils import create_feature_extractor, get_featuresdict_from
 
 from harness.core.errors import HarnessError
 from harness.core.images import save_image
+from metrics.feature_extractor_judge import extractor_name
 from metrics.fidelity import (
-    DIGITS_EXTRACTOR,
     INCEPTION_FILE,
     Uint8ImageDataset,
     fidelity_metrics,
     verify_inception_weights,
     warn_small_sample,
 )
-from metrics.judges.digit_classifier import DigitClassifier, save_digit_classifier, to_judge_input
+from metrics.judges.base import load_judge_file, save_judge
+from metrics.judges.digit_classifier import DIGITS, DigitClassifier, to_judge_input
 
 N = 160
+DIGITS_EXTRACTOR = extractor_name(DIGITS)
 PINNED_FID = 0.0418065  # digits extractor, judge from torch.manual_seed(0), images below; torch 2.14 CPU
 
 
@@ -28,7 +30,7 @@ def judge_path(tmp_path_factory):
     """A judge with fixed random weights: the extractor only has to be a fixed function of the images."""
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("judge") / "digit-judge.pt"
-    save_digit_classifier(DigitClassifier(28), path)
+    save_judge(DIGITS, DigitClassifier(28), {"input_size": 28, "num_classes": 10}, path)
     return path
 
 
@@ -42,9 +44,7 @@ def images():
 
 def own_features(path, imgs):
     """Features computed by hand: uint8 round-trip, then the judge on its own input convention."""
-    from metrics.judges.digit_classifier import load_digit_classifier
-
-    judge = load_digit_classifier(path, torch.device("cpu"))
+    judge = load_judge_file(DIGITS, path)
     x = torch.round(imgs * 255) / 255
     with torch.no_grad():
         return judge.features(to_judge_input(x, 28)).double().numpy()
@@ -177,7 +177,7 @@ def test_inception_weights_are_never_downloaded(tmp_path, images):
 
 def test_bad_options(judge_path, images, tmp_path):
     fake, real = images
-    with pytest.raises(HarnessError, match="judge checkpoint"):
+    with pytest.raises(HarnessError, match="weights file"):
         fidelity_metrics(fake, real, feature_extractor="digits", weights_path=tmp_path / "missing.pt")
     with pytest.raises(HarnessError, match="unknown feature extractor"):
         fidelity_metrics(fake, real, feature_extractor="vgg", weights_path=judge_path)

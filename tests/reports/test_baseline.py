@@ -75,6 +75,31 @@ def test_protocol_mismatch_exits_2_and_names_it(make_fake_run, baseline):
     assert "unusable input" in format_check_table(result)
 
 
+def test_judge_change_is_one_clear_error_not_one_per_metric(make_fake_run, tmp_path):
+    pinned = "; judge_sha256=7e0816a9a45b; judge_source=pinned"
+    path = tmp_path / "pinned.json"
+    write_baseline(make_fake_run("pinned", protocol_extra=pinned), path)
+    same = check_run(make_fake_run("again", protocol_extra=pinned), path)
+    assert same.exit_code == 0 and not same.errors
+    result = check_run(make_fake_run("local", protocol_extra="; judge_sha256=0123456789ab; judge_source=local"), path)
+    assert result.exit_code == 2 and len(result.errors) == 1
+    (error,) = result.errors
+    assert error.startswith(f"judge changed for {len(result.rows)} metric(s) of task(s) digits, maps, ")
+    assert "judge_sha256=7e0816a9a45b; judge_source=pinned" in error and "judge_sha256=0123456789ab" in error
+    assert "trained on this machine" in error and "protocol changed" not in error
+    assert set(_verdicts(result).values()) == {"JUDGE"}
+    # A real protocol change is still a protocol change even when the judge changes too.
+    both = check_run(make_fake_run("both", protocol_extra="; resize=x; judge_sha256=0123456789ab"), path)
+    assert any("protocol changed" in e for e in both.errors)
+
+
+def test_machine_dependent_keys_are_not_compared(make_fake_run, tmp_path):
+    path = tmp_path / "b.json"
+    write_baseline(make_fake_run("here", protocol_extra="; weights_path=/home/a/inception.pth"), path)
+    result = check_run(make_fake_run("there", protocol_extra="; weights_path=/opt/b/inception.pth"), path)
+    assert result.exit_code == 0 and not result.errors
+
+
 def test_profile_mismatch_exits_2(make_fake_run, baseline):
     result = check_run(make_fake_run("prof", profile="standard"), baseline)
     assert result.exit_code == 2

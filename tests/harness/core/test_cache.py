@@ -1,9 +1,9 @@
 import torch
 
-from harness.core.cache import tensor_digest
+from harness.core.cache import tensors_sha256
 
 
-def test_tensor_digest_changes_with_data():
+def test_tensors_sha256_changes_with_data():
     x = torch.zeros(2, 3, dtype=torch.uint8)
-    assert tensor_digest(x) == tensor_digest(x.clone())
-    assert tensor_digest(x) != tensor_digest(x + 1) != tensor_digest(x.reshape(3, 2))
+    assert tensors_sha256(x) == tensors_sha256(x.clone())
+    assert tensors_sha256(x) != tensors_sha256(x + 1) != tensors_sha256(x.reshape(3, 2))

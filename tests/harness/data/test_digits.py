@@ -6,10 +6,12 @@ import torch
 import torch.nn.functional as F
 from scipy import ndimage
 
+from harness.core.cache import task_key
 from harness.core.errors import HarnessError
 from harness.data import digits as digits_module
+from harness.data.digit_render import GLYPHS_SHA256
 from harness.data.digit_strokes import SKELETONS, catmull_rom
-from harness.data.digits import DigitsConfig, build_digits, generate_domain
+from harness.data.digits import GENERATOR_VERSION, DigitsConfig, build_digits, generate_domain
 
 SMALL = DigitsConfig(n_train=1500, n_val=100, n_test=400, seed=3)
 
@@ -104,8 +106,8 @@ def test_cache_written_and_reused(tmp_path, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
     config = DigitsConfig(n_train=20, n_val=10, n_test=10, seed=1)
     first = build_digits(config)
-    path = tmp_path / "tasks" / digits_module.cache_path(config).name
-    assert path.exists() and first.meta["cache_file"] == str(path)
+    path = tmp_path / "tasks" / f"digits-{first.meta['cache_key']}.pt"
+    assert path.exists() and first.meta["cache_key"] == task_key(config, GENERATOR_VERSION, GLYPHS_SHA256)
 
     def fail(*args, **kwargs):
         raise AssertionError("regenerated instead of loading the cache")
@@ -116,7 +118,8 @@ def test_cache_written_and_reused(tmp_path, monkeypatch):
         for domain in ("printed", "handwritten"):
             assert torch.equal(first.data(split, domain).images, second.data(split, domain).images)
             assert torch.equal(first.data(split, domain).labels["class"], second.data(split, domain).labels["class"])
-    assert digits_module.cache_path(DigitsConfig(n_train=20, n_val=10, n_test=10, seed=2)) != path
+    assert task_key(DigitsConfig(n_train=20, n_val=10, n_test=10, seed=2), GENERATOR_VERSION, GLYPHS_SHA256) != \
+        first.meta["cache_key"]
 
 
 def test_configurable_sizes(tmp_path, monkeypatch):

@@ -1,4 +1,4 @@
-"""The SR feature network: learns its self-supervised task, trains deterministically, caches, serves FID features."""
+"""The SR feature network on the shared judge machinery: its data source, learning, features, FID extractor."""
 
 import pytest
 import torch
@@ -6,57 +6,69 @@ from torch.nn import functional as F
 
 from harness.core.cache import weights_sha256
 from harness.core.errors import HarnessError
+from harness.core.task import DomainData, Task
 from metrics.fidelity import fidelity_metrics
-from metrics.judges.sr_features import (
-    FEATURE_DIM,
-    ROTATIONS,
-    _batch,
-    load_or_train_sr_features,
-    train_sr_features,
-)
+from metrics.judges.base import train_judge
+from metrics.judges.registry import JUDGES
+from metrics.judges.resolve import judge_for_task
+from metrics.judges.sr_features import FEATURE_DIM, ROTATIONS, SR_CONTENT, SR_FEATURES, rotation_crops, sr_task_data
 
 CPU = torch.device("cpu")
 pytestmark = pytest.mark.usefixtures("one_thread_module")
 
 
-def _tiles(seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
-    """Three 'photos' of different textures: vertical stripes, a diagonal gradient, blobs; four tiles each."""
-    g = torch.Generator().manual_seed(seed)
+def _task() -> Task:
+    """Three 'photos' of different textures (stripes, a gradient, blobs) in 24 px tiles; 16 px training crops."""
+    g = torch.Generator().manual_seed(0)
     y, x = torch.meshgrid(torch.arange(24.0), torch.arange(24.0), indexing="ij")
     kinds = [torch.sin(x), (x + 2 * y) / 70, torch.rand(24, 24, generator=g).round()]
-    tiles = [(k.clamp(-1, 1) * 100 + 128 + 10 * torch.randn(24, 24, generator=g)).clamp(0, 255).expand(3, -1, -1)
-             for k in kinds for _ in range(4)]
-    return torch.stack(tiles).to(torch.uint8), torch.arange(3).repeat_interleave(4)
+    tiles = torch.stack([(k.clamp(-1, 1) * 100 + 128 + 10 * torch.randn(24, 24, generator=g)).clamp(0, 255)
+                         .expand(3, -1, -1) for k in kinds for _ in range(4)]).to(torch.uint8)
+    source = {"source": torch.arange(3).repeat_interleave(4)}
+    train = {"LR": DomainData(tiles[..., ::4, ::4].contiguous(), source), "HR": DomainData(tiles, source)}
+    return Task("sr_fake", ("LR", "HR"), True, (), 16, {"train": train}, {"scale": 4})
 
 
-def test_learns_photo_and_rotation_and_is_deterministic():
-    tiles, sources = _tiles()
-    model = train_sr_features(tiles, sources, crop=16, steps=60, batch_size=16, seed=0, device=CPU, progress=False)
-    again = train_sr_features(tiles, sources, crop=16, steps=60, batch_size=16, seed=0, device=CPU, progress=False)
+def test_data_source_rotates_crops_and_labels_photo_and_rotation():
+    tiles = torch.arange(2 * 8 * 8, dtype=torch.uint8).reshape(2, 1, 8, 8)
+    images, targets = rotation_crops(tiles, torch.tensor([0, 1]), crop=8, count=64,
+                                     generator=torch.Generator().manual_seed(0))
+    for image, target in zip(images, targets, strict=True):
+        photo, turns = divmod(int(target), ROTATIONS)
+        assert torch.equal(image, torch.rot90(tiles[photo], turns, dims=(1, 2)))
+    data = sr_task_data(_task())
+    assert data.images.shape == (2048, 3, 16, 16) and data.params == {"num_classes": 12}
+    assert torch.equal(data.targets, sr_task_data(_task()).targets)  # the data (and the judge key) are fixed
+
+
+def test_learns_photo_and_rotation_deterministically():
+    data = sr_task_data(_task())
+    recipe = SR_FEATURES.recipe(60, 16)
+    model = train_judge(SR_FEATURES, data, recipe, device=CPU, progress=False)
+    again = train_judge(SR_FEATURES, data, recipe, device=CPU, progress=False)
     assert weights_sha256(model.state_dict()) == weights_sha256(again.state_dict())
-    x, y = _batch(tiles, sources, 16, 256, torch.Generator().manual_seed(9))
     with torch.no_grad():
-        loss = F.cross_entropy(model(x), y)
-    assert model.num_classes == 3 * ROTATIONS and float(loss) < 0.7 * torch.log(torch.tensor(12.0))
+        loss = F.cross_entropy(model(data.images[:256].float() / 255), data.targets[:256])
+    assert float(loss) < 0.7 * torch.log(torch.tensor(12.0))
+    content = train_judge(SR_CONTENT, data, SR_CONTENT.recipe(60, 16), device=CPU, progress=False)  # another seed
+    assert weights_sha256(content.state_dict()) != weights_sha256(model.state_dict())
 
 
-def test_cache_features_and_torch_fidelity_extractor(cache):
-    tiles, sources = _tiles()
-    args = dict(crop=16, steps=5, batch_size=8, seed=1, device=CPU, data_key="fake", progress=False)
-    model, path, sha = load_or_train_sr_features(tiles, sources, **args)
-    mtime = path.stat().st_mtime_ns
-    again, path2, sha2 = load_or_train_sr_features(tiles, sources, **args)
-    assert path2 == path and sha2 == sha and path.stat().st_mtime_ns == mtime  # loaded, not retrained
-    images = tiles[:2].float() / 255
-    assert model.features(images, "22").shape == (2, 32, 12, 12)  # 24 px tiles: stage 2 at 1/2, stage 3 at 1/4
-    assert model.features(images, "54").shape == (2, 64, 6, 6)
-    assert model.pooled(images[:, :1]).shape == (2, FEATURE_DIM)  # grey repeated to RGB
-    values = fidelity_metrics(images.repeat(4, 1, 1, 1), (tiles[4:].float() / 255), feature_extractor="sr",
-                              weights_path=path, prc=False, kid_subset_size=4, kid_subsets=3, batch_size=4)
+def test_features_and_torch_fidelity_extractor(cache):
+    assert {"sr_features", "sr_content"} <= set(JUDGES.names())
+    judge = judge_for_task(SR_FEATURES, _task(), steps=5, batch_size=8, device=CPU, progress=False)
+    assert judge.source == "local" and judge.provenance()["judge_sha256"] == judge.sha256[:12]
+    images = _task().data("train", "HR").images[:4].float() / 255
+    assert judge.model.features(images, "22").shape == (4, 32, 12, 12)  # 24 px: stage 2 at 1/2, stage 3 at 1/4
+    assert judge.model.features(images, "54").shape == (4, 64, 6, 6)
+    assert judge.model.pooled(images[:, :1]).shape == (4, FEATURE_DIM)  # grey repeated to RGB
+    real = _task().data("train", "HR").images[4:].float() / 255
+    values = fidelity_metrics(images.repeat(2, 1, 1, 1), real, feature_extractor="sr_features",
+                              weights_path=judge.path, prc=False, kid_subset_size=4, kid_subsets=3, batch_size=4)
     assert values["fid"] > 0 and set(values) == {"fid", "kid", "kid_std"}
 
 
-def test_bad_tiles_are_an_error():
-    with pytest.raises(HarnessError, match="uint8"):
-        train_sr_features(torch.rand(2, 3, 8, 8), torch.zeros(2, dtype=torch.int64), crop=16, steps=1, batch_size=1,
-                          seed=0, device=CPU, progress=False)
+def test_not_an_sr_task_is_an_error():
+    task = Task("other", ("A", "B"), True, (), 16, {"train": {}}, {})
+    with pytest.raises(HarnessError, match="not an SR task"):
+        sr_task_data(task)

@@ -3,10 +3,12 @@ import pytest
 import scipy.linalg
 import torch
 
-from harness.core.atomic import torch_save
 from harness.core.errors import HarnessError
+from metrics.feature_extractor_judge import extractor_name
 from metrics.fidelity import fidelity_metrics
-from metrics.judges.segmenter import ARCH, Segmenter, load_segmenter_file
+from metrics.judges.base import load_judge_file, save_judge
+from metrics.judges.registry import JUDGES
+from metrics.judges.segmenter import SEGMENTER, Segmenter
 
 N = 120
 
@@ -16,7 +18,7 @@ def judge_file(tmp_path_factory):
     torch.manual_seed(0)
     model = Segmenter(4)
     path = tmp_path_factory.mktemp("seg") / "segmenter.pt"
-    torch_save({"arch": ARCH, "num_classes": 4, "state_dict": model.state_dict()}, path)
+    save_judge(SEGMENTER, model, {"num_classes": 4}, path)
     return path
 
 
@@ -31,7 +33,7 @@ def test_segmenter_fid_equals_scipy_on_the_same_features(judge_file):
     g = torch.Generator().manual_seed(2)
     real = torch.rand(N, 3, 16, 16, generator=g)
     fake = (torch.rand(N, 3, 16, 16, generator=g) * 0.5 + 0.25)
-    judge = load_segmenter_file(judge_file)
+    judge = load_judge_file(SEGMENTER, judge_file)
     with torch.no_grad():  # uint8 round trip, as torch-fidelity sees the images
         f_fake = judge.features(torch.round(fake * 255) / 255).double().numpy()
         f_real = judge.features(torch.round(real * 255) / 255).double().numpy()
@@ -45,5 +47,14 @@ def test_segmenter_fid_equals_scipy_on_the_same_features(judge_file):
 
 def test_segmenter_extractor_needs_a_judge_file(tmp_path):
     images = torch.rand(4, 3, 8, 8)
-    with pytest.raises(HarnessError, match="segmenter"):
+    with pytest.raises(HarnessError, match="'segmenter' extractor needs its judge's weights file"):
         fidelity_metrics(images, images, feature_extractor="segmenter", weights_path=tmp_path / "missing.pt")
+
+
+def test_every_judge_has_a_registered_extractor():
+    from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY
+
+    for name, spec in JUDGES.items():
+        cls = FEATURE_EXTRACTORS_REGISTRY[extractor_name(spec)]
+        assert cls.spec is spec and extractor_name(spec) == f"harness-{name}"
+        assert cls.get_default_feature_layer_for_metric("fid") == spec.feature_layers[0]

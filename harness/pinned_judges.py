@@ -1,0 +1,126 @@
+"""The committed judges: which task configurations get one, and ``judges list`` / ``judges retrain``.
+
+A judge depends on its training data (task sizes and image size) and its recipe (``eval.judge_steps``,
+``eval.judge_batch_size``). The harness commits one judge per configuration in ``PINNED_CONFIGS``: the default
+embedded tasks that use a judge, at the smoke and the standard profile. There, every machine loads the same weights
+(``judge_source=pinned`` in each row). Any other configuration (the paper profile, other sizes or judge steps, real
+datasets) trains its judge on first use and caches it (``judge_source=local``); the regression gate reports a judge
+that differs from the baseline's as its own error.
+
+``judges retrain`` trains the selected judges on CPU from their profile's task, writes
+``metrics/judges/weights/<judge>-<config>.pt`` and regenerates ``metrics/judges/pins.py``; then regenerate the
+baseline, since every judge-scored number moves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.core.errors import HarnessError
+
+# Imported inside functions: torch and the judges load only when a judges command runs (`--help` stays fast).
+
+
+@dataclass(frozen=True)
+class PinnedConfig:
+    """One committed judge: judge ``judge`` trained on task ``task`` as profile ``profile`` builds it."""
+
+    judge: str  # JUDGES name
+    task: str  # task whose data source trains it
+    profile: str  # profile that fixes the task's sizes and the judge's recipe; also the config label
+
+    @property
+    def file(self) -> str:
+        """Weights file name under ``metrics/judges/weights``."""
+        return f"{self.judge}-{self.profile}.pt"
+
+
+PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke and standard profiles
+    PinnedConfig("digits", "digits", "smoke"),
+    PinnedConfig("segmenter", "scenes", "smoke"),
+    PinnedConfig("digits", "digits", "standard"),
+    PinnedConfig("segmenter", "scenes", "standard"),
+    PinnedConfig("sr_features", "sr", "smoke"),  # FID/KID features of the sr protocol (SRGAN's content net is local)
+    PinnedConfig("sr_features", "sr", "standard"),
+)
+
+
+def add_judges_parser(sub: argparse._SubParsersAction) -> None:
+    """Adds ``judges {list,retrain}`` to the CLI."""
+    p = sub.add_parser("judges", help="list the committed judges, or retrain them deliberately")
+    p.add_argument("action", choices=("list", "retrain"), help="list: committed judges and their configurations; "
+                   "retrain: train them again on CPU, rewrite their weights and pins (then regenerate baselines)")
+    p.add_argument("--name", choices=sorted({c.judge for c in PINNED_CONFIGS}), help="only this judge (default: all)")
+    p.add_argument("--config", choices=sorted({c.profile for c in PINNED_CONFIGS}), help="only this profile")
+    p.add_argument("--no-progress", action="store_true", help="hide progress bars")
+
+
+def judges_command(args: argparse.Namespace) -> int:
+    """Runs ``judges list`` or ``judges retrain``; returns the exit code."""
+    from metrics.judges import pins as pins_module
+
+    selected = [c for c in PINNED_CONFIGS if args.name in (None, c.judge) and args.config in (None, c.profile)]
+    if args.action == "list":
+        for config in PINNED_CONFIGS:
+            pin = next((p for p in pins_module.PINS.values() if p["file"] == config.file), None)
+            sha = pin["weights_sha256"][:12] if pin else "not committed"
+            print(f"{config.judge:<10} {config.profile:<9} task {config.task:<7} {config.file:<24} {sha}")
+        return 0
+    for config in selected:
+        print(retrain(config, progress=not args.no_progress))
+    print("pins: metrics/judges/pins.py rewritten; put the weights sha256 above into COMMITTED_WEIGHTS_SHA256 of "
+          "tests/harness/test_pinned.py. Every judge-scored number moves: regenerate the baselines, e.g. "
+          "python -m harness.run suite --out runs/smoke && python -m harness.run baseline --run runs/smoke "
+          "--out baselines/smoke.json")
+    return 0
+
+
+def retrain(config: PinnedConfig, *, progress: bool) -> str:
+    """Trains one committed judge on CPU, writes its weights and its pin; returns a one-line summary."""
+    import torch
+
+    from harness.core.cache import weights_sha256
+    from harness.run_config import resolve_config
+    from harness.tasks import build_task
+    from metrics.judges import pins as pins_module
+    from metrics.judges.base import judge_key, load_judge_file, save_judge, train_judge
+    from metrics.judges.registry import JUDGES
+    from metrics.judges.resolve import WEIGHTS_DIR
+
+    run_config = resolve_config(config.profile, {})
+    spec = JUDGES.get(config.judge)
+    data = spec.data(build_task(config.task, run_config))
+    recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
+    start = time.perf_counter()
+    model = train_judge(spec, data, recipe, device=torch.device("cpu"), progress=progress)
+    path = WEIGHTS_DIR / config.file
+    save_judge(spec, model, data.params, path)
+    sha = weights_sha256(load_judge_file(spec, path).state_dict())
+    pins = {k: v for k, v in pins_module.PINS.items() if v["file"] != config.file}
+    pins[judge_key(spec, data, recipe)] = {"judge": config.judge, "config": config.profile, "file": config.file,
+                                           "weights_sha256": sha}
+    write_pins(pins)
+    pins_module.PINS.clear()
+    pins_module.PINS.update(pins)
+    return (f"{config.file}: {len(data.images)} {config.task} training images, {recipe.steps} steps x "
+            f"{recipe.batch_size}, {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1e6:.2f} MB, "
+            f"weights sha256 {sha}")
+
+
+def write_pins(pins: dict[str, dict[str, str]]) -> None:
+    """Rewrites ``metrics/judges/pins.py`` with ``pins`` (sorted by file), keeping its docstring."""
+    from harness.core.atomic import write_text
+    from metrics.judges import pins as pins_module
+
+    doc = (pins_module.__doc__ or "").strip()
+    if not doc:
+        raise HarnessError("metrics/judges/pins.py has lost its docstring; restore it from git")
+    lines = [f'"""{doc}\n"""', "", "PINS: dict[str, dict[str, str]] = {"]
+    for key, pin in sorted(pins.items(), key=lambda item: item[1]["file"]):
+        fields = ", ".join(f'"{name}": "{pin[name]}"' for name in ("judge", "config", "file"))
+        lines += [f'    "{key}": {{{fields},', f'{" " * 27}"weights_sha256": "{pin["weights_sha256"]}"}},']
+    lines.append("}")
+    write_text(Path(pins_module.__file__), "\n".join(lines) + "\n")

@@ -1,0 +1,128 @@
+"""The study commands' work on a run directory: load its config and trained jobs, simulate, calibrate, export."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from harness.config import apply_overrides, flatten_dict
+from harness.core import atomic
+from harness.core.device import resolve_device
+from harness.core.errors import HarnessError
+from harness.core.results import Row
+from harness.models import MODELS
+from harness.run_config import RunConfig
+from harness.rundir import RunDir
+from harness.study.collect import StudyMaterial, collect
+from harness.study.power_table import power_table
+from harness.study.scoring import score, simulated_rows, write_tables
+from harness.study.simulate import check_signals, parameters_record, simulate_responses
+
+log = logging.getLogger(__name__)
+
+STUDY_JOB = "study__simulated"  # the pseudo-job whose rows.json holds the simulated rows (metrics.csv includes it)
+
+
+def load_run(run_dir: Path, overrides: dict[str, object] | None = None) -> tuple[RunConfig, dict]:
+    """The run's saved config (with ``study.*`` overrides applied) and its manifest."""
+    path, manifest_path = run_dir / "config.json", run_dir / "manifest.json"
+    if not path.is_file() or not manifest_path.is_file():
+        raise HarnessError(f"--run {str(run_dir)!r}: no config.json/manifest.json there (expected a run directory)")
+    config = apply_overrides(RunConfig(), flatten_dict(json.loads(path.read_text())), source=str(path))
+    bad = [k for k in (overrides or {}) if not k.startswith("study.")]
+    if bad:
+        raise HarnessError(f"--set {bad[0]}: study commands take study.* keys only (the models are already trained)")
+    config = apply_overrides(config, dict(overrides or {}), source="--set")
+    return config, json.loads(manifest_path.read_text())
+
+
+def model_jobs(manifest: dict, tasks: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
+    """``(job id, model, seed)`` of every trained model job (reference jobs and the study job excluded)."""
+    jobs = []
+    for job_id, record in manifest.get("jobs", {}).items():
+        model = str(record.get("model", ""))
+        if record.get("reference") or model not in MODELS or record.get("status") not in ("done", "trained"):
+            continue
+        if tasks and record.get("task") not in tasks:
+            continue
+        jobs.append((job_id, model, int(record["seed"])))
+    return jobs
+
+
+def gather(run_dir: Path, config: RunConfig, manifest: dict, *, keep_images: bool,
+           tasks: tuple[str, ...] = ()) -> StudyMaterial:
+    """Every trained job's outputs and signals."""
+    jobs = model_jobs(manifest, tasks)
+    if not jobs:
+        raise HarnessError(f"--run {str(run_dir)!r}: no trained model jobs to show in a study")
+    material = collect(run_dir, config, jobs, device=resolve_device(config.device), keep_images=keep_images)
+    for note in material.notes:
+        log.info("study: %s", note)
+    check_signals(material, log.warning)
+    return material
+
+
+@dataclass(frozen=True)
+class SimulationResult:
+    """What ``simulate_run`` wrote: the study folder, the tables, the rows and the wall time."""
+
+    study_dir: Path
+    tables: dict[str, pd.DataFrame]
+    rows: list[Row]
+    wall_time_s: float
+
+
+def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_source: str = "prior",
+                 save_ratings: bool = False, tasks: tuple[str, ...] = ()) -> SimulationResult:
+    """Simulates the three protocols for the run's methods; writes ``study/`` and the study rows into metrics.csv.
+
+    Args:
+        run_dir: The run directory.
+        config: Its config (``config.study`` drives the simulation).
+        manifest: Its manifest (jobs are read; the study job is recorded).
+        observer_source: ``prior`` or a description of the calibration used (goes into every row).
+        save_ratings: Also write the simulated trial manifests and ratings (``study/simulated/``), which
+            ``study import`` turns into the same tables.
+        tasks: Only these tasks (default: every task of the run).
+    """
+    started = time.perf_counter()
+    cfg = config.study
+    material = gather(run_dir, config, manifest, keep_images=False, tasks=tasks)
+    data = simulate_responses(material, cfg)
+    tables = score(data, cfg)
+    study_dir = run_dir / "study"
+    write_tables(tables, study_dir, simulated=True)
+    with atomic.atomic_path(study_dir / "power.csv") as tmp:
+        power_table(tables, cfg).to_csv(tmp, index=False)
+    record = {**parameters_record(cfg, material), "observer_source": observer_source}
+    atomic.write_json(study_dir / "study.json", record)
+    if save_ratings:
+        _save_ratings(data, cfg, study_dir / "simulated", run_dir)
+    rows = simulated_rows(tables, cfg, material.settings, material.variants, provenance=material.provenance,
+                          observer_source=observer_source)
+    run = RunDir(run_dir)
+    run.write_rows(STUDY_JOB, rows)
+    elapsed = time.perf_counter() - started
+    manifest.setdefault("jobs", {})[STUDY_JOB] = {
+        "model": "study", "task": "all", "seed": cfg.seed, "protocol": "human_study (simulated)",
+        "reference": True, "status": "done", "wall_time_s": round(elapsed, 3)}
+    run.write_manifest(manifest)
+    run.rebuild_metrics(list(manifest["jobs"]))
+    return SimulationResult(study_dir, tables, rows, elapsed)
+
+
+def _save_ratings(data: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cfg, out: Path, run_dir: Path) -> None:
+    """Each protocol as an importable study folder without images: ``<out>/<protocol>/{trials,ratings}.csv``."""
+    for protocol, (trials, ratings) in data.items():
+        folder = out / protocol
+        folder.mkdir(parents=True, exist_ok=True)
+        trials.to_csv(folder / "trials.csv", index=False)
+        ratings.to_csv(folder / "ratings.csv", index=False)
+        atomic.write_json(folder / "study.json", {"protocol": protocol, "study": dataclasses.asdict(cfg),
+                                                  "run": str(run_dir), "simulated": True})

@@ -1,0 +1,106 @@
+"""The embedded benchmark is the same on every machine: generated data and committed judges, pinned by hash.
+
+A failure here on another machine means that machine generates other data (then its judges are trained locally and
+the gate says so) or that a committed judge file changed; on this machine, that a change moved the data or the
+judges without bumping the generator version / rerunning ``python -m harness.run judges retrain``.
+"""
+
+import importlib.util
+
+import pytest
+import torch
+
+from harness.core.cache import weights_sha256
+from harness.core.task import task_sha256
+from harness.pinned_judges import PINNED_CONFIGS, write_pins
+from harness.run import main
+from harness.run_config import resolve_config
+from harness.tasks import build_task
+from metrics.judges import pins as pins_module
+from metrics.judges import resolve
+from metrics.judges.base import judge_key, load_judge_file
+from metrics.judges.registry import JUDGES
+
+CPU = torch.device("cpu")
+# task_sha256 of each default embedded task as the smoke profile generates it (torch 2.14.1, numpy, the glyph bank).
+SMOKE_DATA_SHA256 = {
+    "digits": "acd6c513450a4e940c9f54cc28a17ba7de3fd95deb6c6ffb607edbe0e8705641",
+    "scenes": "9686879c86bdb4ee4ecdd15329c87222836c5d234353c730684fe4fa748c3846",
+    "maps": "d9e9e8caaa2b0f6802f2c4d3f13b953864e118c9540cd3a01223d8732c23f6cc",
+    "probe_texture": "76cc4e1134472f5c7690beaa7091cb9929f08a6f8b48844dc1515774624706ca",
+    "probe_geometry": "a555ee8b48590d37b34162f907476bc4e1030ece8e48f6bfad437eb37194d442",
+}
+# weights_sha256 of each committed judge (rerun `judges retrain` and update these together with pins.py).
+COMMITTED_WEIGHTS_SHA256 = {
+    "digits-smoke.pt": "29339a119919ea922edba3cac62e31139eb70ce14764c052c1ffe8e27dfbd4ee",
+    "segmenter-smoke.pt": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b",
+    "digits-standard.pt": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433",
+    "segmenter-standard.pt": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720",
+}
+MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
+
+
+@pytest.fixture(scope="module")
+def smoke_tasks(tmp_path_factory):
+    """Every default embedded task generated afresh (a private cache) at the smoke profile's sizes."""
+    config = resolve_config("smoke", {})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("HARNESS_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+        yield {name: build_task(name, config) for name in SMOKE_DATA_SHA256}
+
+
+@pytest.mark.parametrize("name", sorted(SMOKE_DATA_SHA256))
+def test_generated_task_is_pinned(smoke_tasks, name):
+    assert task_sha256(smoke_tasks[name]) == SMOKE_DATA_SHA256[name]
+
+
+@pytest.mark.parametrize("config", PINNED_CONFIGS, ids=lambda c: c.file)
+def test_committed_judge_file_is_pinned(config):
+    path = resolve.WEIGHTS_DIR / config.file
+    assert path.is_file() and path.stat().st_size < MAX_FILE_BYTES
+    sha = weights_sha256(load_judge_file(JUDGES.get(config.judge), path).state_dict())
+    assert sha == COMMITTED_WEIGHTS_SHA256[config.file]
+    (pin,) = [p for p in pins_module.PINS.values() if p["file"] == config.file]
+    assert pin == {"judge": config.judge, "config": config.profile, "file": config.file, "weights_sha256": sha}
+
+
+def test_every_pin_is_tested():
+    assert {p["file"] for p in pins_module.PINS.values()} == set(COMMITTED_WEIGHTS_SHA256)
+
+
+@pytest.mark.parametrize("config", [c for c in PINNED_CONFIGS if c.profile == "smoke"], ids=lambda c: c.file)
+def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
+    monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("trained instead of loading the pin"))
+    eval_config = resolve_config("smoke", {}).eval
+    spec = JUDGES.get(config.judge)
+    judge = resolve.judge_for_task(spec, smoke_tasks[config.task], steps=eval_config.judge_steps,
+                                   batch_size=eval_config.judge_batch_size, device=CPU, progress=False)
+    assert (judge.source, judge.path.name) == ("pinned", config.file)
+    assert judge.sha256 == COMMITTED_WEIGHTS_SHA256[config.file]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("config", [c for c in PINNED_CONFIGS if c.profile == "standard"], ids=lambda c: c.file)
+def test_standard_pins_match_the_standard_data(config):
+    run_config = resolve_config("standard", {})
+    spec = JUDGES.get(config.judge)
+    recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
+    key = judge_key(spec, spec.data(build_task(config.task, run_config)), recipe)
+    assert pins_module.PINS[key]["file"] == config.file
+
+
+def test_pins_file_round_trips(tmp_path, monkeypatch):
+    target = tmp_path / "pins.py"
+    monkeypatch.setattr(pins_module, "__file__", str(target))
+    write_pins(pins_module.PINS)
+    spec = importlib.util.spec_from_file_location("pins_copy", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.PINS == pins_module.PINS and module.__doc__ == pins_module.__doc__
+
+
+def test_judges_list_command(capsys):
+    assert main(["judges", "list"]) == 0
+    out = capsys.readouterr().out
+    for config in PINNED_CONFIGS:
+        assert config.file in out

@@ -1,0 +1,82 @@
+"""The Inception weights are read with weights_only=True: a malicious pickle at that path runs no code."""
+
+import io
+
+import pytest
+import torch
+from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
+from torch_fidelity.utils import create_feature_extractor
+
+from harness.core.cache import file_sha256
+from harness.core.errors import HarnessError
+from metrics import fidelity
+from metrics.feature_extractor_inception import SAFE_INCEPTION_EXTRACTOR, FeatureExtractorInceptionSafe
+
+
+class Boom:
+    """Unpickling it would create the marker file (what torch-fidelity's weights_only=False load would do)."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+class _Unloaded(FeatureExtractorInceptionV3):
+    """torch-fidelity's network with its random initialisation (its weights load skipped)."""
+
+    def load_state_dict(self, state_dict, strict=True, assign=False):
+        return None
+
+
+@pytest.fixture(scope="module")
+def random_weights(tmp_path_factory):
+    """A state-dict file of the right shapes (random values): stands in for the real 95 MB download."""
+    empty = io.BytesIO()
+    torch.save({}, empty)
+    empty.seek(0)
+    torch.manual_seed(0)
+    net = _Unloaded("probe", ["2048"], feature_extractor_weights_path=empty)
+    path = tmp_path_factory.mktemp("inception") / "weights.pth"
+    torch.save(net.state_dict(), path)
+    return path
+
+
+def test_malicious_pickle_runs_no_code(tmp_path, monkeypatch):
+    marker = tmp_path / "pwned"
+    path = tmp_path / fidelity.INCEPTION_FILE
+    torch.save({"Conv2d_1a_3x3.conv.weight": Boom(marker)}, path)
+    with pytest.raises(HarnessError, match="cannot be loaded as plain weights"):
+        FeatureExtractorInceptionSafe(SAFE_INCEPTION_EXTRACTOR, ["2048"], feature_extractor_weights_path=str(path))
+    assert not marker.exists()
+    # Through the public path too, with the sha256-prefix check (32 bits, forgeable) out of the way.
+    monkeypatch.setattr(fidelity, "INCEPTION_SHA256_PREFIX", "")
+    images = torch.rand(4, 3, 16, 16)
+    with pytest.raises(HarnessError, match=path.name):
+        fidelity.fidelity_metrics(images, images, feature_extractor="inception-v3-compat", weights_path=path,
+                                  kid=False, prc=False)
+    assert not marker.exists()
+
+
+def test_not_a_state_dict_is_refused(tmp_path):
+    path = tmp_path / "list.pth"
+    torch.save([torch.zeros(1)], path)
+    with pytest.raises(HarnessError, match="not a state dict"):
+        FeatureExtractorInceptionSafe(SAFE_INCEPTION_EXTRACTOR, ["2048"], feature_extractor_weights_path=str(path))
+    with pytest.raises(HarnessError, match="nothing is downloaded"):
+        FeatureExtractorInceptionSafe(SAFE_INCEPTION_EXTRACTOR, ["2048"])
+
+
+def test_safe_extractor_equals_torch_fidelity_on_the_same_weights(random_weights, monkeypatch):
+    ours = create_feature_extractor(SAFE_INCEPTION_EXTRACTOR, ["2048"], cuda=False,
+                                    feature_extractor_weights_path=str(random_weights), verbose=False)
+    theirs = FeatureExtractorInceptionV3("inception-v3-compat", ["2048"],
+                                         feature_extractor_weights_path=str(random_weights)).eval()
+    x = (torch.rand(1, 3, 40, 40) * 255).to(torch.uint8)
+    with torch.no_grad():
+        assert torch.equal(ours(x)[0], theirs(x)[0])
+    # verify_inception_weights returns the full sha256 that protocols record in every row.
+    monkeypatch.setattr(fidelity, "INCEPTION_SHA256_PREFIX", file_sha256(random_weights)[:8])
+    path, digest = fidelity.verify_inception_weights(random_weights)
+    assert path == random_weights and digest == file_sha256(random_weights) and len(digest) == 64
