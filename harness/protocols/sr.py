@@ -123,7 +123,7 @@ def _protocol(ctx: EvalContext, extra: dict[str, str]) -> dict[str, object]:
             "psnr_inf": "identical images inf, means over finite values",
             "lr": task.meta.get("lr_source", "MATLAB bicubic imresize x1/scale (antialiased)"),
             "test": f"centre {crop}px crops" if crop else "whole images", "images": len(task.meta["test_names"]),
-            "ci": "95% t-interval across images", "setting": ctx.setting, "variant": ctx.variant, **extra}
+            "ci": "95% t-interval across images", "variant": ctx.variant, **extra}
 
 
 def _quality_rows(ctx: EvalContext, per_image: dict[str, torch.Tensor], extra: dict[str, str]) -> list[Row]:
@@ -171,8 +171,7 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
         log.warning("%s: %s", ctx.model_name, warning)
     protocol = dict(protocol="torch-fidelity", **judge, samples=f"{len(fake)} tiles of {side}px",
                     real=f"{len(real)} HR tiles, other checkerboard squares", kid_subset=subset,
-                    small_sample_warning=warning,
-                    setting=ctx.setting, variant=ctx.variant, **extra)
+                    small_sample_warning=warning, variant=ctx.variant, **extra)
     kid, kid_std = values["kid"], values["kid_std"]
     return make_rows(ctx, {"fid": values["fid"], "kid": kid}, n=len(fake), protocol=protocol,
                      ci={"kid": (kid - kid_std, kid + kid_std)})

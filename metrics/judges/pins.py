@@ -14,4 +14,8 @@ PINS: dict[str, dict[str, str]] = {
                            "weights_sha256": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b"},
     "bd7a6869f74e5d84": {"judge": "segmenter", "config": "standard", "file": "segmenter-standard.pt",
                            "weights_sha256": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720"},
+    "25a6cefde2ac6c91": {"judge": "sr_features", "config": "smoke", "file": "sr_features-smoke.pt",
+                           "weights_sha256": "529270cba78b174f3bbb76edbb6fdf2fdc59b48185b25acab1ba452757458049"},
+    "62e5ef479800bb87": {"judge": "sr_features", "config": "standard", "file": "sr_features-standard.pt",
+                           "weights_sha256": "51521640ce71230b50d58329ecdbc42f0ae547a2860e20e74a8009445fae4c6d"},
 }

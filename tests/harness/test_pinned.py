@@ -29,6 +29,7 @@ SMOKE_DATA_SHA256 = {
     "maps": "d9e9e8caaa2b0f6802f2c4d3f13b953864e118c9540cd3a01223d8732c23f6cc",
     "probe_texture": "76cc4e1134472f5c7690beaa7091cb9929f08a6f8b48844dc1515774624706ca",
     "probe_geometry": "a555ee8b48590d37b34162f907476bc4e1030ece8e48f6bfad437eb37194d442",
+    "sr": "d9174d0cfbb127575057331e223f0ef0576df12772eb05b7e6e8ba45e1de145b",  # scikit-image 0.26 photos, imresize
 }
 # weights_sha256 of each committed judge (rerun `judges retrain` and update these together with pins.py).
 COMMITTED_WEIGHTS_SHA256 = {
@@ -36,6 +37,8 @@ COMMITTED_WEIGHTS_SHA256 = {
     "segmenter-smoke.pt": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b",
     "digits-standard.pt": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433",
     "segmenter-standard.pt": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720",
+    "sr_features-smoke.pt": "529270cba78b174f3bbb76edbb6fdf2fdc59b48185b25acab1ba452757458049",
+    "sr_features-standard.pt": "51521640ce71230b50d58329ecdbc42f0ae547a2860e20e74a8009445fae4c6d",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
