@@ -1,18 +1,33 @@
-"""Options shared by the run-making subcommands (``suite``, ``train``), built from the RunConfig fields."""
+"""Options shared by the run-making subcommands (``suite``, ``train``), resolved into a RunConfig.
+
+Importing this module imports no torch: ``--help`` stays fast; the config classes load when a command runs.
+"""
 
 from __future__ import annotations
 
 import argparse
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from harness.config import parse_set_arguments
-from harness.run_config import PROFILES, RunConfig, resolve_config
+from harness.config import PROFILES, parse_set_arguments
+
+if TYPE_CHECKING:
+    from harness.run_config import RunConfig
+
+FLAG_KEYS = ("models", "tasks", "seeds", "device")  # flags that set the config key of the same name
+
+
+def add_threads_option(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--threads``."""
+    parser.add_argument("--threads", type=int, default=None, metavar="N",
+                        help="torch intra-op CPU threads (default: chosen from the CPUs available to this process; "
+                             "the choice is recorded in the run's manifest)")
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Adds --profile, --models, --tasks, --seeds, --device, --out, --resume, --set, --no-progress."""
-    parser.add_argument("--profile", default="smoke", choices=PROFILES,
+    """Adds --profile, --models, --tasks, --seeds, --device, --out, --resume, --set, --threads, --no-progress."""
+    parser.add_argument("--profile", default=None, choices=PROFILES,
                         help="scale: smoke (CPU minutes, the default), standard (meaningful numbers on the embedded "
                              "benchmark), paper (the papers' architectures and schedules; GPU)")
     parser.add_argument("--models", default=None, help="comma-separated model names (default: every model but the "
@@ -25,25 +40,34 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=None,
                         help="run directory (default: runs/<profile>-<timestamp>)")
     parser.add_argument("--resume", action="store_true",
-                        help="continue the run in --out: finished jobs are skipped, unfinished ones resume from "
-                             "their last checkpoint (the options must match the original run)")
+                        help="continue the run in --out with its saved settings: finished jobs are skipped, "
+                             "unfinished ones resume from their last checkpoint (an option that contradicts the "
+                             "saved settings is an error)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config value by its dotted key, e.g. --set gan.steps=200 "
-                             "(repeatable; unknown keys and wrong types are rejected; see `list config`)")
+                             "(repeatable; unknown keys, wrong types and values out of range are rejected; see "
+                             "`list config`)")
+    add_threads_option(parser)
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
-    """Resolves defaults → profile → flags → ``--set`` (``--set`` wins), validating each step."""
-    overrides: dict[str, object] = {}
-    for flag in ("models", "tasks", "seeds", "device"):
-        value = getattr(args, flag)
-        if value is not None:
-            overrides[flag] = value
+    """Resolves defaults → profile → flags → ``--set`` (``--set`` wins), validating each step.
+
+    With ``--resume`` and a run in ``--out``, the run's saved ``config.json`` replaces defaults and profile (unless
+    ``--profile`` is given); the flags and ``--set`` go on top, and ``RunDir.start`` refuses any that differ.
+    """
+    from harness.run_config import config_from_saved, resolve_config
+
+    overrides: dict[str, object] = {flag: getattr(args, flag) for flag in FLAG_KEYS if getattr(args, flag) is not None}
     if args.no_progress:
         overrides["progress"] = "false"
     overrides.update(parse_set_arguments(args.overrides))
-    return resolve_config(args.profile, overrides)
+    saved = args.out / "config.json" if args.out is not None else None
+    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress"}
+    if args.resume and args.profile is None and saved is not None and saved.is_file():
+        return config_from_saved(saved, overrides, flags)
+    return resolve_config(args.profile or "smoke", overrides, flags)
 
 
 def out_dir(args: argparse.Namespace, config: RunConfig) -> Path:

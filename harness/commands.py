@@ -1,4 +1,8 @@
-"""The subcommands behind ``harness.run``; each returns an exit code."""
+"""The subcommands behind ``harness.run``; each returns an exit code.
+
+Heavy modules (torch, the registries, metric libraries) are imported inside the command that needs them, so
+``--help`` and ``list profiles`` start in well under a second.
+"""
 
 from __future__ import annotations
 
@@ -7,30 +11,35 @@ import json
 import logging
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.cli_common import config_from_args, out_dir
-from harness.config import flatten, flatten_dict
+from harness.config import PROFILES
 from harness.core.errors import HarnessError
-from harness.run_config import PROFILES, RunConfig
+
+if TYPE_CHECKING:
+    from harness.run_config import RunConfig
 
 log = logging.getLogger("harness")
 
 
 def _list(what: str) -> int:
-    from harness.models import MODELS
-    from harness.tasks import TASKS
-    from metrics.registry import METRICS
-
     if what in ("all", "models"):
+        from harness.models import MODELS
+
         print("models:")
         for name, spec in MODELS.items():
             variant = f" [{spec.variant}]" if spec.variant else ""
             print(f"  {name:<24} {spec.setting:<13} tasks: {', '.join(spec.protocols)}{variant} — {spec.paper}")
     if what in ("all", "tasks"):
+        from harness.tasks import TASKS
+
         print("tasks:")
         for name, spec in TASKS.items():
             print(f"  {name:<24} {spec.description}")
     if what in ("all", "metrics"):
+        from metrics.registry import METRICS
+
         print("metrics:")
         for name, spec in METRICS.items():
             folders = "folders" if spec.on_folders else "in-suite only"
@@ -38,21 +47,32 @@ def _list(what: str) -> int:
     if what in ("all", "profiles"):
         print(f"profiles: {', '.join(PROFILES)}")
     if what == "config":
+        from harness.config import flatten
+        from harness.run_config import RunConfig
+
         for key, value in flatten(RunConfig()).items():
             print(f"  {key} = {value!r}")
     return 0
+
+
+def _failed(failed: dict[str, str], total: int) -> HarnessError:
+    return HarnessError(f"{len(failed)} of {total} jobs failed (the others' results are kept): "
+                        + " | ".join(failed.values()))
 
 
 def _suite(args: argparse.Namespace, train_only: bool) -> int:
     from harness.suite import run_suite
 
     config = config_from_args(args)
-    run = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only)
+    result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
+                       threads=args.threads)
     if not train_only and config.study.simulate:
-        _simulated_study(run.path, config)
-    print(f"metrics: {run.metrics_path}")
+        _simulated_study(result.run.path, config)
+    print(f"metrics: {result.run.metrics_path}")
     if not train_only and not args.no_report:
-        _report(run.path)
+        _report(result.run.path)
+    if result.failed:
+        raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
 
 
@@ -69,8 +89,11 @@ def _report(run_dir: Path) -> int:
     from reports.build import build_report
 
     paths = build_report(run_dir)
-    print(f"report: {paths.report_html}\nsummary: {paths.summary_csv}\npaired vs unpaired: {paths.paired_csv}\n"
-          f"plots: {paths.plots_dir}")
+    print(f"report: {paths.report_html}\nsummary: {paths.summary_csv} and {paths.summary_md.name}\n"
+          f"comparisons: {paths.comparisons_csv}\npaired vs unpaired: {paths.paired_csv}\nplots: {paths.plots_dir}")
+    if paths.missing_jobs:
+        print(f"report INCOMPLETE: {len(paths.missing_jobs)} planned job(s) without results: "
+              f"{', '.join(paths.missing_jobs)}")
     return 0
 
 
@@ -78,11 +101,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     if args.run is not None:
         if args.metric or args.pred:
             raise HarnessError("evaluate: give either --run DIR or --metric NAME --pred DIR, not both")
-        return _evaluate_run(args.run)
+        return _evaluate_run(args.run, args.threads)
     if not args.metric or not args.pred:
         raise HarnessError("evaluate: expected --run DIR, or --metric NAME --pred DIR [--target DIR]")
+    import torch
+
+    from harness.core.device import choose_threads, resolve_device
     from harness.evaluate_folders import evaluate_folders
 
+    torch.set_num_threads(choose_threads(args.threads, resolve_device(args.device)).threads)
     result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
                               seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
                               progress=not args.no_progress, scale=args.scale, y_channel=args.y_channel)
@@ -90,19 +117,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _evaluate_run(run_dir: Path) -> int:
-    import json
-
-    from harness.config import apply_overrides
+def _evaluate_run(run_dir: Path, threads: int | None) -> int:
+    from harness.run_config import config_from_saved
     from harness.suite import run_suite
 
     path = run_dir / "config.json"
-    if not path.exists():
+    if not path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json there (expected a run directory)")
-    saved = json.loads(path.read_text())
-    config = apply_overrides(RunConfig(), flatten_dict(saved), source=str(path))
-    run = run_suite(config, run_dir, resume=True)
-    print(f"metrics: {run.metrics_path}")
+    result = run_suite(config_from_saved(path), run_dir, resume=True, threads=threads)
+    print(f"metrics: {result.run.metrics_path}")
+    if result.failed:
+        raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
 
 

@@ -1,33 +1,57 @@
 """Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges,study}``.
 
-Exit codes: 0 success, 1 a regression found by ``check``, 2 unusable input (unknown name, bad option, missing or
-corrupt file); the message names the thing and what was expected.
+Exit codes: 0 success; 1 a regression found by ``check``; 2 unusable input or environment (unknown name, bad
+option, value out of range, missing or corrupt file, full disk, unwritable --out, a run in use, a training job that
+diverged) with one line naming the thing and what was expected; 3 an internal error (a bug in the harness: one
+line on screen, the traceback in the run's harness.log or, outside a run, in a file the line names); 130
+interrupted (Ctrl-C), 143 terminated (SIGTERM): finished jobs and the last checkpoints are kept.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
+import signal
 import sys
+import tempfile
+import time
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from harness import commands
-from harness.cli_common import add_run_options
+from harness.cli_common import add_run_options, add_threads_option
 from harness.core.errors import HarnessError
 from harness.pinned_judges import add_judges_parser
 from harness.study.cli import add_study_parser
 
 log = logging.getLogger("harness")
+EXIT_OK, EXIT_REGRESSION, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
+ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
+                      errno.EISDIR, errno.ENAMETOOLONG)  # the user's disk or paths, not a bug
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser whose errors are one line (no usage block)."""
+
+    def error(self, message: str) -> NoReturn:
+        """Prints ``error: <message> (see --help)`` and exits 2."""
+        self.exit(EXIT_INPUT, f"error: {self.prog}: {message} (see {self.prog} --help)\n")
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread so that ``finally`` blocks run (temporary files are removed)."""
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand and its documented options."""
-    parser = argparse.ArgumentParser(prog="python -m harness.run", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = Parser(prog="python -m harness.run", description=__doc__,
+                    formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR"),
                         help="logging level (default INFO)")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
 
     p = sub.add_parser("list", help="list models, tasks, metrics, profiles or config keys")
     p.add_argument("what", nargs="?", default="all",
@@ -64,6 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the result as strict JSON: a non-finite value (PSNR "
                    "of identical images is inf) is null, and a \"nonfinite\" object maps its key to \"inf\", "
                    "\"-inf\" or \"nan\"")
+    add_threads_option(p)
     p.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
     p = sub.add_parser("report", help="(re)build summary.csv, plots/ and report.html of a run")
@@ -84,20 +109,77 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _crash_log(args: argparse.Namespace) -> Path:
+    """Where an internal error outside a run writes its traceback: ``--run``'s harness.log, else a temp file."""
+    run = getattr(args, "run", None)
+    if isinstance(run, Path) and (run / "config.json").is_file():
+        return run / "harness.log"
+    return Path(tempfile.gettempdir()) / f"gan-harness-error-{time.strftime('%Y%m%d-%H%M%S')}.log"
+
+
+def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
+    from harness.rundir import RunCrashed  # already imported when a run crashed
+
+    if isinstance(exc, RunCrashed):
+        cause, path = exc.cause, exc.log_path
+    else:
+        cause, path = exc, _crash_log(args)
+        try:
+            with open(path, "a", encoding="utf-8") as handle:
+                handle.write("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)))
+        except OSError:
+            path = None
+    where = f"the traceback is in {path}" if path else "the traceback could not be written"
+    print(f"internal error (a bug in the harness, not your input): {type(cause).__name__}: {cause}; {where}",
+          file=sys.stderr)
+    return EXIT_INTERNAL
+
+
+def _environment_error(exc: OSError) -> str:
+    name = f" {exc.filename}" if exc.filename else ""
+    hint = ("free some space, then continue with --resume" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+            else "choose a writable location")
+    return f"error: cannot write{name}: {exc.strerror}; {hint}"
+
+
+def _on_sigterm(signum: int, frame: object) -> NoReturn:
+    raise Terminated
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the CLI and returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
+        return exc.code if isinstance(exc.code, int) else EXIT_INPUT
     logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
                         datefmt="%H:%M:%S")
+    previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return commands.dispatch(args)
     except HarnessError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: finished jobs and the last checkpoints are kept; continue with the same command and "
-              "--resume", file=sys.stderr)
-        return 130
+        return EXIT_INPUT
+    except KeyboardInterrupt as exc:
+        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished jobs and the last "
+              "checkpoints are kept; continue with the same --out and --resume", file=sys.stderr)
+        return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in ENVIRONMENT_ERRNOS:
+            return _internal_error(exc, args)
+        print(_environment_error(exc), file=sys.stderr)
+        return EXIT_INPUT
+    except Exception as exc:  # noqa: BLE001 - every other error is a bug: one line here, the traceback in a file
+        return _internal_error(exc, args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _main_thread() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 if __name__ == "__main__":

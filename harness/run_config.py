@@ -1,16 +1,21 @@
 """The resolved configuration of a run: runner options, evaluation settings, and one section per task and model.
 
 Defaults are the papers' settings (the ``paper`` profile); ``harness/profiles/*.json`` shrink them. A new task or
-model adds its config section here, explicitly.
+model adds its config section here, explicitly. Every resolved config is checked by ``harness.config.check_config``
+(choices, ranges, paths) before a run directory is written.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
+from typing import Literal
 
-from harness.config import apply_overrides, load_profile_file
+from harness.config import PROFILES, apply_overrides, check_config, flatten_dict, load_profile_file
+from harness.core.bounds import AdamBeta, BatchSize, LearningRate, NonNegative, Probability, Range, Seed, Steps
 from harness.core.errors import HarnessError
 from harness.data.digits import DigitsConfig
 from harness.data.maps import MapsConfig
@@ -28,7 +33,6 @@ from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 from reference_models.srgan import SRGANConfig
 
-PROFILES = ("smoke", "standard", "paper")
 # SRResNet-MSE (SRGAN §3.2): G alone, pixel MSE, lr 1e-4 for 10^6 steps, no adversarial phase
 SRRESNET_DEFAULTS = SRGANConfig(adversarial=False, content="mse", pretrain_steps=0, steps=1_000_000)
 
@@ -37,13 +41,13 @@ SRRESNET_DEFAULTS = SRGANConfig(adversarial=False, content="mse", pretrain_steps
 class RunConfig:
     """Everything a run depends on; saved as ``config.json`` in the run directory."""
 
-    profile: str = "smoke"  # the profile these values were resolved from (smoke | standard | paper)
+    profile: Literal["smoke", "standard", "paper"] = "smoke"  # the profile these values were resolved from
     device: str = "auto"  # auto (cuda if available, else cpu) | cpu | cuda | cuda:N
-    seeds: tuple[int, ...] = (0,)  # one job per (model, task, seed); CIs across seeds in reports
+    seeds: tuple[Seed, ...] = (0,)  # one job per (model, task, seed); CIs across seeds in reports
     models: tuple[str, ...] = ()  # models to run; empty = every registered model
     tasks: tuple[str, ...] = ()  # tasks to run; empty = every task each selected model supports
-    checkpoint_every: int = 500  # training steps between resumable checkpoints
-    log_every: int = 10  # training steps between recorded loss rows (losses.csv, progress bar)
+    checkpoint_every: Steps = 500  # training steps between resumable checkpoints
+    log_every: Steps = 10  # training steps between recorded loss rows (losses.csv, progress bar, NaN check)
     progress: bool = True  # show tqdm progress bars
     task_overrides: tuple[str, ...] = ()  # "<model section>@<task>.<key>=<value>": a model setting on one task only
     eval: EvalConfig = field(default_factory=EvalConfig)
@@ -63,6 +67,61 @@ class RunConfig:
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
 
 
+def _r(annotated: object) -> Range:
+    return next(m for m in getattr(annotated, "__metadata__", ()) if isinstance(m, Range))
+
+
+_WIDTH, _STEPS, _BATCH = Range(1, 4096), _r(Steps), _r(BatchSize)
+_COUNT, _SOME, _MS, _PX = Range(1, 1_000_000), Range(0, 1_000_000), Range(0, 600_000), Range(16, 4096)
+_LR, _BETA, _PROB, _WEIGHT = _r(LearningRate), _r(AdamBeta), _r(Probability), _r(NonNegative)
+
+# Ranges of the numeric fields of sections whose classes live outside the runner (reference_models/, the study's
+# metrics/human_study/) and do not yet declare them in their annotations (``Annotated[int, Range(...)]``,
+# harness.core.bounds); an annotation, where present, wins. Cross-field and task-dependent limits (U-Net depth vs
+# image size) stay in each model's ``check``.
+def _study_bounds() -> dict[str, Range]:
+    observer = {"noise": Range(0.0, 100.0), "noise_spread": Range(0.0, 10.0), "bias_sd": Range(0.0, 100.0),
+                "lapse": _PROB, "careless_fraction": _PROB, "w_realism": _WEIGHT, "w_reference": _WEIGHT}
+    counts = {"seed": _r(Seed), "max_images": _COUNT, "n_reference": _COUNT,
+              "amt.n_participants": _COUNT, "amt.n_practice": _SOME, "amt.n_trials": _COUNT, "amt.exposure_ms": _MS,
+              "amt.display_px": _PX, "best_of.n_participants": _COUNT, "best_of.n_questions": _COUNT,
+              "best_of.n_validation": _SOME, "best_of.max_validation_errors": _SOME, "best_of.exposure_ms": _MS,
+              "best_of.display_px": _PX, "mos.n_raters": _COUNT, "mos.n_calibration": _SOME, "mos.n_images": _COUNT,
+              "mos.exposure_ms": _MS, "mos.display_px": _PX, "stats.alpha": Range(0.0, 1.0, True, True),
+              "stats.confidence": Range(0.0, 1.0, True, True), "stats.n_resamples": Range(1, 10_000_000)}
+    who = ("amt_observer", "best_of_observer", "mos_observer")
+    return {**{f"study.{k}": r for k, r in counts.items()},
+            **{f"study.{o}.{k}": r for o in who for k, r in observer.items()}}
+
+
+def _srgan_bounds(section: str) -> dict[str, Range]:
+    ranges = {"n_blocks": Range(0, 256), "width": _WIDTH, "d_width": _WIDTH, "d_dense": Range(1, 65536),
+              "feature_rescale": Range(0.0, 1e6, open_lo=True), "adv_weight": _WEIGHT, "tv_weight": _WEIGHT,
+              "lr": _LR, "beta1": _BETA, "batch_size": _BATCH, "pretrain_steps": Range(0, _STEPS.hi),
+              "steps": _STEPS, "decay_after": Range(0, _STEPS.hi), "judge_steps": _STEPS}
+    return {f"{section}.{k}": r for k, r in ranges.items()}
+
+
+SECTION_BOUNDS: Mapping[str, Range] = {
+    "gan.noise_dim": _WIDTH, "gan.g_hidden": Range(1, 65536), "gan.d_units": Range(1, 65536),
+    "gan.d_pieces": Range(1, 64), "gan.g_irange": _WEIGHT, "gan.d_irange": _WEIGHT, "gan.max_col_norm": _WEIGHT,
+    "gan.d_input_keep": Range(0.0, 1.0, open_lo=True), "gan.d_hidden_keep": Range(0.0, 1.0, open_lo=True),
+    "gan.lr": _LR, "gan.lr_decay": Range(1.0, 2.0), "gan.min_lr": Range(0.0, 10.0), "gan.momentum_start": _BETA,
+    "gan.momentum_end": _BETA, "gan.momentum_saturate_steps": Range(0, _STEPS.hi), "gan.d_steps": Range(1, 100),
+    "gan.batch_size": _BATCH, "gan.steps": _STEPS,
+    "pix2pix.ngf": _WIDTH, "pix2pix.ndf": _WIDTH, "pix2pix.num_downs": Range(1, 12),
+    "pix2pix.d_receptive_field": Range(1, 4096), "pix2pix.lambda_l1": _WEIGHT, "pix2pix.lr": _LR,
+    "pix2pix.beta1": _BETA, "pix2pix.beta2": _BETA, "pix2pix.batch_size": _BATCH, "pix2pix.steps": _STEPS,
+    "pix2pix.decay_steps": Range(-1, _STEPS.hi),  # -1 = the second half of the schedule
+    "cyclegan.ngf": _WIDTH, "cyclegan.ndf": _WIDTH, "cyclegan.n_blocks": Range(0, 64),
+    "cyclegan.lambda_cycle": _WEIGHT, "cyclegan.lambda_identity": _WEIGHT, "cyclegan.pool_size": Range(0, 10000),
+    "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
+    "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
+    **_srgan_bounds("srresnet"), **_srgan_bounds("srgan"),
+    **_study_bounds(),
+}
+
+
 def profile_path(name: str) -> Path:
     """The JSON override file of profile ``name``; an unknown name is a ``HarnessError`` listing the profiles."""
     if name not in PROFILES:
@@ -70,15 +129,68 @@ def profile_path(name: str) -> Path:
     return Path(str(resources.files("harness") / "profiles" / f"{name}.json"))
 
 
-def resolve_config(profile: str, overrides: dict[str, object]) -> RunConfig:
-    """Defaults → profile file → ``overrides`` (from CLI flags and ``--set``), each validated."""
+def resolve_config(profile: str, overrides: Mapping[str, object], flags: Mapping[str, str] | None = None) -> RunConfig:
+    """Defaults → profile file → ``overrides`` (from CLI flags and ``--set``), each validated, then checked whole.
+
+    Args:
+        profile: Profile name.
+        overrides: Dotted key → value.
+        flags: Dotted key → the flag that set it (``"seeds": "--seeds"``), for messages; others say ``--set``.
+    """
     path = profile_path(profile)
-    config = apply_overrides(RunConfig(profile=profile), load_profile_file(path), source=f"profile {path.name}")
-    config = apply_overrides(config, overrides, source="--set")
-    for entry in config.task_overrides:  # each one parsed and type-checked now, before anything runs
-        section, task, key, value = parse_task_override(entry)
-        apply_overrides(getattr(config, section), {key: value}, source=f"task_overrides {entry!r}")
+    from_profile = load_profile_file(path)
+    config = apply_overrides(RunConfig(profile=profile), from_profile, source=f"profile {path.name}")
+    config = _apply_cli(config, overrides, flags or {})
+    sources = {**{k: f"profile {path.name}" for k in from_profile}, **_sources(overrides, flags or {})}
+    check_config(config, sources=sources, bounds=SECTION_BOUNDS)
+    _check_task_overrides(config)
     return config
+
+
+def _sources(overrides: Mapping[str, object], flags: Mapping[str, str]) -> dict[str, str]:
+    return {k: flags.get(k, "--set") for k in overrides}
+
+
+def _apply_cli(config: RunConfig, overrides: Mapping[str, object], flags: Mapping[str, str]) -> RunConfig:
+    for key, value in overrides.items():
+        try:
+            config = apply_overrides(config, {key: value}, source=flags.get(key, "--set"))
+        except HarnessError as exc:  # a wrong type: say the accepted range too, as annotated fields do
+            if key not in SECTION_BOUNDS or "; expected" in str(exc):
+                raise
+            raise HarnessError(f"{exc}; expected {SECTION_BOUNDS[key].describe()}") from None
+    return config
+
+
+def config_from_saved(path: Path, overrides: Mapping[str, object] | None = None,
+                      flags: Mapping[str, str] | None = None) -> RunConfig:
+    """The config saved in a run's ``config.json``, with ``overrides`` on top, checked like ``resolve_config``.
+
+    Raises:
+        HarnessError: The file is missing or unreadable, or a value in it (or in ``overrides``) is not accepted.
+    """
+    try:
+        saved = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{path}: cannot read the run's saved config ({type(exc).__name__}); expected the "
+                           "config.json a run writes") from None
+    if not isinstance(saved, dict):
+        raise HarnessError(f"{path}: expected a JSON object (the config.json a run writes)")
+    flat, overrides = flatten_dict(saved), overrides or {}
+    config = _apply_cli(apply_overrides(RunConfig(), flat, source=str(path)), overrides, flags or {})
+    check_config(config, sources={**{k: str(path) for k in flat}, **_sources(overrides, flags or {})},
+                 bounds=SECTION_BOUNDS)
+    _check_task_overrides(config)
+    return config
+
+
+def _check_task_overrides(config: RunConfig) -> None:
+    """Parses, type-checks and range-checks every ``task_overrides`` entry, before anything runs."""
+    for entry in config.task_overrides:
+        section, task, key, value = parse_task_override(entry)
+        source = f"task_overrides {entry!r}"
+        changed = apply_overrides(getattr(config, section), {key: value}, source=source)
+        check_config(changed, sources={f"{section}.{key}": source}, bounds=SECTION_BOUNDS, prefix=f"{section}.")
 
 
 def parse_task_override(entry: str) -> tuple[str, str, str, str]:

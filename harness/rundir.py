@@ -3,21 +3,29 @@
 Layout::
 
     runs/<name>/config.json                 resolved RunConfig
-    runs/<name>/manifest.json               versions, git commit, hardware, seeds, per-job status and wall time
+    runs/<name>/manifest.json               versions, git commit, hardware, threads, the planned jobs, per-job status
+    runs/<name>/harness.log                 the log of every command run on it (tracebacks of internal errors too)
+    runs/<name>/.lock                       held (flock) by the process working on the run; holds its pid
     runs/<name>/metrics.csv                 every result row (harness.core.results.COLUMNS), rebuilt after each job
     runs/<name>/jobs/<job>/                 checkpoint.pt | model.pt, losses.csv, rows.json (done marker)
     runs/<name>/samples/<task>/<direction>/ sample strips for the report
     runs/<name>/summary.csv, report.html, plots/   written by reports/
 
-Every file is written atomically; a job is finished exactly when its ``rows.json`` exists.
+Every file is written atomically; a job is finished exactly when its ``rows.json`` exists. One process at a time
+works on a run: the lock is an ``flock`` on ``.lock``, which the kernel releases when its owner dies, so a stale
+lock never blocks a rerun. A run that fails before any job has written anything is removed again (``discard``).
 """
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import json
+import logging
 import math
 import os
 import platform
+import shutil
 import subprocess
 import time
 from importlib import metadata
@@ -32,6 +40,8 @@ from harness.core import atomic
 from harness.core.errors import HarnessError
 from harness.core.results import COLUMNS, Row
 
+LOCK, LOG = ".lock", "harness.log"
+RUNTIME_KEYS = ("progress",)  # config keys that do not change results: a resume may change them
 PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
             "pillow", "jinja2", "statsmodels")
 
@@ -61,6 +71,30 @@ def environment() -> dict[str, object]:
             "packages": versions, "hardware": hardware}
 
 
+def _read_json(path: Path) -> dict:
+    """A JSON object the runner wrote, or a HarnessError naming the file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected the JSON file a run writes") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object (the file a run writes)")
+    return data
+
+
+class RunCrashed(Exception):
+    """An unexpected error (a bug) inside a run; its traceback is in the run's log.
+
+    Args:
+        cause: The original exception.
+        log_path: The file holding the traceback.
+    """
+
+    def __init__(self, cause: BaseException, log_path: Path) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.cause, self.log_path = cause, log_path
+
+
 class RunDir:
     """A run directory on disk.
 
@@ -70,6 +104,15 @@ class RunDir:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._lock: int | None = None
+        self._log: logging.Handler | None = None
+        self._created = False  # whether this process created the folder
+        self._fresh = False  # whether this process found the folder missing or empty (so may remove it again)
+
+    @property
+    def log_path(self) -> Path:
+        """``harness.log`` of the run."""
+        return self.path / LOG
 
     @property
     def config_path(self) -> Path:
@@ -121,34 +164,117 @@ class RunDir:
         return frame
 
     def start(self, config: dict[str, object], resume: bool) -> dict[str, object]:
-        """Creates (or, with ``resume``, reopens) the run and returns its manifest.
+        """Locks and creates (or, with ``resume``, reopens) the run and returns its manifest.
 
         Raises:
-            HarnessError: The directory holds a run and ``resume`` is off, or ``resume`` is on and the saved
-                config differs from ``config`` (the differing keys are named).
+            HarnessError: ``--out`` is a file, not a run, or not writable; another process holds the run; the
+                directory holds a run and ``resume`` is off, or ``resume`` is on and the saved config differs from
+                ``config`` (the differing keys and both values are named). Nothing is written then.
         """
+        self._check(config, resume)  # read-only, so a refused command touches nothing
+        self._open()
+        try:
+            self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
+            if self.config_path.exists():
+                manifest = _read_json(self.manifest_path) if self.manifest_path.exists() else {}
+            else:
+                atomic.write_json(self.config_path, config)
+                manifest = {}
+            manifest.update(environment())
+            manifest.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
+            manifest.setdefault("jobs", {})
+            manifest["profile"], manifest["seeds"] = config.get("profile"), config.get("seeds")
+            self.write_manifest(manifest)
+        except BaseException:
+            self.close(discard=True)
+            raise
+        return manifest
+
+    def _check(self, config: dict[str, object], resume: bool) -> None:
+        if self.path.exists() and not self.path.is_dir():
+            raise HarnessError(f"--out {str(self.path)!r} is a file; choose a folder for the run")
         if self.config_path.exists():
             if not resume:
                 raise HarnessError(f"--out {str(self.path)!r} already holds a run; pass --resume to continue it "
                                    "or choose another --out")
-            saved, new = flatten_dict(json.loads(self.config_path.read_text())), flatten_dict(config)
-            diff = sorted(k for k in set(saved) | set(new) if k != "progress" and saved.get(k) != new.get(k))
-            if diff:
-                raise HarnessError(f"--resume: the run in {str(self.path)!r} was made with different settings "
-                                   f"({', '.join(diff)}); pass the same --profile/--set options as the original run")
-            manifest = json.loads(self.manifest_path.read_text()) if self.manifest_path.exists() else {}
-        else:
-            if self.path.exists() and any(self.path.iterdir()):
-                raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
+            self._check_same(config)
+        elif self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
+            raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
+
+    def _open(self) -> None:
+        """Creates the folder, takes the lock and starts ``harness.log``; ``--out`` problems become HarnessErrors."""
+        if self._lock is not None:
+            return
+        try:
+            self._created = not self.path.exists()
+            self._fresh = self._created or not any(self.path.iterdir())
             self.path.mkdir(parents=True, exist_ok=True)
-            atomic.write_json(self.config_path, config)
-            manifest = {}
-        manifest.update(environment())
-        manifest.setdefault("started", time.strftime("%Y-%m-%dT%H:%M:%S%z"))
-        manifest.setdefault("jobs", {})
-        manifest["profile"], manifest["seeds"] = config.get("profile"), config.get("seeds")
-        self.write_manifest(manifest)
-        return manifest
+            fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            raise HarnessError(f"--out {str(self.path)!r}: cannot create the run there ({exc.strerror}); choose a "
+                               "writable location") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            if exc.errno in (errno.EAGAIN, errno.EACCES):
+                raise HarnessError(f"--out {str(self.path)!r} is in use by another harness process (pid {owner}); "
+                                   "wait for it to finish or choose another --out") from None
+            raise
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
+        self._lock = fd
+        self._log = logging.FileHandler(self.log_path, encoding="utf-8", delay=True)
+        self._log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logging.getLogger().addHandler(self._log)
+
+    def _check_same(self, config: dict[str, object]) -> None:
+        saved, new = flatten_dict(_read_json(self.config_path)), flatten_dict(config)
+        keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))  # top-level keys (profile, seeds) first
+        diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
+        if diff:
+            shown = "; ".join(f"{k}: run has {saved.get(k)!r}, given {new.get(k)!r}" for k in diff[:3])
+            more = f"; also {', '.join(diff[3:])}" if diff[3:] else ""
+            raise HarnessError(f"--resume: options contradict the run in {str(self.path)!r} ({shown}{more}); drop "
+                               "them to continue the run with its saved settings, or choose another --out")
+
+    def has_job_output(self) -> bool:
+        """Whether any job has written anything (a checkpoint, a model, rows)."""
+        jobs = self.path / "jobs"
+        return jobs.is_dir() and any(p.is_file() for p in jobs.rglob("*"))
+
+    def crashed(self, exc: BaseException) -> RunCrashed:
+        """Writes ``exc``'s traceback to ``harness.log`` only (not the screen) and closes the run.
+
+        The run is kept, so ``--resume`` continues it. Returns the ``RunCrashed`` to raise.
+        """
+        if self._log is not None:
+            record = logging.LogRecord("harness", logging.ERROR, __file__, 0, "internal error", None,
+                                       (type(exc), exc, exc.__traceback__))
+            self._log.handle(record)
+        self.close()
+        return RunCrashed(exc, self.log_path)
+
+    def close(self, *, discard: bool = False) -> bool:
+        """Stops the log and releases the lock; returns whether the run was removed.
+
+        With ``discard``, a run this process started in a missing or empty folder, and that no job has written
+        into yet, is removed first (an empty folder the user made stays).
+        """
+        removed = discard and self._fresh and self._lock is not None and not self.has_job_output()
+        if self._log is not None:
+            logging.getLogger().removeHandler(self._log)
+            self._log.close()
+            self._log = None
+        if removed:
+            shutil.rmtree(self.path, ignore_errors=True)
+            if not self._created:  # the user's own empty folder stays, empty
+                self.path.mkdir(exist_ok=True)
+        if self._lock is not None:
+            os.close(self._lock)
+            self._lock = None
+        return removed
 
     def write_manifest(self, manifest: dict[str, object]) -> None:
         """Atomically writes the manifest."""

@@ -1,33 +1,49 @@
 """Suite planning and execution: every selected (model, task, seed) job, plus reference jobs for real data.
 
-Names are validated and the plan is made before anything is written, so bad input leaves nothing behind. Jobs run
-in plan order; a finished job (its ``rows.json`` exists) is skipped on ``--resume`` and a half-trained one continues
-from its checkpoint.
+Names are validated, every task built and every model constructed (on the ``meta`` device: no memory, no compute)
+before anything is written, so bad input leaves nothing behind. Jobs run in plan order; a finished job (its
+``rows.json`` exists) is skipped on ``--resume`` and a half-trained one continues from its checkpoint. A job whose
+training diverges (``NonFiniteLoss``) is recorded as failed and the others go on; any other error stops the run,
+and a run stopped before any job wrote anything is removed again.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
-from harness.config import apply_overrides, config_to_dict
-from harness.core.device import resolve_device, seed_everything
+from harness.config import config_to_dict
+from harness.core.device import choose_threads, resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from harness.models import MODELS
+from harness.models import MODELS, ModelSpec
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
-from harness.run_config import RunConfig
+from harness.run_config import RunConfig, model_config
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
-from harness.train import load_trained, train_job
+from harness.train import NonFiniteLoss, load_trained, train_job
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class SuiteResult:
+    """What ``run_suite`` did.
+
+    Attributes:
+        run: The run directory.
+        failed: Job id → why it failed (training diverged); empty when every job finished.
+    """
+
+    run: RunDir
+    failed: dict[str, str]
 
 
 @dataclass(frozen=True)
@@ -63,9 +79,6 @@ def plan(config: RunConfig) -> list[Job]:
     models = list(config.models) or [name for name, spec in MODELS.items() if spec.default]
     if not config.seeds:
         raise HarnessError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
-    for key in ("checkpoint_every", "log_every"):  # step intervals; 0 would divide by zero mid-training
-        if getattr(config, key) < 1:
-            raise HarnessError(f"--set {key}={getattr(config, key)}: expected a positive number of steps")
     jobs: list[Job] = []
     references: list[Job] = []
     for model in models:
@@ -83,13 +96,6 @@ def plan(config: RunConfig) -> list[Job]:
     return references + jobs
 
 
-def model_config(config: RunConfig, model: str) -> object:
-    """The resolved config section of ``model``, with the variant's overrides applied."""
-    spec = MODELS.get(model)
-    section = getattr(config, spec.config_section)
-    return apply_overrides(section, dict(spec.config_overrides or {}), source=f"model variant {model}")
-
-
 def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch.device, train_only: bool) -> None:
     seed_everything(job.seed, device)
     protocol = PROTOCOLS.get(job.protocol)
@@ -101,7 +107,7 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
         if not train_only:
             run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
         return
-    cfg = model_config(config, job.model)
+    cfg = model_config(config, job.model, job.task)
     model = spec.build(cfg, task, device)
     job_dir = run.job_dir(job.job_id)
     train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
@@ -114,7 +120,70 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
     run.write_rows(job.job_id, protocol.evaluate(model, ctx))
 
 
-def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False) -> RunDir:
+def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
+    """Constructs the model on the ``meta`` device, so a config its builder refuses fails before anything is written.
+
+    A ``HarnessError`` or ``ValueError`` (how builders refuse a setting) is the config's fault; any other error is a
+    limitation of the ``meta`` device, and the model is simply built for real later.
+    """
+    try:
+        spec.build(config, task, torch.device("meta"))
+    except HarnessError:
+        raise
+    except ValueError as exc:
+        raise HarnessError(f"{spec.config_section}: model {spec.name} cannot be built with these settings: "
+                           f"{exc}") from None
+    except Exception as exc:  # noqa: BLE001 - a meta-device limitation, not a config error
+        log.debug("dry build of %s on meta skipped: %s", spec.name, exc)
+
+
+BYTES_PER_PIXEL = 16  # an embedded task's uint8 images and maps per pixel, with generation temporaries
+
+
+def _check_memory(section: str, config: object) -> None:
+    """Refuses a generated task whose images would not fit in half this machine's memory (before generating)."""
+    sizes = [getattr(config, key, None) for key in ("image_size", "n_train", "n_val", "n_test")]
+    if any(not isinstance(v, int) for v in sizes) or not hasattr(os, "sysconf"):
+        return
+    side, count = sizes[0], sum(sizes[1:])
+    need, have = count * side * side * BYTES_PER_PIXEL, os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    if need > have // 2:
+        raise HarnessError(f"{section}: {count} images at {side} px need about {need / 2**30:.1f} GiB, more than half "
+                           f"of this machine's {have / 2**30:.1f} GiB; lower {section}.n_train/n_val/n_test or "
+                           f"{section}.image_size")
+
+
+def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
+    """Builds every task and checks every model config against it (before anything is written).
+
+    Returns:
+        Task name → task.
+
+    Raises:
+        HarnessError: A task cannot be built, a model config cannot run on its task, or a weights file is wrong.
+    """
+    tasks: dict[str, Task] = {}
+    checked: set[tuple[str, str]] = set()
+    for job in jobs:
+        if job.task not in tasks:
+            _check_memory(TASKS.get(job.task).config_section, getattr(config, TASKS.get(job.task).config_section))
+            tasks[job.task] = build_task(job.task, config)
+        if job.reference or (job.model, job.task) in checked:
+            continue
+        spec, cfg = MODELS.get(job.model), model_config(config, job.model, job.task)
+        if spec.check is not None:
+            spec.check(cfg, tasks[job.task].image_size)
+        _dry_build(spec, cfg, tasks[job.task])
+        checked.add((job.model, job.task))
+    if config.eval.inception_weights:
+        from metrics.fidelity import verify_inception_weights
+
+        verify_inception_weights(config.eval.inception_weights)
+    return tasks
+
+
+def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
+              threads: int | None = None) -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -122,34 +191,61 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         out: Run directory.
         resume: Continue an existing run (finished jobs are skipped, unfinished ones resume).
         train_only: Train without evaluating (the ``train`` subcommand).
+        threads: torch intra-op threads (``--threads``); None chooses from the CPUs available.
 
     Returns:
-        The run directory.
+        The run directory and the jobs that failed.
+
+    Raises:
+        HarnessError: Bad input (nothing written) or a file the run cannot read or write.
+        RunCrashed: An unexpected error; its traceback is in the run's ``harness.log``.
     """
     jobs = plan(config)
     device = resolve_device(config.device)
-    tasks: dict[str, Task] = {}
-    for job in jobs:  # before anything is written: a task or config that cannot run leaves no run behind
-        if job.task not in tasks:
-            tasks[job.task] = build_task(job.task, config)
-        spec = None if job.reference else MODELS.get(job.model)
-        if spec is not None and spec.check is not None:
-            spec.check(model_config(config, job.model), tasks[job.task].image_size)
-    run = RunDir(out)
-    manifest = run.start(config_to_dict(config), resume=resume)
+    choice = choose_threads(threads, device)
+    tasks = prepare(config, jobs)
+    previous_threads = torch.get_num_threads()
+    torch.set_num_threads(choice.threads)
+    try:
+        run = RunDir(out)
+        manifest = run.start(config_to_dict(config), resume=resume)
+        manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
+        log.info("torch threads: %d (%s)", choice.threads, choice.reason)
+        try:
+            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only)
+        except (HarnessError, KeyboardInterrupt):
+            run.close(discard=True)
+            raise
+        except Exception as exc:
+            raise run.crashed(exc) from exc
+        run.close()
+        return SuiteResult(run, failed)
+    finally:
+        torch.set_num_threads(previous_threads)
+
+
+def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, tasks: dict[str, Task],
+              device: torch.device, train_only: bool) -> dict[str, str]:
+    """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
+    failed: dict[str, str] = {}
     for index, job in enumerate(jobs, 1):
         if run.is_done(job.job_id):
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
         log.info("[%d/%d] %s (%s)", index, len(jobs), job.job_id, job.protocol)
         started = time.perf_counter()
-        _run_job(job, config, run, tasks[job.task], device, train_only)
-        record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done",
-                  "wall_time_s": round(time.perf_counter() - started, 3), "device": str(device)}
-        manifest["jobs"][job.job_id] = record  # type: ignore[index]
+        record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done"}
+        try:
+            _run_job(job, config, run, tasks[job.task], device, train_only)
+        except NonFiniteLoss as exc:
+            log.error("%s", exc)
+            failed[job.job_id] = str(exc)
+            record.update(status="failed", error=str(exc))
+        record.update(wall_time_s=round(time.perf_counter() - started, 3), device=str(device))
+        manifest["jobs"][job.job_id] = record
         run.write_manifest(manifest)
         run.rebuild_metrics([j.job_id for j in jobs])
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.write_manifest(manifest)
     run.rebuild_metrics([j.job_id for j in jobs])
-    return run
+    return failed

@@ -8,6 +8,7 @@ checkpoint and, on CPU, ends bit-identical to an uninterrupted run.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from harness.core import atomic
+from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.models import ModelSpec
 
@@ -26,6 +28,10 @@ log = logging.getLogger(__name__)
 CHECKPOINT = "checkpoint.pt"
 FINAL = "model.pt"
 LOSSES = "losses.csv"
+
+
+class NonFiniteLoss(HarnessError):
+    """Training diverged: a loss became NaN or infinite (the job stops; other jobs go on)."""
 
 
 @dataclass(frozen=True)
@@ -78,29 +84,68 @@ def train_job(spec: ModelSpec, config: Any, task: Task, model: Any, job_dir: Pat
     start = 0
     source = final if final.exists() else ckpt if ckpt.exists() else None
     if source is not None:
-        state = atomic.torch_load(source)
-        model.load_state_dict(state["model"])
-        batch_rng.set_state(state["batch_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        history, start = list(state["history"]), int(state["step"])
+        history, start = _restore(source, model, batch_rng)
         log.info("%s: resuming from step %d of %d", job_dir.name, start, config.steps)
-    bar = tqdm(total=config.steps, initial=start, desc=f"train {job_dir.name}", disable=not progress, leave=False)
-    for step in range(start, config.steps):
-        losses = model.train_step(spec.batch(task, config, batch_rng))
-        done = step + 1
-        if done % log_every == 0 or done == config.steps:
-            history.append({"step": done, **losses})
-            bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]})
-        bar.update(1)
-        if done % checkpoint_every == 0 and done < config.steps:
-            _save(ckpt, model, done, batch_rng, history)
-    bar.close()
+    with tqdm(total=config.steps, initial=start, desc=f"train {job_dir.name}", disable=not progress,
+              leave=False) as bar:
+        for step in range(start, config.steps):
+            losses = model.train_step(spec.batch(task, config, batch_rng))
+            done = step + 1
+            _check_finite(losses, done, config.steps, job_dir.name)
+            if done % log_every == 0 or done == config.steps:
+                history.append({"step": done, **losses})
+                bar.set_postfix({k: f"{v:.3g}" for k, v in list(losses.items())[:4]})
+            bar.update(1)
+            if done % checkpoint_every == 0 and done < config.steps:
+                _save(ckpt, model, done, batch_rng, history)
     if start < config.steps or not final.exists():
         _save(final, model, config.steps, batch_rng, history)
         ckpt.unlink(missing_ok=True)
     return TrainOutcome(config.steps, start, time.perf_counter() - start_time)
 
 
+def _check_finite(losses: dict[str, float], step: int, steps: int, job: str) -> None:
+    bad = [(name, value) for name, value in losses.items() if not math.isfinite(value)]
+    if bad:
+        name, value = bad[0]
+        raise NonFiniteLoss(f"{job}: loss {name}={value} at step {step} of {steps}; training diverged (a learning "
+                            "rate or loss weight too large?)")
+
+
+def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[dict[str, float]], int]:
+    """Loads a checkpoint (or ``model.pt``) into ``model``, the batch generator and torch's RNG.
+
+    Returns:
+        ``(loss history, step)``.
+
+    Raises:
+        HarnessError: The file cannot be read or does not hold this job's state (named, with the fix).
+    """
+    state = atomic.torch_load(path)
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(type(state).__name__)
+        model.load_state_dict(state["model"])
+        batch_rng.set_state(state["batch_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        return list(state["history"]), int(state["step"])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise HarnessError(f"{path}: does not hold this job's training state ({type(exc).__name__}); "
+                           f"{atomic.REBUILD_HINT}") from None
+
+
 def load_trained(model: Any, job_dir: Path) -> None:
-    """Loads ``job_dir/model.pt`` into ``model`` (``weights_only=True``)."""
-    model.load_state_dict(atomic.torch_load(job_dir / FINAL)["model"])
+    """Loads ``job_dir/model.pt`` into ``model`` (``weights_only=True``).
+
+    Raises:
+        HarnessError: ``model.pt`` cannot be read or does not fit ``model`` (named, with the fix).
+    """
+    path = job_dir / FINAL
+    state = atomic.torch_load(path)
+    try:
+        if not isinstance(state, dict):
+            raise TypeError(type(state).__name__)
+        model.load_state_dict(state["model"])
+    except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+        raise HarnessError(f"{path}: does not hold this job's trained model ({type(exc).__name__}); "
+                           f"{atomic.REBUILD_HINT}") from None

@@ -140,8 +140,12 @@ def load_baseline(path: str | Path) -> dict:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise HarnessError(f"--baseline {path}: unreadable ({exc}); expected a file written by 'baseline'") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or "entries" not in data:
+    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or not isinstance(data.get("entries"), list):
         raise HarnessError(f"--baseline {path}: not a format-{FORMAT_VERSION} baseline written by 'baseline'")
+    for index, entry in enumerate(data["entries"]):
+        problem = _entry_problem(entry)
+        if problem:
+            raise HarnessError(f"--baseline {path}: entry {index} {problem}; regenerate it with 'baseline'")
     return data
 
 
@@ -166,6 +170,24 @@ def _judge_errors(changes: dict[tuple[str, str], list[str]]) -> list[str]:
                       f"judges are not comparable, so they were not checked.{local} Regenerate the baseline if the "
                       f"new judge is intended.")
     return errors
+
+
+def _entry_problem(entry: object) -> str | None:
+    """What is wrong with one baseline entry (None when it is usable)."""
+    if not isinstance(entry, dict):
+        return "is not a JSON object"
+    for key in ("task", "model", "metric", "protocol"):
+        if not isinstance(entry.get(key), str):
+            return f"has no text {key!r}"
+    for key in ("expected", "tolerance"):
+        value = entry.get(key)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            return f"({entry['task']}/{entry['model']}/{entry['metric']}): {key}={value!r} is not a finite number"
+    if entry["tolerance"] < 0:
+        return f"({entry['task']}/{entry['model']}/{entry['metric']}): tolerance={entry['tolerance']!r} is negative"
+    if entry.get("higher_is_better") not in (True, False, None):
+        return f"({entry['task']}/{entry['model']}/{entry['metric']}): higher_is_better must be true, false or null"
+    return None
 
 
 def _verdict(entry: dict, now: float) -> str:

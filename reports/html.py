@@ -8,22 +8,19 @@ from __future__ import annotations
 
 import base64
 import json
-import math
 from pathlib import Path
 
 import jinja2
 import pandas as pd
 
-from reports.plots import PER_IMAGE_SUFFIX, PROBE_TASKS, Plot, split_bracket
-from reports.tables import REFERENCE_SETTING
+from reports.analysis import Analysis, comparable
+from reports.formatting import JUDGE_NOTE, display_scale, fmt, fmt_ci, fmt_p, fmt_signed
+from reports.plots import PROBE_TASKS, Plot, method_colours
+from reports.significance import ALPHA
+from reports.summary import ARROWS, leaderboard, rule_text, summary_sentences
+from reports.tables import PER_IMAGE_SUFFIX, parse_protocol, split_bracket
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # report.html lives here
-ARROWS = {True: "↑", False: "↓"}  # direction marks in table headers; informational metrics get none
-
-
-def fmt(value: float) -> str:
-    """Four significant digits; an en dash for a missing value."""
-    return "–" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{value:.4g}"
 
 
 def data_uri(path: Path) -> str:
@@ -37,74 +34,91 @@ def _main_metrics(task_long: pd.DataFrame) -> list[str]:
     return [m for m in dict.fromkeys(plain["metric"]) if split_bracket(m) is None and not m.endswith(PER_IMAGE_SUFFIX)]
 
 
-def _best_models(task_long: pd.DataFrame, metric: str) -> set[str]:
-    """Non-reference models holding the best mean of ``metric`` (empty for informational metrics)."""
-    sub = task_long[(task_long["metric"] == metric) & (task_long["setting"] != REFERENCE_SETTING)]
-    sub = sub[sub["mean"].notna()]
-    higher = sub["higher_is_better"].iloc[0] if len(sub) else None
-    if higher is None:
-        return set()
-    best = sub["mean"].max() if higher else sub["mean"].min()
-    return set(sub.loc[sub["mean"] == best, "model"])
-
-
-def _cell(rec: pd.Series | None, best: bool) -> dict[str, object]:
+def _cell(rec: pd.Series | None, scale: float) -> dict[str, object]:
+    """One of our values: mean, CI, and the highlight class (``best`` significantly best, ``tie`` tied best)."""
     if rec is None:
-        return {"value": "–", "ci": "", "best": False, "published": "", "status": ""}
-    ci = "" if math.isnan(rec["ci_low"]) else f"[{fmt(rec['ci_low'])}, {fmt(rec['ci_high'])}]"
-    published = "" if math.isnan(rec["published_value"]) else fmt(rec["published_value"])
-    return {"value": fmt(rec["mean"]), "ci": ci, "best": best, "published": published,
-            "status": rec["published_status"], "source": rec["published_source"]}
+        return {"value": "–", "ci": "", "cls": "", "note": ""}
+    cls = "best" if rec["significantly_best"] else "tie" if rec["verdict"] == "tied best" else ""
+    note = "" if not rec["vs"] else (f"{rec['verdict']}; vs {rec['vs']}: {fmt_signed(rec['diff'], scale)}, "
+                                     f"{fmt_p(rec['p'])}")
+    return {"value": fmt(rec["mean"], scale), "ci": fmt_ci(rec["ci_low"], rec["ci_high"], scale), "cls": cls,
+            "note": note}
 
 
 def _main_table(task_long: pd.DataFrame) -> dict[str, object]:
     metrics = _main_metrics(task_long)
-    headers = [{"name": m, "arrow": ARROWS.get(task_long.loc[task_long["metric"] == m, "higher_is_better"].iloc[0], "")}
-               for m in metrics]
-    best = {m: _best_models(task_long, m) for m in metrics}
+    headers, scales = [], {}
+    for m in metrics:
+        sub = task_long[task_long["metric"] == m]
+        scales[m], unit = display_scale(m, sub["mean"])
+        direction = sub["higher_is_better"].iloc[0]
+        headers.append({"name": m, "arrow": ARROWS.get(direction, ""), "unit": unit, "info": direction is None})
     rows = []
     for model in dict.fromkeys(task_long["model"]):
         sub = task_long[task_long["model"] == model].set_index("metric")
         if not any(m in sub.index for m in metrics):
             continue
-        first = sub.iloc[0]
-        rows.append({"model": model, "setting": first["setting"], "n_seeds": int(sub["n_seeds"].max()),
-                     "cells": [_cell(sub.loc[m] if m in sub.index else None, model in best[m]) for m in metrics]})
-    return {"headers": headers, "rows": rows}
+        rows.append({"model": model, "setting": sub["setting"].iloc[0], "n_seeds": int(sub["n_seeds"].max()),
+                     "cells": [_cell(sub.loc[m] if m in sub.index else None, scales[m]) for m in metrics]})
+    extractors = sorted({parse_protocol(p).get("feature_extractor", "") for p in task_long["protocol"]} - {""})
+    return {"headers": headers, "rows": rows, "extractors": extractors,
+            "scaled": any(h["unit"] for h in headers)}
+
+
+def _published_table(task_long: pd.DataFrame) -> dict[str, object]:
+    """The papers' values for this task's methods, in their own table: dataset, status and comparability named."""
+    pub = task_long[task_long["published_value"].notna() & ~task_long["simulated"]]
+    if pub.empty:
+        return {}
+    metrics = list(dict.fromkeys(pub["metric"]))
+    rows = []
+    for model in dict.fromkeys(pub["model"]):
+        sub = pub[pub["model"] == model].set_index("metric")
+        rows.append({"model": model, "cells": [
+            {"value": fmt(sub.at[m, "published_value"]), "status": sub.at[m, "published_status"],
+             "dataset": sub.at[m, "published_dataset"], "source": sub.at[m, "published_source"]}
+            if m in sub.index else None for m in metrics]})
+    return {"metrics": metrics, "rows": rows, "datasets": sorted(set(pub["published_dataset"]) - {""}),
+            "comparability": sorted(set(pub["published_comparable"]) - {""})}
 
 
 def _study_rows(task_long: pd.DataFrame) -> list[dict[str, str]]:
     sub = task_long[task_long["simulated"]]
-    return [{"model": r.model, "metric": r.metric, "value": fmt(r.mean),
-             "ci": "" if math.isnan(r.ci_low) else f"[{fmt(r.ci_low)}, {fmt(r.ci_high)}]",
+    return [{"model": r.model, "metric": r.metric, "value": fmt(r.mean), "ci": fmt_ci(r.ci_low, r.ci_high),
              "n_seeds": str(r.n_seeds), "protocol": r.protocol} for r in sub.itertuples()]
 
 
 def _pvu_rows(pvu: pd.DataFrame, task: str) -> list[dict[str, str]]:
     """Headline metrics only: per-class (``metric[class]``) comparisons stay in the CSV and the per-class plots."""
-    return [{"metric": r.metric, "arrow": ARROWS[bool(r.higher_is_better)], "setting_a": r.setting_a,
-             "model_a": r.model_a, "value_a": fmt(r.value_a), "setting_b": r.setting_b, "model_b": r.model_b,
-             "value_b": fmt(r.value_b), "gap": fmt(r.gap), "better": r.better}
-            for r in pvu[(pvu["task"] == task) & ~pvu["metric"].str.contains("[", regex=False)].itertuples()]
+    out = []
+    for r in pvu[(pvu["task"] == task) & ~pvu["metric"].str.contains("[", regex=False)].itertuples():
+        scale, unit = display_scale(r.metric, [r.value_a, r.value_b])
+        out.append({"metric": r.metric, "arrow": ARROWS[bool(r.higher_is_better)], "unit": unit,
+                    "setting_a": r.setting_a, "model_a": r.model_a, "value_a": fmt(r.value_a, scale),
+                    "setting_b": r.setting_b, "model_b": r.model_b, "value_b": fmt(r.value_b, scale),
+                    "gap": fmt_signed(r.gap, scale), "gap_ci": fmt_ci(r.gap_ci_low, r.gap_ci_high, scale),
+                    "p": fmt_p(r.p), "test": r.test, "better": r.better})
+    return out
 
 
 def _ranking_rows(task_long: pd.DataFrame) -> list[dict[str, object]]:
-    """Every method of a task ranked per headline metric, best first, whatever their settings.
+    """Every compared method of a task ranked per headline metric, best first, with each difference's test.
 
     This is what compares methods that share a setting (StarGAN vs DIAT vs CycleGAN, SRGAN vs SRResNet) without
-    report code per model; shown when a task has two or more non-reference methods.
+    report code per model; shown when a task has two or more compared methods.
     """
-    methods = task_long[(task_long["setting"] != REFERENCE_SETTING) & task_long["higher_is_better"].notna()
-                        & ~task_long["metric"].str.contains("[", regex=False) & task_long["mean"].notna()]
-    if methods["model"].nunique() < 2:
-        return []
+    methods = comparable(task_long)
+    methods = methods[~methods["metric"].str.contains("[", regex=False) & methods["rank"].notna()]
     rows = []
     for metric, group in methods.groupby("metric", sort=False):
         higher = bool(group["higher_is_better"].iloc[0])
-        ranked = group.sort_values("mean", ascending=not higher, kind="stable")
-        rows.append({"metric": metric, "arrow": ARROWS[higher],
-                     "ranked": [{"model": str(r.model), "setting": str(r.setting), "value": fmt(r.mean)}
-                                for r in ranked.itertuples()]})
+        scale, unit = display_scale(metric, group["mean"])
+        ranked = group.assign(sort_key=-group["mean"] if higher else group["mean"]).sort_values(["rank", "sort_key"])
+        rows.append({"metric": metric, "arrow": ARROWS[higher], "unit": unit, "ranked": [
+            {"rank": f"{'=' if r.tied else ''}{int(r.rank)}", "model": str(r.model), "setting": str(r.setting),
+             "value": fmt(r.mean, scale), "best": bool(r.significantly_best), "tied": bool(r.tied),
+             "vs": str(r.vs), "diff": fmt_signed(r.diff, scale),
+             "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale), "p": fmt_p(r.p)} for r in ranked.itertuples()]})
     return rows
 
 
@@ -134,7 +148,12 @@ def _provenance(run_dir: Path, config: dict, manifest: dict, long: pd.DataFrame)
     }
 
 
-def report_context(run_dir: Path, config: dict, manifest: dict, long: pd.DataFrame, pvu: pd.DataFrame,
+def _plot(plot: Plot) -> dict[str, str]:
+    return {"title": plot.title, "src": data_uri(plot.path), "kind": plot.kind,
+            "colours": json.dumps(dict(plot.colours), sort_keys=True)}
+
+
+def report_context(run_dir: Path, config: dict, manifest: dict, analysis: Analysis,
                    plots: list[Plot]) -> dict[str, object]:
     """Everything the template shows, as plain strings, numbers and lists.
 
@@ -142,24 +161,26 @@ def report_context(run_dir: Path, config: dict, manifest: dict, long: pd.DataFra
         run_dir: The run directory (for sample strips).
         config: Parsed ``config.json``.
         manifest: Parsed ``manifest.json``.
-        long: ``summarize_long`` output.
-        pvu: ``paired_vs_unpaired`` output.
+        analysis: ``reports.analysis.analyse`` output.
         plots: Written figures (embedded as data URIs).
     """
+    long = analysis.long
     tasks = []
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
-        simulated = set(task_long.loc[task_long["simulated"], "metric"])  # shown in their own section only
         tasks.append({
-            "name": task, "table": _main_table(task_long),
-            "pvu": [r for r in _pvu_rows(pvu, task) if r["metric"] not in simulated],
-            "ranking": _ranking_rows(task_long[~task_long["simulated"]]),  # simulated studies: their own section
-            "studies": _study_rows(task_long), "grids": sample_grids(run_dir, task),
-            "plots": [{"title": p.title, "src": data_uri(p.path)} for p in plots if p.task == task],
+            "name": task, "leaderboard": leaderboard(task_long), "table": _main_table(task_long),
+            "published": _published_table(task_long), "pvu": _pvu_rows(analysis.pvu, task),
+            "ranking": _ranking_rows(task_long), "studies": _study_rows(task_long),
+            "grids": sample_grids(run_dir, task), "plots": [_plot(p) for p in plots if p.task == task],
         })
-    global_plots = [{"title": p.title, "src": data_uri(p.path)} for p in plots if p.task == "" or p.kind == "probe"]
-    return {"title": f"Report: {run_dir.name}", "tasks": tasks, "probe_tasks": list(PROBE_TASKS),
-            "global_plots": global_plots, "provenance": _provenance(run_dir, config, manifest, long)}
+    return {"title": f"Report: {run_dir.name}", "summary": summary_sentences(analysis), "rules": rule_text(),
+            "judge_note": JUDGE_NOTE, "alpha": ALPHA,
+            "colours": [{"model": m, "colour": c} for m, c in method_colours(long).items()],
+            "colours_json": json.dumps(method_colours(long), sort_keys=True),
+            "tasks": tasks, "probe_tasks": list(PROBE_TASKS),
+            "global_plots": [_plot(p) for p in plots if p.task == ""],
+            "provenance": _provenance(run_dir, config, manifest, long)}
 
 
 def render_report(context: dict[str, object]) -> str:

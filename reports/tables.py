@@ -6,9 +6,13 @@ change: metrics become columns, settings (the rows' ``setting`` column) become c
 ``summary.csv`` columns (flat, one row per task and model):
     ``task, model, setting, n_seeds`` then, for every metric ``M`` in first-seen order:
     ``M`` (mean over seeds), ``M_ci_low``, ``M_ci_high`` (95% t-interval across seed means when there are >= 2
-    seeds, else the row's own stated interval, else empty), and, only for metrics where the run carries a paper
-    value: ``M_published``, ``M_published_source``, ``M_published_status`` (``verified`` | ``secondary`` |
-    ``unconfirmed`` | ``unknown``).
+    seeds, else the row's own stated interval, else empty); for metrics the report ranks (``reports.analysis``):
+    ``M_rank`` (methods sharing a rank are tied), ``M_verdict`` (``significantly best`` | ``tied best`` |
+    ``rank k`` ...), ``M_vs`` (the method compared against: the leader, or for the leader its runner-up),
+    ``M_diff``, ``M_diff_ci_low``, ``M_diff_ci_high`` (this method minus ``M_vs``, 95% interval), ``M_p`` (two-sided;
+    for the leader the largest p over all its comparisons) and ``M_test``; and, only for metrics where the run
+    carries a paper value: ``M_published``, ``M_published_source``, ``M_published_status`` (``verified`` |
+    ``secondary`` | ``unconfirmed`` | ``unknown``), ``M_published_dataset`` and ``M_published_comparable``.
 """
 
 from __future__ import annotations
@@ -29,6 +33,8 @@ CI_LEVEL = 0.95  # two-sided confidence level of the across-seed interval
 SETTING_ORDER = ("paired", "unpaired", "unconditional")  # comparison order; other settings follow alphabetically
 STATUS_TAGS = {"V": "verified", "S": "secondary", "R": "unconfirmed"}  # published-results.md status tags
 REFERENCE_SETTING = "reference"  # rows such as ground_truth / real_data: shown, never compared
+PER_IMAGE_SUFFIX = "_per_image"  # metrics whose rows are one value per image
+NOT_COMPARABLE = "not comparable: different data and judge"  # a paper value beside an embedded-task number
 
 _NUMERIC = ("value", "ci_low", "ci_high", "published_value")
 _TEXT = ("model", "task", "metric", "split", "protocol", "published_source")
@@ -49,6 +55,34 @@ def published_status(source: str) -> str:
     """Status from the last ``[V]``/``[S]``/``[R]`` tag in a published source (``"unknown"`` when untagged)."""
     tags = re.findall(r"\[([VSR])\]", str(source))
     return STATUS_TAGS[tags[-1]] if tags else "unknown"
+
+
+def split_bracket(metric: str) -> tuple[str, str] | None:
+    """``"iou[road]"`` -> ``("iou", "road")``; None for a metric without a bracketed part."""
+    match = re.fullmatch(r"(.+)\[(.+)\]", metric)
+    return (match.group(1), match.group(2)) if match else None
+
+
+def published_dataset(source: str) -> str:
+    """The dataset a published value was measured on: the source's last comma-separated part, tags removed.
+
+    >>> published_dataset("pix2pix v3 Table 1, Cityscapes labels→photo [V]")
+    'Cityscapes labels→photo'
+    """
+    text = re.sub(r"\s*\[[VSR]\]", "", str(source)).strip()
+    return text.rsplit(",", 1)[-1].strip() if text else ""
+
+
+def published_comparability(protocol: str) -> str:
+    """Whether our number may be read against the paper's, from the row's ``comparable_to_paper=`` provenance.
+
+    Only an explicit ``yes`` is comparable; embedded tasks (and rows that do not say) are ``NOT_COMPARABLE``.
+    """
+    said = parse_protocol(protocol).get("comparable_to_paper", "").strip()
+    if said.lower().startswith("yes"):
+        return "comparable"
+    reason = said[2:].strip(" ()") if said.lower().startswith("no") else ""
+    return NOT_COMPARABLE if not reason or "embedded" in reason else f"not comparable: {reason}"
 
 
 def read_json(path: Path) -> dict:
@@ -125,14 +159,19 @@ def _first(values: pd.Series, default: object) -> object:
     return present[0] if present else default
 
 
+LONG_COLUMNS = ["task", "model", "metric", "setting", "simulated", "mean", "ci_low", "ci_high", "n_seeds",
+                "higher_is_better", "protocol", "published_value", "published_source", "published_status",
+                "published_dataset", "published_comparable"]
+
+
 def summarize_long(rows: pd.DataFrame) -> pd.DataFrame:
     """One row per (task, model, metric): mean over seeds with its CI, direction and published value.
 
     Per-seed values are first averaged (a per-image metric has many rows per seed), then averaged across seeds.
 
     Returns:
-        Columns ``task, model, metric, setting, simulated, mean, ci_low, ci_high, n_seeds, higher_is_better,
-        protocol, published_value, published_source, published_status``, in first-seen order.
+        Columns ``LONG_COLUMNS`` (``published_dataset`` and ``published_comparable`` from ``published_dataset`` and
+        ``published_comparability``), in first-seen order.
     """
     records = []
     for (task, model, metric), group in rows.groupby(["task", "model", "metric"], sort=False):
@@ -144,42 +183,49 @@ def summarize_long(rows: pd.DataFrame) -> pd.DataFrame:
         else:
             ci_low, ci_high = math.nan, math.nan
         source = str(_first(group["published_source"], ""))
+        protocol = str(group["protocol"].iloc[0])
         records.append({
             "task": task, "model": model, "metric": metric,
             "setting": str(group["setting"].iloc[0]), "simulated": bool(group["simulated"].any()),
             "mean": float(seed_means.mean()), "ci_low": ci_low, "ci_high": ci_high, "n_seeds": len(seed_means),
-            "higher_is_better": group["higher_is_better"].iloc[0], "protocol": str(group["protocol"].iloc[0]),
+            "higher_is_better": group["higher_is_better"].iloc[0], "protocol": protocol,
             "published_value": float(_first(group["published_value"], math.nan)),
             "published_source": source, "published_status": published_status(source) if source else "",
+            "published_dataset": published_dataset(source),
+            "published_comparable": published_comparability(protocol) if source else "",
         })
-    return pd.DataFrame.from_records(records, columns=[
-        "task", "model", "metric", "setting", "simulated", "mean", "ci_low", "ci_high", "n_seeds",
-        "higher_is_better", "protocol", "published_value", "published_source", "published_status"])
+    return pd.DataFrame.from_records(records, columns=LONG_COLUMNS)
 
 
-def summarize(rows: pd.DataFrame) -> pd.DataFrame:
+RANKED = ("rank", "verdict", "vs", "diff", "diff_ci_low", "diff_ci_high", "p", "test")  # M_<x> of ranked metrics
+PUBLISHED = ("published", "published_source", "published_status", "published_dataset", "published_comparable")
+
+
+def summarize(long: pd.DataFrame) -> pd.DataFrame:
     """Wide summary: one row per (task, model), metric columns as documented in the module docstring.
 
     Args:
-        rows: Output of ``read_metrics``.
+        long: ``summarize_long`` output, optionally with ``reports.analysis.rank``'s columns (and ``verdict``).
     """
-    long = summarize_long(rows)
+    ranked = set(long.loc[long["rank"].notna(), "metric"]) if "rank" in long.columns else set()
     with_published = set(long.loc[long["published_value"].notna(), "metric"])
     out: dict[tuple[str, str], dict[str, object]] = {}
-    for rec in long.itertuples(index=False):
-        row = out.setdefault((rec.task, rec.model), {
-            "task": rec.task, "model": rec.model, "setting": rec.setting, "n_seeds": rec.n_seeds})
-        row["n_seeds"] = max(int(row["n_seeds"]), rec.n_seeds)
-        row[rec.metric], row[f"{rec.metric}_ci_low"], row[f"{rec.metric}_ci_high"] = rec.mean, rec.ci_low, rec.ci_high
-        if rec.metric in with_published:
-            row[f"{rec.metric}_published"] = rec.published_value
-            row[f"{rec.metric}_published_source"] = rec.published_source
-            row[f"{rec.metric}_published_status"] = rec.published_status
+    for rec in long.to_dict("records"):
+        row = out.setdefault((rec["task"], rec["model"]), {
+            "task": rec["task"], "model": rec["model"], "setting": rec["setting"], "n_seeds": rec["n_seeds"]})
+        row["n_seeds"] = max(int(row["n_seeds"]), rec["n_seeds"])
+        metric = rec["metric"]
+        row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"] = rec["mean"], rec["ci_low"], rec["ci_high"]
+        if metric in ranked:
+            row.update({f"{metric}_{key}": rec.get(key, "") for key in RANKED})
+        if metric in with_published:
+            row.update({f"{metric}_{key}": rec[key] for key in PUBLISHED[1:]})
+            row[f"{metric}_published"] = rec["published_value"]
     columns = ["task", "model", "setting", "n_seeds"]
     for metric in dict.fromkeys(long["metric"]):
         columns += [metric, f"{metric}_ci_low", f"{metric}_ci_high"]
-        if metric in with_published:
-            columns += [f"{metric}_published", f"{metric}_published_source", f"{metric}_published_status"]
+        columns += [f"{metric}_{key}" for key in RANKED] if metric in ranked else []
+        columns += [f"{metric}_{key}" for key in PUBLISHED] if metric in with_published else []
     return pd.DataFrame.from_records(list(out.values()), columns=columns)
 
 
@@ -187,18 +233,26 @@ def _setting_key(setting: str) -> tuple[int, str]:
     return (SETTING_ORDER.index(setting) if setting in SETTING_ORDER else len(SETTING_ORDER), setting)
 
 
-def paired_vs_unpaired(rows: pd.DataFrame) -> pd.DataFrame:
+PVU_COLUMNS = ["task", "metric", "higher_is_better", "setting_a", "model_a", "value_a", "setting_b", "model_b",
+               "value_b", "gap", "gap_ci_low", "gap_ci_high", "p", "test", "better"]
+
+
+def paired_vs_unpaired(long: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
     """Best method of each training setting against the best of every other setting, per task and metric.
 
-    Settings come from ``setting=...`` in the protocol strings, so any task with two or more non-reference settings
+    Settings come from the rows' ``setting`` column, so any task with two or more non-reference settings
     (paired/unpaired, unconditional, ...) is compared without new code. Metrics without a direction are skipped.
 
+    Args:
+        long: ``summarize_long`` output.
+        pairs: ``reports.analysis.pairwise`` output (the test of each pair of methods).
+
     Returns:
-        Columns ``task, metric, higher_is_better, setting_a, model_a, value_a, setting_b, model_b, value_b, gap,
-        better`` where ``gap = value_a - value_b`` and ``better`` is the setting whose best value wins (``"tie"``).
+        Columns ``PVU_COLUMNS``: ``gap = value_a - value_b`` with the 95% interval and p-value of its test;
+        ``better`` is the setting whose best method is significantly better at alpha = 0.05, else ``"tie"``.
     """
-    long = summarize_long(rows)
-    long = long[(long["setting"] != REFERENCE_SETTING) & long["higher_is_better"].notna()]
+    long = long[(long["setting"] != REFERENCE_SETTING) & long["higher_is_better"].notna() & ~long["simulated"]]
+    tests = {(r.task, r.metric, r.model_a, r.model_b): r for r in pairs.itertuples(index=False)}
     records = []
     for (task, metric), group in long.groupby(["task", "metric"], sort=False):
         higher = bool(group["higher_is_better"].iloc[0])
@@ -211,12 +265,16 @@ def paired_vs_unpaired(rows: pd.DataFrame) -> pd.DataFrame:
         settings = sorted(best, key=_setting_key)
         for i, a in enumerate(settings):
             for b in settings[i + 1:]:
-                gap = best[a][1] - best[b][1]
-                better = "tie" if gap == 0 else (a if (gap > 0) == higher else b)
+                (model_a, value_a), (model_b, value_b) = best[a], best[b]
+                test = tests.get((task, metric, model_a, model_b))
+                sign = 1.0
+                if test is None:
+                    test, sign = tests[(task, metric, model_b, model_a)], -1.0
+                low, high = sorted((sign * test.ci_low, sign * test.ci_high))
+                better = "tie" if test.better == "tie" else (a if test.better == model_a else b)
                 records.append({"task": task, "metric": metric, "higher_is_better": higher,
-                                "setting_a": a, "model_a": best[a][0], "value_a": best[a][1],
-                                "setting_b": b, "model_b": best[b][0], "value_b": best[b][1],
-                                "gap": gap, "better": better})
-    return pd.DataFrame.from_records(records, columns=[
-        "task", "metric", "higher_is_better", "setting_a", "model_a", "value_a",
-        "setting_b", "model_b", "value_b", "gap", "better"])
+                                "setting_a": a, "model_a": model_a, "value_a": value_a,
+                                "setting_b": b, "model_b": model_b, "value_b": value_b,
+                                "gap": value_a - value_b, "gap_ci_low": low, "gap_ci_high": high, "p": test.p,
+                                "test": test.test, "better": better})
+    return pd.DataFrame.from_records(records, columns=PVU_COLUMNS)

@@ -1,13 +1,19 @@
-"""Devices and seeding: resolving ``--device`` and seeding every random number generator of a job."""
+"""Devices, CPU threads and seeding: resolving ``--device`` and ``--threads``, seeding a job's generators."""
 
 from __future__ import annotations
 
+import math
+import os
 import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from harness.core.errors import HarnessError
+
+CGROUP_ROOT = Path("/sys/fs/cgroup")
 
 
 def resolve_device(name: str) -> torch.device:
@@ -20,6 +26,83 @@ def resolve_device(name: str) -> torch.device:
         return torch.device(name)
     except RuntimeError as exc:
         raise HarnessError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from exc
+
+
+def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
+    """CPUs' worth of time the cgroup quota allows (``cpu.max`` v2, ``cpu.cfs_quota_us`` v1), None if unlimited."""
+    try:
+        quota, period = (root / "cpu.max").read_text().split()[:2]
+        return None if quota == "max" else int(quota) / int(period)
+    except (OSError, ValueError):
+        pass
+    try:
+        quota = int((root / "cpu" / "cpu.cfs_quota_us").read_text())
+        period = int((root / "cpu" / "cpu.cfs_period_us").read_text())
+        return None if quota <= 0 else quota / period
+    except (OSError, ValueError):
+        return None
+
+
+def available_cpus() -> int:
+    """CPUs this process may use: its affinity mask, lowered to a cgroup CPU quota when one is set (at least 1)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    limit = cgroup_cpu_limit()
+    return max(1, min(cpus, math.floor(limit)) if limit else cpus)
+
+
+@dataclass(frozen=True)
+class ThreadChoice:
+    """How many torch intra-op threads a run uses, and why (recorded in the manifest).
+
+    Attributes:
+        threads: Intra-op threads.
+        cpus: CPUs available to the process (affinity and cgroup quota).
+        reason: ``"--threads"`` or the default rule that chose it.
+    """
+
+    threads: int
+    cpus: int
+    reason: str
+
+    def to_dict(self) -> dict[str, object]:
+        """For the manifest."""
+        return asdict(self)
+
+
+MAX_THREADS = 1024
+
+
+def choose_threads(requested: int | None, device: torch.device) -> ThreadChoice:
+    """The intra-op thread count of a run: ``--threads N`` when given, else the default rule.
+
+    Default: half the CPUs available to the process (affinity mask, cgroup quota), at least 1 and at most 8 — so 1
+    on a 2-core machine. ``tests/benchmarks/thread_ratios.py`` measured why, on this project's 2-core machine shared
+    with other sessions (load average 10-16), smoke-width train steps, median ms per step (ratio to 1 thread idle):
+    pix2pix 751 / 14900 (19.8x) / 1075 (1.43x) / 16300 (21.7x), CycleGAN 1848 / 34112 (18.5x) / 2400 (1.30x) /
+    29205 (15.8x), GAN 311 / 2606 (8.4x) / 415 (1.34x) / 2920 (9.4x) for 1 thread idle / 2 threads idle / 1 thread
+    beside one more busy process / 2 threads beside it. OpenMP threads that outnumber the free cores spin in
+    barriers, so a second thread costs far more under contention than it can gain on an idle machine; half the
+    CPUs keeps a run steady while the machine does other work. The rule depends on the CPUs only, never on the
+    momentary load, so reruns on one machine use the same thread count (and so the same kernels).
+
+    Raises:
+        HarnessError: ``requested`` is outside 1..1024.
+    """
+    cpus = available_cpus()
+    if requested is not None:
+        if not 1 <= requested <= MAX_THREADS:
+            raise HarnessError(f"--threads {requested}: expected 1 <= value <= {MAX_THREADS}")
+        return ThreadChoice(requested, cpus, "--threads")
+    return default_threads(cpus, device)
+
+
+def default_threads(cpus: int, device: torch.device) -> ThreadChoice:
+    """The default rule (see ``choose_threads``): half the available CPUs, at least 1 and at most 8."""
+    threads = max(1, min(cpus // 2, 8))
+    return ThreadChoice(threads, cpus, f"default: half of the {cpus} available CPU(s), 1..8 ({device.type} run)")
 
 
 def seed_everything(seed: int, device: torch.device) -> None:

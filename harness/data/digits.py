@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from typing import Annotated
 
 import numpy as np
 import torch
 
+from harness.core.bounds import PositiveCount, Range, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
@@ -27,18 +29,19 @@ GENERATOR_VERSION = 1
 DOMAINS = ("printed", "handwritten")
 SPLITS = ("train", "val", "test")
 CLASSES = tuple(range(10))
+DigitSide = Annotated[int, Range(8, 256)]  # side length of a digit crop in pixels
 
 
 @dataclass(frozen=True)
 class DigitsConfig:
     """Sizes and seed of the generated digits task (the defaults are the ``standard`` profile)."""
 
-    n_train: int = 10000  # Images per domain in the train split (MNIST-scale subsets train a DTN-sized model).
-    n_val: int = 1000  # Images per domain in the val split (for early stopping / judge selection).
-    n_test: int = 2000  # Images per domain in the test split (enough for ~1% accuracy resolution).
-    printed_size: int = 32  # Side of the printed RGB crops in pixels (SVHN is 32x32).
-    handwritten_size: int = 28  # Side of the handwritten grayscale digits in pixels (MNIST is 28x28).
-    seed: int = 0  # Root seed; every (split, domain) stream is derived from it.
+    n_train: PositiveCount = 10000  # Images per domain in the train split (MNIST-scale subsets train DTN-sized models).
+    n_val: PositiveCount = 1000  # Images per domain in the val split (for early stopping / judge selection).
+    n_test: PositiveCount = 2000  # Images per domain in the test split (enough for ~1% accuracy resolution).
+    printed_size: DigitSide = 32  # Side of the printed RGB crops in pixels (SVHN is 32x32).
+    handwritten_size: DigitSide = 28  # Side of the handwritten grayscale digits in pixels (MNIST is 28x28).
+    seed: Seed = 0  # Root seed; every (split, domain) stream is derived from it.
 
 
 def _validate(config: DigitsConfig) -> None:

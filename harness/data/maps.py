@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from harness.core.bounds import ImageSide, PositiveCount, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task, unpaired_halves
@@ -37,11 +38,11 @@ SPLITS = ("train", "val", "test")
 class MapsConfig:
     """Size and seed of the embedded map ↔ aerial task (profiles override these)."""
 
-    image_size: int = 64  # side length in pixels; Pix2Pix trained at 256 (tested at 512), 64 keeps CPU runs short
-    n_train: int = 1000  # training pairs (the Pix2Pix maps set has 1096); unpaired halves get 500 each
-    n_val: int = 100  # validation pairs
-    n_test: int = 200  # test pairs for the AMT-style study and distribution metrics
-    seed: int = 0  # generator seed; each split draws from its own stream
+    image_size: ImageSide = 64  # side length in pixels; Pix2Pix trained at 256 (tested at 512), 64 keeps CPU runs short
+    n_train: PositiveCount = 1000  # training pairs (the Pix2Pix maps set has 1096); unpaired halves get 500 each
+    n_val: PositiveCount = 100  # validation pairs
+    n_test: PositiveCount = 200  # test pairs for the AMT-style study and distribution metrics
+    seed: Seed = 0  # generator seed; each split draws from its own stream
 
 
 def _water(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray, seg: np.ndarray) -> None:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from harness.core.bounds import ImageSide, PositiveCount, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
@@ -37,11 +38,11 @@ SPLITS = ("train", "val", "test")
 class ProbeConfig:
     """Size and seed of the probe tasks (profiles override these)."""
 
-    image_size: int = 32  # side length in pixels; shapes need no more, and both probes train in minutes on CPU
-    n_train: int = 1000  # training pairs; the unpaired halves get 500 each
-    n_val: int = 100  # validation pairs
-    n_test: int = 200  # test pairs scored by shape IoU and colour statistics
-    seed: int = 0  # generator seed; each split draws from its own stream
+    image_size: ImageSide = 32  # side length in pixels; shapes need no more, and both probes train in minutes on CPU
+    n_train: PositiveCount = 1000  # training pairs; the unpaired halves get 500 each
+    n_val: PositiveCount = 100  # validation pairs
+    n_test: PositiveCount = 200  # test pairs scored by shape IoU and colour statistics
+    seed: Seed = 0  # generator seed; each split draws from its own stream
 
 
 def _shape_mask(kind: str, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float, r: float) -> np.ndarray:

@@ -7,28 +7,32 @@ where to put the data.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Annotated
 
+from harness.core.bounds import Count, DirPath, Range
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.data.real_cityscapes import load_cityscapes
 from harness.data.real_folders import load_aligned_folder
+
+RealSide = Annotated[int, Range(16, 2048)]  # images are resized to this side length
 
 
 @dataclass(frozen=True)
 class CityscapesConfig:
     """Where Cityscapes lies and how it is read."""
 
-    root: str = ""  # folder holding leftImg8bit/ and gtFine/ (from the Cityscapes site; never downloaded here)
-    image_size: int = 256  # frames are resized to image_size² (pix2pix: 256; CycleGAN: 128)
-    max_images: int = 0  # read at most this many frames per split (0 = all: 2975 train, 500 val)
+    root: DirPath = ""  # folder holding leftImg8bit/ and gtFine/ (from the Cityscapes site; never downloaded here)
+    image_size: RealSide = 256  # frames are resized to image_size² (pix2pix: 256; CycleGAN: 128)
+    max_images: Count = 0  # read at most this many frames per split (0 = all: 2975 train, 500 val)
 
 
 @dataclass(frozen=True)
 class AlignedFolderConfig:
     """A pix2pix-style dataset: ``root/{train,val,test}/*.jpg`` with A and B side by side."""
 
-    root: str = ""  # e.g. the pix2pix facades/ or maps/ folder (never downloaded here)
-    image_size: int = 256  # each half is resized to image_size²
+    root: DirPath = ""  # e.g. the pix2pix facades/ or maps/ folder (never downloaded here)
+    image_size: RealSide = 256  # each half is resized to image_size²
 
 
 def _require_root(section: str, root: str, expected: str) -> None:

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from harness.core.bounds import ImageSide, PositiveCount, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task, unpaired_halves
@@ -208,11 +209,11 @@ SPLITS = ("train", "val", "test")
 class ScenesConfig:
     """Size and seed of the embedded street-scene task (profiles override these)."""
 
-    image_size: int = 64  # side length in pixels; Pix2Pix/CycleGAN used 256 on Cityscapes, 64 keeps CPU runs short
-    n_train: int = 1000  # training pairs (Cityscapes has 2975); the unpaired halves get 500 each
-    n_val: int = 100  # validation pairs (model selection, judge early stopping)
-    n_test: int = 200  # test pairs, the role Cityscapes val (500 frames) plays in the papers
-    seed: int = 0  # generator seed; each split draws from its own stream so sizes do not shift other splits
+    image_size: ImageSide = 64  # side in pixels; Pix2Pix/CycleGAN used 256 on Cityscapes, 64 keeps CPU runs short
+    n_train: PositiveCount = 1000  # training pairs (Cityscapes has 2975); the unpaired halves get 500 each
+    n_val: PositiveCount = 100  # validation pairs (model selection, judge early stopping)
+    n_test: PositiveCount = 200  # test pairs, the role Cityscapes val (500 frames) plays in the papers
+    seed: Seed = 0  # generator seed; each split draws from its own stream so sizes do not shift other splits
 
 
 def generate_scenes(size: int, count: int, seed: int, stream: int) -> dict[str, np.ndarray]:

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Annotated
 
 import numpy as np
 import skimage
 import torch
 from skimage import data as skdata
 
+from harness.core.bounds import Range
 from harness.core.cache import stable_hash
 from harness.core.errors import HarnessError
 from harness.core.task import Task
@@ -58,10 +60,12 @@ PHOTO_SETS: dict[str, dict[str, tuple[str, ...]]] = {
 class SRConfig:
     """The embedded SR tasks (``sr``, ``sr_gray``); profiles shrink them."""
 
-    scale: int = 4  # upscaling factor; SRGAN's tables are x4
-    image_size: int = 96  # HR training crop side (SRGAN §3.2: 96x96, LR 24x24); a multiple of scale
-    tile: int = 192  # HR training tiles are cut at this side (>= image_size); crops are drawn inside them
-    test_size: int = 0  # 0 = whole test photos (the benchmarks' protocol); > 0 = centred crops of this side
+    scale: Annotated[int, Range(2, 16)] = 4  # upscaling factor; SRGAN's tables are x4
+    # HR training crop side (SRGAN §3.2: 96x96, LR 24x24); a multiple of scale
+    image_size: Annotated[int, Range(2, 4096)] = 96
+    tile: Annotated[int, Range(2, 8192)] = 192  # HR training tiles are cut at this side (>= image_size); crops inside
+    # 0 = whole test photos (the benchmarks' protocol); > 0 = centred crops of this side
+    test_size: Annotated[int, Range(0, 8192)] = 0
 
 
 def photo(name: str) -> torch.Tensor:

@@ -21,11 +21,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import torch
 
+from harness.core.bounds import Range
 from harness.core.errors import HarnessError
 from harness.core.images import list_image_files, read_image
 from harness.core.task import Task
@@ -43,10 +44,11 @@ class SRFoldersConfig:
     lr_root: str = ""  # the test set's LR images, if elsewhere; "" = the layout's LR folder, else MATLAB bicubic
     train_root: str = ""  # training HR images (e.g. DIV2K); "" = the embedded sr task's training photos
     train_lr_root: str = ""  # the training LR images, if elsewhere (same rules as lr_root)
-    scale: int = 4  # upscaling factor of the LR images
-    image_size: int = 96  # HR training crop side (SRGAN: 96)
-    tile: int = 192  # HR training tile side; crops are drawn inside tiles
-    max_train_images: int = 0  # read at most this many training images (0 = all; DIV2K train is 800 2K images)
+    scale: Annotated[int, Range(2, 16)] = 4  # upscaling factor of the LR images
+    image_size: Annotated[int, Range(2, 4096)] = 96  # HR training crop side (SRGAN: 96)
+    tile: Annotated[int, Range(2, 8192)] = 192  # HR training tile side; crops are drawn inside tiles
+    # read at most this many training images (0 = all; DIV2K train is 800 2K images)
+    max_train_images: Annotated[int, Range(0, 1_000_000)] = 0
     benchmark: Benchmark = ""  # "set5" | "set14" | "bsd100": show SRGAN's published values beside the rows
 
 

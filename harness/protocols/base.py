@@ -9,28 +9,32 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import torch
 
+from harness.core.bounds import BatchSize, FilePath, PositiveCount, Range, Steps
 from harness.core.results import Row
 from harness.core.task import Task
+
+Neighbours = Annotated[int, Range(1, 1000)]  # k of a k-nearest-neighbour manifold
+StripLength = Annotated[int, Range(1, 64)]  # images in one sample strip
 
 
 @dataclass(frozen=True)
 class EvalConfig:
     """Evaluation settings shared by every protocol (profiles override them)."""
 
-    n_samples: int = 10000  # generated samples for distribution metrics (FID/KID/PR, Parzen); paper: 10,000
-    batch_size: int = 100  # batch for feature passes and generation; results do not depend on it
-    kid_subset_size: int = 1000  # KID subset size (torch-fidelity default); clipped to the sample count
-    kid_subsets: int = 100  # KID subsets (torch-fidelity default)
-    prc_neighborhood: int = 3  # k of the k-NN manifold for precision/recall (torch-fidelity default)
-    parzen_n_validation: int = 1000  # validation examples used to choose sigma (official parzen_ll.py limit_size)
-    judge_steps: int = 2000  # optimisation steps for judges the harness trains itself (digit classifier, segmenter)
-    judge_batch_size: int = 64  # batch size for judge training
-    n_sample_images: int = 8  # images per sample strip written for the report
-    inception_weights: str = ""  # local path to torch-fidelity's Inception weights; empty = skip Inception FID
+    n_samples: PositiveCount = 10000  # generated samples for distribution metrics (FID/KID/PR, Parzen); paper: 10,000
+    batch_size: BatchSize = 100  # batch for feature passes and generation; results do not depend on it
+    kid_subset_size: PositiveCount = 1000  # KID subset size (torch-fidelity default); clipped to the sample count
+    kid_subsets: PositiveCount = 100  # KID subsets (torch-fidelity default)
+    prc_neighborhood: Neighbours = 3  # k of the k-NN manifold for precision/recall (torch-fidelity default)
+    parzen_n_validation: PositiveCount = 1000  # validation examples to choose sigma (official parzen_ll.py limit_size)
+    judge_steps: Steps = 2000  # optimisation steps for judges the harness trains itself (digit classifier, segmenter)
+    judge_batch_size: BatchSize = 64  # batch size for judge training
+    n_sample_images: StripLength = 8  # images per sample strip written for the report
+    inception_weights: FilePath = ""  # local path to torch-fidelity's Inception weights; empty = skip Inception FID
 
 
 @dataclass(frozen=True)

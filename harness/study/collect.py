@@ -22,9 +22,8 @@ from torch.nn import functional as F
 
 from harness.core.task import Task
 from harness.models import MODELS
-from harness.run_config import RunConfig
+from harness.run_config import RunConfig, model_config
 from harness.study.config import StudyConfig
-from harness.suite import model_config
 from harness.tasks import build_task
 from harness.train import load_trained
 from metrics.human_study.design import BLANK, NEAREST, REAL, ConditionPool
@@ -159,7 +158,7 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
         task_name = job_id.split("__")[1]
         task = tasks.setdefault(task_name, build_task(task_name, config))
         spec = MODELS.get(name)
-        cfg = model_config(config, name)
+        cfg = model_config(config, name, task_name)  # task_overrides apply per task, as in the suite
         model = spec.build(cfg, task, device)
         load_trained(model, run_dir / "jobs" / job_id)
         produced = _outputs(spec, model, cfg, task, seed, n, config.eval.batch_size)

@@ -55,7 +55,7 @@ def _fails(argv, capsys, *expected):
     (["--set", "gan.steps"], ("expected key=value",)),
     (["--seeds", "0,x"], ("seeds",)),
     (["--seeds", ""], ("--seeds", "at least one seed")),
-    (["--set", "checkpoint_every=0"], ("checkpoint_every=0", "positive")),
+    (["--set", "checkpoint_every=0"], ("checkpoint_every=0", "1 <= value")),
     (["--models", "gan", "--tasks", "scenes"], ("no jobs",)),
     (["--models", "gan", "--device", BAD_DEVICE], ("--device",)),
 ])
@@ -149,7 +149,7 @@ def test_rerun_without_resume_and_resume_with_other_settings(workdir, capsys, ti
     _fails(["suite", "--models", "gan", "--out", str(out), "--no-progress", *tiny_args()], capsys,
            "already holds a run", "--resume")
     _fails(["suite", "--models", "gan", "--out", str(out), "--resume", "--no-progress", *tiny_args("gan.steps=21")],
-           capsys, "different settings", "gan.steps")
+           capsys, "contradict", "gan.steps: run has 20, given 21")
     assert _snapshot(out) == before
     # the trained run is then evaluated in place from its saved config.json
     assert main(["evaluate", "--run", str(out)]) == 0

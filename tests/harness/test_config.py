@@ -150,7 +150,8 @@ def test_flatten_dict_and_round_trip():
 def test_every_default_job_of_every_profile_fits_its_task(profile):
     """A profile must not give a model a config its tasks' image size cannot take (e.g. U-Net depth vs pixels)."""
     from harness.models import MODELS
-    from harness.suite import model_config, plan
+    from harness.run_config import model_config
+    from harness.suite import plan
     from harness.tasks import TASKS
 
     config = resolve_config(profile, {})
@@ -158,4 +159,4 @@ def test_every_default_job_of_every_profile_fits_its_task(profile):
         spec = None if job.reference else MODELS.get(job.model)
         if spec is not None and spec.check is not None:
             size = getattr(getattr(config, TASKS.get(job.task).config_section), "image_size", 0)  # digits: none
-            spec.check(model_config(config, job.model), size)
+            spec.check(model_config(config, job.model, job.task), size)

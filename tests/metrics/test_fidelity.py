@@ -130,7 +130,9 @@ def test_equals_calculate_metrics_on_png_folders(judge_path, images, tmp_path):
     )
     out = run(fake[:60], real[:60], judge_path, prc=False, kid_subset_size=30, kid_subsets=5)
     assert out["fid"] == pytest.approx(ref[torch_fidelity.KEY_METRIC_FID], rel=1e-5)
-    assert out["kid"] == pytest.approx(ref[torch_fidelity.KEY_METRIC_KID_MEAN], rel=1e-5)
+    # KID is a small difference of large kernel means: float32 summation order (thread count) moves it by ~1e-8
+    # absolute (CI saw 9.8476e-4 vs 9.8472e-4), so the tolerance is absolute at that scale.
+    assert out["kid"] == pytest.approx(ref[torch_fidelity.KEY_METRIC_KID_MEAN], rel=1e-5, abs=1e-7)
 
 
 def test_fid_of_a_set_with_itself_is_zero_and_pinned_value(judge_path, images):

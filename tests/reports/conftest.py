@@ -23,16 +23,19 @@ SPEC: dict[tuple[str, str, str], dict[str, tuple[float, bool | None, float, str]
         "fcn_labels2photo_iou[road]": (0.80, True, math.nan, ""),
         "fcn_labels2photo_iou[car]": (0.30, True, math.nan, ""),
         "fid": (60.0, False, math.nan, ""),
+        "photo_kid": (0.0104, False, math.nan, ""),  # within noise of cyclegan's: a tie
     },
     ("scenes", "cyclegan", "unpaired"): {
         "fcn_labels2photo_pixel_acc": (0.52, True, 0.52, "CycleGAN Table 2, Cityscapes [R]"),
         "fcn_labels2photo_iou[road]": (0.60, True, math.nan, ""),
         "fcn_labels2photo_iou[car]": (0.20, True, math.nan, ""),
         "fid": (80.0, False, math.nan, ""),
+        "photo_kid": (0.0106, False, math.nan, ""),
     },
     ("scenes", SCRIPT_MODEL, "unpaired"): {
         "fcn_labels2photo_pixel_acc": (0.40, True, math.nan, ""),
         "fid": (120.0, False, math.nan, ""),
+        "photo_kid": (0.0300, False, math.nan, ""),
     },
     ("scenes", "ground_truth", "reference"): {"fcn_labels2photo_pixel_acc": (0.80, True, 0.80, "pix2pix v3 [V]")},
     ("probe_texture", "pix2pix", "paired"): {"probe_error": (0.10, False, math.nan, "")},
@@ -62,15 +65,21 @@ def _rows(seeds: tuple[int, ...], shift: dict[tuple[str, str, str], float], extr
                         ci_high=227.0 + seed, n=10000, seed=seed, setting="unconditional", higher_is_better=True,
                         protocol=protocol_string(variant="mlp", seed=seed) + extra,
                         published_value=225.0, published_source="GAN Table 1, MNIST [V]"))
+        for metric, value in (("parzen_se", 2.0 + 0.1 * seed), ("kid", 3000.0 + 10 * seed)):  # one method only
+            rows.append(Row(model="vanilla_gan", task="digits", metric=metric, value=value, n=10000, seed=seed,
+                            setting="unconditional", higher_is_better=None if metric == "parzen_se" else False,
+                            protocol=protocol_string(variant="mlp", seed=seed) + extra))
         for model, rate in (("pix2pix", 0.18), ("cyclegan", 0.26)):
             rows.append(Row(model=model, task="maps", metric="amt_fooled_rate", value=rate, n=40, seed=seed,
                             setting="paired" if model == "pix2pix" else "unpaired", higher_is_better=True,
                             protocol=protocol_string(simulated="true", observer="logistic(d=1.2)", seed=seed) + extra))
     rng = np.random.default_rng(0)
-    for seed in seeds[:1]:  # a per-image distribution: many rows for one seed
-        for value in rng.normal(24.0, 1.5, size=20):
-            rows.append(Row(model="srgan", task="sr", metric="psnr_per_image", value=float(value), n=1, seed=seed,
-                            setting="paired", higher_is_better=True, protocol=protocol_string(seed=seed) + extra))
+    for seed in seeds[:1]:  # per-image values of two methods on the same 20 images: many rows for one seed
+        per_image = rng.normal(24.0, 1.5, size=20)
+        for model, values in (("srgan", per_image), ("srresnet", per_image + 0.5 + rng.normal(0, 0.2, size=20))):
+            for value in values:
+                rows.append(Row(model=model, task="sr", metric="psnr_per_image", value=float(value), n=1, seed=seed,
+                                setting="paired", higher_is_better=True, protocol=protocol_string(seed=seed) + extra))
     return rows
 
 

@@ -2,7 +2,8 @@
 
 Skipped only when /usr/bin/chromium is absent (CI installs Debian's ``chromium``). Two passes: the report as built
 (console messages and a screenshot), and a copy with a probe script injected first in <head> that records alerts,
-errors and image loads into the DOM, read back with ``--dump-dom``.
+errors, image loads and what a reader would check (highlights, plot colours, table widths, the summary) into the
+DOM, read back with ``--dump-dom``.
 """
 
 import json
@@ -18,18 +19,47 @@ from reports.build import build_report
 CHROMIUM = Path("/usr/bin/chromium")
 SCRIPT_MODEL = "<script>alert(1)</script>"  # the model name planted by conftest.py
 LEAD_SCREENSHOT = Path("/tmp/report_screenshot.png")  # a copy for the lead's issue note
+VIEWPORT = 800  # px: narrower than the wide tables, so their scroll boxes are exercised
 PROBE = """<script>
 window.__errors = []; window.__alerts = [];
 window.alert = function (m) { window.__alerts.push(String(m)); };
 window.addEventListener("error", function (e) { window.__errors.push(String(e.message || "resource error")); }, true);
 var __ce = console.error; console.error = function () { window.__errors.push([].join.call(arguments, " ")); };
+function __all(sel, root) { return Array.prototype.slice.call((root || document).querySelectorAll(sel)); }
+function __scrolls(el) {  // an ancestor that scrolls sideways and fits the viewport
+  for (var a = el.parentElement; a && a !== document.body; a = a.parentElement) {
+    var o = getComputedStyle(a).overflowX;
+    if ((o === "auto" || o === "scroll") && a.getBoundingClientRect().width <= window.innerWidth) return true;
+  }
+  return false;
+}
 window.addEventListener("load", function () {
   var imgs = Array.prototype.slice.call(document.images);
+  var single = __all("table.summary").filter(function (t) {  // tables with at most one compared method
+    return __all("tr", t).slice(1).filter(function (r) {
+      return r.cells[1] && r.cells[1].textContent.trim() !== "reference"; }).length <= 1; });
+  var colours = JSON.parse(document.getElementById("colours").dataset.colours);
+  var swatches = {};
+  __all("#colours .swatch").forEach(function (s) { swatches[s.dataset.model] = getComputedStyle(s).backgroundColor; });
+  var plotColours = __all("figure.plot").map(function (f) { return JSON.parse(f.dataset.colours); });
+  var tables = __all("table").map(function (t) {
+    return {wide: t.getBoundingClientRect().width > window.innerWidth, scrolls: __scrolls(t)}; });
+  var sections = __all("section[id^=task-]").map(function (sec) {
+    return {task: sec.querySelector("h2").textContent.replace("Task: ", ""),
+            ranked: __all("table.leaderboard tr", sec).slice(1).filter(function (r) {
+              return /^=?[0-9]/.test(r.cells[0].textContent.trim()); }).length}; });
+  var summary = __all("#summary .task-summary").map(function (s) {
+    return {task: s.dataset.task, winner: s.dataset.winner, p: s.dataset.p, text: s.textContent}; });
   var p = document.createElement("pre"); p.id = "__probe";
   p.textContent = JSON.stringify({images: imgs.length,
     broken: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); }).length,
     errors: window.__errors, alerts: window.__alerts, scripts: document.scripts.length,
-    shown: document.body.innerText.indexOf(__MODEL__) >= 0});
+    shown: document.body.innerText.indexOf(__MODEL__) >= 0,
+    single_tables: single.length,
+    single_highlights: single.map(function (t) { return __all(".best, .tie", t).length; }),
+    colours: colours, swatches: swatches, plot_colours: plotColours,
+    viewport: window.innerWidth, page_width: document.documentElement.scrollWidth, tables: tables,
+    sections: sections, summary: summary});
   document.body.appendChild(p);
 });
 </script>"""
@@ -57,7 +87,7 @@ def test_report_renders_in_headless_chromium(fake_run, tmp_path):
     probed = tmp_path / "probed.html"
     probe = PROBE.replace("__MODEL__", json.dumps(SCRIPT_MODEL).replace("/", "\\/"))
     probed.write_text(html.replace("<head>", "<head>" + probe, 1), encoding="utf-8")
-    dom = _chromium(tmp_path / "profile2", "--dump-dom", probed.as_uri()).stdout
+    dom = _chromium(tmp_path / "profile2", f"--window-size={VIEWPORT},2000", "--dump-dom", probed.as_uri()).stdout
     found = re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S)
     assert found, dom[-2000:]
     result = json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
@@ -65,3 +95,34 @@ def test_report_renders_in_headless_chromium(fake_run, tmp_path):
     assert result["errors"] == [] and result["alerts"] == []
     assert result["scripts"] == 1  # only the probe: the model name did not become a script element
     assert result["shown"] is True  # the literal text <script>alert(1)</script> is visible
+    _reader_checks(result)
+
+
+def _rgb(hex_colour: str) -> str:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return f"rgb({r}, {g}, {b})"
+
+
+def _reader_checks(result: dict) -> None:
+    """What issue 14 asks a reader to be able to trust, measured in the rendered page."""
+    # a table with one compared method highlights nothing (digits: vanilla_gan alone)
+    assert result["single_tables"] >= 1 and result["single_highlights"] == [0] * result["single_tables"]
+    # one colour per method across every plot, and the legend shows those colours
+    colours = result["colours"]
+    assert len(set(colours.values())) == len(colours)
+    assert result["swatches"] == {m: _rgb(c) for m, c in colours.items()}
+    assert len(result["plot_colours"]) >= 10
+    for drawn in result["plot_colours"]:
+        assert drawn and all(colours[m] == c for m, c in drawn.items()), drawn
+    # no table wider than the viewport without its own scroll box; the page itself never scrolls sideways
+    assert any(t["wide"] for t in result["tables"])  # the check below is not vacuous at this width
+    assert all(t["scrolls"] for t in result["tables"] if t["wide"])
+    assert result["page_width"] <= result["viewport"]
+    # the summary paragraph names the winner of every task that compares methods, with a p-value
+    summary = {s["task"]: s for s in result["summary"]}
+    compared = [s["task"] for s in result["sections"] if s["ranked"] >= 2]
+    assert compared and set(compared) <= set(summary)
+    for task in compared:
+        line = summary[task]
+        assert line["winner"] and line["winner"] in line["text"], line
+        assert re.search(r"\bp (=|<) ?\d", line["text"]), line

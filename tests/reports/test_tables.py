@@ -3,11 +3,15 @@ import math
 
 import pandas as pd
 import pytest
+from scipy import stats
 
 from harness.core.errors import HarnessError
+from reports.analysis import analyse
 from reports.tables import (
-    paired_vs_unpaired,
+    NOT_COMPARABLE,
     parse_protocol,
+    published_comparability,
+    published_dataset,
     published_status,
     read_json,
     read_metrics,
@@ -32,7 +36,7 @@ def _hand_ci(values):
 
 
 def test_summary_mean_and_t_ci_match_hand_computation(rows):
-    summary = summarize(rows).set_index(["task", "model"])
+    summary = summarize(summarize_long(rows)).set_index(["task", "model"])
     row = summary.loc[("scenes", "pix2pix")]
     mean, low, high = _hand_ci([0.66 * 0.99, 0.66, 0.66 * 1.02])
     assert row["fcn_labels2photo_pixel_acc"] == pytest.approx(mean, rel=1e-12)
@@ -47,7 +51,7 @@ def test_summary_mean_and_t_ci_match_hand_computation(rows):
 
 def test_single_seed_keeps_the_rows_own_interval(rows):
     one = rows[rows["seed"] == 0]
-    summary = summarize(one).set_index(["task", "model"])
+    summary = summarize(summarize_long(one)).set_index(["task", "model"])
     parzen = summary.loc[("digits", "vanilla_gan")]
     assert (parzen["parzen_ll"], parzen["parzen_ll_ci_low"], parzen["parzen_ll_ci_high"]) == (225.0, 223.0, 227.0)
     assert math.isnan(summary.loc[("scenes", "pix2pix"), "fid_ci_low"])
@@ -56,14 +60,14 @@ def test_single_seed_keeps_the_rows_own_interval(rows):
 
 def test_per_image_metric_is_averaged_and_published_group_is_parsed(rows):
     long = summarize_long(rows).set_index(["task", "model", "metric"])
-    per_image = rows[rows["metric"] == "psnr_per_image"]["value"]
+    per_image = rows[(rows["metric"] == "psnr_per_image") & (rows["model"] == "srgan")]["value"]
     assert long.loc[("sr", "srgan", "psnr_per_image"), "mean"] == pytest.approx(per_image.mean())
-    summary = summarize(rows).set_index(["task", "model"])
+    summary = summarize(summarize_long(rows)).set_index(["task", "model"])
     assert summary.loc[("scenes", "pix2pix"), "fcn_labels2photo_pixel_acc_published_status"] == "verified"
     assert summary.loc[("scenes", "cyclegan"), "fcn_labels2photo_pixel_acc_published_status"] == "unconfirmed"
     assert summary.loc[("scenes", "cyclegan"), "fcn_labels2photo_pixel_acc_published"] == 0.52
     assert "fid_published" not in summary.columns  # no paper value for fid in this run
-    assert list(summarize(rows).columns[:7]) == [
+    assert list(summarize(summarize_long(rows)).columns[:7]) == [
         "task", "model", "setting", "n_seeds", "fcn_labels2photo_pixel_acc", "fcn_labels2photo_pixel_acc_ci_low",
         "fcn_labels2photo_pixel_acc_ci_high"]
 
@@ -76,20 +80,51 @@ def test_published_status_and_protocol_parsing():
 
 
 def test_paired_vs_unpaired_picks_best_per_setting_by_direction(rows):
-    pvu = paired_vs_unpaired(rows).set_index(["task", "metric"])
+    pvu = analyse(rows).pvu.set_index(["task", "metric"])
     fid = pvu.loc[("scenes", "fid")]
     assert (fid["model_a"], fid["model_b"], fid["better"]) == ("pix2pix", "cyclegan", "paired")
     assert fid["gap"] == pytest.approx(60.2 - 80.0 * (0.99 + 1 + 1.02) / 3)
-    assert pvu.loc[("maps", "amt_fooled_rate"), "better"] == "unpaired"
+    seeds_a, seeds_b = [60.0 * (1 + o) for o in (-0.01, 0, 0.02)], [80.0 * (1 + o) for o in (-0.01, 0, 0.02)]
+    welch = stats.ttest_ind(seeds_a, seeds_b, equal_var=False)
+    assert fid["p"] == pytest.approx(welch.pvalue, rel=1e-9)
+    assert (fid["gap_ci_low"], fid["gap_ci_high"]) == pytest.approx(tuple(welch.confidence_interval()), rel=1e-9)
+    kid = pvu.loc[("scenes", "photo_kid")]  # 0.0104 vs 0.0106 with 1-2% seed noise: not significant
+    assert kid["better"] == "tie" and kid["p"] > 0.05
+    assert ("maps", "amt_fooled_rate") not in pvu.index  # simulated studies are tested in their own section
     assert ("digits", "parzen_ll") not in pvu.index  # one setting only: nothing to compare
     assert "reference" not in set(pvu["setting_a"]) | set(pvu["setting_b"])
+
+
+def test_summary_carries_rank_difference_and_p_beside_each_value(rows):
+    summary = summarize(analyse(rows).long).set_index(["task", "model"])
+    p2p, cyc = summary.loc[("scenes", "pix2pix")], summary.loc[("scenes", "cyclegan")]
+    assert (p2p["fid_rank"], p2p["fid_verdict"], p2p["fid_vs"]) == (1, "significantly best", "cyclegan")
+    assert (cyc["fid_rank"], cyc["fid_verdict"], cyc["fid_vs"]) == (2, "rank 2", "pix2pix")
+    assert cyc["fid_diff"] == pytest.approx(cyc["fid"] - p2p["fid"]) and cyc["fid_p"] < 0.05
+    assert cyc["fid_diff_ci_low"] < cyc["fid_diff"] < cyc["fid_diff_ci_high"]
+    assert p2p["fid_test"] == "Welch t-test across seeds"
+    assert (p2p["photo_kid_verdict"], cyc["photo_kid_verdict"]) == ("tied best", "tied best")
+    assert summary.loc[("sr", "srresnet"), "psnr_per_image_verdict"] == "significantly best"
+    assert summary.loc[("sr", "srresnet"), "psnr_per_image_test"].startswith("Wilcoxon")
+    assert "parzen_se_rank" not in summary.columns  # informational: never ranked
+    assert "kid_rank" not in summary.columns  # one method (digits): nothing to rank
+    assert pd.isna(summary.loc[("scenes", "ground_truth"), "fcn_labels2photo_pixel_acc_rank"])  # reference
+
+
+def test_published_dataset_and_comparability():
+    assert published_dataset("pix2pix v3 Table 1, Cityscapes labels→photo [V]") == "Cityscapes labels→photo"
+    assert published_dataset("Goodfellow et al. 2014 Table 1, MNIST (± 2 SE) [V]") == "MNIST (± 2 SE)"
+    assert published_comparability("judge=x; comparable_to_paper=no (retrained judge, embedded task)") == NOT_COMPARABLE
+    assert published_comparability("variant=mlp") == NOT_COMPARABLE  # not said: not comparable
+    assert published_comparability("comparable_to_paper=no (retrained judge)") == "not comparable: retrained judge"
+    assert published_comparability("comparable_to_paper=yes (official weights)") == "comparable"
 
 
 def test_new_setting_is_compared_without_code_change(rows):
     extra = rows[(rows["task"] == "scenes") & (rows["model"] == "pix2pix")].copy()
     extra["model"], extra["setting"] = "new_model", "semi_paired"
     extra["value"] = extra["value"] * 0.5
-    pvu = paired_vs_unpaired(pd.concat([rows, extra], ignore_index=True))
+    pvu = analyse(pd.concat([rows, extra], ignore_index=True)).pvu
     fid = pvu[(pvu["task"] == "scenes") & (pvu["metric"] == "fid")]
     assert [(r.setting_a, r.setting_b) for r in fid.itertuples()] == [
         ("paired", "unpaired"), ("paired", "semi_paired"), ("unpaired", "semi_paired")]

@@ -1,0 +1,191 @@
+"""What a reader sees first: the headline metric of each task, its leaderboard, the summary paragraph, summary.md.
+
+The headline metric of a task is its first metric (in the rows' order) with a direction that the most compared
+methods have, per-class and simulated rows excepted, per-image ones only when nothing else is there: protocols
+write their main score first. Nothing
+names a model or a task, so new ones need no change here.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+
+import pandas as pd
+
+from reports.analysis import Analysis, comparable
+from reports.formatting import display_scale, fmt, fmt_ci, fmt_p, fmt_signed, is_nan
+from reports.significance import ALPHA
+from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, split_bracket
+
+ARROWS = {True: "↑", False: "↓"}  # direction marks; informational metrics get none
+
+
+def headline_metric(task_long: pd.DataFrame) -> str | None:
+    """The task's headline metric (module docstring), or None when it has no metric with a direction."""
+    sub = comparable(task_long)
+    sub = sub[~sub["metric"].str.contains("[", regex=False)]
+    whole = sub[~sub["metric"].str.endswith(PER_IMAGE_SUFFIX)]
+    sub = whole if len(whole) else sub  # per-image metrics lead only where a task has nothing else
+    if sub.empty:
+        return None
+    counts = sub.groupby("metric", sort=False)["model"].nunique()
+    return str(counts.index[int(counts.to_numpy().argmax())])  # argmax keeps the first of equal counts
+
+
+def _sig_best_counts(task_long: pd.DataFrame) -> tuple[dict[str, int], int]:
+    """Method -> metrics (with a direction, per-class excepted) it is significantly best on; and how many ranked."""
+    ranked = task_long[task_long["rank"].notna() & ~task_long["metric"].str.contains("[", regex=False)]
+    wins = ranked[ranked["significantly_best"].astype(bool)].groupby("model").size().to_dict()
+    return {str(k): int(v) for k, v in wins.items()}, int(ranked["metric"].nunique())
+
+
+def leaderboard(task_long: pd.DataFrame) -> dict[str, object]:
+    """The task's methods sorted by the headline metric (rank, then mean in its direction); references last.
+
+    Returns:
+        ``{"metric", "arrow", "unit", "rows": [{rank, model, setting, n_seeds, value, ci, diff, diff_ci, p, test,
+        wins, reference, best, tied}]}`` as strings (and flags), or ``{}`` without a headline metric.
+    """
+    metric = headline_metric(task_long)
+    if metric is None:
+        return {}
+    sub = task_long[(task_long["metric"] == metric) & ~task_long["simulated"]]
+    higher = bool(comparable(sub)["higher_is_better"].iloc[0])
+    scale, unit = display_scale(metric, sub["mean"])
+    wins, ranked = _sig_best_counts(task_long)
+    order = sub.assign(is_ref=sub["setting"] == REFERENCE_SETTING, rank_key=sub["rank"].fillna(math.inf),
+                       sort_key=-sub["mean"] if higher else sub["mean"]).sort_values(["is_ref", "rank_key", "sort_key"])
+    rows = []
+    for r in order.itertuples(index=False):
+        rank = ("ref." if r.is_ref else "–") if is_nan(r.rank) else f"{'=' if r.tied else ''}{int(r.rank)}"
+        rows.append({"rank": rank, "model": str(r.model), "setting": str(r.setting), "n_seeds": str(r.n_seeds),
+                     "value": fmt(r.mean, scale), "ci": fmt_ci(r.ci_low, r.ci_high, scale),
+                     "vs": str(r.vs), "diff": fmt_signed(r.diff, scale) if r.vs else "",
+                     "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale), "p": fmt_p(r.p) if r.vs else "",
+                     "test": str(r.test), "wins": "" if is_nan(r.rank) else f"{wins.get(r.model, 0)} of {ranked}",
+                     "reference": bool(r.is_ref), "best": bool(r.significantly_best), "tied": bool(r.tied)})
+    return {"metric": metric, "arrow": ARROWS[higher], "unit": unit, "rows": rows}
+
+
+def task_sentence(task: str, task_long: pd.DataFrame) -> dict[str, str]:
+    """One sentence on who wins ``task``: ``{"task", "winner", "p", "text"}`` (winner/p empty without a test)."""
+    methods = comparable(task_long)["model"].unique()
+    metric = headline_metric(task_long)
+    if metric is None or len(methods) < 2:
+        text = (f"{task}: only {', '.join(map(str, methods))} ran here, nothing to compare." if len(methods) else
+                f"{task}: no method with a ranked metric (reference or simulated rows only).")
+        return {"task": task, "winner": "", "p": "", "text": text, "significant": ""}
+    sub = task_long[(task_long["metric"] == metric) & task_long["rank"].notna()]
+    lead = sub.sort_values(["rank", "mean"], ascending=[True, not bool(sub["higher_is_better"].iloc[0])]).iloc[0]
+    scale, unit = display_scale(metric, sub["mean"])
+    runner = sub[sub["model"] == lead["vs"]].iloc[0]
+    values = (f"{fmt(lead['mean'], scale)} vs {fmt(runner['mean'], scale)} for {runner['model']}"
+              + (f", {unit}" if unit else ""))
+    wins, ranked = _sig_best_counts(task_long)
+    test = "Wilcoxon" if lead["test"].startswith("Wilcoxon") else "Welch" if lead["test"].startswith("Welch") else ""
+    p_text = f"{test} {fmt_p(lead['p'])}".strip()
+    if lead["significantly_best"]:
+        text = f"{task}: {lead['model']} ({lead['setting']}) is significantly best on {metric} ({values}; {p_text})"
+    else:
+        tied = ", ".join(sub.loc[(sub["rank"] == 1) & (sub["model"] != lead["model"]), "model"].astype(str))
+        text = (f"{task}: no significant winner on {metric}; {lead['model']} ({lead['setting']}) leads but is tied "
+                f"with {tied} ({values}; {p_text})")
+    best_count = wins.get(str(lead["model"]), 0)
+    text += f", and significantly best on {best_count} of {ranked} metrics with a direction."
+    return {"task": task, "winner": str(lead["model"]), "p": fmt_p(lead["p"]), "text": text,
+            "significant": "yes" if lead["significantly_best"] else "no"}
+
+
+def summary_sentences(analysis: Analysis) -> list[dict[str, str]]:
+    """An overall sentence (task ``""``), then ``task_sentence`` for every task in the rows' order."""
+    long = analysis.long
+    per_task = [task_sentence(task, long[long["task"] == task]) for task in dict.fromkeys(long["task"])]
+    return [overall_sentence(per_task)] + per_task
+
+
+def overall_sentence(per_task: list[dict[str, str]]) -> dict[str, str]:
+    """Which method wins where: headline wins per method over the tasks that compare methods."""
+    compared = [s for s in per_task if s["winner"]]
+    wins: dict[str, list[str]] = {}
+    for s in compared:
+        if s["significant"] == "yes":
+            wins.setdefault(s["winner"], []).append(s["task"])
+    parts = [f"{model} on {len(tasks)} ({', '.join(tasks)})" for model, tasks in
+             sorted(wins.items(), key=lambda kv: -len(kv[1]))]
+    open_tasks = [s["task"] for s in compared if s["significant"] != "yes"]
+    text = (f"Across the {len(compared)} tasks that compare methods, significantly best on the headline metric: "
+            + ("; ".join(parts) if parts else "none") + "."
+            + (f" No significant winner on {', '.join(open_tasks)}." if open_tasks else ""))
+    if not compared:
+        text = "No task of this run compares two methods."
+    return {"task": "", "winner": "", "p": "", "text": text, "significant": ""}
+
+
+def rule_text() -> str:
+    """How ranks, highlights and ties are decided (shown under the summary and in summary.md)."""
+    return (f"Significance: Welch's t-test across seeds (or, for per-image metrics, a Wilcoxon signed-rank test over "
+            f"paired images with a bootstrap CI), two-sided, alpha = {ALPHA}. Ties: methods are grouped from the top; "
+            "a method not significantly different from its group's leader (or not testable, e.g. one seed) shares "
+            "the leader's rank. 'Significantly best' means better than every other method at alpha (an "
+            "intersection-union test: no multiplicity correction is needed for that claim; its p is the largest of "
+            "its comparisons). Across the report's many metrics some nulls come out significant by chance; "
+            "comparisons.csv gives Benjamini-Hochberg q-values over every comparison.")
+
+
+def _md(text: object) -> str:
+    """Text safe in a markdown table cell: pipes escaped, anything that could open an HTML tag escaped."""
+    return re.sub(r"<(?=[A-Za-z/!?])", "&lt;", str(text).replace("|", "\\|"))
+
+
+def _md_table(headers: list[str], rows: list[list[object]]) -> list[str]:
+    out = ["| " + " | ".join(map(_md, headers)) + " |", "|" + "---|" * len(headers)]
+    return out + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
+
+
+def summary_markdown(analysis: Analysis, run_name: str) -> str:
+    """``summary.md``: the summary paragraph, then per task its leaderboard and every metric with a direction."""
+    long = analysis.long
+    lines = [f"# Summary: {_md(run_name)}", "", " ".join(_md(s["text"]) for s in summary_sentences(analysis)), "",
+             f"_{_md(rule_text())}_", ""]
+    for task in dict.fromkeys(long["task"]):
+        task_long = long[long["task"] == task]
+        lines += [f"## {_md(task)}", ""]
+        board = leaderboard(task_long)
+        if board:
+            unit = f" ({board['unit']})" if board["unit"] else ""
+            lines += [f"Leaderboard by **{_md(board['metric'])}** {board['arrow']}{unit}:", ""]
+            lines += _md_table(["rank", "method", "setting", "seeds", "mean", "95% CI", "vs", "difference",
+                                "difference CI", "p", "significantly best on"],
+                               [[r["rank"], r["model"], r["setting"], r["n_seeds"],
+                                 f"**{r['value']}**" if r["best"] else r["value"], r["ci"], r["vs"], r["diff"],
+                                 r["diff_ci"], r["p"], r["wins"]] for r in board["rows"]]) + [""]
+        lines += _metrics_markdown(task_long)
+    return "\n".join(lines) + "\n"
+
+
+def _metrics_markdown(task_long: pd.DataFrame) -> list[str]:
+    metrics = [m for m in dict.fromkeys(task_long.loc[task_long["higher_is_better"].notna() & ~task_long["simulated"],
+                                                      "metric"]) if split_bracket(m) is None]
+    if not metrics:
+        return []
+    scales = {m: display_scale(m, task_long.loc[task_long["metric"] == m, "mean"]) for m in metrics}
+    headers = ["method", "setting"]
+    for m in metrics:
+        higher = bool(task_long.loc[task_long["metric"] == m, "higher_is_better"].iloc[0])
+        headers.append(f"{m} {ARROWS[higher]}" + (f" {scales[m][1]}" if scales[m][1] else ""))
+    rows = []
+    for model in dict.fromkeys(task_long["model"]):
+        sub = task_long[task_long["model"] == model].set_index("metric")
+        cells = []
+        for m in metrics:
+            if m not in sub.index:
+                cells.append("–")
+                continue
+            r = sub.loc[m]
+            value = fmt(r["mean"], scales[m][0])
+            cells.append(f"**{value}**" if r["significantly_best"] else f"{value} (tied)" if r["verdict"] == "tied best"
+                         else value)
+        rows.append([model, sub["setting"].iloc[0], *cells])
+    return ["Every metric with a direction (mean over seeds; **bold**: significantly best; (tied): tied best):", "",
+            *_md_table(headers, rows), ""]

@@ -1,0 +1,69 @@
+import math
+
+import pandas as pd
+import pytest
+
+from reports.analysis import analyse
+from reports.formatting import display_scale, fmt_p
+from reports.summary import headline_metric, leaderboard, summary_sentences
+
+
+def _rows(values: dict[tuple[str, str], tuple[float, float]], setting: dict[str, str] | None = None,
+          higher: dict[str, bool | None] | None = None) -> pd.DataFrame:
+    """Three seeds per (model, metric): mean +- spread, the first metric of each model first."""
+    records = []
+    for (model, metric), (mean, spread) in values.items():
+        for seed, offset in enumerate((-1.0, 0.0, 1.0)):
+            records.append({"task": "t", "model": model, "metric": metric, "value": mean + offset * spread,
+                            "seed": seed, "setting": (setting or {}).get(model, "unpaired"),
+                            "higher_is_better": (higher or {}).get(metric, True), "simulated": False,
+                            "ci_low": math.nan, "ci_high": math.nan, "protocol": "", "published_value": math.nan,
+                            "published_source": ""})
+    return pd.DataFrame(records)
+
+
+def test_headline_is_the_first_directional_metric_most_methods_have():
+    rows = _rows({("ref", "acc"): (0.9, 0.0), ("a", "only_a"): (1.0, 0.1), ("a", "acc"): (0.8, 0.01),
+                  ("b", "acc"): (0.5, 0.01), ("a", "info"): (3.0, 0.1), ("a", "iou[road]"): (0.5, 0.1)},
+                 setting={"ref": "reference"}, higher={"info": None})
+    long = analyse(rows).long
+    assert headline_metric(long) == "acc"  # only_a comes first but one method has it; ref rows do not count
+    assert headline_metric(long[long["metric"].isin(["info", "iou[road]"])]) is None
+
+
+def test_leaderboard_sorts_by_rank_then_direction_with_references_last():
+    rows = _rows({("ref", "err"): (0.1, 0.0), ("a", "err"): (5.0, 0.1), ("b", "err"): (3.0, 0.1),
+                  ("c", "err"): (3.05, 0.1)}, setting={"ref": "reference"}, higher={"err": False})
+    board = leaderboard(analyse(rows).long)
+    assert board["metric"] == "err" and board["arrow"] == "↓"
+    assert [(r["rank"], r["model"]) for r in board["rows"]] == [("=1", "b"), ("=1", "c"), ("2", "a"), ("ref.", "ref")]
+    assert board["rows"][0]["tied"] and not board["rows"][0]["best"] and board["rows"][-1]["reference"]
+    assert board["rows"][2]["p"].startswith("p ") and board["rows"][2]["vs"] == "b"
+
+
+def test_summary_sentences_name_winners_ties_and_lone_methods():
+    rows = pd.concat([
+        _rows({("a", "acc"): (0.9, 0.01), ("b", "acc"): (0.5, 0.01)}).assign(task="clear"),
+        _rows({("a", "acc"): (0.51, 0.05), ("b", "acc"): (0.50, 0.05)}).assign(task="close"),
+        _rows({("a", "acc"): (0.5, 0.01)}).assign(task="alone"),
+    ], ignore_index=True)
+    overall, clear, close, alone = summary_sentences(analyse(rows))
+    assert clear["winner"] == "a" and "a (unpaired) is significantly best on acc" in clear["text"]
+    assert "Welch p" in clear["text"] and clear["p"] == fmt_p(analyse(rows).pairs.iloc[0]["p"])
+    assert close["significant"] == "no" and "no significant winner on acc" in close["text"]
+    assert "tied with b" in close["text"] and "Welch p = 0." in close["text"]
+    assert alone["winner"] == "" and "only a ran" in alone["text"]
+    assert overall["text"].startswith("Across the 2 tasks that compare methods") and "a on 1 (clear)" in overall["text"]
+    assert "No significant winner on close" in overall["text"]
+
+
+@pytest.mark.parametrize("metric, values, expected", [
+    ("photo_kid", [0.0104, 0.0303, -0.0002], (1e3, "×10³")),
+    ("kid", [3242.8, -13.3], (1.0, "")),  # unnormalised digit features: thousands already read well
+    ("kid", [0.0002], (1e6, "×10⁶")),
+    ("kid", [52000.0], (1e-3, "×10⁻³")),
+    ("fid", [0.01], (1.0, "")),  # only KID is rescaled
+    ("kid", [0.0], (1.0, "")),
+])
+def test_kid_display_units(metric, values, expected):
+    assert display_scale(metric, values) == expected
