@@ -1,6 +1,7 @@
 """SRResNet and SRGAN: paper-width parameter counts, tiny-width steps, phases, resume, VGG19 loading."""
 
 import dataclasses
+import math
 
 import pytest
 import torch
@@ -84,6 +85,34 @@ def test_tiny_srgan_steps_through_both_phases_finite_and_changing(channels):
     out = model.translate(task.data("test", "LR").get())
     assert out.shape == (2, channels, 32, 32) and 0 <= out.min() and out.max() <= 1
     assert model.optimizers["G"].param_groups[0]["lr"] == pytest.approx(TINY.lr * 0.1)  # after decay_after
+
+
+VARIANTS = {  # harness/models.py's SR entries on TINY: (SRGANConfig overrides, loss keys of the last step)
+    "srresnet": ({"adversarial": False, "content": "mse", "pretrain_steps": 0}, {"G_content"}),
+    "srresnet_vgg22": ({"adversarial": False, "content": "vgg22", "tv_weight": 2e-8, "pretrain_steps": 0},
+                       {"G_content", "G_tv"}),
+    "srgan": ({}, {"G_content", "G_adv", "D_real", "D_fake"}),
+    "srgan_mse": ({"content": "mse"}, {"G_content", "G_adv", "D_real", "D_fake"}),
+    "srgan_vgg22": ({"content": "vgg22"}, {"G_content", "G_adv", "D_real", "D_fake"}),
+}
+
+
+@pytest.mark.parametrize("name", list(VARIANTS))
+def test_tiny_step_of_each_sr_model_is_finite_and_trains_every_network(name):
+    overrides, keys = VARIANTS[name]
+    config = dataclasses.replace(TINY, **overrides)
+    torch.manual_seed(0)
+    task = _task()
+    model = build_srgan(config, task, CPU, None if config.content == "mse" else _content())
+    g = torch.Generator().manual_seed(0)
+    before = _weights(model)
+    losses = [model.train_step(sr_batch(task, config, g)) for _ in range(config.steps)]
+    assert set(losses[-1]) == keys and all(math.isfinite(v) for step in losses for v in step.values())
+    after = _weights(model)
+    assert {k.split(".")[0] for k in before} == ({"G", "D"} if config.adversarial else {"G"})
+    assert all(not torch.equal(before[k], after[k]) for k in before if k.endswith("weight"))
+    out = model.translate(task.data("test", "LR").get())
+    assert torch.isfinite(out).all() and 0 <= out.min() and out.max() <= 1
 
 
 def test_srgan_starts_its_adversarial_phase_from_the_srresnet_generator():
