@@ -48,6 +48,7 @@ from metrics.sharpness import hf_ratio_per_image
 
 log = logging.getLogger(__name__)
 
+FEW_PHOTOS = 10  # fewer test photos than this: the rows warn that KID's tiles are not independent samples
 OUTPUTS = ("y_psnr", "y_ssim", "rgb_psnr", "rgb_ssim", "psnr_identical", "hf_ratio", "fid", "kid")  # row keys
 PER_IMAGE = ("y_psnr", "y_ssim", "hf_ratio")  # also written per image, as <metric>_per_image rows
 DIRECTION = "LR_to_HR"  # sample-strip folder
@@ -167,6 +168,10 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
                               kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
                               seed=ctx.seed, device=ctx.device)
     warning = (warn_small_sample(len(fake), feature_dim=dim) or "none").replace(";", ",")
+    if len(outputs) < FEW_PHOTOS:  # the tiles of one photo resemble each other, and each photo is on both sides
+        few = (f"KID from the tiles of only {len(outputs)} photos is biased low (same-photo pairs weigh more in its "
+               "cross term than inside each set) and can be negative: compare methods at equal settings only")
+        warning = few if warning == "none" else f"{warning}, and {few}"
     if warning != "none":
         log.warning("%s: %s", ctx.model_name, warning)
     protocol = dict(protocol="torch-fidelity", **judge, samples=f"{len(fake)} tiles of {side}px",
