@@ -54,7 +54,8 @@ def test_learns_photo_and_rotation_deterministically():
     assert weights_sha256(content.state_dict()) != weights_sha256(model.state_dict())
 
 
-def test_features_and_torch_fidelity_extractor(cache):
+def test_features_and_torch_fidelity_extractor(tmp_path, monkeypatch):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))  # a fresh cache: the judge is trained here (source local)
     assert {"sr_features", "sr_content"} <= set(JUDGES.names())
     judge = judge_for_task(SR_FEATURES, _task(), steps=5, batch_size=8, device=CPU, progress=False)
     assert judge.source == "local" and judge.provenance()["judge_sha256"] == judge.sha256[:12]
