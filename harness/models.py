@@ -13,18 +13,22 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
+from torch import nn
 
 from harness.core.registry import Registry
 from harness.core.task import Task
+from harness.protocols.base import EvalConfig
+from harness.source_judge import dtn_representation
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.sr_features import SR_CONTENT
-from reference_models import cyclegan, gan, pix2pix, srgan
+from reference_models import cyclegan, dtn, gan, pix2pix, srgan
 from reference_models.base import ReferenceModel
 from reference_models.sr_networks import load_vgg19
 
 Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
-BuildFn = Callable[[Any, Task, torch.device], ReferenceModel]
+BuildFn = Callable[..., ReferenceModel]  # (config, task, device) or, with ``frozen``, (config, task, device, net)
+FrozenFn = Callable[[Task, EvalConfig, torch.device, bool], nn.Module]
 
 TRANSLATION_PROTOCOLS: Mapping[str, str] = {  # task → protocol for models that translate A ↔ B (pix2pix, CycleGAN)
     "scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
@@ -49,6 +53,12 @@ class ModelSpec:
         default: Whether a run without ``--models`` includes it (ablation variants are opt-in).
         check: ``(config, image_size) -> None`` raising ``HarnessError`` when the config cannot run on the task;
             called for every job before the run directory is written.
+        frozen: ``(task, eval config, device, progress) -> network``: a frozen judge network the builder takes as
+            its fourth argument (DTN's f), resolved from ``metrics/judges`` with the run's judge recipe.
+        compared_with: Models of the paper's comparison table that run beside this one, on its tasks, when it is
+            named in ``--models`` (DTN: its ablations and CycleGAN).
+        opt_in_tasks: Tasks a run without ``--tasks`` leaves out for this model unless a named model compares with it
+            there (CycleGAN on the digit tasks: DTN's baseline, not part of CycleGAN's own default run).
     """
 
     name: str
@@ -62,13 +72,47 @@ class ModelSpec:
     config_overrides: Mapping[str, object] | None = None
     default: bool = True
     check: Callable[[Any, int], None] | None = None
+    frozen: FrozenFn | None = None
+    compared_with: tuple[str, ...] = ()
+    opt_in_tasks: frozenset[str] = frozenset()
 
 
 def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
                protocols: Mapping[str, str]) -> ModelSpec:
     """A named ablation of ``spec``: same builder and batches, config overrides, opt-in (not in default runs)."""
     return dataclasses.replace(spec, name=name, variant=variant, config_overrides=dict(overrides),
-                               protocols=dict(protocols), default=False)
+                               protocols=dict(protocols), default=False, compared_with=())
+
+
+def build_model(spec: ModelSpec, config: Any, task: Task, device: torch.device, eval_config: EvalConfig,
+                progress: bool) -> ReferenceModel:
+    """Builds ``spec``'s model for ``task``, resolving its frozen judge network first where it takes one (DTN's f).
+
+    Args:
+        spec: The model's registry entry.
+        config: Its resolved config section (``run_config.model_config``).
+        task: The task it trains on.
+        device: Where to build it.
+        eval_config: The run's evaluation settings (the frozen judge's width and training recipe).
+        progress: Whether a judge trained here shows a progress bar.
+    """
+    if spec.frozen is None:
+        return spec.build(config, task, device)
+    return spec.build(config, task, device, spec.frozen(task, eval_config, device, progress))
+
+
+def comparisons(named: tuple[str, ...]) -> dict[str, frozenset[str]]:
+    """Models that run beside the ones named in ``--models`` (their ``compared_with``), each with the tasks asked for.
+
+    A comparison model that is not itself named runs only on the tasks of the model(s) that asked for it (CycleGAN
+    beside DTN runs on the digit tasks, not on scenes); a named one runs on its usual tasks plus these.
+    """
+    found: dict[str, set[str]] = {}
+    for name in named:
+        spec = MODELS.get(name)
+        for other in spec.compared_with:
+            found.setdefault(other, set()).update(spec.protocols)
+    return {name: frozenset(tasks) for name, tasks in found.items()}
 
 
 ABLATION_PROTOCOLS: Mapping[str, str] = {"scenes": "fcn_scenes"}  # the papers' ablation tables are on Cityscapes
@@ -84,10 +128,18 @@ PIX2PIX = ModelSpec(
     check=pix2pix.validate_config,
 )
 
-CYCLEGAN = ModelSpec(
+DIGIT_TRANSFER_PROTOCOLS: Mapping[str, str] = {"digits": "digit_transfer", "svhn_mnist": "digit_transfer"}
+
+CYCLEGAN = ModelSpec(  # on the digit tasks: DTN's second unpaired baseline, scored by DTN's protocol
     name="cyclegan", paper=cyclegan.PAPER, config_section="cyclegan", build=cyclegan.build_cyclegan,
-    batch=cyclegan.cyclegan_batch, protocols=TRANSLATION_PROTOCOLS, setting="unpaired",
-    check=cyclegan.validate_config,
+    batch=cyclegan.cyclegan_batch, protocols={**TRANSLATION_PROTOCOLS, **DIGIT_TRANSFER_PROTOCOLS},
+    setting="unpaired", check=cyclegan.validate_config, opt_in_tasks=frozenset(DIGIT_TRANSFER_PROTOCOLS),
+)
+
+DTN = ModelSpec(
+    name="dtn", paper=dtn.PAPER, config_section="dtn", build=dtn.build_dtn, batch=dtn.dtn_batch,
+    protocols=DIGIT_TRANSFER_PROTOCOLS, setting="unpaired", check=dtn.validate_config, frozen=dtn_representation,
+    compared_with=("dtn_no_const", "dtn_no_tid", "cyclegan"),
 )
 
 
@@ -160,6 +212,12 @@ for _spec in (
     _ablation(CYCLEGAN, "cyclegan_cycle_only", "Cycle alone", {"use_gan": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
+    DTN,
+    # DTN Table 1 ablations (the no-transfer baseline is the protocol's reference row "source_as_is").
+    variant_of(DTN, name="dtn_no_const", variant="w/o L_CONST", overrides={"alpha": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
+    variant_of(DTN, name="dtn_no_tid", variant="w/o L_TID", overrides={"beta": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
     SRRESNET,
     SRGAN,
     # SRGAN Table 1: content-loss variants (SRGAN = SRGAN-VGG54; SRResNet-VGG22 adds TV 2e-8).

@@ -45,6 +45,8 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("segmenter", "scenes", "standard"),
     PinnedConfig("sr_features", "sr", "smoke"),  # FID/KID features of the sr protocol (SRGAN's content net is local)
     PinnedConfig("sr_features", "sr", "standard"),
+    PinnedConfig("source_digits", "digits", "smoke"),  # DTN's f (harness.source_judge), eval.source_judge_width
+    PinnedConfig("source_digits", "digits", "standard"),
 )
 
 
@@ -84,6 +86,7 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
 
     from harness.core.cache import weights_sha256
     from harness.run_config import resolve_config
+    from harness.source_judge import judge_data
     from harness.tasks import build_task
     from metrics.judges import pins as pins_module
     from metrics.judges.base import judge_key, load_judge_file, save_judge, train_judge
@@ -92,7 +95,7 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
 
     run_config = resolve_config(config.profile, {})
     spec = JUDGES.get(config.judge)
-    data = spec.data(build_task(config.task, run_config))
+    data = judge_data(spec, build_task(config.task, run_config), run_config.eval)
     recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
     start = time.perf_counter()
     model = train_judge(spec, data, recipe, device=torch.device("cpu"), progress=progress)

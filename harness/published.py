@@ -19,6 +19,12 @@ _CYC_T3 = "CycleGAN Table 3, Cityscapes photo→labels"
 _CYC_T4 = "CycleGAN Table 4 (ablation), Cityscapes labels→photo"
 _CYC_T5 = "CycleGAN Table 5 (ablation), Cityscapes photo→labels"
 
+_DTN_T1 = ("DTN (Taigman et al. 2017) Table 1, SVHN test set transferred to MNIST, accuracy of an MNIST classifier "
+           "[R] unconfirmed recollection (paper text not available)")
+_DTN_DA = ("DTN (Taigman et al. 2017) SVHN→MNIST domain-adaptation table, 'transferring the SVHN train set' [R] "
+           "unconfirmed recollection; that table's protocol is not known to us (its test-set figure, 79.72% [R], "
+           "differs from Table 1's 90.66%), so it may not be this row's measurement")
+
 _FCN_KEYS = ("pixel_acc", "class_acc", "class_iou")
 
 
@@ -53,6 +59,8 @@ PUBLISHED: dict[tuple[str, str, str], tuple[float, str]] = {
     **_fcn("photo2labels", "cyclegan_gan_only", (0.53, 0.11, 0.07), _CYC_T5 + " [S]"),
     **_fcn("photo2labels", "cyclegan_gan_forward", (0.49, 0.11, 0.07), _CYC_T5 + " [R]"),
     **_fcn("photo2labels", "cyclegan_gan_backward", (0.01, 0.06, 0.01), _CYC_T5 + " [S]"),
+    ("dtn", "svhn_mnist", "test_mnist_accuracy"): (0.9066, _DTN_T1),
+    ("dtn", "svhn_mnist", "train_mnist_accuracy"): (0.8444, _DTN_DA),
 }
 
 
@@ -89,7 +97,7 @@ def lookup(model: str, task_family: str, metric: str) -> tuple[float, str]:
 
     Args:
         model: Model or variant name (``"pix2pix_l1"``) or a reference row (``"ground_truth"``).
-        task_family: The paper dataset our task stands in for (``"mnist"``, ``"cityscapes"``).
+        task_family: The paper dataset our task stands in for (``"mnist"``, ``"cityscapes"``, ``"svhn_mnist"``).
         metric: Our metric key.
     """
     return PUBLISHED.get((model, task_family, metric), (math.nan, ""))

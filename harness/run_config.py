@@ -24,11 +24,13 @@ from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.scenes import ScenesConfig
 from harness.data.sr import SRConfig
 from harness.data.sr_folders import SRFoldersConfig
+from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
 from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
+from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 from reference_models.srgan import SRGANConfig
@@ -59,12 +61,14 @@ class RunConfig:
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
     sr: SRConfig = field(default_factory=SRConfig)  # the embedded sr and sr_gray tasks
     sr_folders: SRFoldersConfig = field(default_factory=SRFoldersConfig)
+    svhn_mnist: SVHNMNISTConfig = field(default_factory=SVHNMNISTConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
     srresnet: SRGANConfig = field(default_factory=lambda: SRRESNET_DEFAULTS)  # SRResNet and SRResNet-VGG22
     srgan: SRGANConfig = field(default_factory=SRGANConfig)  # SRGAN (VGG54) and its SRGAN-MSE / -VGG22 variants
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
+    dtn: DTNConfig = field(default_factory=DTNConfig)
 
 
 def _r(annotated: object) -> Range:
@@ -118,6 +122,8 @@ SECTION_BOUNDS: Mapping[str, Range] = {
     "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
     **_srgan_bounds("srresnet"), **_srgan_bounds("srgan"),
+    "dtn.alpha": _WEIGHT, "dtn.beta": _WEIGHT, "dtn.gamma": _WEIGHT, "dtn.ngf": _WIDTH, "dtn.ndf": _WIDTH,
+    "dtn.lr": _LR, "dtn.beta1": _BETA, "dtn.beta2": _BETA, "dtn.batch_size": _BATCH, "dtn.steps": _STEPS,
     **_study_bounds(),
 }
 

@@ -71,17 +71,6 @@ def environment() -> dict[str, object]:
             "packages": versions, "hardware": hardware}
 
 
-def _read_json(path: Path) -> dict:
-    """A JSON object the runner wrote, or a HarnessError naming the file."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected the JSON file a run writes") from None
-    if not isinstance(data, dict):
-        raise HarnessError(f"{path}: expected a JSON object (the file a run writes)")
-    return data
-
-
 class RunCrashed(Exception):
     """An unexpected error (a bug) inside a run; its traceback is in the run's log.
 
@@ -176,7 +165,7 @@ class RunDir:
         try:
             self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
             if self.config_path.exists():
-                manifest = _read_json(self.manifest_path) if self.manifest_path.exists() else {}
+                manifest = atomic.read_json(self.manifest_path) if self.manifest_path.exists() else {}
             else:
                 atomic.write_json(self.config_path, config)
                 manifest = {}
@@ -230,7 +219,7 @@ class RunDir:
         logging.getLogger().addHandler(self._log)
 
     def _check_same(self, config: dict[str, object]) -> None:
-        saved, new = flatten_dict(_read_json(self.config_path)), flatten_dict(config)
+        saved, new = flatten_dict(atomic.read_json(self.config_path)), flatten_dict(config)
         keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))  # top-level keys (profile, seeds) first
         diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
         if diff:

@@ -22,7 +22,7 @@ from harness.config import config_to_dict
 from harness.core.device import choose_threads, resolve_device, seed_everything
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from harness.models import MODELS, ModelSpec
+from harness.models import MODELS, ModelSpec, build_model, comparisons
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
@@ -77,14 +77,15 @@ def plan(config: RunConfig) -> list[Job]:
     for name in config.tasks:
         TASKS.get(name)
     models = list(config.models) or [name for name, spec in MODELS.items() if spec.default]
+    compared = comparisons(config.models)  # e.g. --models dtn also runs its ablations and CycleGAN on its tasks
+    models += [name for name in compared if name not in models]
     if not config.seeds:
         raise HarnessError("--seeds: expected at least one seed, e.g. --seeds 0,1,2")
     jobs: list[Job] = []
     references: list[Job] = []
     for model in models:
         spec = MODELS.get(model)
-        tasks = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
-        for task in tasks:
+        for task in _tasks_of(spec, config, compared.get(model, frozenset())):
             protocol = PROTOCOLS.get(spec.protocols[task])
             for seed in config.seeds:
                 jobs.append(Job(model, task, seed, protocol.name))
@@ -94,6 +95,19 @@ def plan(config: RunConfig) -> list[Job]:
     if not jobs:
         raise HarnessError(f"no jobs: none of the models {', '.join(models)} runs on tasks {', '.join(config.tasks)}")
     return references + jobs
+
+
+def _tasks_of(spec: ModelSpec, config: RunConfig, asked: frozenset[str]) -> list[str]:
+    """The tasks ``spec`` runs on in this run.
+
+    Those named in ``--tasks``, else the default tasks less the model's opt-in ones unless a named model ``asked``
+    for them (CycleGAN on digits beside ``--models dtn``); a model that runs only as a comparison, not named itself,
+    runs only where it was asked for.
+    """
+    chosen = [t for t in spec.protocols if t in config.tasks or (not config.tasks and TASKS.get(t).default)]
+    if config.models and spec.name not in config.models:
+        return [t for t in chosen if t in asked]
+    return [t for t in chosen if config.tasks or t not in spec.opt_in_tasks or t in asked]
 
 
 def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch.device, train_only: bool) -> None:
@@ -107,8 +121,8 @@ def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch
         if not train_only:
             run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
         return
-    cfg = model_config(config, job.model, job.task)
-    model = spec.build(cfg, task, device)
+    cfg = model_config(config, job.model, job.task)  # with the profile's task_overrides for this task
+    model = build_model(spec, cfg, task, device, config.eval, config.progress)
     job_dir = run.job_dir(job.job_id)
     train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
               log_every=config.log_every, progress=config.progress)
@@ -124,10 +138,15 @@ def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
     """Constructs the model on the ``meta`` device, so a config its builder refuses fails before anything is written.
 
     A ``HarnessError`` or ``ValueError`` (how builders refuse a setting) is the config's fault; any other error is a
-    limitation of the ``meta`` device, and the model is simply built for real later.
+    limitation of the ``meta`` device, and the model is simply built for real later. A model that takes a frozen
+    judge network (DTN's f) gets a parameter-free stand-in here: the builder's config and task checks run, the judge
+    itself is resolved (loaded or trained, then cached) only when its job runs.
     """
     try:
-        spec.build(config, task, torch.device("meta"))
+        if spec.frozen is None:
+            spec.build(config, task, torch.device("meta"))
+        else:
+            spec.build(config, task, torch.device("meta"), torch.nn.Flatten())
     except HarnessError:
         raise
     except ValueError as exc:
@@ -233,7 +252,7 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
         log.info("[%d/%d] %s (%s)", index, len(jobs), job.job_id, job.protocol)
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done"}
         try:
             _run_job(job, config, run, tasks[job.task], device, train_only)
@@ -241,7 +260,8 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
             log.error("%s", exc)
             failed[job.job_id] = str(exc)
             record.update(status="failed", error=str(exc))
-        record.update(wall_time_s=round(time.perf_counter() - started, 3), device=str(device))
+        record.update(wall_time_s=round(time.perf_counter() - started, 3),
+                      cpu_time_s=round(time.process_time() - cpu_started, 3), device=str(device))  # all threads
         manifest["jobs"][job.job_id] = record
         run.write_manifest(manifest)
         run.rebuild_metrics([j.job_id for j in jobs])

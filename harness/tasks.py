@@ -15,6 +15,7 @@ from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.scenes import build_scenes
 from harness.data.sr import build_sr, build_sr_gray
 from harness.data.sr_folders import build_sr_folders
+from harness.data.svhn_mnist import build_svhn_mnist
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,9 @@ for _spec in (
              default=False),
     TaskSpec("sr_folders", "sr_folders", build_sr_folders,
              "real SR data: Set5/Set14/BSD100/DIV2K-style HR folders (+ optional LR) from --set sr_folders.root=PATH",
+             default=False),
+    TaskSpec("svhn_mnist", "svhn_mnist", build_svhn_mnist,
+             "real SVHN (.mat, source) → MNIST (idx, target) digits for DTN from --set svhn_mnist.root=PATH",
              default=False),
 ):
     TASKS.add(_spec.name, _spec)

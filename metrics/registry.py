@@ -35,6 +35,8 @@ for _spec in (
                "no border crop, no Y channel; mean of finite values, identical pairs (inf) counted in psnr_identical; "
                "L1 = mean |pred - target|", {"psnr": True, "psnr_identical": None, "l1": False},
                on_folders=psnr_on_folders, paired=True),
+    MetricSpec("f_constancy", "Taigman et al. 2017 §3 (DTN f-constancy: mean over images of ||f(x) - f(G(x))||^2 / "
+               "dim, with DTN's fixed f)", {"f_constancy": False}),
     MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
                "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
     MetricSpec("psnr_ssim", "Ledig et al. 2017 §3.1 / BasicSR psnr_ssim.py: PSNR and SSIM (Wang et al. 2004) in "

@@ -20,9 +20,9 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.core.atomic import write_json
+from harness.core.atomic import read_json, write_json
 from harness.core.errors import HarnessError
-from reports.tables import parse_protocol, read_json, read_metrics
+from reports.tables import parse_protocol, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
 SEED_KEYS = ("seed", "weights_path")  # keys that differ between seeds, runs or machines; dropped before comparing

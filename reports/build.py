@@ -16,13 +16,13 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.core.atomic import write_text
+from harness.core.atomic import read_json, write_text
 from harness.core.errors import HarnessError
 from reports.analysis import analyse
 from reports.html import render_report, report_context
 from reports.plots import make_plots
 from reports.summary import summary_markdown
-from reports.tables import read_json, read_metrics, summarize
+from reports.tables import read_metrics, summarize
 
 REQUIRED_FILES = ("config.json", "manifest.json", "metrics.csv")  # what the runner must have written
 

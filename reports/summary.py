@@ -72,11 +72,12 @@ def task_sentence(task: str, task_long: pd.DataFrame) -> dict[str, str]:
     """One sentence on who wins ``task``: ``{"task", "winner", "p", "text"}`` (winner/p empty without a test)."""
     methods = comparable(task_long)["model"].unique()
     metric = headline_metric(task_long)
-    if metric is None or len(methods) < 2:
-        text = (f"{task}: only {', '.join(map(str, methods))} ran here, nothing to compare." if len(methods) else
-                f"{task}: no method with a ranked metric (reference or simulated rows only).")
-        return {"task": task, "winner": "", "p": "", "text": text, "significant": ""}
     sub = task_long[(task_long["metric"] == metric) & task_long["rank"].notna()]
+    if metric is None or len(methods) < 2 or sub["model"].nunique() < 2:
+        text = (f"{task}: only {', '.join(map(str, methods))} ran here, nothing to compare." if len(methods) == 1
+                else f"{task}: no ranked metric scores two of {', '.join(map(str, methods))}, nothing to compare."
+                if len(methods) else f"{task}: no method with a ranked metric (reference or simulated rows only).")
+        return {"task": task, "winner": "", "p": "", "text": text, "significant": ""}
     lead = sub.sort_values(["rank", "mean"], ascending=[True, not bool(sub["higher_is_better"].iloc[0])]).iloc[0]
     scale, unit = display_scale(metric, sub["mean"])
     runner = sub[sub["model"] == lead["vs"]].iloc[0]

@@ -17,7 +17,6 @@ change: metrics become columns, settings (the rows' ``setting`` column) become c
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from pathlib import Path
@@ -83,17 +82,6 @@ def published_comparability(protocol: str) -> str:
         return "comparable"
     reason = said[2:].strip(" ()") if said.lower().startswith("no") else ""
     return NOT_COMPARABLE if not reason or "embedded" in reason else f"not comparable: {reason}"
-
-
-def read_json(path: Path) -> dict:
-    """Parses a JSON object file, or raises a ``HarnessError`` naming it."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"{path}: unreadable JSON ({exc})") from exc
-    if not isinstance(data, dict):
-        raise HarnessError(f"{path}: expected a JSON object, got {type(data).__name__}")
-    return data
 
 
 def _parse_direction(raw: str, path: Path) -> bool | None:

@@ -122,3 +122,14 @@ def torch_load(path: str | Path, *, hint: str = REBUILD_HINT) -> Any:
     except (RuntimeError, EOFError, ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
         reason = f"is truncated or corrupt ({type(exc).__name__})"
     raise HarnessError(f"{path}: {reason}; {hint}")
+
+
+def read_json(path: str | Path) -> dict:
+    """A JSON object file (one the harness wrote), or a ``HarnessError`` naming it and what was expected."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected the JSON file a run writes") from None
+    if not isinstance(data, dict):
+        raise HarnessError(f"{path}: expected a JSON object (the file a run writes), got {type(data).__name__}")
+    return data

@@ -19,6 +19,7 @@ from harness.core.task import Task
 
 Neighbours = Annotated[int, Range(1, 1000)]  # k of a k-nearest-neighbour manifold
 StripLength = Annotated[int, Range(1, 64)]  # images in one sample strip
+Width = Annotated[int, Range(1, 1024)]  # base filter count of a judge network
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,7 @@ class EvalConfig:
     parzen_n_validation: PositiveCount = 1000  # validation examples to choose sigma (official parzen_ll.py limit_size)
     judge_steps: Steps = 2000  # optimisation steps for judges the harness trains itself (digit classifier, segmenter)
     judge_batch_size: BatchSize = 64  # batch size for judge training
+    source_judge_width: Width = 64  # w of DTN's f, the source-digit judge (w, 2w, 4w, 2w filters; paper 64)
     n_sample_images: StripLength = 8  # images per sample strip written for the report
     inception_weights: FilePath = ""  # local path to torch-fidelity's Inception weights; empty = skip Inception FID
 

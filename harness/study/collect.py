@@ -21,7 +21,7 @@ import torch
 from torch.nn import functional as F
 
 from harness.core.task import Task
-from harness.models import MODELS
+from harness.models import MODELS, build_model
 from harness.run_config import RunConfig, model_config
 from harness.study.config import StudyConfig
 from harness.tasks import build_task
@@ -90,7 +90,8 @@ def _outputs(spec, model, cfg, task: Task, seed: int, n: int, batch: int) -> Pro
     if spec.setting == "unconditional":
         domain = cfg.domain if hasattr(cfg, "domain") else task.domains[-1]  # GANConfig.domain: what it models
         generator = torch.Generator().manual_seed(seed + 7_777)
-        out[domain] = (None, domain, model.sample(n, generator).cpu())
+        count = min(n, len(task.data("test", domain)))  # as many samples as real images are shown
+        out[domain] = (None, domain, model.sample(count, generator).cpu())
         return out
     for direction in model.directions():
         if direction not in TRANSLATIONS:
@@ -159,7 +160,7 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
         task = tasks.setdefault(task_name, build_task(task_name, config))
         spec = MODELS.get(name)
         cfg = model_config(config, name, task_name)  # task_overrides apply per task, as in the suite
-        model = spec.build(cfg, task, device)
+        model = build_model(spec, cfg, task, device, config.eval, progress=False)
         load_trained(model, run_dir / "jobs" / job_id)
         produced = _outputs(spec, model, cfg, task, seed, n, config.eval.batch_size)
         if not produced:
@@ -217,8 +218,9 @@ def _pool(material: StudyMaterial, task: Task, condition: str, src: str | None, 
     _record(material, cal_near, nearest_x4(sig.calibration), sig, False, keep)
     method_keys = {}
     for name, images in methods.items():
-        method_keys[name] = _keys(f"{base}/s{seed}/{name}", len(images))
-        _record(material, method_keys[name], images[: len(real)], sig, paired, keep)
+        shown = images[: len(real)]  # output i is of test input i; never more than the real images shown
+        method_keys[name] = _keys(f"{base}/s{seed}/{name}", len(shown))
+        _record(material, method_keys[name], shown, sig, paired, keep)
     inputs = None
     if src is not None:
         inputs = _keys(f"{base}/input", len(real))

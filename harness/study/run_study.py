@@ -91,7 +91,7 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
             ``study import`` turns into the same tables.
         tasks: Only these tasks (default: every task of the run).
     """
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     cfg = config.study
     material = gather(run_dir, config, manifest, keep_images=False, tasks=tasks)
     data = simulate_responses(material, cfg)
@@ -111,7 +111,8 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     elapsed = time.perf_counter() - started
     manifest.setdefault("jobs", {})[STUDY_JOB] = {
         "model": "study", "task": "all", "seed": cfg.seed, "protocol": "human_study (simulated)",
-        "reference": True, "status": "done", "wall_time_s": round(elapsed, 3)}
+        "reference": True, "status": "done", "wall_time_s": round(elapsed, 3),
+        "cpu_time_s": round(time.process_time() - cpu_started, 3)}
     run.write_manifest(manifest)
     run.rebuild_metrics(list(manifest["jobs"]))
     return SimulationResult(study_dir, tables, rows, elapsed)

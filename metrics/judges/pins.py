@@ -18,4 +18,8 @@ PINS: dict[str, dict[str, str]] = {
                            "weights_sha256": "529270cba78b174f3bbb76edbb6fdf2fdc59b48185b25acab1ba452757458049"},
     "62e5ef479800bb87": {"judge": "sr_features", "config": "standard", "file": "sr_features-standard.pt",
                            "weights_sha256": "51521640ce71230b50d58329ecdbc42f0ae547a2860e20e74a8009445fae4c6d"},
+    "335af207ce46c49c": {"judge": "source_digits", "config": "smoke", "file": "source_digits-smoke.pt",
+                           "weights_sha256": "d0a90cfe50c737b256ecc24a1544cd40dcf010e074c7095b5b02f6a7f33ba108"},
+    "6aa7667b4933df0e": {"judge": "source_digits", "config": "standard", "file": "source_digits-standard.pt",
+                           "weights_sha256": "adf32c9386442dd5a1833a2da78f3e6a166fb8ca7ed9125d0e78069384aa9f0c"},
 }

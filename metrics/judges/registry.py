@@ -6,8 +6,9 @@ from harness.core.registry import Registry
 from metrics.judges.base import JudgeSpec
 from metrics.judges.digit_classifier import DIGITS
 from metrics.judges.segmenter import SEGMENTER
+from metrics.judges.source_digits import SOURCE_DIGITS
 from metrics.judges.sr_features import SR_CONTENT, SR_FEATURES
 
 JUDGES: Registry[JudgeSpec] = Registry("judge")
-for _spec in (DIGITS, SEGMENTER, SR_FEATURES, SR_CONTENT):
+for _spec in (DIGITS, SEGMENTER, SOURCE_DIGITS, SR_FEATURES, SR_CONTENT):
     JUDGES.add(_spec.name, _spec)

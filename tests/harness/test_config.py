@@ -158,5 +158,7 @@ def test_every_default_job_of_every_profile_fits_its_task(profile):
     for job in plan(config):
         spec = None if job.reference else MODELS.get(job.model)
         if spec is not None and spec.check is not None:
-            size = getattr(getattr(config, TASKS.get(job.task).config_section), "image_size", 0)  # digits: none
+            section = getattr(config, TASKS.get(job.task).config_section)
+            size = (section.image_size if hasattr(section, "image_size")  # digits: the larger of its two domains
+                    else max(section.printed_size, section.handwritten_size))
             spec.check(model_config(config, job.model, job.task), size)

@@ -15,6 +15,7 @@ from harness.core.task import task_sha256
 from harness.pinned_judges import PINNED_CONFIGS, write_pins
 from harness.run import main
 from harness.run_config import resolve_config
+from harness.source_judge import judge_data
 from harness.tasks import build_task
 from metrics.judges import pins as pins_module
 from metrics.judges import resolve
@@ -39,6 +40,8 @@ COMMITTED_WEIGHTS_SHA256 = {
     "segmenter-standard.pt": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720",
     "sr_features-smoke.pt": "529270cba78b174f3bbb76edbb6fdf2fdc59b48185b25acab1ba452757458049",
     "sr_features-standard.pt": "51521640ce71230b50d58329ecdbc42f0ae547a2860e20e74a8009445fae4c6d",
+    "source_digits-smoke.pt": "d0a90cfe50c737b256ecc24a1544cd40dcf010e074c7095b5b02f6a7f33ba108",
+    "source_digits-standard.pt": "adf32c9386442dd5a1833a2da78f3e6a166fb8ca7ed9125d0e78069384aa9f0c",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
@@ -76,8 +79,9 @@ def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
     monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("trained instead of loading the pin"))
     eval_config = resolve_config("smoke", {}).eval
     spec = JUDGES.get(config.judge)
-    judge = resolve.judge_for_task(spec, smoke_tasks[config.task], steps=eval_config.judge_steps,
-                                   batch_size=eval_config.judge_batch_size, device=CPU, progress=False)
+    recipe = spec.recipe(eval_config.judge_steps, eval_config.judge_batch_size)
+    data = judge_data(spec, smoke_tasks[config.task], eval_config)  # as a run builds it (DTN f: its width)
+    judge = resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
     assert (judge.source, judge.path.name) == ("pinned", config.file)
     assert judge.sha256 == COMMITTED_WEIGHTS_SHA256[config.file]
 
@@ -88,7 +92,7 @@ def test_standard_pins_match_the_standard_data(config):
     run_config = resolve_config("standard", {})
     spec = JUDGES.get(config.judge)
     recipe = spec.recipe(run_config.eval.judge_steps, run_config.eval.judge_batch_size)
-    key = judge_key(spec, spec.data(build_task(config.task, run_config)), recipe)
+    key = judge_key(spec, judge_data(spec, build_task(config.task, run_config), run_config.eval), recipe)
     assert pins_module.PINS[key]["file"] == config.file
 
 

@@ -147,6 +147,12 @@ def fake_run(make_fake_run: Callable[..., Path]) -> Path:
 
 
 @pytest.fixture(scope="module")
+def module_fake_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fake three-seed smoke run shared by a module's read-only tests."""
+    return write_fake_run(tmp_path_factory.mktemp("fake") / "run")
+
+
+@pytest.fixture(scope="module")
 def built_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fake run with its report already built, shared by a module's read-only tests."""
     from reports.build import build_report

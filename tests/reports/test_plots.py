@@ -16,10 +16,8 @@ SCRIPT_MODEL = "<script>alert(1)</script>"  # the model name planted by conftest
 
 
 @pytest.fixture(scope="module")
-def plots(tmp_path_factory):
-    from conftest import write_fake_run
-
-    run = write_fake_run(tmp_path_factory.mktemp("plots") / "run")
+def plots(module_fake_run):
+    run = module_fake_run
     analysis = analyse(read_metrics(run / "metrics.csv"))
     out = run / "plots"
     out.mkdir()

@@ -57,6 +57,13 @@ def test_summary_sentences_name_winners_ties_and_lone_methods():
     assert "No significant winner on close" in overall["text"]
 
 
+def test_two_methods_without_a_shared_metric_are_not_compared():
+    # The GAN (fid) and CycleGAN (DTN's accuracy protocol) both run on digits and share no metric.
+    rows = _rows({("gan", "fid"): (30.0, 1.0), ("cyclegan", "acc"): (0.2, 0.01)}, higher={"fid": False})
+    _, digits = summary_sentences(analyse(rows.assign(task="digits")))
+    assert digits["winner"] == "" and "no ranked metric scores two of" in digits["text"]
+
+
 @pytest.mark.parametrize("metric, values, expected", [
     ("photo_kid", [0.0104, 0.0303, -0.0002], (1e3, "×10³")),
     ("kid", [3242.8, -13.3], (1.0, "")),  # unnormalised digit features: thousands already read well

@@ -5,6 +5,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from harness.core import atomic
 from harness.core.errors import HarnessError
 from reports.analysis import analyse
 from reports.tables import (
@@ -13,7 +14,6 @@ from reports.tables import (
     published_comparability,
     published_dataset,
     published_status,
-    read_json,
     read_metrics,
     summarize,
     summarize_long,
@@ -150,4 +150,4 @@ def test_missing_files_are_harness_errors(tmp_path):
         read_metrics(tmp_path / "metrics.csv")
     (tmp_path / "x.json").write_text(json.dumps([1]))
     with pytest.raises(HarnessError, match="x.json"):
-        read_json(tmp_path / "x.json")
+        atomic.read_json(tmp_path / "x.json")

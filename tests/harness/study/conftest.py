@@ -57,3 +57,9 @@ def make_material(methods: tuple[str, ...] = ("copy", "noisy", "blank"), study: 
 @pytest.fixture(scope="session")
 def material_factory():
     return make_material
+
+
+@pytest.fixture(scope="session")
+def synthetic_parts():
+    """``(synthetic_task, textures, SMALL)`` for tests that build their own condition."""
+    return synthetic_task, textures, SMALL

@@ -5,6 +5,7 @@ import dataclasses
 import pandas as pd
 import pytest
 
+from harness.study.collect import StudyMaterial, add_condition
 from harness.study.scoring import score, simulated_rows
 from harness.study.simulate import simulate_responses
 
@@ -75,3 +76,16 @@ def test_a_single_method_has_no_best_of_table_and_still_a_power_analysis(materia
     assert set(power["protocol"]) == {"amt", "best_of", "mos"}  # the papers' designs are always there
     pix2pix = power.set_index("comparison").loc["pix2pix L1+cGAN vs L1, photo→map"]
     assert pix2pix["n_participants"] == 50 and pix2pix["power"] == pytest.approx(0.513, abs=0.001)
+
+
+def test_more_outputs_than_shown_real_images_are_cut_to_the_real_count(synthetic_parts):
+    # A study whose max_images exceeds the test split (e.g. 100 GAN samples, 60 real test digits) used to crash.
+    synthetic_task, textures, small = synthetic_parts
+    task = synthetic_task(n_test=10)
+    real = task.data("test", "B").get()
+    material = StudyMaterial()
+    add_condition(material, task, "A2B", "A", "B", 0, {"many": textures(30, 9)}, small, keep_images=True, signals={})
+    pool = material.pools[0]
+    assert len(pool.real) == len(real) == 10
+    assert len(pool.methods["many"]) == 10
+    assert all(key in material.z_real and key in material.images for key in pool.methods["many"])

@@ -1,0 +1,297 @@
+"""DTN: Taigman, Polyak & Wolf, "Unsupervised Cross-Domain Image Generation", ICLR 2017 (arXiv 1611.02200).
+
+The Domain Transfer Network learns ``G: S → T`` from unpaired samples ``s`` of a source domain and ``t`` of a target
+domain, such that a given, fixed function ``f`` (defined on both domains) keeps its value: ``f(G(x)) ≈ f(x)``. For
+digits (SVHN → MNIST) ``f`` is a digit classifier trained on the source domain, and ``G = g ∘ f``.
+
+Code name → paper name: ``f`` = f (frozen; supplied by the caller, see ``build_dtn``), ``g`` = g (transposed-
+convolution decoder from f's representation, 128-d at the paper's width, to a 32 x 32 grey image), ``G`` = g ∘ f,
+``D`` = the ternary discriminator D (its softmax classes ``SOURCE_FAKE``, ``TARGET_FAKE``, ``TARGET_REAL`` are the
+paper's D1, D2, D3), ``alpha`` / ``beta`` / ``gamma`` = α, β, γ. Losses (returned by ``train_step``, means over the
+batch where the paper writes sums, so the scale sits in α, β, γ):
+
+    L_D     = -E_{x∈s} log D1(g(f(x))) - E_{x∈t} log D2(g(f(x))) - E_{x∈t} log D3(x)              ``D``
+    L_GANG  = -E_{x∈s} log D3(g(f(x))) - E_{x∈t} log D3(g(f(x)))                                 ``GANG``
+    L_CONST = E_{x∈s} ‖f(x) - f(g(f(x)))‖²   (mean squared error over f's dimensions)         ``CONST`` (x α)
+    L_TID   = E_{x∈t} ‖x - g(f(x))‖²         (mean squared error over pixels in [-1, 1])         ``TID`` (x β)
+    L_TV(z) = Σ_{i,j} ((z_{i,j+1} - z_{i,j})² + (z_{i+1,j} - z_{i,j})²)^{B/2}, B = 1, on G(s)    ``TV`` (x γ)
+    L_G     = L_GANG + α L_CONST + β L_TID + γ L_TV
+
+One iteration is one D step on L_D, then one step of g on L_G (the paper alternates them); f never changes.
+
+What the architecture follows: the paper text was not available to us (``shared/reference/published-results.md``
+§5); its digit networks are known from recollection ([R]) and from the unofficial ``yunjey/dtn-tensorflow``
+(``model.py``; [S]): g is four transposed convolutions (128 x 1 x 1 → 4 → 8 → 16 → 32 px), batch norm and ReLU
+after the first three, tanh at the end; D is four convolutions (32 → 16 → 8 → 4 → 1 px) with batch norm and ReLU,
+its last one giving the three logits. Kernels are DCGAN's 4 x 4 (the paper refers to Radford et al. 2015 for the
+details). Widths are the unofficial code's (g 512-256-128, D 128-256-512), i.e. ``ngf=64``, ``ndf=128``. Where
+the two sources differ, this follows the paper's method: D is ternary (the unofficial code uses a binary D and
+separate source / target updates) and f stays fixed (the unofficial code also trains f on L_CONST).
+
+The loss weights α = β = 15 assume a bounded representation: the f the harness supplies ends in batch norm and tanh
+(``metrics/judges/source_digits.py``, as the unofficial code's f). With unbounded features the same α makes L_CONST
+dominate L_G (see that file's docstring for what happened).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+from harness.core.cache import weights_sha256
+from harness.core.errors import HarnessError
+from harness.core.images import check_images
+from harness.core.task import Task
+from reference_models.base import sample_indices
+from reference_models.layers import init_weights
+from reference_models.training import load_training_state, training_state
+
+PAPER = "Taigman, Polyak & Wolf, Unsupervised Cross-Domain Image Generation, ICLR 2017"
+IMAGE_SIZE = 32  # g's output side; MNIST is resized to 32 x 32 (unofficial prepro.py; the paper's g outputs 32 px)
+SOURCE_FAKE, TARGET_FAKE, TARGET_REAL = 0, 1, 2  # the ternary D's classes: D1, D2, D3 of the paper
+DIRECTIONS = ("AtoB",)  # source (domains[0]) → target (domains[1]) only
+
+
+@dataclass(frozen=True)
+class DTNConfig:
+    """DTN hyperparameters; defaults are the paper's digit experiment where known (sources in each comment)."""
+
+    alpha: float = 15.0  # α, weight of L_CONST: 15 in the unofficial code ([S]); the paper's recalled as 15 ([R])
+    beta: float = 15.0  # β, weight of L_TID: 15 in the unofficial code ([S]); recalled as the paper's value ([R])
+    gamma: float = 0.0  # γ, weight of L_TV: recalled as 0 for digits ("no need for a smoothness term", [R])
+    ngf: int = 64  # g width: 8·ngf, 4·ngf, 2·ngf channels = 512-256-128 as the unofficial code ([S])
+    ndf: int = 128  # D width: ndf, 2·ndf, 4·ndf channels = 128-256-512 as the unofficial code ([S])
+    lr: float = 3e-4  # Adam learning rate of g and D: the unofficial code's ([S]); the paper's is not known
+    beta1: float = 0.5  # Adam beta1: DCGAN's (Radford et al., cited for the networks); unofficial code: TF's 0.9
+    beta2: float = 0.999  # Adam beta2 (DCGAN, TF and torch default)
+    batch_size: int = 100  # images per domain per step: the unofficial code's ([S])
+    steps: int = 2000  # iterations: the unofficial code's 2,000 ([S]); the paper's is not known
+
+
+def validate_config(config: DTNConfig, image_size: int) -> None:
+    """Raises ``HarnessError`` naming the ``dtn.*`` option that cannot run (any task size works: inputs resize)."""
+    for name in ("alpha", "beta", "gamma", "lr"):
+        value = getattr(config, name)
+        if not value >= 0 or value == float("inf"):
+            raise HarnessError(f"dtn.{name}={value} must be a finite number >= 0")
+    for name in ("ngf", "ndf", "batch_size", "steps"):
+        if getattr(config, name) < 1:
+            raise HarnessError(f"dtn.{name}={getattr(config, name)} must be >= 1")
+    if not (0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
+        raise HarnessError(f"dtn.beta1={config.beta1}, dtn.beta2={config.beta2}: Adam betas must be in [0, 1)")
+
+
+class Decoder(nn.Module):
+    """g: representation ``(N, dim)`` → grey image ``(N, 1, 32, 32)`` in [-1, 1] (four transposed convolutions)."""
+
+    def __init__(self, dim: int, ngf: int) -> None:
+        super().__init__()
+        widths = (8 * ngf, 4 * ngf, 2 * ngf)
+        layers: list[nn.Module] = [nn.ConvTranspose2d(dim, widths[0], 4, 1, 0, bias=False)]  # 1 → 4 px
+        for c_in, c_out in zip(widths, widths[1:], strict=False):
+            layers += [nn.BatchNorm2d(c_in), nn.ReLU(True), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
+        layers += [nn.BatchNorm2d(widths[-1]), nn.ReLU(True), nn.ConvTranspose2d(widths[-1], 1, 4, 2, 1), nn.Tanh()]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, z: torch.Tensor) -> torch.Tensor:
+        """``(N, dim)`` → ``(N, 1, 32, 32)`` in [-1, 1]."""
+        return self.net(z[:, :, None, None])
+
+
+class TernaryDiscriminator(nn.Module):
+    """D: grey ``(N, 1, 32, 32)`` in [-1, 1] → logits ``(N, 3)`` over (G(source), G(target), real target)."""
+
+    def __init__(self, ndf: int) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Conv2d(1, ndf, 4, 2, 1), nn.ReLU(True),  # 16 px; no batch norm on the input layer (DCGAN)
+            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ndf), nn.ReLU(True),  # 8 px
+            nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * ndf), nn.ReLU(True),  # 4 px
+            nn.Conv2d(4 * ndf, 3, 4, 1, 0),  # 1 px, three logits
+            nn.Flatten(),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``(N, 1, 32, 32)`` in [-1, 1] → logits ``(N, 3)``."""
+        return self.net(x)
+
+
+def discriminator_loss(d_gs: torch.Tensor, d_gt: torch.Tensor, d_t: torch.Tensor) -> torch.Tensor:
+    """L_D from D's logits ``(N, 3)`` on G(source), G(target) and real target images."""
+    return _nll(d_gs, SOURCE_FAKE) + _nll(d_gt, TARGET_FAKE) + _nll(d_t, TARGET_REAL)
+
+
+def generator_gan_loss(d_gs: torch.Tensor, d_gt: torch.Tensor) -> torch.Tensor:
+    """L_GANG: both kinds of generated images should be classified as real target (D3)."""
+    return _nll(d_gs, TARGET_REAL) + _nll(d_gt, TARGET_REAL)
+
+
+def _nll(logits: torch.Tensor, target: int) -> torch.Tensor:
+    """-E log softmax(logits)[target]."""
+    return F.cross_entropy(logits, torch.full((logits.shape[0],), target, dtype=torch.long, device=logits.device))
+
+
+def total_variation(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
+    """L_TV with B = 1, averaged over images and pixels: mean of sqrt(dx² + dy² + eps) (eps keeps 0 differentiable)."""
+    dx = z[:, :, :-1, 1:] - z[:, :, :-1, :-1]
+    dy = z[:, :, 1:, :-1] - z[:, :, :-1, :-1]
+    return (dx.pow(2) + dy.pow(2) + eps).sqrt().mean()
+
+
+def to_model_size(images: torch.Tensor) -> torch.Tensor:
+    """Float ``(N, C, H, W)`` in [0, 1] → ``(N, C, 32, 32)`` (bilinear, antialiased), unchanged when already 32 px."""
+    if images.shape[2:] == (IMAGE_SIZE, IMAGE_SIZE):
+        return images
+    return F.interpolate(images, size=(IMAGE_SIZE, IMAGE_SIZE), mode="bilinear", align_corners=False,
+                         antialias=True).clamp(0, 1)
+
+
+class DTN:
+    """g and D around a frozen f; satisfies ``ReferenceModel`` (translates source → target only)."""
+
+    def __init__(self, config: DTNConfig, f: nn.Module, source_channels: int, device: torch.device) -> None:
+        """Builds g and D (global torch RNG for their weights).
+
+        Args:
+            config: Hyperparameters.
+            f: The fixed representation: float ``(N, 1 or 3, H, W)`` in [0, 1] → ``(N, dim)``; it is frozen here
+                (``requires_grad_(False)``, eval mode) and never updated.
+            source_channels: Channels of the source domain (3 for SVHN-like digits).
+            device: Where to train.
+        """
+        self.config, self.device, self.source_channels = config, device, source_channels
+        self.f = f.to(device).eval().requires_grad_(False)
+        self.f_sha256 = weights_sha256(self.f.state_dict())
+        with torch.no_grad():
+            dim = self.f(torch.zeros(1, source_channels, IMAGE_SIZE, IMAGE_SIZE, device=device)).shape[1]
+        self.nets: dict[str, nn.Module] = {"g": init_weights(Decoder(dim, config.ngf)).to(device),
+                                           "D": init_weights(TernaryDiscriminator(config.ndf)).to(device)}
+        self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+                           for name, net in self.nets.items()}
+
+    def G(self, images: torch.Tensor) -> torch.Tensor:  # noqa: N802 (the paper's name)
+        """G = g ∘ f: float ``(N, C, H, W)`` in [0, 1] (on the device) → ``(N, 1, 32, 32)`` in [-1, 1]."""
+        return self.nets["g"](self.f(images))
+
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+        """One D step on L_D, then one g step on L_G.
+
+        Args:
+            batch: ``"source"`` float ``(N, C_s, 32, 32)`` and ``"target"`` float ``(N, 1, 32, 32)``, both in [0, 1].
+
+        Returns:
+            ``D`` (L_D), ``GANG`` and, where their weight is > 0, ``CONST``, ``TID``, ``TV`` (each multiplied by its
+            weight), and ``G`` (L_G).
+        """
+        cfg, g, d = self.config, self.nets["g"], self.nets["D"]
+        s = check_images(batch["source"], "dtn batch['source']", self.source_channels).to(self.device)
+        t = check_images(batch["target"], "dtn batch['target']", 1).to(self.device)
+        with torch.no_grad():
+            f_s, f_t = self.f(s), self.f(t)
+        g.train()
+        g_s, g_t = g(f_s), g(f_t)  # G(x) for x in s and in t, [-1, 1]
+        d.requires_grad_(True).train()
+        loss_d = discriminator_loss(d(g_s.detach()), d(g_t.detach()), d(t * 2 - 1))
+        self.optimizers["D"].zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.optimizers["D"].step()
+
+        d.requires_grad_(False)
+        terms = {"GANG": generator_gan_loss(d(g_s), d(g_t))}
+        if cfg.alpha > 0:  # a zero weight (an ablation) skips the term and its cost
+            terms["CONST"] = cfg.alpha * F.mse_loss(self.f((g_s + 1) / 2), f_s)  # f(G(x)) vs f(x), x in s
+        if cfg.beta > 0:
+            terms["TID"] = cfg.beta * F.mse_loss(g_t, t * 2 - 1)  # G(x) vs x, x in t
+        if cfg.gamma > 0:
+            terms["TV"] = cfg.gamma * total_variation(g_s)
+        loss_g = sum(terms.values())
+        self.optimizers["g"].zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.optimizers["g"].step()
+        d.requires_grad_(True)
+        return {"D": loss_d.item(), **{k: v.item() for k, v in terms.items()}, "G": loss_g.item()}
+
+    @torch.no_grad()
+    def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
+        """G(x) for source images: float ``(N, C_s, H, W)`` in [0, 1] → grey ``(N, 1, 32, 32)`` in [0, 1].
+
+        g runs in eval mode (batch norm on its running statistics), so each image's output is independent of the
+        others in the batch. The output is on ``images.device``.
+        """
+        if direction not in DIRECTIONS:
+            raise HarnessError(f"dtn: direction {direction!r} is not one of {DIRECTIONS} (DTN maps source → target)")
+        check_images(images, "dtn translate images", self.source_channels)
+        g = self.nets["g"]
+        was_training = g.training
+        g.eval()
+        try:
+            out = self.G(images.to(self.device))
+        finally:
+            g.train(was_training)
+        return ((out + 1) / 2).clamp_(0, 1).to(images.device)
+
+    def directions(self) -> tuple[str, ...]:
+        """``("AtoB",)``: G maps the source domain to the target domain."""
+        return DIRECTIONS
+
+    def provenance(self) -> dict[str, str]:
+        """How g was trained and translates, for every row's protocol string."""
+        return provenance(self.config) | {"model_f": f"frozen, weights sha256 {self.f_sha256[:12]}"}
+
+    def networks(self) -> dict[str, nn.Module]:
+        """``g`` and ``D`` (trained) and ``f`` (frozen, not part of the checkpoint)."""
+        return {**self.nets, "f": self.f}
+
+    def state_dict(self) -> dict[str, Any]:
+        """g, D, their optimisers, and the sha256 of the f they were trained with; ``weights_only``-loadable."""
+        return training_state(self.nets, self.optimizers, {}) | {"f_sha256": self.f_sha256}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restores ``state_dict()`` output; a checkpoint trained with another f is a ``HarnessError``."""
+        if state.get("f_sha256") != self.f_sha256:
+            raise HarnessError(f"dtn checkpoint was trained with f {str(state.get('f_sha256'))[:12]}…, this f is "
+                               f"{self.f_sha256[:12]}… (the source judge changed); delete the job folder to retrain")
+        load_training_state("dtn", state, self.nets, {}, {})
+        for name, optimizer in self.optimizers.items():
+            optimizer.load_state_dict(state["optimizers"][name])
+
+
+def provenance(config: DTNConfig) -> dict[str, str]:
+    """``model_train`` and ``model_test`` keys (no ``;`` or ``=`` in the values)."""
+    weights = f"alpha {config.alpha:g}, beta {config.beta:g}, gamma {config.gamma:g}"
+    return {"model_train": (f"batch {config.batch_size} per domain, {config.steps} steps, Adam lr {config.lr:g} betas "
+                            f"({config.beta1:g}, {config.beta2:g}) constant, one D then one g step, {weights}, "
+                            f"targets resized to {IMAGE_SIZE} px, no jitter"),
+            "model_test": "g in eval mode (running batch-norm statistics), grey 32 px output",
+            "model_size": f"ngf {config.ngf}, ndf {config.ndf}"}
+
+
+def build_dtn(config: DTNConfig, task: Task, device: torch.device, f: nn.Module) -> DTN:
+    """Builds DTN for ``task``: source = ``task.domains[0]``, target = ``task.domains[1]`` (grey).
+
+    Args:
+        config: Hyperparameters.
+        task: A two-domain task whose target domain is single-channel.
+        device: Where to train.
+        f: The frozen representation (see ``DTN``); ``harness/models.py`` supplies the source-domain judge.
+    """
+    if len(task.domains) < 2:
+        raise HarnessError(f"dtn needs a task with a source and a target domain; {task.name!r} has {task.domains}")
+    validate_config(config, task.image_size)
+    source, target = (task.data("train", domain).images.shape[1] for domain in task.domains[:2])
+    if target != 1:
+        raise HarnessError(f"dtn: g outputs grey images; task {task.name!r} target domain {task.domains[1]!r} has "
+                           f"{target} channels")
+    return DTN(config, f, source, device)
+
+
+def dtn_batch(task: Task, config: DTNConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
+    """``{"source", "target"}``: independent random training images of each domain, resized to 32 px."""
+    s, t = (task.train_domain(domain, unpaired=True) for domain in task.domains[:2])
+    index_s = sample_indices(len(s), config.batch_size, generator)
+    index_t = sample_indices(len(t), config.batch_size, generator)
+    return {"source": to_model_size(s.get(index_s)), "target": to_model_size(t.get(index_t))}
