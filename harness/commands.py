@@ -112,7 +112,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     torch.set_num_threads(choose_threads(args.threads, resolve_device(args.device)).threads)
     result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
                               seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
-                              progress=not args.no_progress)
+                              progress=not args.no_progress, scale=args.scale, y_channel=args.y_channel)
     print(format_result(result, args.json))
     return 0
 

@@ -42,18 +42,19 @@ def _check_metric(metric: str, target: Path | None) -> MetricSpec:
 
 def _open_folders(spec: MetricSpec, pred: Path, target: Path | None) -> tuple[ImageFolder, ImageFolder | None]:
     """Both folders validated from their headers; paired metrics get ``target`` matched to ``pred`` by name."""
-    pred_folder = open_image_folder(pred, option="--pred")
+    pred_folder = open_image_folder(pred, option="--pred", one_size=not spec.sizes_vary)
     if target is None:
         return pred_folder, None
-    target_folder = open_image_folder(target, option="--target")
+    target_folder = open_image_folder(target, option="--target", one_size=not spec.sizes_vary)
     if spec.paired:
-        return match_by_name(pred_folder, target_folder)
+        return match_by_name(pred_folder, target_folder, same_size=not spec.sizes_vary)
     channels = max(pred_folder.channels, target_folder.channels)
     return with_channels(pred_folder, channels), with_channels(target_folder, channels)
 
 
 def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int,
-                     feature_extractor: str, weights: Path | None, progress: bool) -> dict[str, float]:
+                     feature_extractor: str, weights: Path | None, progress: bool, scale: int | None = None,
+                     y_channel: bool = False) -> dict[str, float]:
     """Scores the images in ``pred`` (against ``target`` where the metric needs one).
 
     Raises:
@@ -68,11 +69,12 @@ def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: st
         weights = _digit_judge_weights()
     total = len(pred_folder) + (len(target_folder) if target_folder is not None else 0)
     height, width = pred_folder.size
-    log.info("evaluate: %s on %d --pred image(s) of %dx%d%s", metric, len(pred_folder), width, height,
+    log.info("evaluate: %s on %d --pred image(s) of %s%s", metric, len(pred_folder),
+             "several sizes" if spec.sizes_vary else f"{width}x{height}",
              f" and {len(target_folder)} --target image(s)" if target_folder is not None else "")
     with tqdm(total=total, desc=f"{metric}: reading images", unit="img", disable=not progress) as bar:
         inputs = FolderInputs(pred=replace(pred_folder, on_read=bar.update),
                               target=None if target_folder is None else replace(target_folder, on_read=bar.update),
                               device=resolve_device(device), seed=seed, feature_extractor=feature_extractor,
-                              weights=weights)
+                              weights=weights, scale=scale, y_channel=y_channel)
         return spec.on_folders(inputs)

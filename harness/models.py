@@ -26,8 +26,11 @@ from harness.face_models import (
 )
 from harness.protocols.base import EvalConfig
 from harness.source_judge import dtn_representation
-from reference_models import cyclegan, diat, dtn, gan, pix2pix, stargan
+from metrics.judges.resolve import judge_for_task
+from metrics.judges.sr_features import SR_CONTENT
+from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan
 from reference_models.base import ReferenceModel
+from reference_models.sr_networks import load_vgg19
 
 Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
@@ -165,6 +168,49 @@ def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, obj
     return variant_of(spec, name=name, variant=variant, overrides=overrides, protocols=ABLATION_PROTOCOLS)
 
 
+SR_PROTOCOLS: Mapping[str, str] = {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"}
+
+
+def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.ContentNetwork | None:
+    """The feature network of SRGAN's VGG content losses; None for pixel MSE.
+
+    VGG19 from ``vgg19_weights`` when the user gives that file, else the harness's SR feature network trained on the
+    task's HR training tiles (cached).
+    """
+    if config.content == "mse":
+        return None
+    if config.vgg19_weights:
+        network, sha = load_vgg19(config.vgg19_weights)
+        return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
+                                                      f"file sha256 {sha}")
+    judge = judge_for_task(SR_CONTENT, task, steps=config.judge_steps, batch_size=config.batch_size, device=device,
+                           progress=False)
+    return srgan.ContentNetwork(judge.model, judge.model.features, f"{SR_CONTENT.description}, weights sha256 "
+                                                                   f"{judge.sha256[:12]} ({judge.source})")
+
+
+def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:
+    """SRResNet / SRGAN with the content network this harness supplies (``sr_content_network``)."""
+    srgan.validate_config(config, task.image_size)
+    return srgan.build_srgan(config, task, device, sr_content_network(config, task, device))
+
+
+SRRESNET = ModelSpec(
+    name="srresnet", paper=srgan.PAPER, config_section="srresnet", build=build_sr_model, batch=srgan.sr_batch,
+    protocols=SR_PROTOCOLS, setting="paired", variant="SRResNet-MSE", check=srgan.validate_config,
+)
+SRGAN = ModelSpec(
+    name="srgan", paper=srgan.PAPER, config_section="srgan", build=build_sr_model, batch=srgan.sr_batch,
+    protocols=SR_PROTOCOLS, setting="paired", variant="SRGAN-VGG54", check=srgan.validate_config,
+)
+
+
+def _sr_variant(spec: ModelSpec, name: str, variant: str, overrides: dict[str, object], default: bool) -> ModelSpec:
+    """A loss variant of SRGAN's Table 1 on the SR tasks; the adversarial ones run by default (the table's point)."""
+    return dataclasses.replace(variant_of(spec, name=name, variant=variant, overrides=overrides,
+                                          protocols=SR_PROTOCOLS), default=default)
+
+
 MODELS: Registry[ModelSpec] = Registry("model")
 for _spec in (
     GAN,
@@ -193,6 +239,13 @@ for _spec in (
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     variant_of(DTN, name="dtn_no_tid", variant="w/o L_TID", overrides={"beta": 0.0},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
+    SRRESNET,
+    SRGAN,
+    # SRGAN Table 1: content-loss variants (SRGAN = SRGAN-VGG54; SRResNet-VGG22 adds TV 2e-8).
+    _sr_variant(SRGAN, "srgan_mse", "SRGAN-MSE", {"content": "mse"}, default=True),
+    _sr_variant(SRGAN, "srgan_vgg22", "SRGAN-VGG22", {"content": "vgg22"}, default=True),
+    _sr_variant(SRRESNET, "srresnet_vgg22", "SRResNet-VGG22", {"content": "vgg22", "tv_weight": 2e-8},
+                default=False),
     STARGAN,
     DIAT,
     DIAT_A,

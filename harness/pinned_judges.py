@@ -43,6 +43,8 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("segmenter", "scenes", "smoke"),
     PinnedConfig("digits", "digits", "standard"),
     PinnedConfig("segmenter", "scenes", "standard"),
+    PinnedConfig("sr_features", "sr", "smoke"),  # FID/KID features of the sr protocol (SRGAN's content net is local)
+    PinnedConfig("sr_features", "sr", "standard"),
     PinnedConfig("source_digits", "digits", "smoke"),  # DTN's f (harness.source_judge), eval.source_judge_width
     PinnedConfig("source_digits", "digits", "standard"),
     # faces: the four judges of the faces protocol at the smoke profile (standard: trained locally, CPU hours)

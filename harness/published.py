@@ -72,6 +72,34 @@ PUBLISHED: dict[tuple[str, str, str], tuple[float, str]] = {
 }
 
 
+_SR_T2 = "SRGAN (Ledig et al. 2017) Table 2, x4, Y channel, 4 px border (daala) [V]"
+_SR_T1 = "SRGAN Table 1 (loss variants), x4, Y channel, 4 px border (daala) [V]"
+_SR_TABLE2 = {  # benchmark → model → (PSNR, SSIM)
+    "set5": {"nearest": (26.26, 0.7552), "bicubic": (28.43, 0.8211), "srresnet": (32.05, 0.9019),
+             "srgan": (29.40, 0.8472)},
+    "set14": {"nearest": (24.64, 0.7100), "bicubic": (25.99, 0.7486), "srresnet": (28.49, 0.8184),
+              "srgan": (26.02, 0.7397)},
+    "bsd100": {"nearest": (25.02, 0.6606), "bicubic": (25.94, 0.6935), "srresnet": (27.58, 0.7620),
+               "srgan": (25.16, 0.6688)},
+}
+_SR_TABLE1 = {  # Table 1 variants (Set5 and Set14 only)
+    "set5": {"srresnet_vgg22": (30.51, 0.8803), "srgan_mse": (30.64, 0.8701), "srgan_vgg22": (29.84, 0.8468)},
+    "set14": {"srresnet_vgg22": (27.19, 0.7807), "srgan_mse": (26.92, 0.7611), "srgan_vgg22": (26.44, 0.7518)},
+}
+
+
+def _sr(tables: dict[str, dict[str, tuple[float, float]]], source: str) -> dict:
+    return {(model, benchmark, metric): (value, f"{source}, {benchmark}")
+            for benchmark, models in tables.items() for model, pair in models.items()
+            for metric, value in zip(("y_psnr", "y_ssim"), pair, strict=True)}
+
+
+PUBLISHED.update(_sr(_SR_TABLE2, _SR_T2))
+PUBLISHED.update(_sr(_SR_TABLE1, _SR_T1))
+PUBLISHED.update({("hr", benchmark, "y_psnr"): (math.inf, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
+PUBLISHED.update({("hr", benchmark, "y_ssim"): (1.0, f"{_SR_T2}, {benchmark}") for benchmark in _SR_TABLE2})
+
+
 def lookup(model: str, task_family: str, metric: str) -> tuple[float, str]:
     """The published ``(value, source)`` for a model on a dataset family, or ``(nan, "")`` when none exists.
 

@@ -81,6 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
                    "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets)")
+    p.add_argument("--scale", type=int, help="psnr_ssim: the integer super-resolution factor; that many pixels are "
+                   "cropped from every border and HR images are cropped to multiples of it")
+    p.add_argument("--y-channel", action="store_true", help="psnr_ssim: score the BT.601 Y channel (MATLAB "
+                   "rgb2ycbcr), as the SR papers do, instead of R, G, B")
     p.add_argument("--json", action="store_true", help="print the result as strict JSON: a non-finite value (PSNR "
                    "of identical images is inf) is null, and a \"nonfinite\" object maps its key to \"inf\", "
                    "\"-inf\" or \"nan\"")

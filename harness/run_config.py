@@ -24,6 +24,8 @@ from harness.data.probe import ProbeConfig
 from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
 from harness.data.real_faces import RealFacesConfig
 from harness.data.scenes import ScenesConfig
+from harness.data.sr import SRConfig
+from harness.data.sr_folders import SRFoldersConfig
 from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
@@ -35,6 +37,10 @@ from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
 from reference_models.stargan import StarGANConfig
+from reference_models.srgan import SRGANConfig
+
+# SRResNet-MSE (SRGAN §3.2): G alone, pixel MSE, lr 1e-4 for 10^6 steps, no adversarial phase
+SRRESNET_DEFAULTS = SRGANConfig(adversarial=False, content="mse", pretrain_steps=0, steps=1_000_000)
 
 
 @dataclass(frozen=True)
@@ -57,10 +63,14 @@ class RunConfig:
     probe: ProbeConfig = field(default_factory=ProbeConfig)
     cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
+    sr: SRConfig = field(default_factory=SRConfig)  # the embedded sr and sr_gray tasks
+    sr_folders: SRFoldersConfig = field(default_factory=SRFoldersConfig)
     svhn_mnist: SVHNMNISTConfig = field(default_factory=SVHNMNISTConfig)
     gan: GANConfig = field(default_factory=GANConfig)
     pix2pix: Pix2PixConfig = field(default_factory=Pix2PixConfig)
     cyclegan: CycleGANConfig = field(default_factory=CycleGANConfig)
+    srresnet: SRGANConfig = field(default_factory=lambda: SRRESNET_DEFAULTS)  # SRResNet and SRResNet-VGG22
+    srgan: SRGANConfig = field(default_factory=SRGANConfig)  # SRGAN (VGG54) and its SRGAN-MSE / -VGG22 variants
     study: StudyConfig = field(default_factory=StudyConfig)  # human-study protocols, simulation and export
     dtn: DTNConfig = field(default_factory=DTNConfig)
     faces: FacesConfig = field(default_factory=FacesConfig)
@@ -110,6 +120,14 @@ def _face_model_bounds() -> dict[str, Range]:
     return {**{f"stargan.{k}": r for k, r in stargan.items()}, **{f"diat.{k}": r for k, r in diat.items()}}
 
 
+def _srgan_bounds(section: str) -> dict[str, Range]:
+    ranges = {"n_blocks": Range(0, 256), "width": _WIDTH, "d_width": _WIDTH, "d_dense": Range(1, 65536),
+              "feature_rescale": Range(0.0, 1e6, open_lo=True), "adv_weight": _WEIGHT, "tv_weight": _WEIGHT,
+              "lr": _LR, "beta1": _BETA, "batch_size": _BATCH, "pretrain_steps": Range(0, _STEPS.hi),
+              "steps": _STEPS, "decay_after": Range(0, _STEPS.hi), "judge_steps": _STEPS}
+    return {f"{section}.{k}": r for k, r in ranges.items()}
+
+
 SECTION_BOUNDS: Mapping[str, Range] = {
     "gan.noise_dim": _WIDTH, "gan.g_hidden": Range(1, 65536), "gan.d_units": Range(1, 65536),
     "gan.d_pieces": Range(1, 64), "gan.g_irange": _WEIGHT, "gan.d_irange": _WEIGHT, "gan.max_col_norm": _WEIGHT,
@@ -125,6 +143,7 @@ SECTION_BOUNDS: Mapping[str, Range] = {
     "cyclegan.lambda_cycle": _WEIGHT, "cyclegan.lambda_identity": _WEIGHT, "cyclegan.pool_size": Range(0, 10000),
     "cyclegan.lr": _LR, "cyclegan.beta1": _BETA, "cyclegan.beta2": _BETA, "cyclegan.batch_size": _BATCH,
     "cyclegan.steps": _STEPS, "cyclegan.decay_steps": Range(-1, _STEPS.hi), "cyclegan.image_size": Range(0, 2048),
+    **_srgan_bounds("srresnet"), **_srgan_bounds("srgan"),
     "dtn.alpha": _WEIGHT, "dtn.beta": _WEIGHT, "dtn.gamma": _WEIGHT, "dtn.ngf": _WIDTH, "dtn.ndf": _WIDTH,
     "dtn.lr": _LR, "dtn.beta1": _BETA, "dtn.beta2": _BETA, "dtn.batch_size": _BATCH, "dtn.steps": _STEPS,
     **_face_model_bounds(),

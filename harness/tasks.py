@@ -15,6 +15,8 @@ from harness.data.probe import build_probe_geometry, build_probe_texture
 from harness.data.real_configs import build_aligned, build_cityscapes
 from harness.data.real_faces import build_celeba, build_celeba_rafd, build_rafd
 from harness.data.scenes import build_scenes
+from harness.data.sr import build_sr, build_sr_gray
+from harness.data.sr_folders import build_sr_folders
 from harness.data.svhn_mnist import build_svhn_mnist
 
 
@@ -51,11 +53,18 @@ for _spec in (
     TaskSpec("faces", "faces", build_faces,  # run when named (--tasks faces): its four methods cost ~5 CPU-minutes
              "parametric faces: a CelebA-like set (hair colour, sex, age) and a RaFD-like set (8 expressions), "
              "identities shared across splits; run when named (--tasks faces)", default=False),
+    TaskSpec("sr", "sr", build_sr,
+             "x4 super-resolution of scikit-image's bundled RGB photos (MATLAB bicubic LR; split by photo)"),
+    TaskSpec("sr_gray", "sr", build_sr_gray,
+             "x4 super-resolution of scikit-image's bundled greyscale photos (the grey set of sr)", default=False),
     TaskSpec("cityscapes", "cityscapes", build_cityscapes,
              "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH",
              default=False),
     TaskSpec("aligned", "aligned", build_aligned,
              "a real pix2pix A|B folder dataset (facades, maps, cityscapes) from --set aligned.root=PATH",
+             default=False),
+    TaskSpec("sr_folders", "sr_folders", build_sr_folders,
+             "real SR data: Set5/Set14/BSD100/DIV2K-style HR folders (+ optional LR) from --set sr_folders.root=PATH",
              default=False),
     TaskSpec("svhn_mnist", "svhn_mnist", build_svhn_mnist,
              "real SVHN (.mat, source) → MNIST (idx, target) digits for DTN from --set svhn_mnist.root=PATH",

@@ -1,8 +1,9 @@
 """The metric registry: one explicit entry per protocol metric, with directions and the paper it comes from.
 
 It is the one source of metric directions: protocols name their rows ``<prefix>_<output key>`` (``photo_fid``,
-``fcn_labels2photo_class_iou``, ``AtoB_psnr``) or ``<...>[<class>]`` for per-class values, and ``higher_is_better``
-resolves a row's key to the registered output key it ends with (the longest such key).
+``fcn_labels2photo_class_iou``, ``AtoB_psnr``), ``<...>[<class>]`` for per-class values or ``<...>_per_image``
+for one row per image, and ``higher_is_better`` resolves a row's key to the registered output key it ends with
+(the longest such key).
 """
 
 from __future__ import annotations
@@ -12,8 +13,10 @@ from harness.core.registry import Registry
 from metrics.fidelity import fidelity_on_folders
 from metrics.parzen import parzen_on_folders
 from metrics.psnr import psnr_on_folders
+from metrics.psnr_ssim import psnr_ssim_on_folders
 from metrics.spec import MetricSpec
 
+PER_IMAGE_SUFFIX = "_per_image"  # one row per image (``y_psnr_per_image``): the direction of ``y_psnr``
 METRICS: Registry[MetricSpec] = Registry("metric")
 for _spec in (
     MetricSpec("parzen", "Goodfellow et al. 2014 §5 (Parzen window, Breuleux et al. sigma selection)",
@@ -44,6 +47,14 @@ for _spec in (
     MetricSpec("parameters", "parameter count of the trained system (StarGAN Table 3)", {"parameters": None}),
     MetricSpec("shape_iou", "foreground-mask IoU of a translation against the true target's shape (the geometry probe "
                "of CycleGAN §5.2's stated limitation)", {"shape_iou": True}),
+    MetricSpec("psnr_ssim", "Ledig et al. 2017 §3.1 / BasicSR psnr_ssim.py: PSNR and SSIM (Wang et al. 2004) in "
+               "[0, 255], border of --scale px cropped, optionally the BT.601 Y channel; identical pairs (PSNR inf) "
+               "counted in psnr_identical, psnr = mean of the finite values",
+               {"psnr": True, "psnr_identical": None, "ssim": True}, on_folders=psnr_ssim_on_folders, paired=True,
+               sizes_vary=True),
+    MetricSpec("hf_energy", "SR sharpness: spectral energy above the LR Nyquist frequency, SR over HR (hf_ratio; 1 = "
+               "as much fine detail as HR); read beside PSNR/SSIM (Ledig et al. 2017's perception-distortion point)",
+               {"hf_ratio": None}),
     # Human-study protocols (metrics/human_study/): simulated or from real ratings; rows are <condition>_<key>.
     MetricSpec("amt_real_vs_fake", "Isola et al. 2017 §4.1 / Zhu et al. 2017 §5.1.1 (AMT 2AFC: 10 practice + 40 "
                "trials, 1 s exposure, ~50 / 25 participants per algorithm; bootstrap test)",
@@ -82,7 +93,7 @@ def higher_is_better(row_metric: str) -> bool | None:
     Raises:
         HarnessError: No registered output key matches (a protocol wrote a metric the registry does not know).
     """
-    key = row_metric.split("[", 1)[0]
+    key = row_metric.split("[", 1)[0].removesuffix(PER_IMAGE_SUFFIX)
     matches = [k for k in DIRECTIONS if key == k or key.endswith("_" + k)]
     if not matches:
         raise HarnessError(f"metric {row_metric!r} matches no registered metric output; register it in "

@@ -31,6 +31,8 @@ class FolderInputs:
         seed: Seed for any stochastic step (KID subsets, sub-sampling).
         feature_extractor: Feature extractor name for distribution metrics (``"inception"``, ``"digits"``).
         weights: User-supplied weights file (e.g. Inception for FID), or None.
+        scale: ``--scale``, the super-resolution factor (border cropped before scoring), or None.
+        y_channel: ``--y-channel``: score the BT.601 Y channel instead of R, G, B.
     """
 
     pred: ImageFolder
@@ -39,6 +41,8 @@ class FolderInputs:
     seed: int
     feature_extractor: str
     weights: Path | None
+    scale: int | None = None
+    y_channel: bool = False
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,8 @@ class MetricSpec:
         on_folders: Runs the metric on user image folders, or None when the metric needs more than images.
         needs_target: Whether ``on_folders`` requires ``--target``.
         paired: Whether ``--pred`` and ``--target`` images are compared one to one, matched by file name (stem).
+        sizes_vary: Whether images may differ in size from file to file (a paired metric then needs each pair to
+            match, not the folders); the metric reads them one by one.
     """
 
     name: str
@@ -60,3 +66,4 @@ class MetricSpec:
     on_folders: Callable[[FolderInputs], dict[str, float]] | None = None
     needs_target: bool = True
     paired: bool = False
+    sizes_vary: bool = False

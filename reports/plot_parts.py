@@ -47,7 +47,7 @@ def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: p
 
     Args:
         ax: Axes to draw on; x ticks are the group labels (``means.index``), unless a single unnamed group.
-        means: (groups, methods) values; NaN draws nothing.
+        means: (groups, methods) values; NaN draws nothing, ±inf draws an "∞" label at zero.
         lows: Same shape: interval lower bounds (NaN: no whisker).
         highs: Same shape: interval upper bounds.
         colours: Method -> colour (every column of ``means`` must have one).
@@ -58,9 +58,13 @@ def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: p
     groups, methods = len(means.index), list(means.columns)
     width = 0.8 / max(1, len(methods))
     mean, low, high = (f.to_numpy(dtype=float) for f in (means, lows, highs))
+    infinite = np.isinf(mean)  # e.g. the PSNR of identical images: no bar, an "∞" label instead
+    mean = np.where(infinite, np.nan, mean)
     drawn = {}
     for j, method in enumerate(methods):
         x = np.arange(groups) + (j - (len(methods) - 1) / 2) * width
+        for i in np.flatnonzero(infinite[:, j]):
+            ax.annotate("∞", (x[i], 0), ha="center", va="bottom", fontsize=10)
         below = np.nan_to_num(np.clip(mean[:, j] - low[:, j], 0, None))
         above = np.nan_to_num(np.clip(high[:, j] - mean[:, j], 0, None))
         bars = ax.bar(x, np.nan_to_num(mean[:, j]), width, yerr=[below, above], capsize=2,

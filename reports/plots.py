@@ -23,6 +23,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.colors import to_hex  # noqa: E402
 
@@ -207,13 +208,15 @@ def distribution(rows: pd.DataFrame, task: str, metric: str, colours: dict[str, 
     sub = rows[(rows["task"] == task) & (rows["metric"] == metric)]
     models = list(dict.fromkeys(sub["model"]))
     fig, ax = plt.subplots(figsize=(max(3.5, 0.9 * len(models) + 1.5), 2.8))
-    boxes = ax.boxplot([sub.loc[sub["model"] == m, "value"].to_numpy(dtype=float) for m in models],
-                       patch_artist=True)
+    values = [sub.loc[sub["model"] == m, "value"].to_numpy(dtype=float) for m in models]
+    # infinite values (PSNR of identical images) are labelled under the box, not drawn
+    boxes = ax.boxplot([v[np.isfinite(v)] for v in values], patch_artist=True)
     drawn = {}
     for model, box in zip(models, boxes["boxes"], strict=True):
         box.set_facecolor(colours[model])
         drawn[model] = to_hex(box.get_facecolor())
-    ax.set_xticks(range(1, len(models) + 1), [m[:24] for m in models], fontsize=8)
+    ax.set_xticks(range(1, len(models) + 1), [m[:24] + (" (∞)" if np.isinf(v).any() else "")
+                                              for m, v in zip(models, values, strict=True)], fontsize=8)
     ax.set_title(f"{task}: {metric} distribution", fontsize=9)
     ax.locator_params(axis="y", nbins=5)
     margins(fig, bottom=0.45)

@@ -43,7 +43,7 @@ def _few(names: list[str]) -> str:
 
 @dataclass(frozen=True)
 class ImageFolder:
-    """A validated folder of same-sized images, decoded on demand.
+    """A validated folder of same-sized images (unless opened with ``one_size=False``), decoded on demand.
 
     Attributes:
         option: The option that named the folder (``"--pred"``), for messages.
@@ -69,7 +69,7 @@ class ImageFolder:
 
     @property
     def size(self) -> tuple[int, int]:
-        """``(height, width)`` shared by every image."""
+        """``(height, width)`` shared by every image (the first image's when opened with ``one_size=False``)."""
         return self.headers[0].height, self.headers[0].width
 
     @property
@@ -144,7 +144,7 @@ def _log_rules(option: str, headers: list[ImageHeader], skipped: list[str], chan
 
 
 def open_image_folder(folder: str | Path, option: str = "folder", *, on_read: Callable[[int], object] | None = None,
-                      max_pixels: int = MAX_IMAGE_PIXELS) -> ImageFolder:
+                      max_pixels: int = MAX_IMAGE_PIXELS, one_size: bool = True) -> ImageFolder:
     """Validates a folder from its files' headers (nothing decoded) and returns its lazy reader.
 
     Args:
@@ -152,6 +152,8 @@ def open_image_folder(folder: str | Path, option: str = "folder", *, on_read: Ca
         option: The option or argument that named the folder, for error messages.
         on_read: Progress callback, called with 1 after each decoded image.
         max_pixels: Largest ``width · height`` accepted per image.
+        one_size: Refuse images of different sizes (False for metrics that read images one by one, such as
+            ``psnr_ssim`` on Set14-like folders).
 
     Raises:
         HarnessError: Missing/empty folder, symlink loop, a file that is not a readable image, an image above
@@ -159,7 +161,8 @@ def open_image_folder(folder: str | Path, option: str = "folder", *, on_read: Ca
     """
     files, skipped = scan_image_dir(folder, option)
     headers = [read_header(path, option, max_pixels) for path in files]
-    _check_one_size(headers, option, Path(folder))
+    if one_size:
+        _check_one_size(headers, option, Path(folder))
     channels = 3 if any(h.channels == 3 for h in headers) else 1
     _log_rules(option, headers, skipped, channels)
     return ImageFolder(option=option, root=Path(folder), headers=tuple(headers), channels=channels, on_read=on_read)
@@ -177,7 +180,8 @@ def with_channels(folder: ImageFolder, channels: int) -> ImageFolder:
     return replace(folder, channels=channels)
 
 
-def match_by_name(pred: ImageFolder, target: ImageFolder) -> tuple[ImageFolder, ImageFolder]:
+def match_by_name(pred: ImageFolder, target: ImageFolder, *, same_size: bool = True
+                  ) -> tuple[ImageFolder, ImageFolder]:
     """``(pred, target)`` with ``target`` reordered so that image i has the same file name (stem) as ``pred``'s.
 
     Both folders must hold the same set of names, once each, and one image size; both are read with the larger
@@ -185,7 +189,7 @@ def match_by_name(pred: ImageFolder, target: ImageFolder) -> tuple[ImageFolder, 
 
     Raises:
         HarnessError: Duplicate stems (``a.png`` and ``a.jpg``), names present on one side only (a few listed),
-            or different image sizes.
+            or different image sizes (unless ``same_size`` is False: then the metric checks each pair).
     """
     for folder in (pred, target):
         dupes = sorted(name for name, count in Counter(folder.names).items() if count > 1)
@@ -201,7 +205,7 @@ def match_by_name(pred: ImageFolder, target: ImageFolder) -> tuple[ImageFolder, 
             f"{len(only_pred)} {pred.option} name(s) have no {target.option} file"
             f"{': ' + _few(only_pred) if only_pred else ''} and {len(only_target)} {target.option} name(s) have "
             f"no {pred.option} file{': ' + _few(only_target) if only_target else ''}")
-    if pred.size != target.size:
+    if same_size and pred.size != target.size:
         (ph, pw), (th, tw) = pred.size, target.size
         raise HarnessError(f"{pred.option} images are {pw}x{ph} but {target.option} images are {tw}x{th}; "
                            "paired images must have the same size")

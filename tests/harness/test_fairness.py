@@ -21,6 +21,7 @@ from reference_models.training import resolve_decay_steps
 
 BUDGET = ("steps", "batch_size", "lr", "beta1", "beta2", "jitter")  # equal for every method on a task
 ABLATED = {"loss", "generator", "d_receptive_field", "use_gan", "use_forward_cycle", "use_backward_cycle",
+           "content", "tv_weight",  # SRGAN Table 1 ablates the content loss; SRResNet-VGG22 adds its TV term
            "alpha", "beta",  # DTN Table 1: w/o L_CONST (alpha 0), w/o L_TID (beta 0)
            "identity_features"}  # DIAT-A: DIAT with the identity loss on the discriminator's features
 # (profile, task) -> the settings in which the methods may differ there, and why.

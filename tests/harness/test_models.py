@@ -48,3 +48,25 @@ def test_cyclegan_specs_are_unique_and_their_overrides_apply():
         assert spec.setting == "unpaired" and "scenes" in spec.protocols
         config = apply_overrides(CYCLEGAN_TINY, spec.config_overrides or {}, source=spec.name)
         assert isinstance(spec.build(config, _task(), CPU), CycleGAN)
+
+
+def test_sr_specs_supply_their_content_network(cache):
+    from harness.data.sr import SRConfig, build_sr
+    from reference_models.srgan import SRGAN, SRGANConfig
+
+    task = build_sr(SRConfig(image_size=16, tile=32, test_size=32))
+    tiny = SRGANConfig(n_blocks=1, width=8, d_width=4, d_dense=8, batch_size=2, pretrain_steps=1, steps=2,
+                       judge_steps=2)
+    specs = {name: spec for name, spec in MODELS.items() if spec.config_section in ("srresnet", "srgan")}
+    assert list(specs) == ["srresnet", "srgan", "srgan_mse", "srgan_vgg22", "srresnet_vgg22"]
+    assert [s.default for s in specs.values()] == [True, True, True, True, False]
+    descriptions = {}
+    for name, spec in specs.items():
+        assert spec.protocols == {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"} and spec.setting == "paired"
+        config = apply_overrides(tiny, spec.config_overrides or {}, source=name)
+        model = spec.build(config, task, CPU)
+        assert isinstance(model, SRGAN)
+        descriptions[name] = model.provenance()["model_content"]
+    assert descriptions["srgan_mse"] == "none"
+    assert "harness SR feature network" in descriptions["srgan"] and "stand-in for VGG19" in descriptions["srgan"]
+    assert descriptions["srgan"] == descriptions["srgan_vgg22"]  # one cached network for both VGG losses

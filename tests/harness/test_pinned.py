@@ -31,6 +31,7 @@ SMOKE_DATA_SHA256 = {
     "probe_texture": "76cc4e1134472f5c7690beaa7091cb9929f08a6f8b48844dc1515774624706ca",
     "probe_geometry": "a555ee8b48590d37b34162f907476bc4e1030ece8e48f6bfad437eb37194d442",
     "faces": "5f437977039fce5a66632a1a55ffaccb9bb5d4936c3f5d9bae1862b25622c7bc",
+    "sr": "d9174d0cfbb127575057331e223f0ef0576df12772eb05b7e6e8ba45e1de145b",  # scikit-image 0.26 photos, imresize
 }
 # weights_sha256 of each committed judge (rerun `judges retrain` and update these together with pins.py).
 COMMITTED_WEIGHTS_SHA256 = {
@@ -38,6 +39,8 @@ COMMITTED_WEIGHTS_SHA256 = {
     "segmenter-smoke.pt": "d90f586fcb663e97ab6dfcfe5ab44cc923dec94889c333905fe98b7eeb39285b",
     "digits-standard.pt": "5191cc0e232fa6029ca05d3afde623874c60ced2adea52e87d25bef9f21ba433",
     "segmenter-standard.pt": "eb4880af8840839a063a7c615d7428bd8df2c4654d78c2d8abac946dd6e1a720",
+    "sr_features-smoke.pt": "529270cba78b174f3bbb76edbb6fdf2fdc59b48185b25acab1ba452757458049",
+    "sr_features-standard.pt": "51521640ce71230b50d58329ecdbc42f0ae547a2860e20e74a8009445fae4c6d",
     "source_digits-smoke.pt": "d0a90cfe50c737b256ecc24a1544cd40dcf010e074c7095b5b02f6a7f33ba108",
     "source_digits-standard.pt": "adf32c9386442dd5a1833a2da78f3e6a166fb8ca7ed9125d0e78069384aa9f0c",
     "face_expression-smoke.pt": "c6eb73fccfb1a8795c65a78b16db7c6573112891bb331ab6dfe081850001a6a2",

@@ -1,0 +1,62 @@
+"""The embedded SR tasks: split by photo, LR = MATLAB bicubic of the modcropped HR, tiles aligned, whole test images."""
+
+import pytest
+import torch
+
+from harness.core.errors import HarnessError
+from harness.data.imresize import imresize
+from harness.data.sr import LOADERS, PHOTO_SETS, SRConfig, build_sr, build_sr_gray, photo
+from harness.data.sr_pairs import Photo, modcrop, pair, unpad
+
+SMALL = SRConfig(image_size=32, tile=64, test_size=0)
+
+pytestmark = pytest.mark.usefixtures("one_thread_module")
+
+
+@pytest.fixture(scope="module")
+def task():
+    return build_sr(SMALL)
+
+
+def test_every_listed_photo_is_bundled_and_the_sets_are_split_by_photo():
+    for name in LOADERS:
+        image = photo(name)
+        assert image.dtype == torch.uint8 and image.shape[0] in (1, 3) and min(image.shape[1:]) >= 128, name
+    for names in PHOTO_SETS.values():
+        assert not set(names["train"]) & set(names["test"])
+    assert {photo(n).shape[0] for s in ("train", "test") for n in PHOTO_SETS["gray"][s]} == {1}
+    assert {photo(n).shape[0] for s in ("train", "test") for n in PHOTO_SETS["rgb"][s]} == {3}
+
+
+def test_test_split_holds_whole_images_with_matlab_bicubic_lr(task):
+    hr_data, lr_data = task.data("test", "HR"), task.data("test", "LR")
+    assert task.meta["test_names"] == ["astronaut", "chelsea", "coffee"] and task.paired
+    for index, name in enumerate(task.meta["test_names"]):
+        hr = (unpad(hr_data, index) * 255).round().to(torch.uint8)
+        assert torch.equal(hr[0], modcrop(photo(name), 4))  # whole photo, cropped to multiples of 4
+        lr = (unpad(lr_data, index) * 255).round().to(torch.uint8)
+        assert torch.equal(lr, imresize(hr, 1 / 4))
+
+
+def test_training_tiles_are_aligned_pairs_from_training_photos_only(task):
+    lr, hr = task.data("train", "LR"), task.data("train", "HR")
+    assert hr.images.shape[1:] == (3, 64, 64) and lr.images.shape[1:] == (3, 16, 16)
+    assert torch.equal(lr.labels["source"], hr.labels["source"])
+    assert set(hr.labels["source"].tolist()) == set(range(len(PHOTO_SETS["rgb"]["train"])))
+    rocket_lr, rocket_hr = pair(Photo("rocket", photo("rocket")), 4)
+    first = int((hr.labels["source"] == 0).nonzero()[0])
+    assert torch.equal(hr.images[first], rocket_hr[:, :64, :64])
+    assert torch.equal(lr.images[first], rocket_lr[:, :16, :16])
+
+
+def test_grey_set_and_smoke_crops():
+    grey = build_sr_gray(SRConfig(image_size=32, tile=64, test_size=64))
+    assert grey.data("train", "HR").images.shape[1] == 1
+    assert grey.data("test", "HR").labels["size"].tolist() == [[64, 64]] * 3
+    assert grey.meta["test_crop"] == 64 and grey.image_size == 32
+
+
+@pytest.mark.parametrize(("key", "value"), [("image_size", 30), ("tile", 16), ("test_size", 6), ("scale", 1)])
+def test_bad_config_is_one_clear_error(key, value):
+    with pytest.raises(HarnessError, match="sr"):
+        build_sr(SRConfig(**{**SMALL.__dict__, key: value}))
