@@ -36,8 +36,8 @@ from reference_models.diat import DIATConfig
 from reference_models.dtn import DTNConfig
 from reference_models.gan import GANConfig
 from reference_models.pix2pix import Pix2PixConfig
-from reference_models.stargan import StarGANConfig
 from reference_models.srgan import SRGANConfig
+from reference_models.stargan import StarGANConfig
 
 # SRResNet-MSE (SRGAN §3.2): G alone, pixel MSE, lr 1e-4 for 10^6 steps, no adversarial phase
 SRRESNET_DEFAULTS = SRGANConfig(adversarial=False, content="mse", pretrain_steps=0, steps=1_000_000)
