@@ -26,7 +26,10 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 
 
 def add_run_options(parser: argparse.ArgumentParser) -> None:
-    """Adds --profile, --models, --tasks, --seeds, --device, --out, --resume, --set, --threads, --no-progress."""
+    """Adds the run options (--profile, --models, --tasks, --seeds, --device, --out, --resume, --set, ...).
+
+    Also ``--threads``, ``--workers`` and ``--no-progress``.
+    """
     parser.add_argument("--profile", default=None, choices=PROFILES,
                         help="scale: smoke (CPU minutes, the default), standard (meaningful numbers on the embedded "
                              "benchmark), paper (the papers' architectures and schedules; GPU)")
@@ -48,6 +51,9 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                              "(repeatable; unknown keys, wrong types and values out of range are rejected; see "
                              "`list config`)")
     add_threads_option(parser)
+    parser.add_argument("--workers", type=int, default=None, metavar="N",
+                        help="jobs run at once, each in its own process (default: the available CPUs over the threads "
+                             "per job on a CPU, 1 on a GPU; recorded in the manifest)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
 
 

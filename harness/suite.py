@@ -9,26 +9,27 @@ and a run stopped before any job wrote anything is removed again.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from harness.config import config_to_dict
-from harness.core.device import choose_threads, resolve_device, seed_everything
+from harness.core.device import choose_threads, choose_workers, resolve_device
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from harness.models import MODELS, ModelSpec, build_model, comparisons
-from harness.protocols.base import EvalContext
+from harness.models import MODELS, ModelSpec, comparisons
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
-from harness.train import NonFiniteLoss, load_trained, train_job
+from harness.workers import Outcome, Work, run_pool, run_work
 
 log = logging.getLogger(__name__)
 
@@ -110,30 +111,6 @@ def _tasks_of(spec: ModelSpec, config: RunConfig, asked: frozenset[str]) -> list
     return [t for t in chosen if config.tasks or t not in spec.opt_in_tasks or t in asked]
 
 
-def _run_job(job: Job, config: RunConfig, run: RunDir, task: Task, device: torch.device, train_only: bool) -> None:
-    seed_everything(job.seed, device)
-    protocol = PROTOCOLS.get(job.protocol)
-    spec = None if job.reference else MODELS.get(job.model)
-    ctx = EvalContext(model_name=job.model, task=task, seed=job.seed, device=device, config=config.eval,
-                      sample_dir=run.sample_dir(job.task), setting="reference" if spec is None else spec.setting,
-                      variant="" if spec is None else spec.variant, progress=config.progress)
-    if spec is None:
-        if not train_only:
-            run.write_rows(job.job_id, protocol.reference(ctx))  # type: ignore[misc]
-        return
-    cfg = model_config(config, job.model, job.task)  # with the profile's task_overrides for this task
-    model = build_model(spec, cfg, task, device, config.eval, config.progress)
-    job_dir = run.job_dir(job.job_id)
-    train_job(spec, cfg, task, model, job_dir, seed=job.seed, checkpoint_every=config.checkpoint_every,
-              log_every=config.log_every, progress=config.progress)
-    if train_only:
-        return
-    load_trained(model, job_dir)
-    seed_everything(job.seed, device)
-    ctx = dataclasses.replace(ctx, model_provenance=model.provenance())
-    run.write_rows(job.job_id, protocol.evaluate(model, ctx))
-
-
 def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
     """Constructs the model on the ``meta`` device, so a config its builder refuses fails before anything is written.
 
@@ -202,7 +179,7 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
 
 
 def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
-              threads: int | None = None) -> SuiteResult:
+              threads: int | None = None, requested_workers: int | None = None) -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -211,6 +188,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         resume: Continue an existing run (finished jobs are skipped, unfinished ones resume).
         train_only: Train without evaluating (the ``train`` subcommand).
         threads: torch intra-op threads (``--threads``); None chooses from the CPUs available.
+        requested_workers: Jobs at once (``--workers``); None chooses from the CPUs and threads.
 
     Returns:
         The run directory and the jobs that failed.
@@ -222,6 +200,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     jobs = plan(config)
     device = resolve_device(config.device)
     choice = choose_threads(threads, device)
+    workers = choose_workers(requested_workers, choice, device)
     tasks = prepare(config, jobs)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(choice.threads)
@@ -229,9 +208,10 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         run = RunDir(out)
         manifest = run.start(config_to_dict(config), resume=resume)
         manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
-        log.info("torch threads: %d (%s)", choice.threads, choice.reason)
+        manifest["workers"] = workers
+        log.info("torch threads: %d (%s); jobs at once: %d", choice.threads, choice.reason, workers)
         try:
-            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only)
+            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers)
         except (HarnessError, KeyboardInterrupt):
             run.close(discard=True)
             raise
@@ -243,29 +223,55 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         torch.set_num_threads(previous_threads)
 
 
-def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, tasks: dict[str, Task],
-              device: torch.device, train_only: bool) -> dict[str, str]:
-    """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
-    failed: dict[str, str] = {}
+def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: bool) -> list[Work]:
+    """The unfinished jobs as work items (finished ones are skipped, as on ``--resume``)."""
+    works = []
     for index, job in enumerate(jobs, 1):
         if run.is_done(job.job_id):
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
-        log.info("[%d/%d] %s (%s)", index, len(jobs), job.job_id, job.protocol)
-        started, cpu_started = time.perf_counter(), time.process_time()
+        works.append(Work(job.job_id, job.model, job.seed, job.protocol, job.reference, tasks[job.task],
+                          run.job_dir(job.job_id), run.sample_dir(job.task), train_only))
+    return works
+
+
+def _outcomes(works: list[Work], config: RunConfig, run: RunDir, device: torch.device,
+              threads: int, workers: int) -> Iterator[Outcome]:
+    """Each work's outcome as it finishes: reference jobs here, trained ones on ``workers`` processes when > 1."""
+    trained = [w for w in works if not w.reference]
+    here = works if workers == 1 or len(trained) < 2 else [w for w in works if w.reference]
+    for work in here:
+        log.info("%s (%s)", work.job_id, work.protocol)
+        yield run_work(work, config, device)
+    if len(here) < len(works):
+        log.info("%d jobs on %d worker processes (%d torch thread(s) each)", len(trained), workers, threads)
+        with contextlib.closing(run_pool(trained, config, device, workers=min(workers, len(trained)),
+                                         threads=threads, log_path=run.log_path)) as outcomes:
+            yield from outcomes
+
+
+def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, tasks: dict[str, Task],
+              device: torch.device, train_only: bool, threads: int, workers: int) -> dict[str, str]:
+    """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
+    failed: dict[str, str] = {}
+    plan_ids = [j.job_id for j in jobs]
+    works = _works(jobs, run, tasks, train_only)
+    by_id = {job.job_id: job for job in jobs}
+    for done, outcome in enumerate(_outcomes(works, config, run, device, threads, workers), 1):
+        job = by_id[outcome.job_id]
         record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done"}
-        try:
-            _run_job(job, config, run, tasks[job.task], device, train_only)
-        except NonFiniteLoss as exc:
-            log.error("%s", exc)
-            failed[job.job_id] = str(exc)
-            record.update(status="failed", error=str(exc))
-        record.update(wall_time_s=round(time.perf_counter() - started, 3),
-                      cpu_time_s=round(time.process_time() - cpu_started, 3), device=str(device))  # all threads
+        if outcome.error is not None:
+            log.error("%s", outcome.error)
+            failed[job.job_id] = outcome.error
+            record.update(status="failed", error=outcome.error)
+        elif outcome.rows is not None:
+            run.write_rows(job.job_id, outcome.rows)
+        record.update(wall_time_s=outcome.wall_time_s, cpu_time_s=outcome.cpu_time_s, device=str(device))
+        log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, record["status"], outcome.wall_time_s)
         manifest["jobs"][job.job_id] = record
         run.write_manifest(manifest)
-        run.rebuild_metrics([j.job_id for j in jobs])
+        run.rebuild_metrics(plan_ids)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.write_manifest(manifest)
-    run.rebuild_metrics([j.job_id for j in jobs])
+    run.rebuild_metrics(plan_ids)
     return failed

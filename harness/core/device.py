@@ -99,6 +99,23 @@ def choose_threads(requested: int | None, device: torch.device) -> ThreadChoice:
     return default_threads(cpus, device)
 
 
+def choose_workers(requested: int | None, threads: ThreadChoice, device: torch.device) -> int:
+    """How many jobs a suite runs at once: ``--workers N`` when given, else the CPUs over the threads per job.
+
+    On a CPU the default fills the available CPUs with jobs of ``threads.threads`` threads each (2 jobs of 1 thread
+    on a 2-core machine: small convolutions gain far more from a second job than from a second thread); on a GPU one
+    job at a time. Jobs seed themselves, so the count never changes a number, only the wall time.
+
+    Raises:
+        HarnessError: ``requested`` is outside 1..1024.
+    """
+    if requested is not None:
+        if not 1 <= requested <= MAX_THREADS:
+            raise HarnessError(f"--workers {requested}: expected 1 <= value <= {MAX_THREADS}")
+        return requested
+    return max(1, threads.cpus // threads.threads) if device.type == "cpu" else 1
+
+
 def default_threads(cpus: int, device: torch.device) -> ThreadChoice:
     """The default rule (see ``choose_threads``): half the available CPUs, at least 1 and at most 8."""
     threads = max(1, min(cpus // 2, 8))

@@ -1,0 +1,62 @@
+"""Jobs on worker processes: the same rows as one at a time, the choice recorded, a bad --workers refused."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from harness.core.device import ThreadChoice, choose_workers
+from harness.core.errors import HarnessError
+from harness.run import main
+
+pytestmark = pytest.mark.usefixtures("one_thread_module")
+
+SETS = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_samples=60", "eval.judge_steps=10",
+        "eval.kid_subset_size=20", "eval.kid_subsets=5", "eval.parzen_n_validation=20", "eval.batch_size=60",
+        "gan.steps=6", "gan.g_hidden=16", "gan.d_units=8", "checkpoint_every=4", "log_every=2",
+        "study.simulate=false")
+
+
+def _run(out: Path, workers: int) -> dict:
+    argv = ["--log-level", "ERROR", "suite", "--no-progress", "--no-report", "--models", "gan", "--seeds", "0,1",
+            "--workers", str(workers), "--out", str(out), *[a for s in SETS for a in ("--set", s)]]
+    assert main(argv) == 0
+    return json.loads((out / "manifest.json").read_text())
+
+
+def _rows(run: Path) -> dict[str, list]:
+    return {job.name: json.loads((job / "rows.json").read_text()) for job in sorted((run / "jobs").iterdir())}
+
+
+def test_two_workers_give_the_rows_of_one_at_a_time(tmp_path):
+    serial, parallel = _run(tmp_path / "serial", 1), _run(tmp_path / "parallel", 2)
+    assert serial["workers"] == 1 and parallel["workers"] == 2
+    assert set(parallel["jobs"]) == set(serial["jobs"]) == {"real_data__digits__s0", "real_data__digits__s1",
+                                                           "gan__digits__s0", "gan__digits__s1"}
+    assert all(job["status"] == "done" and job["cpu_time_s"] > 0 for job in parallel["jobs"].values()
+               if not job["reference"])
+    assert _rows(tmp_path / "parallel") == _rows(tmp_path / "serial")
+    assert (tmp_path / "parallel" / "metrics.csv").read_text() == (tmp_path / "serial" / "metrics.csv").read_text()
+    assert "worker" in (tmp_path / "parallel" / "harness.log").read_text()  # the workers log into the run's log
+
+
+def test_default_workers_fill_the_cpus_and_a_gpu_runs_one_job():
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert choose_workers(None, ThreadChoice(1, 2, "default"), cpu) == 2
+    assert choose_workers(None, ThreadChoice(8, 16, "default"), cpu) == 2
+    assert choose_workers(None, ThreadChoice(3, 2, "--threads"), cpu) == 1
+    assert choose_workers(None, ThreadChoice(1, 16, "default"), cuda) == 1
+    assert choose_workers(3, ThreadChoice(1, 2, "default"), cpu) == 3
+    with pytest.raises(HarnessError, match="--workers 0"):
+        choose_workers(0, ThreadChoice(1, 2, "default"), cpu)
+
+
+def test_a_bad_workers_value_is_exit_2_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = ["suite", "--no-progress", "--models", "gan", "--workers", "0", "--out", str(out)]
+    assert main(argv) == 2
+    assert "--workers 0" in capsys.readouterr().err
+    assert not out.exists()
