@@ -173,7 +173,7 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
                "cross term than inside each set) and can be negative: compare methods at equal settings only")
         warning = few if warning == "none" else f"{warning}, and {few}"
     if warning != "none":
-        log.warning("%s: %s", ctx.model_name, warning)
+        log.info("%s: %s", ctx.model_name, warning)  # also in the row (small_sample_warning)
     protocol = dict(protocol="torch-fidelity", **judge, samples=f"{len(fake)} tiles of {side}px",
                     real=f"{len(real)} HR tiles, other checkerboard squares", kid_subset=subset,
                     small_sample_warning=warning, variant=ctx.variant, **extra)
