@@ -105,7 +105,7 @@ def test_a_nan_loss_stops_its_job_naming_step_and_loss_and_keeps_the_other_jobs(
 
     monkeypatch.setattr(GAN, "train_step", _nan_once(GAN.train_step, at=3))
     out = tmp_path / "run"
-    code = main(_gan(out, "--seeds", "0,1", *_sets()))
+    code = main(_gan(out, "--seeds", "0,1", "--workers", "1", *_sets()))  # in this process, where the patch is
     captured = capsys.readouterr()
     errors = _error_lines(captured.err)
     assert code == 2 and len(errors) == 1, captured.err
@@ -240,16 +240,16 @@ def test_an_internal_error_in_a_run_is_exit_3_one_line_and_its_traceback_in_harn
                                                                                        monkeypatch):
     from harness import suite
 
-    real = suite._run_job
+    real = suite.run_work
     calls = {"n": 0}
 
-    def buggy(job, *args, **kwargs):
+    def buggy(work, *args, **kwargs):
         calls["n"] += 1
         if calls["n"] == 2:
             raise ZeroDivisionError("a bug")
-        return real(job, *args, **kwargs)
+        return real(work, *args, **kwargs)
 
-    monkeypatch.setattr(suite, "_run_job", buggy)
+    monkeypatch.setattr(suite, "run_work", buggy)
     out = tmp_path / "run"
     assert main(_gan(out, *_sets())) == 3
     err = capsys.readouterr().err
@@ -257,7 +257,7 @@ def test_an_internal_error_in_a_run_is_exit_3_one_line_and_its_traceback_in_harn
     assert "internal error" in err and "ZeroDivisionError: a bug" in err and str(out / "harness.log") in err
     log = (out / "harness.log").read_text()
     assert "Traceback" in log and "ZeroDivisionError: a bug" in log
-    monkeypatch.setattr(suite, "_run_job", real)
+    monkeypatch.setattr(suite, "run_work", real)
     assert main(_gan(out, "--resume")) == 0  # the reference job's rows were kept; resume finishes the run
 
 
@@ -280,7 +280,7 @@ def test_a_run_that_dies_before_its_first_job_wrote_anything_leaves_nothing(tmp_
     def dies(*args, **kwargs):
         raise fault
 
-    monkeypatch.setattr(suite, "_run_job", dies)
+    monkeypatch.setattr(suite, "run_work", dies)
     out = tmp_path / "run"
     assert main(_gan(out, *_sets())) in (2, 130)
     assert not out.exists()

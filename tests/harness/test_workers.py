@@ -60,3 +60,17 @@ def test_a_bad_workers_value_is_exit_2_and_writes_nothing(tmp_path, capsys):
     assert main(argv) == 2
     assert "--workers 0" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_a_job_diverging_in_a_worker_is_recorded_failed_and_the_run_exits_2(tmp_path, capsys):
+    # No patching (a worker is a fresh process): SGD at the largest accepted rate with heavy momentum diverges.
+    out = tmp_path / "run"
+    diverge = ("gan.lr=10", "gan.momentum_start=0.99", "gan.momentum_end=0.99", "gan.max_col_norm=0", "gan.steps=60",
+               "checkpoint_every=500")
+    argv = ["--log-level", "ERROR", "suite", "--no-progress", "--no-report", "--models", "gan", "--seeds", "0,1",
+            "--workers", "2", "--out", str(out), *[a for s in (*SETS, *diverge) for a in ("--set", s)]]
+    assert main(argv) == 2
+    assert "2 of 4 jobs failed" in capsys.readouterr().err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [manifest["jobs"][f"gan__digits__s{s}"]["status"] for s in (0, 1)] == ["failed", "failed"]
+    assert "training diverged" in manifest["jobs"]["gan__digits__s1"]["error"]
