@@ -183,6 +183,9 @@ def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.devi
         network, sha = load_vgg19(config.vgg19_weights)
         return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
                                                       f"file sha256 {sha}")
+    if device.type == "meta":  # the suite's dry build: the network's shape only, never trained there
+        untrained = SR_CONTENT.build(SR_CONTENT.data(task).params).to(device)
+        return srgan.ContentNetwork(untrained, untrained.features, "dry build (untrained)")
     judge = judge_for_task(SR_CONTENT, task, steps=config.judge_steps, batch_size=config.batch_size, device=device,
                            progress=False)
     return srgan.ContentNetwork(judge.model, judge.model.features, f"{SR_CONTENT.description}, weights sha256 "

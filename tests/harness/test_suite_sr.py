@@ -32,3 +32,19 @@ def test_sr_suite_end_to_end(tmp_path, cache, tiny_args, one_thread):
     srgan = metrics[(metrics["model"] == "srgan") & (metrics["metric"] == "y_psnr")]["protocol"].iloc[0]
     assert "model_content=harness SR feature network" in srgan and "model_train=3 pixel-MSE steps" in srgan
     assert (out / "report.html").stat().st_size > 0
+
+
+def test_dry_build_on_meta_trains_no_content_network(monkeypatch, cache):
+    # The suite builds every model on the meta device before the run; SRGAN's content network is not trained there.
+    import torch
+
+    from harness.models import MODELS, build_sr_model
+    from harness.run_config import model_config, resolve_config
+    from harness.tasks import build_task
+    from metrics.judges import resolve
+
+    monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("the dry build trained a judge"))
+    config = resolve_config("smoke", {})
+    model = build_sr_model(model_config(config, "srgan", "sr"), build_task("sr", config), torch.device("meta"))
+    assert MODELS.get("srgan").build is build_sr_model
+    assert "dry build" in model.provenance()["model_content"]
