@@ -18,6 +18,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from harness.core.atomic import read_json, write_json
@@ -81,9 +82,10 @@ def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     records = []
     for (task, model, metric), group in rows.groupby(["task", "model", "metric"], sort=False):
         seed_means = group.groupby("seed")["value"].mean()
+        spread = seed_means.std(ddof=1) if len(seed_means) > 1 and np.isfinite(seed_means).all() else 0.0
         protocols = sorted({seed_independent_protocol(p) for p in group["protocol"]})
         records.append({"task": task, "model": model, "metric": metric, "mean": float(seed_means.mean()),
-                        "std": float(seed_means.std(ddof=1)) if len(seed_means) > 1 else 0.0,
+                        "std": float(spread),  # 0 for one seed or an infinite value (not gated)
                         "n_seeds": len(seed_means), "higher_is_better": group["higher_is_better"].iloc[0],
                         "protocol": " | ".join(protocols)})
     return pd.DataFrame.from_records(records)
@@ -102,8 +104,8 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
 
     Returns:
         ``{"format", "run", "profile", "seeds", "k", "entries": [{task, model, metric, expected, tolerance,
-        higher_is_better, n_seeds, protocol}]}``. Per-class values (``metric[class]``) and values missing from some
-        seeds are left out: whether a class gets a row depends on the predictions (an absent class has no IoU), so
+        higher_is_better, n_seeds, protocol}]}``. Per-class values (``metric[class]``), non-finite means and values
+        missing from some seeds are left out: whether a class gets a row depends on the predictions (an absent class has no IoU), so
         gating them would fail on rows that legitimately come and go.
     """
     run_dir = Path(run_dir)
@@ -116,9 +118,9 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
     entries = []
     n_seeds = rows["seed"].nunique()
     for rec in _aggregate(rows).itertuples(index=False):
-        if "[" in rec.metric or rec.n_seeds < n_seeds:
-            continue
-        derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))
+        if "[" in rec.metric or rec.n_seeds < n_seeds or not math.isfinite(rec.mean):
+            continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
+        derived = max(k * rec.std if math.isfinite(rec.std) else 0.0, min_tolerance, min_rel_tolerance * abs(rec.mean))
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
                         "tolerance": float(tolerance) if tolerance is not None else derived,
                         "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol})

@@ -154,3 +154,25 @@ def test_per_class_and_partial_metrics_are_not_gated(tmp_path):
     pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(run / "metrics.csv", index=False)
     entries = make_baseline(run)["entries"]
     assert [e["metric"] for e in entries] == ["fcn_pixel_acc"]
+
+
+def test_an_infinite_mean_is_left_out_and_the_run_still_checks(tmp_path):
+    # The HR reference of an SR task scores PSNR = inf against itself; a baseline entry must be finite to be read.
+    import pandas as pd
+
+    from harness.core.atomic import write_json
+    from harness.core.results import COLUMNS
+
+    run = tmp_path / "run"
+    run.mkdir()
+    write_json(run / "config.json", {"profile": "smoke", "seeds": [0, 1]})
+    rows = [{"model": "hr", "task": "sr", "metric": metric, "value": value, "seed": seed, "split": "test", "n": 3,
+             "higher_is_better": direction, "protocol": "p=1"}
+            for seed in (0, 1) for metric, value, direction in (("y_psnr", float("inf"), True),
+                                                                 ("y_psnr_identical", 3.0, None))]
+    pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(run / "metrics.csv", index=False)
+    path = tmp_path / "baseline.json"
+    data = write_baseline(run, path)
+    assert [e["metric"] for e in data["entries"]] == ["y_psnr_identical"]
+    assert json.loads(path.read_text())["entries"][0]["expected"] == 3.0
+    assert check_run(run, path).exit_code == 0
