@@ -105,8 +105,8 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
     Returns:
         ``{"format", "run", "profile", "seeds", "k", "entries": [{task, model, metric, expected, tolerance,
         higher_is_better, n_seeds, protocol}]}``. Per-class values (``metric[class]``), non-finite means and values
-        missing from some seeds are left out: whether a class gets a row depends on the predictions (an absent class has no IoU), so
-        gating them would fail on rows that legitimately come and go.
+        missing from some seeds are left out: whether a class gets a row depends on the predictions (an absent
+        class has no IoU), so gating them would fail on rows that legitimately come and go.
     """
     run_dir = Path(run_dir)
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
