@@ -32,8 +32,6 @@ from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
 from harness.train import NonFiniteLoss, load_trained, train_job
 
-log = logging.getLogger(__name__)
-
 
 @dataclass(frozen=True)
 class Work:

@@ -120,7 +120,7 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
     for rec in _aggregate(rows).itertuples(index=False):
         if "[" in rec.metric or rec.n_seeds < n_seeds or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
-        derived = max(k * rec.std if math.isfinite(rec.std) else 0.0, min_tolerance, min_rel_tolerance * abs(rec.mean))
+        derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))  # std is finite (_aggregate)
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
                         "tolerance": float(tolerance) if tolerance is not None else derived,
                         "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol})
