@@ -37,9 +37,10 @@ def check_images(images: torch.Tensor, name: str, channels: int | None = None) -
     allowed = (channels,) if channels is not None else (1, 3)
     if images.shape[1] not in allowed:
         raise HarnessError(f"{name}: expected {' or '.join(map(str, allowed))} channels, got {images.shape[1]}")
-    if images.numel() and (not torch.isfinite(images).all() or images.min() < 0 or images.max() > 1):
-        lo, hi = float(images.min()), float(images.max())
-        raise HarnessError(f"{name}: expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+    if images.numel():
+        lo, hi = (float(v) for v in torch.aminmax(images))  # one pass; NaN propagates and fails both comparisons
+        if not (lo >= 0 and hi <= 1):
+            raise HarnessError(f"{name}: expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
     return images
 
 

@@ -57,7 +57,7 @@ def test_pinned_value():
     out = ps.psnr_ssim_per_image(pred, ramp, crop_border=4, y_channel=False)
     mse = 4 * 64 / (24 * 24)  # 64 pixels off by 2 levels, out of 24x24 after the crop
     assert float(out["psnr"][0]) == pytest.approx(10 * math.log10(255**2 / mse), abs=1e-9)
-    assert float(out["ssim"][0]) == pytest.approx(0.9998797001, abs=1e-8)  # scikit-image, once
+    assert float(out["ssim"][0]) == pytest.approx(0.9998797001, abs=1e-7)  # scikit-image, once; float32 filter: 2e-8
 
 
 def test_batched_equals_one_image_at_a_time_and_chunking_does_not_matter(monkeypatch):
