@@ -178,6 +178,8 @@ def _metrics_markdown(task_long: pd.DataFrame) -> list[str]:
     rows = []
     for model in dict.fromkeys(task_long["model"]):
         sub = task_long[task_long["model"] == model].set_index("metric")
+        if not any(m in sub.index for m in metrics):
+            continue  # e.g. a human study's reference methods: simulated rows only, listed with the study
         cells = []
         for m in metrics:
             if m not in sub.index:

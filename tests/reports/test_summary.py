@@ -5,7 +5,7 @@ import pytest
 
 from reports.analysis import analyse
 from reports.formatting import display_scale, fmt_p
-from reports.summary import headline_metric, leaderboard, summary_sentences
+from reports.summary import headline_metric, leaderboard, summary_markdown, summary_sentences
 
 
 def _rows(values: dict[tuple[str, str], tuple[float, float]], setting: dict[str, str] | None = None,
@@ -74,3 +74,11 @@ def test_two_methods_without_a_shared_metric_are_not_compared():
 ])
 def test_kid_display_units(metric, values, expected):
     assert display_scale(metric, values) == expected
+
+
+def test_metric_table_leaves_out_methods_with_only_simulated_rows():
+    rows = _rows({("a", "acc"): (0.9, 0.01), ("b", "acc"): (0.5, 0.01), ("real_data", "amt_fooled"): (0.5, 0.01)})
+    rows.loc[rows["model"] == "real_data", ["simulated", "setting"]] = (True, "reference")
+    md = summary_markdown(analyse(rows), "run")
+    table = md[md.index("Every metric with a direction"):]
+    assert "| a |" in table and "| b |" in table and "real_data" not in table
