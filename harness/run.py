@@ -24,6 +24,7 @@ from typing import NoReturn
 from harness import commands
 from harness.cli_common import add_run_options, add_threads_option
 from harness.core.errors import HarnessError
+from harness.core.logs import LOG_FORMAT, SCREEN_DATE_FORMAT
 from harness.pinned_judges import add_judges_parser
 from harness.study.cli import add_study_parser
 
@@ -152,8 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args = build_parser().parse_args(argv)
     except SystemExit as exc:  # --help (0) or a usage error (2, one line already printed)
         return exc.code if isinstance(exc.code, int) else EXIT_INPUT
-    logging.basicConfig(level=args.log_level, format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        datefmt="%H:%M:%S")
+    logging.basicConfig(level=args.log_level, format=LOG_FORMAT, datefmt=SCREEN_DATE_FORMAT)
     previous = signal.signal(signal.SIGTERM, _on_sigterm) if _main_thread() else None
     try:
         return commands.dispatch(args)

@@ -38,6 +38,7 @@ from harness import __version__
 from harness.config import flatten_dict
 from harness.core import atomic
 from harness.core.errors import HarnessError
+from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
 
 LOCK, LOG = ".lock", "harness.log"
@@ -215,7 +216,7 @@ class RunDir:
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         self._lock = fd
         self._log = logging.FileHandler(self.log_path, encoding="utf-8", delay=True)
-        self._log.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        self._log.setFormatter(logging.Formatter(LOG_FORMAT))
         logging.getLogger().addHandler(self._log)
 
     def _check_same(self, config: dict[str, object]) -> None:

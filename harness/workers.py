@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from harness.core.device import seed_everything
+from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
 from harness.models import MODELS, build_model
@@ -120,8 +121,8 @@ def _start_worker(config: RunConfig, device: str, threads: int, log_path: str, l
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     torch.set_num_threads(threads)
     handler = logging.FileHandler(log_path, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s[worker]: %(message)s"))
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s[worker]: %(message)s")
+    handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
+    logging.basicConfig(level=level, format=WORKER_LOG_FORMAT)
     logging.getLogger().addHandler(handler)
     _WORKER.update(config=config, device=torch.device(device))
 
