@@ -18,6 +18,7 @@ from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorIncepti
 from torch_fidelity.registry import FEATURE_EXTRACTORS_REGISTRY, register_feature_extractor
 
 from harness.core.errors import HarnessError
+from harness.core.user_weights import load_user_state_dict
 
 SAFE_INCEPTION_EXTRACTOR = "harness-inception-v3-compat"  # torch-fidelity registry name
 
@@ -28,14 +29,8 @@ def load_inception_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     Raises:
         HarnessError: Unreadable file, a pickle with code in it, or not a ``{name: tensor}`` dict; names the file.
     """
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # UnpicklingError (code in the pickle), a truncated zip, ...
-        raise HarnessError(f"fidelity: Inception weights file {str(path)!r} cannot be loaded as plain weights "
-                           f"({type(exc).__name__}); expected torch-fidelity's state dict file") from exc
-    if not isinstance(state, dict) or not all(isinstance(k, str) and torch.is_tensor(v) for k, v in state.items()):
-        raise HarnessError(f"fidelity: Inception weights file {str(path)!r} is not a state dict of tensors")
-    return state
+    return load_user_state_dict(path, "fidelity: Inception weights file",
+                                "torch-fidelity's Inception state dict file")
 
 
 class FeatureExtractorInceptionSafe(FeatureExtractorInceptionV3):

@@ -25,6 +25,7 @@ from torch import nn
 
 from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
+from harness.core.user_weights import load_user_state_dict
 
 
 def _conv(cin: int, cout: int, kernel: int, stride: int = 1) -> nn.Conv2d:
@@ -149,16 +150,7 @@ def load_vgg19(path: str | Path) -> tuple[VGG19Features, str]:
     Raises:
         HarnessError: A missing file, a file that is not a state dict, or weights that do not fit VGG19.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"VGG19 weights {str(path)!r}: no such file (torchvision's vgg19 state dict, e.g. "
-                           "vgg19-dcbb9e9d.pth; nothing is downloaded)")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # torch raises many types for foreign or corrupt files
-        raise HarnessError(f"VGG19 weights {str(path)!r} cannot be read as a state dict: {exc}") from exc
-    if not isinstance(state, dict):
-        raise HarnessError(f"VGG19 weights {str(path)!r}: expected a state dict, got {type(state).__name__}")
+    state = load_user_state_dict(path, "VGG19 weights", "torchvision's vgg19 state dict, e.g. vgg19-dcbb9e9d.pth")
     network = VGG19Features()
     wanted = network.features.state_dict()
     weights = {key: value for key, value in state.items() if key.startswith("features.")}

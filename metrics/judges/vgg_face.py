@@ -20,6 +20,7 @@ from torch.nn import functional as F
 
 from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
+from harness.core.user_weights import load_user_state_dict
 
 BLOCKS = ((64, 2), (128, 2), (256, 3), (512, 3), (512, 3))  # VGG-16: channels and convs per block
 FEATURE_LAYERS = ("conv2_2", "conv3_3", "conv4_3")  # ReLU outputs used by the identity loss (choice, see diat.py)
@@ -59,19 +60,12 @@ def load_vgg_face(path: str | Path) -> tuple[VGGFaceFeatures, str]:
         HarnessError: A missing file (saying that nothing is downloaded), a file that is not a state dict, or one
             without every convolution of the VGG-16 layout.
     """
-    path = Path(path)
-    if not path.is_file():
-        raise HarnessError(f"diat.identity_weights: VGG-Face weights {str(path)!r} not found; put a VGG-Face state "
-                           "dict (conv1_1.weight ... conv5_3.bias) there — nothing is downloaded")
-    try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001 - any unpickling failure is the same user error
-        raise HarnessError(f"diat.identity_weights: {str(path)!r} is not a weights-only torch state dict: {exc}"
-                           ) from exc
+    state = load_user_state_dict(path, "diat.identity_weights",
+                                 "a VGG-Face state dict (conv1_1.weight ... conv5_3.bias)")
     model = VGGFaceFeatures()
     wanted = model.state_dict()
     missing = [k for k in wanted if k not in state]
-    if missing or not isinstance(state, dict):
+    if missing:
         raise HarnessError(f"diat.identity_weights: {str(path)!r} lacks VGG-16 layers {missing[:4]}")
     try:
         model.load_state_dict({k: state[k] for k in wanted})
