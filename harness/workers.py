@@ -6,16 +6,21 @@ everything from its own seed, so its numbers do not depend on which process ran 
 
 Workers are ``spawn``ed processes (a fresh interpreter: no OpenMP or CUDA state inherited through ``fork``), each
 with the run's torch thread count, logging to the run's ``harness.log``; they ignore Ctrl-C and are terminated by
-the parent when it stops (Ctrl-C, SIGTERM, an internal error), so a killed run leaves at most the jobs' last
-checkpoints, which ``--resume`` continues from.
+the parent when it stops (Ctrl-C, SIGTERM, an internal error). A runner killed outright (SIGKILL, the OOM killer)
+runs no clean-up, so each worker also ends itself when its parent dies (``_die_with_parent``): a killed run leaves
+at most the jobs' last checkpoints, which ``--resume`` continues from, and no orphan still writing into them.
 """
 
 from __future__ import annotations
 
+import ctypes
 import dataclasses
 import logging
 import multiprocessing
+import os
 import signal
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -113,12 +118,38 @@ def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:
                    round(time.process_time() - cpu_started, 3))
 
 
+PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal this process gets when its parent thread exits
+PARENT_POLL_S = 1.0  # elsewhere: how often a worker checks that its parent is alive
+
+
+def _die_with_parent(parent: int) -> None:
+    """Ends this worker (SIGTERM, or exit) as soon as the runner ``parent`` (its pid) is gone, however it died.
+
+    The runner's pid comes from the runner itself: a worker still starting when the runner died already has
+    another parent, which it must not mistake for the runner.
+    """
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.prctl(PR_SET_PDEATHSIG, int(signal.SIGTERM), 0, 0, 0) == 0:
+            if os.getppid() != parent:  # the runner died before prctl took effect
+                os._exit(1)
+            return
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_POLL_S)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 _WORKER: dict[str, object] = {}  # a worker process's run settings, set once by _start_worker
 
 
-def _start_worker(config: RunConfig, device: str, threads: int, log_path: str, level: int) -> None:
-    """Initialises a worker process: Ctrl-C is the parent's to handle; logs go to the run's ``harness.log``."""
+def _start_worker(config: RunConfig, device: str, threads: int, log_path: str, level: int, parent: int) -> None:
+    """Initialises a worker: Ctrl-C is the parent's to handle, it ends with the parent, logs go to ``log_path``."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _die_with_parent(parent)
     torch.set_num_threads(threads)
     handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
@@ -141,5 +172,5 @@ def run_pool(works: list[Work], config: RunConfig, device: torch.device, *, work
     worker_config = dataclasses.replace(config, progress=False)  # one progress bar per process would interleave
     level = logging.getLogger().getEffectiveLevel()
     with context.Pool(workers, initializer=_start_worker,
-                      initargs=(worker_config, str(device), threads, str(log_path), level)) as pool:
+                      initargs=(worker_config, str(device), threads, str(log_path), level, os.getpid())) as pool:
         yield from pool.imap_unordered(_run_in_worker, works)

@@ -74,3 +74,58 @@ def test_a_job_diverging_in_a_worker_is_recorded_failed_and_the_run_exits_2(tmp_
     manifest = json.loads((out / "manifest.json").read_text())
     assert [manifest["jobs"][f"gan__digits__s{s}"]["status"] for s in (0, 1)] == ["failed", "failed"]
     assert "training diverged" in manifest["jobs"]["gan__digits__s1"]["error"]
+
+
+def _children(pid: int) -> list[int]:
+    """Pool workers of ``pid``: its children running multiprocessing's spawn entry point (not the resource tracker)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and b"spawn_main" in cmdline and b"resource_tracker" not in cmdline:
+            found.append(int(stat.parent.name))
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
+def test_workers_end_when_the_runner_is_killed_outright(tmp_path):
+    # SIGKILL runs no clean-up in the runner; without _die_with_parent its workers trained on, writing checkpoints
+    # into job folders that a `--resume` of the same run would share with them. With it they get SIGTERM at once.
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-m", "harness.run", "--log-level", "ERROR", "suite", "--no-progress", "--models", "gan",
+            "--seeds", "0,1", "--workers", "2", "--threads", "1", "--out", str(tmp_path / "run"),
+            *[a for s in SETS if not s.startswith("gan.steps") for a in ("--set", s)], "--set", "gan.steps=1000000"]
+    workers: list[int] = []
+    runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        deadline = time.monotonic() + 120
+        while len(workers := _children(runner.pid)) < 2 and time.monotonic() < deadline and runner.poll() is None:
+            time.sleep(0.2)
+        assert len(workers) == 2, "the runner never started its two workers"
+        jobs = [tmp_path / "run" / "jobs" / f"gan__digits__s{seed}" / "losses.csv" for seed in (0, 1)]
+        while not all(j.exists() for j in jobs) and time.monotonic() < deadline and runner.poll() is None:
+            time.sleep(0.2)  # kill mid-job: both workers are training
+        assert all(j.exists() for j in jobs), "the workers never started training"
+        runner.send_signal(signal.SIGKILL)
+        runner.wait()
+        deadline = time.monotonic() + 3
+        while any(Path(f"/proc/{w}").exists() and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()
+                  for w in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        alive = [w for w in workers if Path(f"/proc/{w}/cmdline").exists()
+                 and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        assert not alive, f"workers {alive} outlived their killed runner"
+    finally:
+        runner.kill()
+        for w in workers:  # orphans if the test failed: init is their parent now
+            if Path(f"/proc/{w}/cmdline").exists() and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes():
+                os.kill(w, signal.SIGKILL)
