@@ -1,7 +1,8 @@
 """The committed judges: which task configurations get one, and ``judges list`` / ``judges retrain``.
 
 A judge depends on its training data (task sizes and image size) and its recipe (``eval.judge_steps``,
-``eval.judge_batch_size``). The harness commits one judge per configuration in ``PINNED_CONFIGS``: the default
+``eval.judge_batch_size``; for a network a model trains through the judge machinery, that model's own fields,
+``PinnedConfig.model_recipe``). The harness commits one judge per configuration in ``PINNED_CONFIGS``: the default
 embedded tasks that use a judge, at the smoke and the standard profile. There, every machine loads the same weights
 (``judge_source=pinned`` in each row). Any other configuration (the paper profile, other sizes or judge steps, real
 datasets) trains its judge on first use and caches it (``judge_source=local``); the regression gate reports a judge
@@ -18,8 +19,12 @@ import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from harness.core.errors import HarnessError
+
+if TYPE_CHECKING:
+    from harness.run_config import RunConfig
 
 # Imported inside functions: torch and the judges load only when a judges command runs (`--help` stays fast).
 
@@ -31,6 +36,9 @@ class PinnedConfig:
     judge: str  # JUDGES name
     task: str  # task whose data source trains it
     profile: str  # profile that fixes the task's sizes and the judge's recipe; also the config label
+    # A model's own network (not an evaluation judge): (model, steps field, batch field) of that model's config on
+    # ``task`` hold its recipe; empty: the judge's ``recipe_keys`` in ``eval``.
+    model_recipe: tuple[str, str, str] = ()
 
     @property
     def file(self) -> str:
@@ -43,7 +51,7 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("segmenter", "scenes", "smoke"),
     PinnedConfig("digits", "digits", "standard"),
     PinnedConfig("segmenter", "scenes", "standard"),
-    PinnedConfig("sr_features", "sr", "smoke"),  # FID/KID features of the sr protocol (SRGAN's content net is local)
+    PinnedConfig("sr_features", "sr", "smoke"),  # FID/KID features of the sr protocol
     PinnedConfig("sr_features", "sr", "standard"),
     PinnedConfig("source_digits", "digits", "smoke"),  # DTN's f (harness.source_judge), eval.source_judge_width
     PinnedConfig("source_digits", "digits", "standard"),
@@ -52,7 +60,24 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("face_attributes", "faces", "smoke"),
     PinnedConfig("face_identity", "faces", "smoke"),
     PinnedConfig("face_domains", "faces", "smoke"),
+    # networks that models train through the judge machinery: SRGAN's content network, DIAT's identity network
+    PinnedConfig("sr_content", "sr", "smoke", ("srgan", "judge_steps", "batch_size")),
+    PinnedConfig("sr_content", "sr", "standard", ("srgan", "judge_steps", "batch_size")),
+    PinnedConfig("face_identity_loss", "faces", "smoke", ("diat", "identity_net_steps", "identity_net_batch")),
 )
+
+
+def pinned_recipe(config: PinnedConfig, run_config: RunConfig) -> tuple[int, int]:
+    """``(steps, batch size)`` that a run of ``run_config`` trains ``config.judge`` with on ``config.task``."""
+    from harness.run_config import model_config
+    from metrics.judges.registry import JUDGES
+
+    if config.model_recipe:
+        model, steps_field, batch_field = config.model_recipe
+        section = model_config(run_config, model, config.task)
+        return int(getattr(section, steps_field)), int(getattr(section, batch_field))
+    steps_key, batch_key = JUDGES.get(config.judge).recipe_keys
+    return int(getattr(run_config.eval, steps_key)), int(getattr(run_config.eval, batch_key))
 
 
 def add_judges_parser(sub: argparse._SubParsersAction) -> None:
@@ -101,8 +126,7 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     run_config = resolve_config(config.profile, {})
     spec = JUDGES.get(config.judge)
     data = judge_data(spec, build_task(config.task, run_config), run_config.eval)
-    steps_key, batch_key = spec.recipe_keys
-    recipe = spec.recipe(getattr(run_config.eval, steps_key), getattr(run_config.eval, batch_key))
+    recipe = spec.recipe(*pinned_recipe(config, run_config))
     start = time.perf_counter()
     model = train_judge(spec, data, recipe, device=torch.device("cpu"), progress=progress)
     path = WEIGHTS_DIR / config.file

@@ -12,7 +12,7 @@ import torch
 
 from harness.core.cache import weights_sha256
 from harness.core.task import task_sha256
-from harness.pinned_judges import PINNED_CONFIGS, write_pins
+from harness.pinned_judges import PINNED_CONFIGS, pinned_recipe, write_pins
 from harness.run import main
 from harness.run_config import resolve_config
 from harness.source_judge import judge_data
@@ -47,6 +47,9 @@ COMMITTED_WEIGHTS_SHA256 = {
     "face_attributes-smoke.pt": "6e7c08358755a4dbaf0a17f33ff77a11a9dcba97a5148e7bbed60c19bebc8a27",
     "face_identity-smoke.pt": "5d0a26a7c1966deb33deeeb62abc3099ed9b30dfd2a0e0b03207d053b11c9a5a",
     "face_domains-smoke.pt": "371d620d47b05129371c1d5819ad1da809e23d447bc6bafcd1945dc1f2c7f878",
+    "sr_content-smoke.pt": "0bad1aee9804cef5f2f5faa46065e72405d52ce5a6928bfc215b94fdea4ea49c",
+    "sr_content-standard.pt": "c323fa7f026fe46232c8cf7fbb33dcc61a3f98f34598c291c9b1efe7855e936b",
+    "face_identity_loss-smoke.pt": "edb3af2e75978dc2b88b7a2013a5249858f51d16e870bb6c0dd3d615fb58b978",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
@@ -82,10 +85,10 @@ def test_every_pin_is_tested():
 @pytest.mark.parametrize("config", [c for c in PINNED_CONFIGS if c.profile == "smoke"], ids=lambda c: c.file)
 def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
     monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("trained instead of loading the pin"))
-    eval_config = resolve_config("smoke", {}).eval
+    run_config = resolve_config("smoke", {})
     spec = JUDGES.get(config.judge)
-    recipe = spec.recipe(*(getattr(eval_config, key) for key in spec.recipe_keys))
-    data = judge_data(spec, smoke_tasks[config.task], eval_config)  # as a run builds it (DTN f: its width)
+    recipe = spec.recipe(*pinned_recipe(config, run_config))
+    data = judge_data(spec, smoke_tasks[config.task], run_config.eval)  # as a run builds it (DTN f: its width)
     judge = resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
     assert (judge.source, judge.path.name) == ("pinned", config.file)
     assert judge.sha256 == COMMITTED_WEIGHTS_SHA256[config.file]
@@ -96,7 +99,7 @@ def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
 def test_standard_pins_match_the_standard_data(config):
     run_config = resolve_config("standard", {})
     spec = JUDGES.get(config.judge)
-    recipe = spec.recipe(*(getattr(run_config.eval, key) for key in spec.recipe_keys))
+    recipe = spec.recipe(*pinned_recipe(config, run_config))
     key = judge_key(spec, judge_data(spec, build_task(config.task, run_config), run_config.eval), recipe)
     assert pins_module.PINS[key]["file"] == config.file
 
