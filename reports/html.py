@@ -17,7 +17,7 @@ from reports.analysis import Analysis, comparable
 from reports.formatting import JUDGE_NOTE, display_scale, fmt, fmt_ci, fmt_p, fmt_signed
 from reports.plots import PROBE_TASKS, Plot, method_colours
 from reports.significance import ALPHA
-from reports.summary import ARROWS, leaderboard, rule_text, summary_sentences
+from reports.summary import ARROWS, leaderboards, rule_text, summary_sentences
 from reports.tables import PER_IMAGE_SUFFIX, parse_protocol, split_bracket
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # report.html lives here
@@ -169,7 +169,7 @@ def report_context(run_dir: Path, config: dict, manifest: dict, analysis: Analys
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
         tasks.append({
-            "name": task, "leaderboard": leaderboard(task_long), "table": _main_table(task_long),
+            "name": task, "leaderboards": leaderboards(task_long), "table": _main_table(task_long),
             "published": _published_table(task_long), "pvu": _pvu_rows(analysis.pvu, task),
             "ranking": _ranking_rows(task_long), "studies": _study_rows(task_long),
             "grids": sample_grids(run_dir, task), "plots": [_plot(p) for p in plots if p.task == task],

@@ -21,9 +21,16 @@ from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, split_bracket
 ARROWS = {True: "↑", False: "↓"}  # direction marks; informational metrics get none
 
 
-def headline_metric(task_long: pd.DataFrame) -> str | None:
-    """The task's headline metric (module docstring), or None when it has no metric with a direction."""
+def headline_metric(task_long: pd.DataFrame, models: set[str] | None = None) -> str | None:
+    """The task's headline metric (module docstring), or None when it has no metric with a direction.
+
+    Args:
+        task_long: One task's rows of ``Analysis.long``.
+        models: Choose among these methods' metrics only (default: every compared method).
+    """
     sub = comparable(task_long)
+    if models is not None:
+        sub = sub[sub["model"].isin(models)]
     sub = sub[~sub["metric"].str.contains("[", regex=False)]
     whole = sub[~sub["metric"].str.endswith(PER_IMAGE_SUFFIX)]
     sub = whole if len(whole) else sub  # per-image metrics lead only where a task has nothing else
@@ -40,14 +47,33 @@ def _sig_best_counts(task_long: pd.DataFrame) -> tuple[dict[str, int], int]:
     return {str(k): int(v) for k, v in wins.items()}, int(ranked["metric"].nunique())
 
 
-def leaderboard(task_long: pd.DataFrame) -> dict[str, object]:
-    """The task's methods sorted by the headline metric (rank, then mean in its direction); references last.
+def leaderboards(task_long: pd.DataFrame) -> list[dict[str, object]]:
+    """One leaderboard per group of methods that share a headline metric, the task's headline first.
+
+    A task can hold methods scored by different protocols (the GAN's Parzen window and DTN's classifier accuracy
+    on digits): each compared method is ranked on the first board whose metric it has, and a method without the
+    task's headline gets the board of the headline among the metrics of the methods still unplaced.
+    """
+    unplaced = set(comparable(task_long)["model"].astype(str))
+    boards = []
+    while unplaced and (metric := headline_metric(task_long, unplaced)) is not None:
+        boards.append(leaderboard(task_long, metric))
+        unplaced -= set(task_long.loc[task_long["metric"] == metric, "model"].astype(str))
+    return boards
+
+
+def leaderboard(task_long: pd.DataFrame, metric: str | None = None) -> dict[str, object]:
+    """The task's methods sorted by ``metric`` (rank, then mean in its direction); references last.
+
+    Args:
+        task_long: One task's rows of ``Analysis.long``.
+        metric: The metric to rank by (default: the task's headline metric).
 
     Returns:
         ``{"metric", "arrow", "unit", "rows": [{rank, model, setting, n_seeds, value, ci, diff, diff_ci, p, test,
         wins, reference, best, tied}]}`` as strings (and flags), or ``{}`` without a headline metric.
     """
-    metric = headline_metric(task_long)
+    metric = metric or headline_metric(task_long)
     if metric is None:
         return {}
     sub = task_long[(task_long["metric"] == metric) & ~task_long["simulated"]]
@@ -145,15 +171,14 @@ def _md_table(headers: list[str], rows: list[list[object]]) -> list[str]:
 
 
 def summary_markdown(analysis: Analysis, run_name: str) -> str:
-    """``summary.md``: the summary paragraph, then per task its leaderboard and every metric with a direction."""
+    """``summary.md``: the summary paragraph, then per task its leaderboards and every metric with a direction."""
     long = analysis.long
     lines = [f"# Summary: {_md(run_name)}", "", " ".join(_md(s["text"]) for s in summary_sentences(analysis)), "",
              f"_{_md(rule_text())}_", ""]
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
         lines += [f"## {_md(task)}", ""]
-        board = leaderboard(task_long)
-        if board:
+        for board in leaderboards(task_long):
             unit = f" ({board['unit']})" if board["unit"] else ""
             lines += [f"Leaderboard by **{_md(board['metric'])}** {board['arrow']}{unit}:", ""]
             lines += _md_table(["rank", "method", "setting", "seeds", "mean", "95% CI", "vs", "difference",

@@ -5,7 +5,7 @@ import pytest
 
 from reports.analysis import analyse
 from reports.formatting import display_scale, fmt_p
-from reports.summary import headline_metric, leaderboard, summary_markdown, summary_sentences
+from reports.summary import headline_metric, leaderboard, leaderboards, summary_markdown, summary_sentences
 
 
 def _rows(values: dict[tuple[str, str], tuple[float, float]], setting: dict[str, str] | None = None,
@@ -82,3 +82,21 @@ def test_metric_table_leaves_out_methods_with_only_simulated_rows():
     md = summary_markdown(analyse(rows), "run")
     table = md[md.index("Every metric with a direction"):]
     assert "| a |" in table and "| b |" in table and "real_data" not in table
+
+
+def test_methods_of_different_protocols_get_a_leaderboard_each():
+    # digits: the GAN (Parzen) beside DTN and its ablation (classifier accuracy); references on both protocols.
+    rows = _rows({("real_data", "parzen_ll"): (330.0, 1.0), ("gan", "parzen_ll"): (40.0, 5.0),
+                  ("real_target", "acc"): (0.99, 0.0), ("dtn", "acc"): (0.8, 0.01), ("dtn_no_tid", "acc"): (0.5, 0.01),
+                  ("dtn", "fid"): (500.0, 10.0)},
+                 setting={"real_data": "reference", "real_target": "reference"}, higher={"fid": False})
+    long = analyse(rows).long
+    boards = leaderboards(long)
+    assert [b["metric"] for b in boards] == ["acc", "parzen_ll"]  # the headline: the metric most methods have
+    assert [(r["rank"], r["model"]) for r in boards[0]["rows"]] == [("1", "dtn"), ("2", "dtn_no_tid"),
+                                                                    ("ref.", "real_target")]
+    assert [r["model"] for r in boards[1]["rows"]] == ["gan", "real_data"]
+    md = summary_markdown(analyse(rows), "run")
+    assert "Leaderboard by **parzen_ll**" in md and "Leaderboard by **acc**" in md
+    single = _rows({("a", "acc"): (0.9, 0.01), ("b", "acc"): (0.5, 0.01)})
+    assert [b["metric"] for b in leaderboards(analyse(single).long)] == ["acc"]  # one protocol, one board
