@@ -90,6 +90,14 @@ def _children(pid: int) -> list[int]:
     return found
 
 
+def _is_worker(pid: int) -> bool:
+    """Whether ``pid`` still runs multiprocessing's spawn entry point (gone, or a zombie with no cmdline: False)."""
+    try:
+        return b"spawn_main" in Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:  # exited between listing and reading
+        return False
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_workers_end_when_the_runner_is_killed_outright(tmp_path):
     # SIGKILL runs no clean-up in the runner; without _die_with_parent its workers trained on, writing checkpoints
@@ -118,14 +126,12 @@ def test_workers_end_when_the_runner_is_killed_outright(tmp_path):
         runner.send_signal(signal.SIGKILL)
         runner.wait()
         deadline = time.monotonic() + 3
-        while any(Path(f"/proc/{w}").exists() and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()
-                  for w in workers) and time.monotonic() < deadline:
+        while any(_is_worker(w) for w in workers) and time.monotonic() < deadline:
             time.sleep(0.2)
-        alive = [w for w in workers if Path(f"/proc/{w}/cmdline").exists()
-                 and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes()]
+        alive = [w for w in workers if _is_worker(w)]
         assert not alive, f"workers {alive} outlived their killed runner"
     finally:
         runner.kill()
         for w in workers:  # orphans if the test failed: init is their parent now
-            if Path(f"/proc/{w}/cmdline").exists() and b"spawn_main" in Path(f"/proc/{w}/cmdline").read_bytes():
+            if _is_worker(w):
                 os.kill(w, signal.SIGKILL)
