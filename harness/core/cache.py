@@ -1,15 +1,17 @@
 """The cache for generated datasets and trained judges, keyed by a hash of everything they depend on.
 
 Location: ``$HARNESS_CACHE_DIR`` if set, else ``~/.cache/gan-harness``. Entries are written atomically, so a
-killed process never leaves a half-written entry that a later run would trust.
+killed process never leaves a half-written entry that a later run would trust, and built under ``cache_lock``, so
+jobs running at once (``--workers``) build a missing entry once and all use that one.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
 from pathlib import Path
 
@@ -17,12 +19,38 @@ import torch
 
 from harness.core.atomic import torch_load, torch_save
 
+try:
+    import fcntl
+except ImportError:  # not POSIX: no lock; concurrent jobs may then each build an entry (same data, atomic writes)
+    fcntl = None
+
 
 def cache_root() -> Path:
     """The cache directory (created on first use)."""
     root = Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "gan-harness"))
     root.mkdir(parents=True, exist_ok=True)
     return root
+
+
+@contextlib.contextmanager
+def cache_lock(path: Path) -> Iterator[None]:
+    """Holds an exclusive lock on ``<path>.lock`` (created beside it) until the block ends.
+
+    Build a missing cache entry inside it and check for the entry again once inside: of jobs that miss the same
+    entry at once, the first builds it and the others wait, then load that one. Without it each would build its
+    own, and a judge trained twice on a GPU is two different judges scoring rows of one run. The lock is the
+    kernel's (``flock``), so a killed holder releases it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if fcntl is None:
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def stable_hash(*parts: object, length: int = 16) -> str:
@@ -90,8 +118,9 @@ def load_or_generate(prefix: str, config: object, version: object, generate: Cal
     """
     key = task_key(config, version, *extra)
     path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
-    if path.exists():
-        return torch_load(path), key
-    data = generate()
-    torch_save(data, path)
+    with cache_lock(path):
+        if path.exists():
+            return torch_load(path), key
+        data = generate()
+        torch_save(data, path)
     return data, key

@@ -1,5 +1,8 @@
 """The judge machinery: training loop, key, file format, cache, pins, and a new judge as network + data source."""
 
+import time
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 import torch
 from torch import nn
@@ -121,6 +124,24 @@ def test_local_judge_is_trained_once_then_loaded(tmp_path, monkeypatch):
     monkeypatch.setattr(resolve, "train_judge", no_training)
     again = resolve.resolve_judge(DIGITS, data, DIGITS.recipe(2, 4), device=CPU, progress=False)
     assert (again.path, again.sha256, again.source) == (first.path, first.sha256, "local")
+
+
+def test_jobs_at_once_train_a_missing_judge_once(tmp_path, monkeypatch):
+    """Resolvers of one missing judge at once (the suite's workers): one trains, the others wait and load it."""
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    data, trained, train = digits(32, seed=5), [], resolve.train_judge
+
+    def slow_training(*args, **kwargs):
+        trained.append(1)
+        time.sleep(0.3)
+        return train(*args, **kwargs)
+
+    monkeypatch.setattr(resolve, "train_judge", slow_training)
+    with ThreadPoolExecutor(3) as pool:
+        judges = list(pool.map(lambda _: resolve.resolve_judge(DIGITS, data, DIGITS.recipe(2, 4), device=CPU,
+                                                                progress=False), range(3)))
+    assert len(trained) == 1
+    assert {(j.path, j.sha256, j.source) for j in judges} == {(judges[0].path, judges[0].sha256, "local")}
 
 
 def test_pinned_judge_is_used_and_checked(tmp_path, monkeypatch):
