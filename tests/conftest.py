@@ -21,3 +21,20 @@ def one_thread():
 def one_thread_module():
     """The same for a whole module (``pytestmark = pytest.mark.usefixtures("one_thread_module")``)."""
     yield from _single_thread()
+
+
+class _OpensAFile:
+    """Unpickled with code allowed (``torch.load(weights_only=False)``) it creates ``marker``: code in weights."""
+
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (str(self.marker), "w"))
+
+
+@pytest.fixture
+def code_payload(tmp_path):
+    """``(payload, marker)``: save ``payload`` inside a weights file; loading it must never create ``marker``."""
+    marker = tmp_path / "pwned"
+    return _OpensAFile(marker), marker

@@ -13,16 +13,6 @@ from metrics import fidelity
 from metrics.feature_extractor_inception import SAFE_INCEPTION_EXTRACTOR, FeatureExtractorInceptionSafe
 
 
-class Boom:
-    """Unpickling it would create the marker file (what torch-fidelity's weights_only=False load would do)."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
 class _Unloaded(FeatureExtractorInceptionV3):
     """torch-fidelity's network with its random initialisation (its weights load skipped)."""
 
@@ -43,10 +33,10 @@ def random_weights(tmp_path_factory):
     return path
 
 
-def test_malicious_pickle_runs_no_code(tmp_path, monkeypatch):
-    marker = tmp_path / "pwned"
+def test_malicious_pickle_runs_no_code(tmp_path, monkeypatch, code_payload):
+    payload, marker = code_payload
     path = tmp_path / fidelity.INCEPTION_FILE
-    torch.save({"Conv2d_1a_3x3.conv.weight": Boom(marker)}, path)
+    torch.save({"Conv2d_1a_3x3.conv.weight": payload}, path)
     with pytest.raises(HarnessError, match="cannot be loaded as plain weights"):
         FeatureExtractorInceptionSafe(SAFE_INCEPTION_EXTRACTOR, ["2048"], feature_extractor_weights_path=str(path))
     assert not marker.exists()

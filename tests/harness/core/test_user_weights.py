@@ -8,28 +8,25 @@ from harness.core.user_weights import load_user_state_dict
 from metrics.judges.vgg_face import load_vgg_face
 from reference_models.sr_networks import load_vgg19
 
-
-class Boom:
-    """Unpickling it (``weights_only=False``) would create the marker file."""
-
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
 LOADERS = {"vgg19": (load_vgg19, "VGG19 weights"), "vgg_face": (load_vgg_face, "diat.identity_weights")}
 
 
 @pytest.mark.parametrize("loader", sorted(LOADERS))
-def test_code_in_a_weights_file_never_runs(tmp_path, loader):
+def test_code_in_a_weights_file_never_runs(tmp_path, loader, code_payload):
     load, what = LOADERS[loader]
-    marker, path = tmp_path / "pwned", tmp_path / "weights.pth"
-    torch.save({"features.0.weight": Boom(marker), "conv1_1.weight": Boom(marker)}, path)
+    (payload, marker), path = code_payload, tmp_path / "weights.pth"
+    torch.save({"features.0.weight": payload, "conv1_1.weight": payload}, path)
     with pytest.raises(HarnessError, match=f"^{what}: .*weights.pth.* cannot be loaded as plain weights"):
         load(path)
     assert not marker.exists()
+
+
+def test_the_payload_runs_where_code_is_allowed(tmp_path, code_payload):
+    """What the tests above guard against: the same file loaded with code allowed does create the marker."""
+    payload, marker = code_payload
+    torch.save({"conv1_1.weight": payload}, tmp_path / "weights.pth")
+    torch.load(tmp_path / "weights.pth", weights_only=False).pop("conv1_1.weight").close()
+    assert marker.exists()
 
 
 @pytest.mark.parametrize("loader", sorted(LOADERS))

@@ -65,24 +65,15 @@ def test_save_load_roundtrip_is_exact_and_half_size(tmp_path):
     assert torch.equal(loaded(x), model(x))
 
 
-class Boom:
-    """A pickle that would create a marker file when unpickled."""
 
-    def __init__(self, marker):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (open, (str(self.marker), "w"))
-
-
-def test_bad_files_are_clear_errors_and_run_no_code(tmp_path):
+def test_bad_files_are_clear_errors_and_run_no_code(tmp_path, code_payload):
     with pytest.raises(HarnessError, match="does not exist"):
         load_judge_file(DIGITS, tmp_path / "missing.pt")
     (tmp_path / "junk.pt").write_bytes(b"not a checkpoint")
     with pytest.raises(HarnessError, match="junk.pt.*(cannot be loaded|is corrupt)"):  # atomic.torch_load names it
         load_judge_file(DIGITS, tmp_path / "junk.pt")
-    marker = tmp_path / "pwned"
-    torch.save({"judge": "digits", "arch": DIGITS.arch, "params": {}, "state_dict": Boom(marker)},
+    payload, marker = code_payload
+    torch.save({"judge": "digits", "arch": DIGITS.arch, "params": {}, "state_dict": payload},
                tmp_path / "evil.pt")
     with pytest.raises(HarnessError, match="evil.pt"):
         load_judge_file(DIGITS, tmp_path / "evil.pt")
