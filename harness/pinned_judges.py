@@ -118,7 +118,6 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     from harness.run_config import resolve_config
     from harness.source_judge import judge_data
     from harness.tasks import build_task
-    from metrics.judges import pins as pins_module
     from metrics.judges.base import judge_key, load_judge_file, save_judge, train_judge
     from metrics.judges.registry import JUDGES
     from metrics.judges.resolve import WEIGHTS_DIR
@@ -132,15 +131,33 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     path = WEIGHTS_DIR / config.file
     save_judge(spec, model, data.params, path)
     sha = weights_sha256(load_judge_file(spec, path).state_dict())
-    pins = {k: v for k, v in pins_module.PINS.items() if v["file"] != config.file}
-    pins[judge_key(spec, data, recipe)] = {"judge": config.judge, "config": config.profile, "file": config.file,
-                                           "weights_sha256": sha}
-    write_pins(pins)
-    pins_module.PINS.clear()
-    pins_module.PINS.update(pins)
+    record_pin(judge_key(spec, data, recipe), {"judge": config.judge, "config": config.profile, "file": config.file,
+                                               "weights_sha256": sha})
     return (f"{config.file}: {len(data.images)} {config.task} training images, {recipe.steps} steps x "
             f"{recipe.batch_size}, {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1e6:.2f} MB, "
             f"weights sha256 {sha}")
+
+
+def record_pin(key: str, pin: dict[str, str]) -> None:
+    """Replaces the pin of ``pin["file"]`` in ``metrics/judges/pins.py`` (and in memory) by ``key`` → ``pin``.
+
+    The file is read again under a lock first, so retrains running at once (one process per judge) keep each
+    other's pins instead of the last writer's view of the file at its start.
+    """
+    import ast
+
+    from harness.core.cache import cache_lock, cache_root
+    from metrics.judges import pins as pins_module
+
+    with cache_lock(cache_root() / "judges-retrain"):
+        tree = ast.parse(Path(pins_module.__file__).read_text())
+        (on_disk,) = [ast.literal_eval(node.value) for node in tree.body
+                      if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "PINS"]
+        pins = {k: v for k, v in on_disk.items() if v["file"] != pin["file"]}
+        pins[key] = pin
+        write_pins(pins)
+    pins_module.PINS.clear()
+    pins_module.PINS.update(pins)
 
 
 def write_pins(pins: dict[str, dict[str, str]]) -> None:

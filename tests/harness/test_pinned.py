@@ -12,7 +12,7 @@ import torch
 
 from harness.core.cache import weights_sha256
 from harness.core.task import task_sha256
-from harness.pinned_judges import PINNED_CONFIGS, pinned_recipe, write_pins
+from harness.pinned_judges import PINNED_CONFIGS, pinned_recipe, record_pin, write_pins
 from harness.run import main
 from harness.run_config import resolve_config
 from harness.source_judge import judge_data
@@ -112,6 +112,25 @@ def test_pins_file_round_trips(tmp_path, monkeypatch):
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.PINS == pins_module.PINS and module.__doc__ == pins_module.__doc__
+
+
+def test_retrains_at_once_keep_each_others_pins(tmp_path, monkeypatch):
+    """A pin another process wrote after this one started survives this one's write (the file is read again)."""
+    target = tmp_path / "pins.py"
+    monkeypatch.setattr(pins_module, "__file__", str(target))
+    monkeypatch.setattr(pins_module, "PINS", dict(pins_module.PINS))
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    write_pins({**pins_module.PINS, "k-other": {"judge": "digits", "config": "x", "file": "other.pt",
+                                                "weights_sha256": "1" * 64}})  # the other process's write
+    mine = {"judge": "digits", "config": "y", "file": "mine.pt", "weights_sha256": "2" * 64}
+    record_pin("k-mine", mine)
+    spec = importlib.util.spec_from_file_location("pins_copy", target)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.PINS["k-other"]["file"] == "other.pt" and module.PINS["k-mine"] == mine
+    assert pins_module.PINS == module.PINS
+    record_pin("k-mine-2", {**mine, "weights_sha256": "3" * 64})  # a retrain of the same file replaces its pin
+    assert [k for k, v in pins_module.PINS.items() if v["file"] == "mine.pt"] == ["k-mine-2"]
 
 
 def test_judges_list_command(capsys):
