@@ -50,6 +50,8 @@ COMMITTED_WEIGHTS_SHA256 = {
     "sr_content-smoke.pt": "0bad1aee9804cef5f2f5faa46065e72405d52ce5a6928bfc215b94fdea4ea49c",
     "sr_content-standard.pt": "c323fa7f026fe46232c8cf7fbb33dcc61a3f98f34598c291c9b1efe7855e936b",
     "face_identity_loss-smoke.pt": "edb3af2e75978dc2b88b7a2013a5249858f51d16e870bb6c0dd3d615fb58b978",
+    "face_expression-standard.pt": "76e46433fce4e381ed9c63d5b4b2ee16427192340db725533aa751fce6550bf2",
+    "face_identity_loss-standard.pt": "44d76e0fa7203c96310b20975e8d561c9a458f6cff550a0b4a9977d8d75f26fc",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
