@@ -36,10 +36,10 @@ def cache_root() -> Path:
 def cache_lock(path: Path) -> Iterator[None]:
     """Holds an exclusive lock on ``<path>.lock`` (created beside it) until the block ends.
 
-    Build a missing cache entry inside it and check for the entry again once inside: of jobs that miss the same
-    entry at once, the first builds it and the others wait, then load that one. Without it each would build its
-    own, and a judge trained twice on a GPU is two different judges scoring rows of one run. The lock is the
-    kernel's (``flock``), so a killed holder releases it.
+    Build a missing cache entry inside it and check for the entry again once inside (an entry that exists needs no
+    lock: entries are written atomically): of jobs that miss the same entry at once, the first builds it and the
+    others wait, then load that one. Without it each would build its own, and a judge trained twice on a GPU is two
+    different judges scoring rows of one run. The lock is the kernel's (``flock``), so a killed holder releases it.
     """
     path.parent.mkdir(parents=True, exist_ok=True)
     if fcntl is None:
@@ -118,8 +118,10 @@ def load_or_generate(prefix: str, config: object, version: object, generate: Cal
     """
     key = task_key(config, version, *extra)
     path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
+    if path.exists():  # entries are written atomically: one that exists is whole
+        return torch_load(path), key
     with cache_lock(path):
-        if path.exists():
+        if path.exists():  # another job built it while this one waited
             return torch_load(path), key
         data = generate()
         torch_save(data, path)

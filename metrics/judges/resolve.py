@@ -63,12 +63,14 @@ def resolve_judge(spec: JudgeSpec, data: JudgeData, recipe: Recipe, *, device: t
     if pinned is not None:
         return pinned
     path = cache_root() / "judges" / f"{spec.name}-{key}.pt"
-    with cache_lock(path):  # jobs at once train a missing judge once, then all load that one
-        if not path.is_file():
-            log.warning("judge %s: no committed judge for this data and recipe (%d training images, %d steps); "
-                        "training one on this machine (rows say judge_source=local)", spec.name, len(data.images),
-                        recipe.steps)
-            save_judge(spec, train_judge(spec, data, recipe, device=device, progress=progress), data.params, path)
+    if not path.is_file():
+        with cache_lock(path):  # jobs at once train a missing judge once, then all load that one
+            if not path.is_file():
+                log.warning("judge %s: no committed judge for this data and recipe (%d training images, %d steps); "
+                            "training one on this machine (rows say judge_source=local)", spec.name,
+                            len(data.images), recipe.steps)
+                save_judge(spec, train_judge(spec, data, recipe, device=device, progress=progress), data.params,
+                           path)
     model = load_judge_file(spec, path, device)
     return Judge(spec, model, path, weights_sha256(model.state_dict()), "local")
 
