@@ -135,7 +135,12 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
 
 
 def _seed_ci(seed_means: np.ndarray) -> tuple[float, float]:
-    """95% t-interval of the mean of per-seed values ``(k,)``, k >= 2."""
+    """95% t-interval of the mean of per-seed values ``(k,)``, k >= 2; NaN when a value is not finite.
+
+    (HR against itself has PSNR = inf in every seed: its mean is inf and it has no interval.)
+    """
+    if not np.isfinite(seed_means).all():
+        return math.nan, math.nan
     k = len(seed_means)
     half = stats.t.ppf(0.5 + CI_LEVEL / 2, k - 1) * seed_means.std(ddof=1) / math.sqrt(k)
     mean = float(seed_means.mean())

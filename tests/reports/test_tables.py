@@ -1,5 +1,6 @@
 import json
 import math
+import warnings
 
 import pandas as pd
 import pytest
@@ -47,6 +48,15 @@ def test_summary_mean_and_t_ci_match_hand_computation(rows):
     parzen = summary.loc[("digits", "vanilla_gan")]
     assert parzen["parzen_ll"] == pytest.approx(226.0)
     assert parzen["parzen_ll_ci_high"] - parzen["parzen_ll"] == pytest.approx(T_975_2 / math.sqrt(3))
+
+
+def test_infinite_seed_values_have_no_interval_and_warn_nothing(rows):
+    """HR scored against itself: PSNR = inf in every seed; the mean is inf and the CI NaN, with no numpy warning."""
+    hr = rows[(rows["task"] == "scenes") & (rows["model"] == "pix2pix")].assign(model="hr", value=math.inf)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        long = summarize_long(hr).set_index("metric")
+    assert (long["mean"] == math.inf).all() and long["ci_low"].isna().all() and long["ci_high"].isna().all()
 
 
 def test_single_seed_keeps_the_rows_own_interval(rows):
