@@ -61,6 +61,8 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("face_identity", "faces", "smoke"),
     PinnedConfig("face_domains", "faces", "smoke"),
     PinnedConfig("face_expression", "faces", "standard"),
+    PinnedConfig("face_attributes", "faces", "standard"),
+    PinnedConfig("face_identity", "faces", "standard"),
     # networks that models train through the judge machinery: SRGAN's content network, DIAT's identity network
     PinnedConfig("sr_content", "sr", "smoke", ("srgan", "judge_steps", "batch_size")),
     PinnedConfig("sr_content", "sr", "standard", ("srgan", "judge_steps", "batch_size")),

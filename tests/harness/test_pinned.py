@@ -52,6 +52,8 @@ COMMITTED_WEIGHTS_SHA256 = {
     "face_identity_loss-smoke.pt": "edb3af2e75978dc2b88b7a2013a5249858f51d16e870bb6c0dd3d615fb58b978",
     "face_expression-standard.pt": "76e46433fce4e381ed9c63d5b4b2ee16427192340db725533aa751fce6550bf2",
     "face_identity_loss-standard.pt": "44d76e0fa7203c96310b20975e8d561c9a458f6cff550a0b4a9977d8d75f26fc",
+    "face_attributes-standard.pt": "127d1d5348c8c02380a52f73e4be32b6b5bd875073ad4b1ca0eaf8cfa522bd9c",
+    "face_identity-standard.pt": "fb4f33801d363cc338552235e5e619402377ccf589b6b9844021d09fecf7674a",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
