@@ -55,7 +55,7 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("sr_features", "sr", "standard"),
     PinnedConfig("source_digits", "digits", "smoke"),  # DTN's f (harness.source_judge), eval.source_judge_width
     PinnedConfig("source_digits", "digits", "standard"),
-    # faces: the four judges of the faces protocol (at standard, those committed so far)
+    # faces: the four judges of the faces protocol
     PinnedConfig("face_expression", "faces", "smoke"),
     PinnedConfig("face_attributes", "faces", "smoke"),
     PinnedConfig("face_identity", "faces", "smoke"),
@@ -63,6 +63,7 @@ PINNED_CONFIGS = (  # the default embedded tasks that use a judge, at the smoke 
     PinnedConfig("face_expression", "faces", "standard"),
     PinnedConfig("face_attributes", "faces", "standard"),
     PinnedConfig("face_identity", "faces", "standard"),
+    PinnedConfig("face_domains", "faces", "standard"),
     # networks that models train through the judge machinery: SRGAN's content network, DIAT's identity network
     PinnedConfig("sr_content", "sr", "smoke", ("srgan", "judge_steps", "batch_size")),
     PinnedConfig("sr_content", "sr", "standard", ("srgan", "judge_steps", "batch_size")),

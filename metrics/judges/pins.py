@@ -16,6 +16,8 @@ PINS: dict[str, dict[str, str]] = {
                            "weights_sha256": "127d1d5348c8c02380a52f73e4be32b6b5bd875073ad4b1ca0eaf8cfa522bd9c"},
     "b51477abebc9a8b6": {"judge": "face_domains", "config": "smoke", "file": "face_domains-smoke.pt",
                            "weights_sha256": "371d620d47b05129371c1d5819ad1da809e23d447bc6bafcd1945dc1f2c7f878"},
+    "3f0902418bbb839d": {"judge": "face_domains", "config": "standard", "file": "face_domains-standard.pt",
+                           "weights_sha256": "def226ea35d8121c0ccc6632f0b958ad28945c0adcee567e8dc739c0004c5229"},
     "b573e21d46b93e8b": {"judge": "face_expression", "config": "smoke", "file": "face_expression-smoke.pt",
                            "weights_sha256": "c6eb73fccfb1a8795c65a78b16db7c6573112891bb331ab6dfe081850001a6a2"},
     "44cb39fdf10620de": {"judge": "face_expression", "config": "standard", "file": "face_expression-standard.pt",

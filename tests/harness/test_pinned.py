@@ -54,6 +54,7 @@ COMMITTED_WEIGHTS_SHA256 = {
     "face_identity_loss-standard.pt": "44d76e0fa7203c96310b20975e8d561c9a458f6cff550a0b4a9977d8d75f26fc",
     "face_attributes-standard.pt": "127d1d5348c8c02380a52f73e4be32b6b5bd875073ad4b1ca0eaf8cfa522bd9c",
     "face_identity-standard.pt": "fb4f33801d363cc338552235e5e619402377ccf589b6b9844021d09fecf7674a",
+    "face_domains-standard.pt": "def226ea35d8121c0ccc6632f0b958ad28945c0adcee567e8dc739c0004c5229",
 }
 MAX_FILE_BYTES = 1_000_000  # committed judges stay small (float16 weights)
 
