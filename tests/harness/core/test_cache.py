@@ -3,6 +3,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
+import pytest
 import torch
 
 from harness.core.cache import cache_lock, load_or_generate, tensors_sha256
@@ -39,11 +40,8 @@ def test_jobs_at_once_generate_a_missing_task_once(tmp_path, monkeypatch):
 
 def test_cache_lock_is_released_on_error(tmp_path):
     path = tmp_path / "sub" / "entry.pt"
-    try:
-        with cache_lock(path):
-            raise ValueError("boom")
-    except ValueError:
-        pass
+    with pytest.raises(ValueError, match="boom"), cache_lock(path):
+        raise ValueError("boom")
     acquired = threading.Event()
 
     def take():
