@@ -123,7 +123,7 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     from harness.run_config import resolve_config
     from harness.source_judge import judge_data
     from harness.tasks import build_task
-    from metrics.judges.base import judge_key, load_judge_file, save_judge, train_judge
+    from metrics.judges.base import data_sha256, judge_key, load_judge_file, save_judge, train_judge
     from metrics.judges.registry import JUDGES
     from metrics.judges.resolve import WEIGHTS_DIR
 
@@ -137,7 +137,7 @@ def retrain(config: PinnedConfig, *, progress: bool) -> str:
     save_judge(spec, model, data.params, path)
     sha = weights_sha256(load_judge_file(spec, path).state_dict())
     record_pin(judge_key(spec, data, recipe), {"judge": config.judge, "config": config.profile, "file": config.file,
-                                               "weights_sha256": sha})
+                                               "weights_sha256": sha, "data_sha256": data_sha256(data)})
     return (f"{config.file}: {len(data.images)} {config.task} training images, {recipe.steps} steps x "
             f"{recipe.batch_size}, {time.perf_counter() - start:.0f} s, {path.stat().st_size / 1e6:.2f} MB, "
             f"weights sha256 {sha}")
@@ -158,7 +158,8 @@ def record_pin(key: str, pin: dict[str, str]) -> None:
         tree = ast.parse(Path(pins_module.__file__).read_text())
         (on_disk,) = [ast.literal_eval(node.value) for node in tree.body
                       if isinstance(node, ast.AnnAssign) and getattr(node.target, "id", "") == "PINS"]
-        pins = {k: v for k, v in on_disk.items() if v["file"] != pin["file"]}
+        # a pin without data_sha256 predates keys by data origin: it can no longer be found, so it is dropped
+        pins = {k: v for k, v in on_disk.items() if v["file"] != pin["file"] and "data_sha256" in v}
         pins[key] = pin
         write_pins(pins)
     pins_module.PINS.clear()
@@ -176,6 +177,7 @@ def write_pins(pins: dict[str, dict[str, str]]) -> None:
     lines = [f'"""{doc}\n"""', "", "PINS: dict[str, dict[str, str]] = {"]
     for key, pin in sorted(pins.items(), key=lambda item: item[1]["file"]):
         fields = ", ".join(f'"{name}": "{pin[name]}"' for name in ("judge", "config", "file"))
-        lines += [f'    "{key}": {{{fields},', f'{" " * 27}"weights_sha256": "{pin["weights_sha256"]}"}},']
+        lines += [f'    "{key}": {{{fields},', f'{" " * 27}"weights_sha256": "{pin["weights_sha256"]}",',
+                  f'{" " * 27}"data_sha256": "{pin["data_sha256"]}"}},']
     lines.append("}")
     write_text(Path(pins_module.__file__), "\n".join(lines) + "\n")

@@ -13,16 +13,16 @@ from torch import nn
 
 from harness.core.task import Task
 from harness.protocols.base import EvalConfig
-from metrics.judges.base import Judge, JudgeData, JudgeSpec
+from metrics.judges.base import Judge, JudgeData, JudgeSpec, with_origin
 from metrics.judges.resolve import resolve_judge
 from metrics.judges.source_digits import SOURCE_DIGITS, Representation, source_digits_data
 
 
 def judge_data(spec: JudgeSpec, task: Task, eval_config: EvalConfig) -> JudgeData:
-    """A judge's training data as a run builds it: the source judge's width is ``eval.source_judge_width``."""
+    """A judge's training data as a run builds it, with its origin (the source judge's width: the run's)."""
     if spec.name == SOURCE_DIGITS.name:
-        return source_digits_data(task, eval_config.source_judge_width)
-    return spec.data(task)
+        return with_origin(source_digits_data(task, eval_config.source_judge_width), task)
+    return with_origin(spec.data(task), task)
 
 
 def source_judge(task: Task, eval_config: EvalConfig, device: torch.device, progress: bool) -> Judge:

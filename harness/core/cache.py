@@ -2,7 +2,9 @@
 
 Location: ``$HARNESS_CACHE_DIR`` if set, else ``~/.cache/gan-harness``. Entries are written atomically, so a
 killed process never leaves a half-written entry that a later run would trust, and built under ``cache_lock``, so
-jobs running at once (``--workers``) build a missing entry once and all use that one.
+jobs running at once (``--workers``) build a missing entry once and all use that one. A generated task's entry
+records the sha256 of its tensors and is checked on every load: an entry whose bytes do not match (a damaged
+disk, an edited file, an entry from an older harness) is regenerated with a warning, never used.
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict
@@ -18,6 +21,8 @@ from pathlib import Path
 import torch
 
 from harness.core.atomic import torch_load, torch_save
+
+log = logging.getLogger(__name__)
 
 try:
     import fcntl
@@ -103,6 +108,42 @@ def task_key(config: object, version: object, *extra: object) -> str:
     return stable_hash(asdict(config), version, *extra)
 
 
+def nested_sha256(data: object) -> str:
+    """sha256 of every tensor in a nesting of dicts (keys in sorted order), with the keys' paths."""
+    digest = hashlib.sha256()
+
+    def visit(node: object, path: str) -> None:
+        if isinstance(node, dict):
+            for name in sorted(node):
+                visit(node[name], f"{path}/{name}")
+        elif isinstance(node, torch.Tensor):
+            digest.update(f"{path}|".encode())
+            digest.update(tensors_sha256(node).encode())
+        else:
+            raise TypeError(f"cache entry holds a {type(node).__name__} at {path or '/'}; expected tensors in dicts")
+
+    visit(data, "")
+    return digest.hexdigest()
+
+
+def _load_checked(path: Path) -> dict | None:
+    """The data of a task entry whose recorded sha256 matches its tensors; None (with a warning) otherwise."""
+    try:
+        entry = torch_load(path)
+    except Exception as exc:  # unreadable: treat like a mismatch, regenerate
+        log.warning("cache entry %s cannot be read (%s); regenerating it", path, exc)
+        return None
+    if not (isinstance(entry, dict) and set(entry) == {"sha256", "data"}):
+        log.warning("cache entry %s has no recorded hash (an older harness wrote it); regenerating it", path)
+        return None
+    actual = nested_sha256(entry["data"])
+    if actual != entry["sha256"]:
+        log.warning("cache entry %s: its tensors hash to %s…, not the %s… recorded when it was written (damaged or "
+                    "edited); regenerating it", path, actual[:12], str(entry["sha256"])[:12])
+        return None
+    return entry["data"]
+
+
 def load_or_generate(prefix: str, config: object, version: object, generate: Callable[[], dict],
                      extra: tuple[object, ...] = ()) -> tuple[dict, str]:
     """Returns ``(generate()'s tensors, task_key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
@@ -118,11 +159,15 @@ def load_or_generate(prefix: str, config: object, version: object, generate: Cal
     """
     key = task_key(config, version, *extra)
     path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
-    if path.exists():  # entries are written atomically: one that exists is whole
-        return torch_load(path), key
+    if path.exists():  # entries are written atomically: one that exists is whole (and its hash is checked)
+        data = _load_checked(path)
+        if data is not None:
+            return data, key
     with cache_lock(path):
         if path.exists():  # another job built it while this one waited
-            return torch_load(path), key
+            data = _load_checked(path)
+            if data is not None:
+                return data, key
         data = generate()
-        torch_save(data, path)
+        torch_save({"sha256": nested_sha256(data), "data": data}, path)
     return data, key

@@ -3,8 +3,9 @@
 SVHN crops (Netzer et al., 2011) show one centred digit of a house number, often with parts of its neighbours at the
 left and right edges, in many typefaces and colours, on textured or shaded backgrounds, blurred and noisy. This
 module reproduces those factors procedurally. Every image places glyphs of the glyph bank with an affine map (scale,
-rotation, shear, translation), so no text is rasterised per image. Colouring, shading, texture, blur and noise are
-applied to the whole batch at once.
+rotation, shear, translation) and bilinear sampling, so no text is rasterised per image. Colouring, shading,
+texture, blur and noise are applied to the whole batch at once. Every pixel is computed with ``harness.data.exact``
+(no torch, Pillow or SIMD transcendental kernel), so the images are the same bytes on every machine.
 
 The glyph bank (``digit_glyphs.npz``, package data, ~80 KB) holds the digits 0-9 of 16 typefaces that matplotlib
 ships (DejaVu, STIX, Computer Modern), rendered once at ``_GLYPH_PT`` with Pillow's basic layout engine. Bundling the
@@ -23,11 +24,9 @@ import sys
 from pathlib import Path
 
 import numpy as np
-import torch
-import torch.nn.functional as F
-from PIL import Image, ImageDraw, ImageFont
 
 from harness.core.errors import HarnessError
+from harness.data import exact as ex
 
 # Typefaces shipped with matplotlib (so no download): sans, serif, mono, bold, italic and Computer Modern cuts.
 FONT_FILES = (
@@ -52,6 +51,8 @@ def render_glyph_bank(font_dir: str | Path) -> Bank:
     The glyphs of one font share a vertical box (so their heights stay comparable) and are cropped horizontally
     to their ink.
     """
+    from PIL import Image, ImageDraw, ImageFont  # only to re-render the bundled bank, never to generate data
+
     bank = []
     for name in FONT_FILES:
         font = ImageFont.truetype(os.path.join(font_dir, name), _GLYPH_PT, layout_engine=ImageFont.Layout.BASIC)
@@ -83,8 +84,8 @@ def write_glyph_bank(bank: Bank, path: str | Path) -> None:
 
 
 @functools.lru_cache(maxsize=1)
-def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
-    """The bundled glyphs as mode ``"L"`` images, ``bank[font][digit]`` (ink 255 on 0), checked against the pin.
+def glyph_bank() -> Bank:
+    """The bundled glyphs, ``bank[font][digit]`` uint8 ``(H, W)`` (ink 255 on 0), checked against the pin.
 
     Raises:
         HarnessError: The bundled file is missing, unreadable or not the pinned bank.
@@ -98,42 +99,58 @@ def glyph_bank() -> tuple[tuple[Image.Image, ...], ...]:
     if glyphs_sha256(bank) != GLYPHS_SHA256:
         raise HarnessError(f"digit glyph bank {str(GLYPH_FILE)!r} is not the pinned one (sha256 "
                            f"{glyphs_sha256(bank)[:12]}…, expected {GLYPHS_SHA256[:12]}…); restore it from git")
-    return tuple(tuple(Image.fromarray(glyph, mode="L") for glyph in font) for font in bank)
+    return bank
 
 
-def _place(glyph: Image.Image, linear: np.ndarray, centre: np.ndarray, size: int) -> np.ndarray:
-    """Warps ``glyph`` so its centre lands on ``centre`` under ``linear``; float ``(size, size)`` in [0, 1]."""
-    inverse = np.linalg.inv(linear)
-    origin = np.array([glyph.width / 2.0, glyph.height / 2.0]) - inverse @ centre
-    coeffs = (inverse[0, 0], inverse[0, 1], origin[0], inverse[1, 0], inverse[1, 1], origin[1])
-    warped = glyph.transform((size, size), Image.Transform.AFFINE, coeffs, resample=Image.Resampling.BILINEAR)
-    return np.asarray(warped, dtype=np.float32) / 255.0
+Linear = tuple[float, float, float, float]  # a 2x2 matrix (a, b, c, d) = [[a, b], [c, d]], row-major
+
+
+def _matmul(m: Linear, n: Linear) -> Linear:
+    return (m[0] * n[0] + m[1] * n[2], m[0] * n[1] + m[1] * n[3], m[2] * n[0] + m[3] * n[2], m[2] * n[1] + m[3] * n[3])
+
+
+def _place(glyph: np.ndarray, linear: Linear, centre: tuple[float, float], size: int) -> np.ndarray:
+    """Warps ``glyph`` so its centre lands on ``centre`` (x, y) under ``linear``; float64 ``(size, size)`` in [0, 1].
+
+    Every output pixel centre is mapped back through the inverse map and the glyph sampled bilinearly (zero outside).
+    """
+    a, b, c, d = linear
+    det = a * d - b * c
+    ia, ib, ic, id_ = d / det, -b / det, -c / det, a / det
+    centres = np.arange(size, dtype=np.float64) + 0.5
+    dx, dy = centres[None, :] - centre[0], centres[:, None] - centre[1]
+    src_x = (ia * dx + ib * dy) + glyph.shape[1] / 2.0 - 0.5  # glyph pixel centres sit at integer + 0.5
+    src_y = (ic * dx + id_ * dy) + glyph.shape[0] / 2.0 - 0.5
+    return ex.bilinear(glyph, src_y, src_x) / 255.0
 
 
 def _digit_mask(label: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Ink mask of one crop: the centred ``label`` digit plus possible neighbours; float ``(size, size)``."""
+    """Ink mask of one crop: the centred ``label`` digit plus possible neighbours; float64 ``(size, size)``."""
     bank = glyph_bank()
     font = bank[rng.integers(len(bank))]
     glyph = font[label]
-    scale = rng.uniform(0.55, 0.85) * size / glyph.height
-    angle = np.deg2rad(rng.uniform(-10.0, 10.0))
-    cos, sin = np.cos(angle), np.sin(angle)
-    shear = np.array([[1.0, rng.uniform(-0.15, 0.15)], [0.0, 1.0]])
-    linear = np.array([[cos, -sin], [sin, cos]]) @ shear @ np.diag([scale * rng.uniform(0.85, 1.2), scale])
-    centre = size / 2.0 + rng.uniform(-0.06, 0.06, 2) * size
+    height, width = glyph.shape
+    scale = ex.uniform(rng, 0.55, 0.85) * size / height
+    angle = ex.uniform(rng, -10.0, 10.0) * (ex.PI / 180.0)
+    cos, sin = float(ex.cos(angle)), float(ex.sin(angle))
+    shear = ex.uniform(rng, -0.15, 0.15)
+    linear = _matmul(_matmul((cos, -sin, sin, cos), (1.0, shear, 0.0, 1.0)),
+                     (scale * ex.uniform(rng, 0.85, 1.2), 0.0, 0.0, scale))
+    centre = (size / 2.0 + ex.uniform(rng, -0.06, 0.06) * size, size / 2.0 + ex.uniform(rng, -0.06, 0.06) * size)
     mask = _place(glyph, linear, centre, size)
-    gap = rng.uniform(0.03, 0.25) * glyph.height  # In glyph pixels, so it scales with the digit.
+    gap = ex.uniform(rng, 0.03, 0.25) * height  # In glyph pixels, so it scales with the digit.
     for side in (-1.0, 1.0):
-        if rng.random() >= _NEIGHBOUR_P:
+        if ex.random(rng) >= _NEIGHBOUR_P:
             continue
         other = font[rng.integers(10)]
-        offset = np.array([side * (glyph.width / 2.0 + gap + other.width / 2.0), 0.0])
-        np.maximum(mask, _place(other, linear, centre + linear @ offset, size), out=mask)
+        offset = side * (width / 2.0 + gap + other.shape[1] / 2.0)  # along the glyph's x axis
+        moved = (centre[0] + linear[0] * offset, centre[1] + linear[2] * offset)
+        np.maximum(mask, _place(other, linear, moved, size), out=mask)
     return mask
 
 
 def _luminance(rgb: np.ndarray) -> np.ndarray:
-    return rgb @ np.array([0.299, 0.587, 0.114])
+    return (0.299 * rgb[..., 0] + 0.587 * rgb[..., 1]) + 0.114 * rgb[..., 2]
 
 
 def _colours(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -141,41 +158,28 @@ def _colours(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     fg, bg = _muted(n, rng), _muted(n, rng)
     bad = np.abs(_luminance(fg) - _luminance(bg)) < _MIN_CONTRAST
     while bad.any():
-        fg[bad], bg[bad] = _muted(int(bad.sum()), rng), _muted(int(bad.sum()), rng)
+        count = int(np.count_nonzero(bad))
+        fg[bad], bg[bad] = _muted(count, rng), _muted(count, rng)
         bad = np.abs(_luminance(fg) - _luminance(bg)) < _MIN_CONTRAST
     return fg, bg
 
 
 def _muted(n: int, rng: np.random.Generator) -> np.ndarray:
     """RGB ``(n, 3)`` in [0, 1]: a grey level plus a modest tint, like painted signs and plates under daylight."""
-    grey = rng.random((n, 1))
-    tint = rng.normal(0.0, 1.0, (n, 3)) * rng.uniform(0.0, 0.18, (n, 1))
+    grey = ex.random(rng, (n, 1))
+    tint = ex.normal(rng, 0.0, 1.0, (n, 3)) * ex.uniform(rng, 0.0, 0.18, (n, 1))
     return np.clip(grey + tint, 0.0, 1.0)
 
 
 def _shading(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """Per-image linear gradient plus low-frequency texture, float ``(n, 1, size, size)`` around 0."""
-    coords = (np.arange(size, dtype=np.float32) + 0.5) / size - 0.5
-    theta = rng.uniform(0.0, 2 * np.pi, n)
-    amplitude = rng.uniform(0.0, 0.3, n)
-    ramp = np.cos(theta)[:, None, None] * coords[None, None, :] + np.sin(theta)[:, None, None] * coords[None, :, None]
-    coarse = torch.from_numpy(rng.normal(0.0, 1.0, (n, 1, 5, 5)).astype(np.float32))
-    texture = F.interpolate(coarse, size=(size, size), mode="bicubic", align_corners=False).numpy()
-    texture *= rng.uniform(0.0, 0.08, n)[:, None, None, None]
-    return (amplitude[:, None, None] * ramp)[:, None].astype(np.float32) + texture
-
-
-def _blur(images: torch.Tensor, sigma: np.ndarray) -> torch.Tensor:
-    """Separable Gaussian blur with one ``sigma`` (pixels) per image; ``(n, C, H, W)`` in, same out."""
-    n, c, h, w = images.shape
-    radius = int(np.ceil(3 * sigma.max()))
-    taps = torch.arange(-radius, radius + 1, dtype=torch.float32)
-    kernel = torch.exp(-0.5 * (taps[None] / torch.from_numpy(sigma).float()[:, None]) ** 2)
-    kernel = (kernel / kernel.sum(dim=1, keepdim=True)).repeat_interleave(c, dim=0)
-    flat = F.pad(images.reshape(1, n * c, h, w), (radius, radius, radius, radius), mode="replicate")
-    flat = F.conv2d(flat, kernel[:, None, :, None], groups=n * c)
-    flat = F.conv2d(flat, kernel[:, None, None, :], groups=n * c)
-    return flat.reshape(n, c, h, w)
+    """Per-image linear gradient plus low-frequency texture, float64 ``(n, 1, size, size)`` around 0."""
+    coords = (np.arange(size, dtype=np.float64) + 0.5) / size - 0.5
+    theta = ex.uniform(rng, 0.0, ex.TWO_PI, n)
+    amplitude = ex.uniform(rng, 0.0, 0.3, n)
+    ramp = ex.cos(theta)[:, None, None] * coords[None, None, :] + ex.sin(theta)[:, None, None] * coords[None, :, None]
+    texture = ex.resize_cubic(ex.normal(rng, 0.0, 1.0, (n, 1, 5, 5)), size)  # torch's bicubic (a = -0.75)
+    texture = texture * ex.uniform(rng, 0.0, 0.08, n)[:, None, None, None]
+    return (amplitude[:, None, None] * ramp)[:, None] + texture
 
 
 def render_printed(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
@@ -190,17 +194,18 @@ def render_printed(labels: np.ndarray, size: int, rng: np.random.Generator) -> n
         uint8 ``(N, 3, size, size)`` RGB.
     """
     n = len(labels)
-    masks = np.stack([_digit_mask(int(d), size, rng) for d in labels])[:, None] if n else np.zeros((0, 1, size, size))
+    if not n:
+        return np.zeros((0, 3, size, size), dtype=np.uint8)
+    masks = np.stack([_digit_mask(int(d), size, rng) for d in labels])[:, None]
     fg, bg = _colours(n, rng)
     shade = _shading(n, size, rng)
     # Lighting shades ink and background alike; the texture belongs to the surface, so it is mostly background.
     background = bg[:, :, None, None] + shade
     ink = fg[:, :, None, None] + 0.5 * shade
-    images = torch.from_numpy((masks * ink + (1.0 - masks) * background).astype(np.float32))
-    images = _blur(images, rng.uniform(0.3, 1.1, n) * size / 32) if n else images
-    images = images + torch.from_numpy(rng.normal(0.0, 1.0, images.shape).astype(np.float32)) * torch.from_numpy(
-        rng.uniform(0.0, 0.05, (n, 1, 1, 1)).astype(np.float32))
-    return (images.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8).numpy()
+    images = masks * ink + (1.0 - masks) * background
+    images = ex.gaussian_blur(images, ex.uniform(rng, 0.3, 1.1, n) * (size / 32))
+    images = images + ex.normal(rng, 0.0, 1.0, images.shape) * ex.uniform(rng, 0.0, 0.05, (n, 1, 1, 1))
+    return ex.to_uint8(images)
 
 
 def main() -> int:

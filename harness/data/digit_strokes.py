@@ -6,12 +6,16 @@ be smooth and a sharp corner is a new stroke. Per image the waypoints are jitter
 (shear), rotated and stretched, drawn with a random pen width on a supersampled canvas, and then normalised the
 way MNIST was built (LeCun et al., 1998): fitted into a 20x20 box keeping its aspect ratio, anti-aliased, and
 placed in the 28x28 frame so that its centre of mass is at the centre. A slight blur softens the stroke edges.
+
+The pen is rasterised here (a pixel is inked when its centre lies within half the pen width of the curve) and the
+resampling and blur are ``harness.data.exact``'s, so the images are the same bytes on every machine (no Pillow).
 """
 
 from __future__ import annotations
 
 import numpy as np
-from PIL import Image, ImageDraw, ImageFilter
+
+from harness.data import exact as ex
 
 Stroke = tuple[tuple[float, float], ...]
 Skeleton = tuple[Stroke, ...]
@@ -98,7 +102,7 @@ def catmull_rom(points: np.ndarray, closed: bool) -> np.ndarray:
         padded = np.concatenate([ring[-1:], ring, ring[:2]])
     else:
         padded = np.concatenate([points[:1], points, points[-1:]])
-    t = np.linspace(0.0, 1.0, _SEGMENT_POINTS, endpoint=False)[:, None]
+    t = (np.arange(_SEGMENT_POINTS, dtype=np.float64) / _SEGMENT_POINTS)[:, None]
     t2, t3 = t * t, t * t * t
     out = []
     for i in range(len(points) - 1):
@@ -109,67 +113,108 @@ def catmull_rom(points: np.ndarray, closed: bool) -> np.ndarray:
     return np.concatenate(out)
 
 
-def _pen_transform(rng: np.random.Generator) -> np.ndarray:
-    """A random 2x2 linear map: slant (shear), rotation and anisotropic scale of a writer's hand."""
-    shear = rng.uniform(-0.35, 0.35)
-    angle = np.deg2rad(rng.uniform(-12.0, 12.0))
-    sx, sy = rng.uniform(0.8, 1.25), rng.uniform(0.9, 1.1)
-    cos, sin = np.cos(angle), np.sin(angle)
-    return np.array([[cos, -sin], [sin, cos]]) @ np.array([[1.0, shear], [0.0, 1.0]]) @ np.diag([sx, sy])
+def _pen_transform(rng: np.random.Generator) -> tuple[float, float, float, float]:
+    """A random 2x2 linear map ``(a, b, c, d)`` = [[a, b], [c, d]]: slant (shear), rotation, anisotropic scale."""
+    shear = ex.uniform(rng, -0.35, 0.35)
+    angle = ex.uniform(rng, -12.0, 12.0) * (ex.PI / 180.0)
+    sx, sy = ex.uniform(rng, 0.8, 1.25), ex.uniform(rng, 0.9, 1.1)
+    cos, sin = float(ex.cos(angle)), float(ex.sin(angle))
+    # rotation @ shear @ diag(sx, sy), multiplied out
+    return (cos * sx, (cos * shear - sin) * sy, sin * sx, (sin * shear + cos) * sy)
 
 
-def draw_skeleton(skeleton: Skeleton, rng: np.random.Generator) -> Image.Image:
-    """Draws one jittered, slanted instance of ``skeleton`` on the supersampled canvas.
+def _ink(start: np.ndarray, end: np.ndarray, radius: float) -> np.ndarray:
+    """Bool ``(_CANVAS, _CANVAS)``: pixel centres within ``radius`` of any segment ``start[i] → end[i]`` (x, y).
 
-    Returns:
-        Mode ``"L"`` image ``(_CANVAS, _CANVAS)``, stroke 255 on 0.
+    A round pen: every segment is a capsule, so joints and both ends of a stroke are round.
     """
-    linear = _pen_transform(rng)
-    jitter = rng.uniform(0.025, 0.06)
-    width = rng.uniform(0.09, 0.17) * _CANVAS * 0.5
-    canvas = Image.new("L", (_CANVAS, _CANVAS), 0)
-    draw = ImageDraw.Draw(canvas)
-    # Shared waypoints (a stroke ending where the next starts) must move together, so jitter per unique point.
-    offsets: dict[tuple[float, float], np.ndarray] = {}
-    radius = width / 2.0
-    for stroke in skeleton:
-        moved = np.array([np.asarray(p) + offsets.setdefault(p, rng.normal(0.0, jitter, 2)) for p in stroke])
-        curve = catmull_rom(moved - (0.3, 0.5), closed=stroke[0] == stroke[-1] and len(stroke) > 2)
-        pixels = (curve @ linear.T) * (_CANVAS * 0.5) + _CANVAS / 2.0
-        draw.line([tuple(p) for p in pixels], fill=255, width=max(1, round(width)), joint="curve")
-        for end in (pixels[0], pixels[-1]):  # Round pen caps.
-            draw.ellipse([end[0] - radius, end[1] - radius, end[0] + radius, end[1] + radius], fill=255)
+    canvas = np.zeros((_CANVAS, _CANVAS), dtype=bool)
+    points = np.concatenate([start, end])
+    low = np.floor(np.min(points, axis=0) - radius).astype(np.int64).clip(0, _CANVAS - 1)
+    high = np.ceil(np.max(points, axis=0) + radius).astype(np.int64).clip(0, _CANVAS - 1)
+    px = (np.arange(low[0], high[0] + 1, dtype=np.float64) + 0.5)[None, :, None]
+    py = (np.arange(low[1], high[1] + 1, dtype=np.float64) + 0.5)[:, None, None]
+    ax, ay = start[:, 0], start[:, 1]
+    vx, vy = end[:, 0] - ax, end[:, 1] - ay
+    length2 = vx * vx + vy * vy
+    wx, wy = px - ax, py - ay  # (rows, cols, segments)
+    t = np.clip((wx * vx + wy * vy) / np.where(length2 > 0, length2, 1.0), 0.0, 1.0)
+    dx, dy = wx - t * vx, wy - t * vy
+    near = np.min(dx * dx + dy * dy, axis=2) <= radius * radius  # min is exact: no rounding, any order
+    canvas[low[1]:high[1] + 1, low[0]:high[0] + 1] = near
     return canvas
 
 
-def mnist_normalise(canvas: Image.Image, size: int) -> np.ndarray:
+def draw_skeleton(skeleton: Skeleton, rng: np.random.Generator) -> np.ndarray:
+    """Draws one jittered, slanted instance of ``skeleton`` on the supersampled canvas.
+
+    Returns:
+        uint8 ``(_CANVAS, _CANVAS)``, stroke 255 on 0.
+    """
+    a, b, c, d = _pen_transform(rng)
+    jitter = ex.uniform(rng, 0.025, 0.06)
+    width = ex.uniform(rng, 0.09, 0.17) * _CANVAS * 0.5
+    # Shared waypoints (a stroke ending where the next starts) must move together, so jitter per unique point.
+    unique = list(dict.fromkeys(p for stroke in skeleton for p in stroke))
+    offsets = dict(zip(unique, ex.normal(rng, 0.0, jitter, (len(unique), 2)), strict=True))
+    starts, ends = [], []
+    for stroke in skeleton:
+        moved = np.array([np.asarray(p) + offsets[p] for p in stroke])
+        curve = catmull_rom(moved - (0.3, 0.5), closed=stroke[0] == stroke[-1] and len(stroke) > 2)
+        x = (a * curve[:, 0] + b * curve[:, 1]) * (_CANVAS * 0.5) + _CANVAS / 2.0
+        y = (c * curve[:, 0] + d * curve[:, 1]) * (_CANVAS * 0.5) + _CANVAS / 2.0
+        pixels = np.stack([x, y], axis=1)
+        starts.append(pixels[:-1])
+        ends.append(pixels[1:])
+    canvas = _ink(np.concatenate(starts), np.concatenate(ends), width / 2.0)
+    return canvas.astype(np.uint8) * np.uint8(255)
+
+
+def _box_matrix(n_in: int, n_out: int) -> np.ndarray:
+    """``(n_out, n_in)`` area weights of a box filter from ``n_in`` to ``n_out`` pixels (rows sum to 1)."""
+    edges_in = np.arange(n_in + 1, dtype=np.float64)
+    edges_out = np.arange(n_out + 1, dtype=np.float64) * (float(n_in) / float(n_out))
+    overlap = np.minimum(edges_in[None, 1:], edges_out[1:, None]) - np.maximum(edges_in[None, :-1],
+                                                                               edges_out[:-1, None])
+    return np.clip(overlap, 0.0, None) * (float(n_out) / float(n_in))
+
+
+def _box_resize(image: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Area-average resize of float ``(H, W)`` to ``(height, width)``, sums in input order."""
+    rows, cols = _box_matrix(image.shape[0], height), _box_matrix(image.shape[1], width)
+    tall = ex.sum_axis(rows[:, :, None] * image[None, :, :], 1)  # (height, W)
+    return ex.sum_axis(tall[:, None, :] * cols[None, :, :], 2)  # (height, width)
+
+
+def mnist_normalise(canvas: np.ndarray, size: int) -> np.ndarray:
     """Fits the drawn digit into a ``20/28 * size`` box and centres it by centre of mass, as MNIST did.
 
     Args:
-        canvas: Mode ``"L"`` drawing, stroke bright on black.
+        canvas: uint8 ``(H, W)`` drawing, stroke bright on black.
         size: Output side length in pixels.
 
     Returns:
         uint8 ``(size, size)`` image.
     """
-    left, top, right, bottom = canvas.getbbox() or (0, 0, canvas.width, canvas.height)
-    glyph = canvas.crop((left, top, right, bottom))
+    rows, cols = np.flatnonzero(canvas.any(axis=1)), np.flatnonzero(canvas.any(axis=0))
+    glyph = canvas[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1] if rows.size else canvas
     box = max(1, round(size * 20 / 28))
-    scale = box / max(glyph.width, glyph.height)
-    new_w, new_h = max(1, round(glyph.width * scale)), max(1, round(glyph.height * scale))
-    small = np.asarray(glyph.resize((new_w, new_h), Image.Resampling.BOX), dtype=np.float64)
-    total = small.sum()
-    if total > 0:
-        cy = (small.sum(axis=1) * np.arange(new_h)).sum() / total
-        cx = (small.sum(axis=0) * np.arange(new_w)).sum() / total
+    scale = box / max(glyph.shape)
+    new_h, new_w = max(1, round(glyph.shape[0] * scale)), max(1, round(glyph.shape[1] * scale))
+    small = np.rint(_box_resize(glyph.astype(np.float64), new_h, new_w)).astype(np.int64)
+    mass = int(small.sum())  # integers: exact
+    if mass > 0:
+        cy = int((small.sum(axis=1) * np.arange(new_h)).sum()) / mass
+        cx = int((small.sum(axis=0) * np.arange(new_w)).sum()) / mass
     else:
         cy, cx = (new_h - 1) / 2.0, (new_w - 1) / 2.0
-    top_px = int(np.clip(round((size - 1) / 2.0 - cy), 0, size - new_h))
-    left_px = int(np.clip(round((size - 1) / 2.0 - cx), 0, size - new_w))
-    out = Image.new("L", (size, size), 0)
-    out.paste(Image.fromarray(small.round().astype(np.uint8)), (left_px, top_px))
+    top = int(np.clip(round((size - 1) / 2.0 - cy), 0, size - new_h))
+    left = int(np.clip(round((size - 1) / 2.0 - cx), 0, size - new_w))
+    out = np.zeros((1, size, size), dtype=np.float64)
+    out[0, top:top + new_h, left:left + new_w] = small
     # A fixed slight blur, scaled with the frame, gives the soft stroke edges of MNIST's anti-aliasing.
-    return np.asarray(out.filter(ImageFilter.GaussianBlur(radius=_BLUR * size / 28)), dtype=np.uint8)
+    blurred = ex.gaussian_blur(out, np.array([_BLUR * size / 28]), mode="constant")
+    return np.rint(np.clip(blurred[0], 0.0, 255.0)).astype(np.uint8)
 
 
 def render_handwritten(labels: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:

@@ -25,7 +25,7 @@ from harness.data.digit_render import FONT_FILES, GLYPHS_SHA256, render_printed
 from harness.data.digit_strokes import render_handwritten
 
 # Bump whenever the generated images or labels change for a given config, so stale cache entries are not reused.
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 DOMAINS = ("printed", "handwritten")
 SPLITS = ("train", "val", "test")
 CLASSES = tuple(range(10))

@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from harness.data import exact as ex
+
 ATTRIBUTES = ("Black_Hair", "Blond_Hair", "Brown_Hair", "Male", "Young")  # StarGAN's selected_attrs, in order
 EXPRESSIONS = ("angry", "contemptuous", "disgusted", "fearful", "happy", "neutral", "sad", "surprised")
 NEUTRAL = EXPRESSIONS.index("neutral")
@@ -43,8 +45,10 @@ _IRIS = np.array([[0.35, 0.20, 0.10], [0.25, 0.45, 0.70], [0.30, 0.50, 0.30], [0
 
 def sample_identity(rng: np.random.Generator) -> dict[str, object]:
     """A person's fixed geometry and colours (every value a float, or an RGB array)."""
-    u = rng.uniform
-    skin = _SKIN_LIGHT + (_SKIN_DARK - _SKIN_LIGHT) * u(0, 0.85) + rng.normal(0, 0.02, 3).astype(np.float32)
+    def u(low: float, high: float) -> float:
+        return ex.uniform(rng, low, high)
+
+    skin = _SKIN_LIGHT + (_SKIN_DARK - _SKIN_LIGHT) * u(0, 0.85) + ex.normal(rng, 0.0, 0.02, 3).astype(np.float32)
     return {
         "rx": u(0.38, 0.47), "ry_top": u(0.50, 0.58), "ry_bot": u(0.50, 0.62), "jaw": u(-0.3, 0.3),
         "skin": np.clip(skin, 0, 1), "ear": u(0.055, 0.085), "eye_dx": u(0.14, 0.2), "eye_y": u(-0.13, -0.05),
@@ -87,12 +91,12 @@ def _face_mask(x, y, p: dict, male: bool) -> np.ndarray:
     lower_exp = (3.0 if male else 2.0) + p["jaw"]
     rx_low = p["rx"] * (1.0 if male else 0.92)
     top = (y < 0) & ((x / p["rx"]) ** 2 + (y / p["ry_top"]) ** 2 <= 1)
-    bottom = (y >= 0) & (np.abs(x / rx_low) ** lower_exp + np.abs(y / p["ry_bot"]) ** 2.0 <= 1)
+    bottom = (y >= 0) & (ex.power(np.abs(x / rx_low), lower_exp) + (y / p["ry_bot"]) ** 2 <= 1)
     return top | bottom
 
 
 def _hair_colour(hair: int, young: bool, rng: np.random.Generator) -> np.ndarray:
-    colour = HAIR[hair] + rng.normal(0, 0.025, 3).astype(np.float32)
+    colour = HAIR[hair] + ex.normal(rng, 0.0, 0.025, 3).astype(np.float32)
     if not young:
         colour = colour * 0.45 + GREY * 0.55
     return np.clip(colour, 0, 1)
@@ -100,23 +104,25 @@ def _hair_colour(hair: int, young: bool, rng: np.random.Generator) -> np.ndarray
 
 def _draw_hair(img, x, y, p, face, colour, male: bool, young: bool, back: bool) -> None:
     """Long hair behind the head (women, ``back=True``) or the hair cap over the forehead (everyone)."""
-    strands = 1 + 0.1 * np.sin(x * 90 + np.sin(y * 7) * 2)[..., None]
+    def strands(region: np.ndarray) -> np.ndarray:  # hair texture, computed only where hair is drawn
+        return (1 + 0.1 * ex.sin(x[region] * 90 + ex.sin(y[region] * 7) * 2))[:, None]
+
     if back:
         if not male:
             region = _ellipse(x, y, 0, -0.05, p["rx"] * 1.32, p["ry_top"] * 1.15)
             region |= (np.abs(x) <= p["rx"] * 1.3) & (y >= -0.05) & (y <= 0.72 - 0.3 * (x / p["rx"]) ** 2)
             _paint(img, region, colour * 0.85)
-            img[region] = np.clip(img[region] * strands[region], 0, 1)
+            img[region] = np.clip(img[region] * strands(region), 0, 1)
         return
     hairline = p["hairline"] - (0.0 if young else 0.07) + (0.0 if male else 0.04)
     drop = 0.28 if male else 0.55  # how far the hair comes down the temples
-    line = hairline + drop * (x / p["rx"]) ** 2 + 0.05 * np.tanh((x - p["part"]) * 20)
+    line = hairline + drop * (x / p["rx"]) ** 2 + 0.05 * ex.tanh((x - p["part"]) * 20)
     head = _ellipse(x, y, 0, -0.02, p["rx"] * (1.08 if male else 1.14), p["ry_top"] * (1.1 if male else 1.16))
     brow_top = p["eye_y"] - p["eye_ry"] - p["brow_gap"] - 0.06
     clear = face & (y > brow_top) & (np.abs(x) < p["eye_dx"] + p["eye_rx"] + 0.03)  # never over brows and eyes
     region = head & (y < line) & ((y < 0.1) | ~face) & ~clear
     _paint(img, region, colour)
-    img[region] = np.clip(img[region] * strands[region], 0, 1)
+    img[region] = np.clip(img[region] * strands(region), 0, 1)
 
 
 def _draw_age(img, x, y, p, face, skin, young: bool, male: bool) -> None:
@@ -126,7 +132,7 @@ def _draw_age(img, x, y, p, face, skin, young: bool, male: bool) -> None:
     forehead = face & (y < p["eye_y"] - p["brow_gap"] - 0.05)
     for k in range(3):
         level = p["eye_y"] - p["brow_gap"] - 0.09 - 0.045 * k
-        _paint(img, forehead & _band(x, y, -0.2, 0.2, lambda xs, lv=level: lv + 0.02 * np.cos(xs * 9), t), line_col)
+        _paint(img, forehead & _band(x, y, -0.2, 0.2, lambda xs, lv=level: lv + 0.02 * ex.cos(xs * 9), t), line_col)
     for side in (-1, 1):
         x0 = side * p["nose_w"] * 0.9
         x1 = side * (p["mouth_w"] + 0.05)
@@ -134,10 +140,10 @@ def _draw_age(img, x, y, p, face, skin, young: bool, male: bool) -> None:
         fold = _band(x, y, lo, hi, lambda xs, a=x0, b=x1: p["eye_y"] + p["nose_len"] + (xs - a) / (b - a) * (
             p["mouth_y"] - p["eye_y"] - p["nose_len"] + 0.02), t * 1.2)
         _paint(img, face & fold, line_col)
-        ex = side * (p["eye_dx"] + p["eye_rx"] + 0.015)
-        lo2, hi2 = sorted((ex, ex + side * 0.05))
+        corner = side * (p["eye_dx"] + p["eye_rx"] + 0.015)
+        lo2, hi2 = sorted((corner, corner + side * 0.05))
         for slope in (-0.5, 0.0, 0.5):  # crow's feet fanning out from the outer eye corner
-            _paint(img, _band(x, y, lo2, hi2, lambda xs, a=ex, k=slope: p["eye_y"] + k * np.abs(xs - a), t * 0.8),
+            _paint(img, _band(x, y, lo2, hi2, lambda xs, a=corner, k=slope: p["eye_y"] + k * np.abs(xs - a), t * 0.8),
                    line_col)
         bag = _ellipse(x, y, side * p["eye_dx"], p["eye_y"] + p["eye_ry"] + 0.03, p["eye_rx"] * 0.9, 0.018)
         _paint(img, bag & ~_ellipse(x, y, side * p["eye_dx"], p["eye_y"] + p["eye_ry"] + 0.02,
@@ -156,7 +162,7 @@ def _draw_eyes(img, x, y, p, expr, gaze: float, brow_colour, male: bool) -> None
         _paint(img, white & _ellipse(x, y, ix, cy, iris_r, iris_r), p["iris"])
         _paint(img, white & _ellipse(x, y, ix, cy, iris_r * 0.45, iris_r * 0.45), (0.03, 0.03, 0.03))
         top = max(ry, 0.006)
-        lid = _band(x, y, cx - p["eye_rx"], cx + p["eye_rx"], lambda xs, c=cx, c_y=cy, r=top: c_y - r * np.sqrt(
+        lid = _band(x, y, cx - p["eye_rx"], cx + p["eye_rx"], lambda xs, c=cx, c_y=cy, r=top: c_y - r * ex.sqrt(
             np.clip(1 - ((xs - c) / p["eye_rx"]) ** 2, 0, 1)), 0.006)
         _paint(img, lid, (0.1, 0.07, 0.06))
         # Brow: inner end at the nose side; tilt > 0 pulls the inner end down (anger), < 0 lifts it (sadness).
@@ -165,7 +171,7 @@ def _draw_eyes(img, x, y, p, expr, gaze: float, brow_colour, male: bool) -> None
         thick = p["brow_thick"] * (1.4 if male else 1.0)
         lo, hi = sorted((inner, outer))
         _paint(img, _band(x, y, lo, hi, lambda xs, a=inner, b=outer, b0=base: b0 + tilt * 0.06 * (xs - b) / (a - b)
-                          - 0.012 * np.sin(np.pi * (xs - a) / (b - a)), thick), brow_colour)
+                          - 0.012 * ex.sin(ex.PI * (xs - a) / (b - a)), thick), brow_colour)
 
 
 def _draw_nose(img, x, y, p, skin, wrinkle: bool) -> None:
@@ -240,16 +246,16 @@ def render_face(p: dict, *, hair: int, male: bool, young: bool, expression: int,
     """
     expr = _scaled_expression(EXPRESSIONS[expression], intensity)
     u, v = _canvas(size, supersample)
-    scale, cx, cy = rng.uniform(1.25, 1.38), rng.normal(0, 0.03), 0.06 + rng.normal(0, 0.025)
+    scale, cx, cy = ex.uniform(rng, 1.25, 1.38), ex.normal(rng, 0.0, 0.03), 0.06 + ex.normal(rng, 0.0, 0.025)
     x, y = (u - cx) / scale, (v - cy) / scale
     img = np.empty((*x.shape, 3), dtype=np.float32)
-    img[:] = rng.uniform(0.25, 0.8, 3).astype(np.float32)
+    img[:] = ex.uniform(rng, 0.25, 0.8, 3).astype(np.float32)
     img *= (1 - 0.15 * (v[..., None] + 1) / 2)
     skin = p["skin"] * (0.96 if young else 0.9) + (0 if young else 0.04)
     hair_colour = _hair_colour(hair, young, rng)
     face = _face_mask(x, y, p, male)
     _draw_hair(img, x, y, p, face, hair_colour, male, young, back=True)
-    _paint(img, _ellipse(x, y, 0, 1.25, 0.95, 0.55), rng.uniform(0.1, 0.9, 3))  # clothes
+    _paint(img, _ellipse(x, y, 0, 1.25, 0.95, 0.55), ex.uniform(rng, 0.1, 0.9, 3))  # clothes
     _paint(img, (np.abs(x) < 0.16) & (y > 0.3) & (y < 0.85), skin * 0.88)  # neck
     for side in (-1, 1):
         _paint(img, _ellipse(x, y, side * p["rx"] * 0.98, -0.02, p["ear"], p["ear"] * 1.5), skin * 0.92)
@@ -264,7 +270,8 @@ def render_face(p: dict, *, hair: int, male: bool, young: bool, expression: int,
     _draw_eyes(img, x, y, p, expr, gaze, np.clip(hair_colour * 0.7, 0, 1), male)
     _draw_nose(img, x, y, p, skin, bool(expr[9]))
     _draw_mouth(img, x, y, p, expr, not male)
-    img *= rng.uniform(0.88, 1.1)
-    img = img.reshape(size, supersample, size, supersample, 3).mean(axis=(1, 3))
-    img += rng.normal(0, 0.008, img.shape).astype(np.float32)
-    return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8).transpose(2, 0, 1)
+    img *= ex.uniform(rng, 0.88, 1.1)
+    blocks = img.reshape(size, supersample, size, supersample, 3)  # box filter: the subsamples summed in order
+    img = ex.sum_axis(ex.sum_axis(blocks, 3), 1) / float(supersample * supersample)
+    img += ex.normal(rng, 0.0, 0.008, img.shape)
+    return ex.to_uint8(img).transpose(2, 0, 1)

@@ -27,9 +27,10 @@ from harness.core.bounds import PositiveCount, Range, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task
+from harness.data import exact as ex
 from harness.data.face_render import ATTRIBUTES, EXPRESSIONS, render_face, sample_identity
 
-GENERATOR_VERSION = "faces-3"  # bump whenever the renderer or the sampling changes, so stale caches are not reused
+GENERATOR_VERSION = "faces-4"  # bump whenever the renderer or the sampling changes, so stale caches are not reused
 DATASETS = ("celeba", "rafd")
 FaceSide = Annotated[int, Range(16, 1024)]  # side of a face image in pixels (a multiple of 4, checked below)
 TestFraction = Annotated[float, Range(0.0, 1.0, open_lo=True, open_hi=True)]  # share of RaFD images held out
@@ -78,13 +79,13 @@ def generate_celeba(config: FacesConfig, count: int, stream: int) -> dict[str, n
     attributes = np.zeros((count, len(ATTRIBUTES)), dtype=np.float32)
     identity = rng.integers(0, config.celeba_identities, count)
     for i in range(count):
-        hair, male, young = int(rng.integers(3)), bool(rng.random() < 0.5), bool(rng.random() < 0.5)
-        smiling = rng.random() < 0.3
+        hair, male, young = int(rng.integers(3)), bool(ex.random(rng) < 0.5), bool(ex.random(rng) < 0.5)
+        smiling = ex.random(rng) < 0.3
         attributes[i, hair], attributes[i, 3], attributes[i, 4] = 1, male, young
         images[i] = render_face(people[identity[i]], hair=hair, male=male, young=young,
                                 expression=EXPRESSIONS.index("happy" if smiling else "neutral"), size=size,
-                                supersample=ss, rng=rng, gaze=float(rng.normal(0, 0.3)),
-                                intensity=float(rng.uniform(0.4, 0.9)) if smiling else 1.0)
+                                supersample=ss, rng=rng, gaze=ex.normal(rng, 0.0, 0.3),
+                                intensity=ex.uniform(rng, 0.4, 0.9) if smiling else 1.0)
     return {"images": images, "attributes": attributes, "identity": identity.astype(np.int64)}
 
 
@@ -100,12 +101,12 @@ def generate_rafd(config: FacesConfig) -> dict[str, np.ndarray]:
     gazes = np.linspace(-1, 1, 3)
     i = 0
     for person, params in enumerate(people):
-        hair, male, young = int(rng.integers(3)), bool(rng.random() < 0.5), bool(rng.random() < 0.6)
+        hair, male, young = int(rng.integers(3)), bool(ex.random(rng) < 0.5), bool(ex.random(rng) < 0.6)
         for expr in range(len(EXPRESSIONS)):
             for variant in range(config.rafd_variants):
                 images[i] = render_face(params, hair=hair, male=male, young=young, expression=expr, size=size,
                                         supersample=ss, rng=rng, gaze=float(gazes[variant % 3]),
-                                        intensity=float(rng.uniform(0.85, 1.15)))
+                                        intensity=ex.uniform(rng, 0.85, 1.15))
                 expression[i], identity[i] = expr, offset + person
                 i += 1
     return {"images": images, "expression": expression, "identity": identity}

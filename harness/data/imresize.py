@@ -29,22 +29,28 @@ PSNR); this module reproduces MATLAB's.
 
 from __future__ import annotations
 
+import functools
 import math
+import operator
 
+import numpy as np
 import torch
 
+from harness.data import exact as ex
 
-def cubic(x: torch.Tensor) -> torch.Tensor:
+
+def cubic(x: np.ndarray) -> np.ndarray:
     """Keys' cubic convolution kernel with a = −0.5 (MATLAB ``imresize``'s ``cubic``), float64."""
-    ax = x.abs()
-    ax2, ax3 = ax * ax, ax * ax * ax
-    inner = (1.5 * ax3 - 2.5 * ax2 + 1) * (ax <= 1)
-    outer = (-0.5 * ax3 + 2.5 * ax2 - 4 * ax + 2) * ((ax > 1) & (ax <= 2))
+    ax = np.abs(np.asarray(x, dtype=np.float64))
+    ax2 = ax * ax
+    ax3 = ax2 * ax
+    inner = ((1.5 * ax3 - 2.5 * ax2) + 1.0) * (ax <= 1)
+    outer = (((-0.5 * ax3 + 2.5 * ax2) - 4.0 * ax) + 2.0) * ((ax > 1) & (ax <= 2))
     return inner + outer
 
 
-def resize_matrix(in_size: int, scale: float, antialias: bool = True) -> torch.Tensor:
-    """The float64 ``(out, in)`` matrix of one pass of MATLAB's bicubic ``imresize`` along an axis of ``in_size``.
+def resize_taps(in_size: int, scale: float, antialias: bool = True) -> tuple[np.ndarray, np.ndarray]:
+    """The taps of one pass of MATLAB's bicubic ``imresize`` along an axis of ``in_size``.
 
     Args:
         in_size: Input length along the axis.
@@ -52,26 +58,44 @@ def resize_matrix(in_size: int, scale: float, antialias: bool = True) -> torch.T
         antialias: Stretch the kernel when shrinking (MATLAB's default).
 
     Returns:
-        Row i holds the weights of output pixel i over the input pixels (mirrored taps folded in); rows sum to 1.
+        ``(index, weights)``, int64 and float64 ``(out, K)``: output pixel i is ``Σ_k weights[i, k] ·
+        input[index[i, k]]`` (mirrored taps already mapped inside the image); each row of weights sums to 1.
+        Computed with ``harness.data.exact``'s elementwise operations, so they are the same bytes everywhere.
     """
     out_size = math.ceil(in_size * scale)
     stretch = scale if (antialias and scale < 1) else 1.0
     width = 4.0 / stretch
-    u = torch.arange(1, out_size + 1, dtype=torch.float64) / scale + 0.5 * (1 - 1 / scale)
-    left = torch.floor(u - width / 2)
-    taps = left[:, None] + torch.arange(math.ceil(width) + 2, dtype=torch.float64)[None, :]  # 1-based positions
+    u = np.arange(1, out_size + 1, dtype=np.float64) / scale + 0.5 * (1 - 1 / scale)
+    left = np.floor(u - width / 2)
+    taps = left[:, None] + np.arange(math.ceil(width) + 2, dtype=np.float64)[None, :]  # 1-based positions
     weights = stretch * cubic(stretch * (u[:, None] - taps))
-    weights = weights / weights.sum(dim=1, keepdim=True)
-    period = torch.arange(2 * in_size)  # 0-based symmetric padding: 0 … n−1, n−1 … 0, repeated
-    mirror = torch.where(period < in_size, period, 2 * in_size - 1 - period)
-    index = mirror[(taps.long() - 1).remainder(2 * in_size)]
-    matrix = torch.zeros(out_size, in_size, dtype=torch.float64)
-    return matrix.scatter_add_(1, index, weights)
+    weights = weights / ex.sum_axis(weights, 1)[:, None]
+    period = np.arange(2 * in_size)  # 0-based symmetric padding: 0 … n−1, n−1 … 0, repeated
+    mirror = np.where(period < in_size, period, 2 * in_size - 1 - period)
+    index = mirror[np.mod(taps.astype(np.int64) - 1, 2 * in_size)]
+    return index, weights
 
 
-def _pass(images: torch.Tensor, matrix: torch.Tensor, dim: int, integer: bool) -> torch.Tensor:
-    """Applies ``matrix`` along ``dim`` (-2 rows, -1 columns) of float64 images; rounds to 0..255 if ``integer``."""
-    out = torch.matmul(matrix, images) if dim == -2 else torch.matmul(images, matrix.T)
+def resize_matrix(in_size: int, scale: float, antialias: bool = True) -> torch.Tensor:
+    """The float64 ``(out, in)`` matrix of one pass (``resize_taps`` with mirrored taps folded in, in tap order)."""
+    index, weights = resize_taps(in_size, scale, antialias)
+    matrix = np.zeros((index.shape[0], in_size), dtype=np.float64)
+    for k in range(index.shape[1]):
+        np.add.at(matrix, (np.arange(index.shape[0]), index[:, k]), weights[:, k])
+    return torch.from_numpy(matrix)
+
+
+def _pass(images: torch.Tensor, taps: tuple[np.ndarray, np.ndarray], dim: int, integer: bool) -> torch.Tensor:
+    """One pass along ``dim`` (-2 rows, -1 columns) of float64 images, taps summed in order (one rounding each).
+
+    Rounds to 0..255 if ``integer``. Only elementwise multiplies and adds, so the result does not depend on the
+    device's matrix kernels.
+    """
+    index, weights = (torch.from_numpy(t).to(images.device) for t in taps)
+    shape = [1] * images.dim()
+    shape[dim] = index.shape[0]
+    terms = (images.index_select(dim, index[:, k]) * weights[:, k].reshape(shape) for k in range(index.shape[1]))
+    out = functools.reduce(operator.add, terms)  # ((t0 + t1) + t2) + …
     return out.round().clamp_(0, 255) if integer else out
 
 
@@ -96,8 +120,8 @@ def imresize(images: torch.Tensor, scale: float, *, antialias: bool = True) -> t
     if not scale > 0:
         raise ValueError(f"imresize: scale must be positive, got {scale}")
     integer = images.dtype == torch.uint8
-    rows = resize_matrix(images.shape[-2], scale, antialias).to(images.device)
-    cols = resize_matrix(images.shape[-1], scale, antialias).to(images.device)
+    rows = resize_taps(images.shape[-2], scale, antialias)
+    cols = resize_taps(images.shape[-1], scale, antialias)
     out = _pass(_pass(images.double(), rows, -2, integer), cols, -1, integer)
     return out.to(torch.uint8) if integer else out
 

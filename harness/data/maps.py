@@ -19,9 +19,10 @@ from harness.core.bounds import ImageSide, PositiveCount, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task, unpaired_halves
+from harness.data import exact as ex
 from harness.data.scene_render import fine_noise, smooth_noise
 
-GENERATOR_VERSION = "maps-1"  # bump whenever the layout or renderers change, so stale caches are not reused
+GENERATOR_VERSION = "maps-2"  # bump whenever the layout or renderers change, so stale caches are not reused
 CLASS_NAMES = ("land", "road", "highway", "water", "park", "building")
 LAND, ROAD, HIGHWAY, WATER, PARK, BUILDING = range(len(CLASS_NAMES))
 MAP_PALETTE = np.array(
@@ -48,15 +49,15 @@ class MapsConfig:
 def _water(rng: np.random.Generator, yy: np.ndarray, xx: np.ndarray, seg: np.ndarray) -> None:
     """A meandering river (half the tiles) or a lake blob (some of the rest)."""
     size = seg.shape[0]
-    if rng.random() < 0.5:
-        along, across = (xx, yy) if rng.random() < 0.5 else (yy, xx)
-        centre = size * rng.uniform(0.2, 0.8) + size * rng.uniform(0.05, 0.15) * np.sin(
-            along * 2 * np.pi / (size * rng.uniform(0.6, 1.5)) + rng.uniform(0, 6.3))
-        seg[np.abs(across - centre) < size * rng.uniform(0.05, 0.12)] = WATER
-    elif rng.random() < 0.5:
-        cy, cx, r = size * rng.uniform(0.2, 0.8), size * rng.uniform(0.2, 0.8), size * rng.uniform(0.1, 0.2)
+    if ex.random(rng) < 0.5:
+        along, across = (xx, yy) if ex.random(rng) < 0.5 else (yy, xx)
+        centre = size * ex.uniform(rng, 0.2, 0.8) + size * ex.uniform(rng, 0.05, 0.15) * ex.sin(
+            along * 2 * ex.PI / (size * ex.uniform(rng, 0.6, 1.5)) + ex.uniform(rng, 0, 6.3))
+        seg[np.abs(across - centre) < size * ex.uniform(rng, 0.05, 0.12)] = WATER
+    elif ex.random(rng) < 0.5:
+        cy, cx, r = size * ex.uniform(rng, 0.2, 0.8), size * ex.uniform(rng, 0.2, 0.8), size * ex.uniform(rng, 0.1, 0.2)
         wobble = 1 + 0.3 * smooth_noise(rng, size, 3)
-        seg[np.hypot(yy - cy, xx - cx) < r * wobble] = WATER
+        seg[ex.hypot(yy - cy, xx - cx) < r * wobble] = WATER
 
 
 def _roads(rng: np.random.Generator, seg: np.ndarray, marks: np.ndarray) -> None:
@@ -69,10 +70,10 @@ def _roads(rng: np.random.Generator, seg: np.ndarray, marks: np.ndarray) -> None
                 seg[band, :] = ROAD
             else:
                 seg[:, band] = ROAD
-    if rng.random() < 0.7:
+    if ex.random(rng) < 0.7:
         pos, width = int(rng.integers(4, size - 8)), 2 * unit + 1
         dashed = (np.arange(size) // (3 * unit)) % 2 == 0
-        if rng.random() < 0.5:
+        if ex.random(rng) < 0.5:
             seg[pos : pos + width, :] = HIGHWAY
             marks[pos + width // 2, dashed] = True
         else:
@@ -89,7 +90,7 @@ def _buildings(rng: np.random.Generator, seg: np.ndarray, roof: np.ndarray, slop
         if not (seg[y : y + h, x : x + w] == LAND).all():
             continue
         seg[y : y + h, x : x + w] = BUILDING
-        roof[y : y + h, x : x + w] = _ROOFS[rng.integers(0, len(_ROOFS))] * rng.uniform(0.85, 1.15)
+        roof[y : y + h, x : x + w] = _ROOFS[rng.integers(0, len(_ROOFS))] * ex.uniform(rng, 0.85, 1.15)
         if w >= h:
             slope[y : y + h // 2, x : x + w], slope[y + h // 2 : y + h, x : x + w] = 1.0, -1.0
         else:
@@ -106,7 +107,7 @@ def generate_tile(rng: np.random.Generator, size: int) -> tuple[np.ndarray, np.n
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
     seg = np.full((size, size), LAND, dtype=np.uint8)
     for _ in range(int(rng.integers(0, 3))):
-        h, w = (size * rng.uniform(0.15, 0.4, 2)).astype(int).tolist()
+        h, w = (size * ex.uniform(rng, 0.15, 0.4, 2)).astype(int).tolist()
         y, x = int(rng.integers(0, size - h)), int(rng.integers(0, size - w))
         seg[y : y + h, x : x + w] = PARK
     _water(rng, yy, xx, seg)
@@ -126,8 +127,8 @@ def _render_aerial(rng: np.random.Generator, seg, roof, slope, marks) -> np.ndar
     trees = (seg == PARK) & (smooth_noise(rng, size, size // 3) + 0.4 * grain > -0.2)
     img[trees] = np.array([0.12, 0.26, 0.09]) * (1 + 0.25 * grain[trees])[:, None]
     yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    theta, freq = rng.uniform(0, np.pi), rng.uniform(1.2, 2.2)
-    ripples = np.sin((xx * np.cos(theta) + yy * np.sin(theta)) * freq + 2 * blotch)
+    theta, freq = ex.uniform(rng, 0, ex.PI), ex.uniform(rng, 1.2, 2.2)
+    ripples = ex.sin((xx * float(ex.cos(theta)) + yy * float(ex.sin(theta))) * freq + 2 * blotch)
     water = seg == WATER
     img[water] *= (1 + 0.12 * ripples[water])[:, None]
     building = seg == BUILDING
@@ -137,10 +138,10 @@ def _render_aerial(rng: np.random.Generator, seg, roof, slope, marks) -> np.ndar
     shadow[shift:, shift:] = building[:-shift, :-shift]
     img[shadow & ~building] *= 0.55
     img[marks & (seg == HIGHWAY)] = (0.85, 0.80, 0.55)
-    temperature = rng.uniform(-0.06, 0.06)
-    img *= rng.uniform(0.8, 1.15) * np.array([1 + temperature, 1.0, 1 - temperature], dtype=np.float32)
-    img += rng.normal(0.0, 0.015, size=img.shape).astype(np.float32)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    temperature = ex.uniform(rng, -0.06, 0.06)
+    img *= ex.uniform(rng, 0.8, 1.15) * np.array([1 + temperature, 1.0, 1 - temperature], dtype=np.float32)
+    img += ex.normal(rng, 0.0, 0.015, img.shape).astype(np.float32)
+    return ex.to_uint8(img)
 
 
 def generate_maps(size: int, count: int, seed: int, stream: int) -> dict[str, torch.Tensor]:

@@ -25,8 +25,9 @@ from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import DomainData, Task, unpaired_halves
+from harness.data import exact as ex
 
-GENERATOR_VERSION = "probe-1"  # bump whenever the generator changes, so stale caches are not reused
+GENERATOR_VERSION = "probe-2"  # bump whenever the generator changes, so stale caches are not reused
 BACKGROUND = (0.92, 0.92, 0.88)  # the known background colour of every probe image (light warm grey)
 _RED, _BLUE, _NAVY = (0.85, 0.12, 0.10), (0.15, 0.35, 0.95), (0.05, 0.08, 0.45)
 _COLOURS = np.array([[0.85, 0.12, 0.10], [0.15, 0.35, 0.95], [0.10, 0.60, 0.20], [0.55, 0.20, 0.65],
@@ -49,7 +50,7 @@ def _shape_mask(kind: str, yy: np.ndarray, xx: np.ndarray, cy: float, cx: float,
     """Bool ``(S, S)`` mask of a disc, a square (half side r) or an upward triangle inscribed in the same box."""
     dy, dx = yy - cy, xx - cx
     if kind == "disc":
-        return dy**2 + dx**2 <= r**2
+        return dy * dy + dx * dx <= r * r
     if kind == "square":
         return (np.abs(dy) <= r) & (np.abs(dx) <= r)
     return (dy <= r) & (dy >= -r) & (np.abs(dx) <= (dy + r) / 2)
@@ -61,9 +62,9 @@ def _layout(rng: np.random.Generator, size: int) -> list[tuple[float, float, flo
     for _ in range(int(rng.integers(1, 4)) * 10):
         if len(objects) == 3:
             break
-        r = size * rng.uniform(0.1, 0.2)
-        cy, cx = rng.uniform(r + 1, size - r - 1, size=2)
-        if all(np.hypot(cy - y, cx - x) > (r + q) * 1.5 + 1 for y, x, q in objects):
+        r = size * ex.uniform(rng, 0.1, 0.2)
+        cy, cx = ex.uniform(rng, r + 1, size - r - 1, size=2)
+        if all(ex.hypot(cy - y, cx - x) > (r + q) * 1.5 + 1 for y, x, q in objects):
             objects.append((float(cy), float(cx), float(r)))
     return objects
 
@@ -87,8 +88,8 @@ def generate_probe(kind: str, size: int, count: int, seed: int, stream: int) -> 
     masks = np.zeros((2, count, size, size), dtype=np.uint8)
     images[:] = BACKGROUND
     for i in range(count):
-        angle, period = rng.uniform(0, np.pi), rng.uniform(3.0, 5.0)
-        stripes = np.mod(xx * np.cos(angle) + yy * np.sin(angle), period) < period / 2
+        angle, period = ex.uniform(rng, 0, ex.PI), ex.uniform(rng, 3.0, 5.0)
+        stripes = np.mod(xx * float(ex.cos(angle)) + yy * float(ex.sin(angle)), period) < period / 2
         for cy, cx, r in _layout(rng, size):
             if kind == "texture":
                 mask = _shape_mask(("disc", "square", "triangle")[rng.integers(0, 3)], yy, xx, cy, cx, r)
@@ -100,8 +101,8 @@ def generate_probe(kind: str, size: int, count: int, seed: int, stream: int) -> 
                 for side, shape in enumerate(("disc", "square")):
                     mask = _shape_mask(shape, yy, xx, cy, cx, r)
                     images[side, i][mask], masks[side, i][mask] = colour, 1
-    images += rng.normal(0.0, 0.01, size=images.shape).astype(np.float32)
-    pixels = torch.from_numpy((np.clip(images, 0, 1) * 255).round().astype(np.uint8)).permute(0, 1, 4, 2, 3)
+    images += ex.normal(rng, 0.0, 0.01, images.shape).astype(np.float32)
+    pixels = torch.from_numpy(ex.to_uint8(images)).permute(0, 1, 4, 2, 3)
     return {"A": pixels[0].contiguous(), "B": pixels[1].contiguous(),
             "mask_A": torch.from_numpy(masks[0]), "mask_B": torch.from_numpy(masks[1])}
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import ndimage
 
+from harness.data import exact as ex
 from harness.data.cityscapes_labels import IGNORE_INDEX, TRAIN_ID
 
 ROAD, SIDEWALK, BUILDING = TRAIN_ID["road"], TRAIN_ID["sidewalk"], TRAIN_ID["building"]
@@ -44,23 +44,23 @@ def smooth_noise(rng: np.random.Generator, size: int, cells: int) -> np.ndarray:
     Returns:
         float32 ``(size, size)``, roughly zero mean and unit variance, varying over ``size / cells`` pixels.
     """
-    grid = rng.standard_normal((cells + 1, cells + 1))
-    out = ndimage.zoom(grid, size / (cells + 1), order=1, mode="nearest", grid_mode=True)
-    return out[:size, :size].astype(np.float32)
+    grid = ex.normal(rng, 0.0, 1.0, (cells + 1, cells + 1))
+    return ex.resize_linear(grid, size).astype(np.float32)
 
 
 def fine_noise(rng: np.random.Generator, size: int) -> np.ndarray:
     """Per-pixel Gaussian grain, float32 ``(size, size)`` with unit variance."""
-    return rng.standard_normal((size, size)).astype(np.float32)
+    return ex.normal(rng, 0.0, 1.0, (size, size)).astype(np.float32)
 
 
 def _sky(rng: np.random.Generator, size: int, horizon_rows: np.ndarray) -> np.ndarray:
     """Blue-to-pale vertical gradient with soft clouds, float32 ``(S, S, 3)``."""
-    top = np.array([0.25, 0.45, 0.80]) + rng.uniform(-0.08, 0.08, 3)
-    low = np.array([0.75, 0.82, 0.90]) + rng.uniform(-0.05, 0.05, 3)
+    top = np.array([0.25, 0.45, 0.80]) + ex.uniform(rng, -0.08, 0.08, 3)
+    low = np.array([0.75, 0.82, 0.90]) + ex.uniform(rng, -0.05, 0.05, 3)
     ramp = np.clip(np.arange(size, dtype=np.float32)[:, None] / max(horizon_rows, 1.0), 0, 1)[..., None]
     sky = (1 - ramp) * top + ramp * low
-    cloud = np.clip(smooth_noise(rng, size, 4) * 0.6 + smooth_noise(rng, size, 9) * 0.3 - rng.uniform(0.0, 0.8), 0, 1)
+    clouds = smooth_noise(rng, size, 4) * 0.6 + smooth_noise(rng, size, 9) * 0.3
+    cloud = np.clip(clouds - ex.uniform(rng, 0.0, 0.8), 0, 1)
     return (sky * (1 - cloud[..., None]) + 0.95 * cloud[..., None]).astype(np.float32)
 
 
@@ -104,12 +104,13 @@ def render_photo(rng: np.random.Generator, layout: SceneLayout) -> np.ndarray:
     void = layout.seg == IGNORE_INDEX
     img[void] = 0.08 + 0.04 * fine_noise(rng, size)[void][:, None]
     xx = np.arange(size, dtype=np.float32)[None, :] / size
-    side = 1 + rng.uniform(-0.2, 0.2) * (xx - 0.5) * 2  # the sun lights one side of the street
+    side = 1 + ex.uniform(rng, -0.2, 0.2) * (xx - 0.5) * 2  # the sun lights one side of the street
     img *= side[..., None]
     haze_colour = np.array([0.78, 0.80, 0.84], dtype=np.float32)
-    haze = 0.45 * (1 - np.clip(layout.depth, 0, 1)) ** 3 * (layout.seg != SKY)
+    far = 1 - np.clip(layout.depth, 0, 1)
+    haze = 0.45 * (far * far * far) * (layout.seg != SKY)
     img = img * (1 - haze[..., None]) + haze_colour * haze[..., None]
-    temperature = rng.uniform(-0.08, 0.08)
-    img *= rng.uniform(0.75, 1.15) * np.array([1 + temperature, 1.0, 1 - temperature], dtype=np.float32)
-    img += rng.normal(0.0, 0.015, size=img.shape).astype(np.float32)
-    return (np.clip(img, 0, 1) * 255).round().astype(np.uint8)
+    temperature = ex.uniform(rng, -0.08, 0.08)
+    img *= ex.uniform(rng, 0.75, 1.15) * np.array([1 + temperature, 1.0, 1 - temperature], dtype=np.float32)
+    img += ex.normal(rng, 0.0, 0.015, img.shape).astype(np.float32)
+    return ex.to_uint8(img)

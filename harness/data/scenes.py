@@ -21,6 +21,7 @@ from harness.core.bounds import ImageSide, PositiveCount, Seed
 from harness.core.cache import load_or_generate
 from harness.core.errors import HarnessError
 from harness.core.task import DomainData, Task, unpaired_halves
+from harness.data import exact as ex
 from harness.data.cityscapes_labels import (
     IGNORE_INDEX,
     NUM_CLASSES,
@@ -49,14 +50,14 @@ _CAR_COLOURS = np.array(
 
 def _ground(rng: np.random.Generator, size: int) -> dict[str, object]:
     """Camera and street geometry: horizon row, vanishing column, road/sidewalk/verge half-widths."""
-    hw = size * rng.uniform(0.35, 0.6)
+    hw = size * ex.uniform(rng, 0.35, 0.6)
     return {
-        "h": size * rng.uniform(0.36, 0.5),  # horizon row
-        "vx": size * rng.uniform(0.38, 0.62),  # vanishing point column
-        "shift": size * rng.uniform(-0.12, 0.12),  # road centre at the bottom row, relative to vx
+        "h": size * ex.uniform(rng, 0.36, 0.5),  # horizon row
+        "vx": size * ex.uniform(rng, 0.38, 0.62),  # vanishing point column
+        "shift": size * ex.uniform(rng, -0.12, 0.12),  # road centre at the bottom row, relative to vx
         "hw": hw,  # road half-width at the bottom row
-        "walk": hw * (1 + rng.uniform(0.25, 0.45)),  # outer edge of the sidewalk
-        "verge": rng.uniform(0.1, 0.35) if rng.random() < 0.4 else 0.0,  # relative terrain strip width
+        "walk": hw * (1 + ex.uniform(rng, 0.25, 0.45)),  # outer edge of the sidewalk
+        "verge": ex.uniform(rng, 0.1, 0.35) if ex.random(rng) < 0.4 else 0.0,  # relative terrain strip width
     }
 
 
@@ -91,15 +92,15 @@ def _draw_facades(rng: np.random.Generator, g: dict, yy, xx, seg, tint, part, de
         valid = t_col > 1e-3
         z = 1.0 / np.maximum(t_col, 1e-3)
         n_seg = int(rng.integers(3, 7))
-        bounds = np.cumsum(rng.uniform(0.5, 2.5, size=n_seg)) + rng.uniform(0.0, 0.4)
-        heights = size * rng.uniform(0.3, 1.1, size=n_seg)
-        kinds = rng.random(n_seg) < 0.25  # True = a row of trees instead of a building
+        bounds = np.cumsum(ex.uniform(rng, 0.5, 2.5, size=n_seg)) + ex.uniform(rng, 0.0, 0.4)
+        heights = size * ex.uniform(rng, 0.3, 1.1, size=n_seg)
+        kinds = ex.random(rng, n_seg) < 0.25  # True = a row of trees instead of a building
         colours = _FACADE_COLOURS[rng.integers(0, len(_FACADE_COLOURS), size=n_seg)]
         index = np.searchsorted(bounds, z)
         has = valid & (index < n_seg)
         index = np.minimum(index, n_seg - 1)
         ground_row = g["h"] + t_col * (size - g["h"])
-        wobble = 1 + 0.25 * np.sin(z * 9.0 + rng.uniform(0, 6.3)) * kinds[index]
+        wobble = 1 + 0.25 * ex.sin(z * 9.0 + ex.uniform(rng, 0, 6.3)) * kinds[index]
         top_row = g["h"] - t_col * heights[index] * wobble
         on = has[None, :] & (yy >= top_row[None, :]) & (yy < ground_row[None, :])
         trees = on & kinds[index][None, :]
@@ -109,7 +110,7 @@ def _draw_facades(rng: np.random.Generator, g: dict, yy, xx, seg, tint, part, de
         tint[trees] = (0.25, 0.42, 0.15)
         depth[on] = np.broadcast_to(np.clip(t_col, 0, 1)[None, :], depth.shape)[on]
         height = (ground_row[None, :] - yy) / np.maximum(t_col[None, :], 1e-3)
-        period_z, period_v = rng.uniform(0.12, 0.25), size * rng.uniform(0.12, 0.2)
+        period_z, period_v = ex.uniform(rng, 0.12, 0.25), size * ex.uniform(rng, 0.12, 0.2)
         windows = (np.mod(z[None, :], period_z) < 0.55 * period_z) & (np.mod(height, period_v) > 0.45 * period_v)
         windows &= height > period_v * 0.8
         part[build & windows] = PART_GLASS
@@ -119,14 +120,14 @@ def _draw_poles(rng: np.random.Generator, g: dict, yy, xx, seg, tint, depth) -> 
     """Street-light poles at the kerb, some carrying a traffic sign."""
     size = yy.shape[0]
     for _ in range(int(rng.integers(0, 4))):
-        t = 1.0 / rng.uniform(1.2, 6.0)
+        t = 1.0 / ex.uniform(rng, 1.2, 6.0)
         lateral = rng.choice((-1.0, 1.0)) * g["hw"] * 1.08
         x = g["vx"] + t * (g["shift"] + lateral)
         bottom, top = g["h"] + t * (size - g["h"]), g["h"] + t * (size - g["h"]) - t * size * 0.9
         half = max(0.5, t * size * 0.012)
         pole = (np.abs(xx - x) <= half) & (yy >= top) & (yy < bottom)
         seg[pole], tint[pole], depth[pole] = POLE, (0.35, 0.36, 0.38), t
-        if rng.random() < 0.6:
+        if ex.random(rng) < 0.6:
             sign = (np.abs(xx - x) <= max(1.0, t * size * 0.05)) & (yy >= top) & (yy < top + max(1.0, t * size * 0.1))
             seg[sign], tint[sign], depth[sign] = SIGN, (0.90, 0.78, 0.10), t
 
@@ -134,17 +135,17 @@ def _draw_poles(rng: np.random.Generator, g: dict, yy, xx, seg, tint, depth) -> 
 def _draw_objects(rng: np.random.Generator, g: dict, yy, xx, seg, tint, part, depth) -> None:
     """Cars on the road and persons on the sidewalks, drawn far to near so near ones occlude."""
     size = yy.shape[0]
-    things = [("car", rng.uniform(1.1, 7.0)) for _ in range(int(rng.integers(0, 5)))]
-    things += [("person", rng.uniform(1.0, 5.0)) for _ in range(int(rng.integers(0, 4)))]
+    things = [("car", ex.uniform(rng, 1.1, 7.0)) for _ in range(int(rng.integers(0, 5)))]
+    things += [("person", ex.uniform(rng, 1.0, 5.0)) for _ in range(int(rng.integers(0, 4)))]
     for kind, z in sorted(things, key=lambda item: -item[1]):
         t = 1.0 / z
         if kind == "car":
-            lateral = rng.uniform(-0.7, 0.7) * g["hw"]
-            width = t * size * rng.uniform(0.28, 0.38)
-            height = width * rng.uniform(0.7, 0.85)
+            lateral = ex.uniform(rng, -0.7, 0.7) * g["hw"]
+            width = t * size * ex.uniform(rng, 0.28, 0.38)
+            height = width * ex.uniform(rng, 0.7, 0.85)
         else:
-            lateral = rng.choice((-1.0, 1.0)) * rng.uniform(g["hw"] * 1.1, g["walk"] * 0.95)
-            height = t * size * rng.uniform(0.45, 0.6)
+            lateral = rng.choice((-1.0, 1.0)) * ex.uniform(rng, g["hw"] * 1.1, g["walk"] * 0.95)
+            height = t * size * ex.uniform(rng, 0.45, 0.6)
             width = height * 0.32
         cx, bottom = g["vx"] + t * (g["shift"] + lateral), g["h"] + t * (size - g["h"])
         u, v = (xx - cx) / (width / 2), (bottom - yy) / height  # u in [-1, 1], v in [0, 1] over the object
@@ -160,7 +161,7 @@ def _draw_objects(rng: np.random.Generator, g: dict, yy, xx, seg, tint, part, de
             torso = ((u / 0.9) ** 2 + ((v - 0.5) / 0.42) ** 2 <= 1) | ((np.abs(u) < 0.5) & (v >= 0) & (v < 0.45))
             head = (u / 0.5) ** 2 + ((v - 0.92) / 0.09) ** 2 <= 1
             mask = torso | head
-            seg[mask], tint[mask], part[mask] = PERSON, rng.uniform(0.05, 0.8, size=3), PART_NONE
+            seg[mask], tint[mask], part[mask] = PERSON, ex.uniform(rng, 0.05, 0.8, size=3), PART_NONE
             tint[head] = (0.80, 0.62, 0.50)
         depth[mask] = t
 
@@ -168,10 +169,10 @@ def _draw_objects(rng: np.random.Generator, g: dict, yy, xx, seg, tint, part, de
 def _draw_ignore(rng: np.random.Generator, yy, xx, seg) -> None:
     """Cityscapes-style void pixels: the ego vehicle's bonnet and a rectification border."""
     size = yy.shape[0]
-    if rng.random() < 0.6:
-        bonnet = size * rng.uniform(0.03, 0.09) * (1 - 0.6 * ((xx - size / 2) / (size / 2)) ** 2)
+    if ex.random(rng) < 0.6:
+        bonnet = size * ex.uniform(rng, 0.03, 0.09) * (1 - 0.6 * ((xx - size / 2) / (size / 2)) ** 2)
         seg[yy > size - bonnet] = IGNORE_INDEX
-    if rng.random() < 0.25:
+    if ex.random(rng) < 0.25:
         seg[:, :1], seg[:, -1:] = IGNORE_INDEX, IGNORE_INDEX
 
 
@@ -201,7 +202,7 @@ def generate_layout(rng: np.random.Generator, size: int) -> SceneLayout:
 
 # --- the task --------------------------------------------------------------------------------------------------
 
-GENERATOR_VERSION = "scenes-1"  # bump whenever the layout or renderer changes, so stale caches are not reused
+GENERATOR_VERSION = "scenes-2"  # bump whenever the layout or renderer changes, so stale caches are not reused
 SPLITS = ("train", "val", "test")
 
 

@@ -6,7 +6,8 @@ Layout of an SR task (domains ``("LR", "HR")``, paired):
   tiles at the same places (side ``tile / scale``). Training batches are random crops inside these tiles (the
   model's batch sampler), as BasicSR's sub-image extraction does for DIV2K; label ``"source"`` (int64) is the
   photo each tile comes from.
-- ``test``: *whole* images (the benchmarks' protocol), zero-padded to the largest one so they stack; label
+- ``test``: whole images (the benchmarks' protocol) or the crops of a grid, zero-padded to the largest one so they
+  stack; label
   ``"size"`` (int64 ``(N, 2)``: height, width) holds each image's true size, so a protocol crops the padding off.
 
 HR photos are first cropped to multiples of the scale ("modcrop", as the SR benchmarks do) so that LR and HR align
@@ -48,12 +49,17 @@ def modcrop(image: torch.Tensor, scale: int) -> torch.Tensor:
     return image[..., :height, :width]
 
 
-def centre_crop(image: torch.Tensor, side: int, scale: int) -> torch.Tensor:
-    """A centred crop of at most ``side`` pixels per side, its corner aligned to ``scale`` (smoke runs)."""
-    height, width = min(side, image.shape[-2]), min(side, image.shape[-1])
-    top = (image.shape[-2] - height) // 2 // scale * scale
-    left = (image.shape[-1] - width) // 2 // scale * scale
-    return image[..., top : top + height, left : left + width]
+def grid_crops(photo: Photo, side: int, scale: int) -> list[Photo]:
+    """Every non-overlapping ``side`` px crop of ``photo`` (modcropped first), row by row; ``name@top,left``.
+
+    A photo smaller than ``side`` in a dimension gives one crop of its whole extent there.
+    """
+    image = modcrop(photo.hr, scale)
+    height, width = image.shape[-2:]
+    rows = range(0, max(height - side, 0) + 1, side) if height >= side else [0]
+    cols = range(0, max(width - side, 0) + 1, side) if width >= side else [0]
+    return [Photo(f"{photo.name}@{top},{left}", image[..., top : top + side, left : left + side])
+            for top in rows for left in cols]
 
 
 def pair(photo: Photo, scale: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -9,7 +9,10 @@ hyper-parameters; the profile supplies steps and batch size (``Recipe``). Everyt
   initialisation under a forked RNG (the global RNG is left alone); deterministic for a seed on CPU. The trained
   weights are rounded to float16 (stored at half the size; the stored and the in-memory judge are the same).
 - ``judge_key``: ``stable_hash`` of the spec's name and architecture version, the network parameters, the recipe and
-  the sha256 of the exact training tensors, so a key names one judge on every machine.
+  what defines the training data: for an embedded task its origin (task name and generator cache key: generator
+  version and config), else the sha256 of the exact training tensors. So a committed judge is found by its
+  definition on every machine, and ``data_sha256`` is then *checked* against its pin (``metrics.judges.resolve``):
+  a machine that generates other bytes gets a warning naming both hashes, not a silent retrain.
 - ``save_judge`` / ``load_judge_file``: one file format (float16 state dict plus name, version and parameters), read
   with ``weights_only=True``.
 - ``Judge.provenance``: the judge's description, the first 12 hex digits of ``weights_sha256`` of its loaded state
@@ -22,7 +25,7 @@ turns any judge's ``features`` into a torch-fidelity extractor.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Literal
 
@@ -53,12 +56,15 @@ class JudgeData:
         params: Network factory arguments fixed by the data; must hold ``num_classes`` (targets are checked
             against it); stored with the weights.
         ignore_index: Target value left out of the loss (255 for Cityscapes trainIds), ``IGNORE_NONE`` for none.
+        origin: What defines the data when it is generated (``"<task>:<generator cache key>"``, set by
+            ``with_origin``); empty for real datasets, whose judges are keyed by the data's sha256.
     """
 
     images: torch.Tensor
     targets: torch.Tensor
     params: Mapping[str, int]
     ignore_index: int = IGNORE_NONE
+    origin: str = ""
 
 
 @dataclass(frozen=True)
@@ -208,10 +214,26 @@ def train_judge(spec: JudgeSpec, data: JudgeData, recipe: Recipe, *, device: tor
     return model.eval()
 
 
+def with_origin(data: JudgeData, task: Task) -> JudgeData:
+    """``data`` marked with its task's generator identity (embedded tasks have ``meta["cache_key"]``, real ones not)."""
+    key = task.meta.get("cache_key")
+    return replace(data, origin=f"{task.name}:{key}") if key else data
+
+
+def data_sha256(data: JudgeData) -> str:
+    """Full sha256 of a judge's exact training tensors (images, then targets)."""
+    return tensors_sha256(data.images, data.targets)
+
+
 def judge_key(spec: JudgeSpec, data: JudgeData, recipe: Recipe) -> str:
-    """The one key of a judge: spec name and version, network params, recipe, training data (sha256, ignore index)."""
-    return stable_hash(spec.name, spec.arch, dict(sorted(data.params.items())), asdict(recipe),
-                       tensors_sha256(data.images, data.targets), data.ignore_index)
+    """The one key of a judge: spec name and version, network params, recipe, and what defines the data.
+
+    That is the data's origin for a generated task (its bytes are checked against the pin separately), else the
+    sha256 of the training tensors; plus the ignore index.
+    """
+    defines = f"origin:{data.origin}" if data.origin else data_sha256(data)
+    return stable_hash(spec.name, spec.arch, dict(sorted(data.params.items())), asdict(recipe), defines,
+                       data.ignore_index)
 
 
 def save_judge(spec: JudgeSpec, model: nn.Module, params: Mapping[str, int], path: str | Path) -> None:

@@ -1,9 +1,13 @@
 """Which judge a task gets: the committed (pinned) one when its key is listed, else one trained and cached here.
 
-The committed judges (``metrics/judges/weights/*.pt``, listed with their weights sha256 in ``metrics.judges.pins``)
-make the embedded benchmark's judges the same on every machine. Any other configuration (other data sizes, other
-judge steps, a real dataset) trains its judge on first use, caches it under ``cache_root()/judges/<name>-<key>.pt``
-and marks every row ``judge_source=local``: its weights, and so its numbers, depend on the machine that trained it.
+The committed judges (``metrics/judges/weights/*.pt``, listed with their weights and training-data sha256 in
+``metrics.judges.pins``) make the embedded benchmark's judges the same on every machine. A pin is found by what
+defines the judge (``judge_key``: for an embedded task, its generator version and config); the data generated here
+is then checked against the pin's ``data_sha256``, and a mismatch is one warning naming the task, both hashes and
+the likely cause, while the committed judge is still used (so every protocol string stays the benchmark's). Any
+other configuration (other data sizes, other judge steps, a real dataset) trains its judge on first use, caches it
+under ``cache_root()/judges/<name>-<key>.pt`` and marks every row ``judge_source=local``: its weights, and so its
+numbers, depend on the machine that trained it.
 """
 
 from __future__ import annotations
@@ -16,12 +20,41 @@ import torch
 from harness.core.cache import cache_lock, cache_root, weights_sha256
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from metrics.judges.base import Judge, JudgeData, JudgeSpec, Recipe, judge_key, load_judge_file, save_judge, train_judge
+from metrics.judges.base import (
+    Judge,
+    JudgeData,
+    JudgeSpec,
+    Recipe,
+    data_sha256,
+    judge_key,
+    load_judge_file,
+    save_judge,
+    train_judge,
+    with_origin,
+)
 from metrics.judges.pins import PINS
 
 log = logging.getLogger(__name__)
 
 WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # package data: the committed judges
+
+
+_WARNED: set[str] = set()  # pin keys whose data mismatch was already reported in this process
+
+
+def check_pinned_data(spec: JudgeSpec, data: JudgeData, pin: dict[str, str]) -> None:
+    """Warns (once per judge and process) when the data generated here are not the bytes the pin was trained on."""
+    here = data_sha256(data)
+    if here == pin["data_sha256"] or pin["file"] in _WARNED:
+        return
+    _WARNED.add(pin["file"])
+    task = data.origin.split(":", 1)[0] or "?"
+    log.warning("judge %s: task %r generated on this machine differs from the data its committed judge %s was trained "
+                "on (training data sha256 %s… here, %s… pinned). Likely cause: a numpy, torch, Pillow, scikit-image or "
+                "matplotlib release other than the lock file's (install as the README says), or a generator that "
+                "depends on the CPU (a bug: tests/harness/data/test_same_everywhere.py). The committed judge is used, "
+                "but this machine's task is not the benchmark's, so its numbers are not comparable with others'.",
+                spec.name, task, pin["file"], here[:12], pin["data_sha256"][:12])
 
 
 def pinned_judge(spec: JudgeSpec, key: str, device: torch.device) -> Judge | None:
@@ -61,6 +94,7 @@ def resolve_judge(spec: JudgeSpec, data: JudgeData, recipe: Recipe, *, device: t
     key = judge_key(spec, data, recipe)
     pinned = pinned_judge(spec, key, device)
     if pinned is not None:
+        check_pinned_data(spec, data, PINS[key])
         return pinned
     path = cache_root() / "judges" / f"{spec.name}-{key}.pt"
     if not path.is_file():
@@ -78,7 +112,8 @@ def resolve_judge(spec: JudgeSpec, data: JudgeData, recipe: Recipe, *, device: t
 def judge_for_task(spec: JudgeSpec, task: Task, *, steps: int, batch_size: int, device: torch.device,
                    progress: bool) -> Judge:
     """``resolve_judge`` on the spec's data source for ``task`` at the profile's steps and batch size."""
-    return resolve_judge(spec, spec.data(task), spec.recipe(steps, batch_size), device=device, progress=progress)
+    data = with_origin(spec.data(task), task)
+    return resolve_judge(spec, data, spec.recipe(steps, batch_size), device=device, progress=progress)
 
 
 def pinned_file(name: str, config: str) -> Path:
