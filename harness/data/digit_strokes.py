@@ -204,8 +204,8 @@ def mnist_normalise(canvas: np.ndarray, size: int) -> np.ndarray:
     small = np.rint(_box_resize(glyph.astype(np.float64), new_h, new_w)).astype(np.int64)
     mass = int(small.sum())  # integers: exact
     if mass > 0:
-        cy = int((small.sum(axis=1) * np.arange(new_h)).sum()) / mass
-        cx = int((small.sum(axis=0) * np.arange(new_w)).sum()) / mass
+        cy = int((small.sum(axis=1) * np.arange(new_h)).sum()) / mass  # integers
+        cx = int((small.sum(axis=0) * np.arange(new_w)).sum()) / mass  # integers
     else:
         cy, cx = (new_h - 1) / 2.0, (new_w - 1) / 2.0
     top = int(np.clip(round((size - 1) / 2.0 - cy), 0, size - new_h))

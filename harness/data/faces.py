@@ -98,7 +98,7 @@ def generate_rafd(config: FacesConfig) -> dict[str, np.ndarray]:
     count = config.rafd_identities * len(EXPRESSIONS) * config.rafd_variants
     images = np.empty((count, 3, size, size), dtype=np.uint8)
     expression, identity = np.empty(count, dtype=np.int64), np.empty(count, dtype=np.int64)
-    gazes = np.linspace(-1, 1, 3)
+    gazes = (-1.0, 0.0, 1.0)  # RaFD's left, frontal and right gaze
     i = 0
     for person, params in enumerate(people):
         hair, male, young = int(rng.integers(3)), bool(ex.random(rng) < 0.5), bool(ex.random(rng) < 0.6)

@@ -12,6 +12,7 @@ import torch
 
 from harness.core.cache import weights_sha256
 from harness.core.task import task_sha256
+from harness.data.pins import DATA_SHA256
 from harness.pinned_judges import PINNED_CONFIGS, pinned_recipe, record_pin, write_pins
 from harness.run import main
 from harness.run_config import resolve_config
@@ -19,20 +20,11 @@ from harness.source_judge import judge_data
 from harness.tasks import build_task
 from metrics.judges import pins as pins_module
 from metrics.judges import resolve
-from metrics.judges.base import judge_key, load_judge_file
+from metrics.judges.base import data_sha256, judge_key, load_judge_file
 from metrics.judges.registry import JUDGES
 
 CPU = torch.device("cpu")
-# task_sha256 of each default embedded task as the smoke profile generates it (torch 2.14.1, numpy, the glyph bank).
-SMOKE_DATA_SHA256 = {
-    "digits": "acd6c513450a4e940c9f54cc28a17ba7de3fd95deb6c6ffb607edbe0e8705641",
-    "scenes": "9686879c86bdb4ee4ecdd15329c87222836c5d234353c730684fe4fa748c3846",
-    "maps": "d9e9e8caaa2b0f6802f2c4d3f13b953864e118c9540cd3a01223d8732c23f6cc",
-    "probe_texture": "76cc4e1134472f5c7690beaa7091cb9929f08a6f8b48844dc1515774624706ca",
-    "probe_geometry": "a555ee8b48590d37b34162f907476bc4e1030ece8e48f6bfad437eb37194d442",
-    "faces": "5f437977039fce5a66632a1a55ffaccb9bb5d4936c3f5d9bae1862b25622c7bc",
-    "sr": "d9174d0cfbb127575057331e223f0ef0576df12772eb05b7e6e8ba45e1de145b",  # scikit-image 0.26 photos, imresize
-}
+SMOKE_DATA_SHA256 = DATA_SHA256["smoke"]
 # weights_sha256 of each committed judge (rerun `judges retrain` and update these together with pins.py).
 COMMITTED_WEIGHTS_SHA256 = {
     "digits-smoke.pt": "29339a119919ea922edba3cac62e31139eb70ce14764c052c1ffe8e27dfbd4ee",
@@ -80,7 +72,8 @@ def test_committed_judge_file_is_pinned(config):
     sha = weights_sha256(load_judge_file(JUDGES.get(config.judge), path).state_dict())
     assert sha == COMMITTED_WEIGHTS_SHA256[config.file]
     (pin,) = [p for p in pins_module.PINS.values() if p["file"] == config.file]
-    assert pin == {"judge": config.judge, "config": config.profile, "file": config.file, "weights_sha256": sha}
+    assert {k: v for k, v in pin.items() if k != "data_sha256"} == {
+        "judge": config.judge, "config": config.profile, "file": config.file, "weights_sha256": sha}
 
 
 def test_every_pin_is_tested():
@@ -96,6 +89,8 @@ def test_smoke_runs_load_the_committed_judge(smoke_tasks, config, monkeypatch):
     data = judge_data(spec, smoke_tasks[config.task], run_config.eval)  # as a run builds it (DTN f: its width)
     judge = resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
     assert (judge.source, judge.path.name) == ("pinned", config.file)
+    (pin,) = [p for p in pins_module.PINS.values() if p["file"] == config.file]
+    assert pin["data_sha256"] == data_sha256(data)  # the data generated here are the ones it was trained on
     assert judge.sha256 == COMMITTED_WEIGHTS_SHA256[config.file]
 
 
@@ -105,8 +100,9 @@ def test_standard_pins_match_the_standard_data(config):
     run_config = resolve_config("standard", {})
     spec = JUDGES.get(config.judge)
     recipe = spec.recipe(*pinned_recipe(config, run_config))
-    key = judge_key(spec, judge_data(spec, build_task(config.task, run_config), run_config.eval), recipe)
-    assert pins_module.PINS[key]["file"] == config.file
+    data = judge_data(spec, build_task(config.task, run_config), run_config.eval)
+    pin = pins_module.PINS[judge_key(spec, data, recipe)]
+    assert pin["file"] == config.file and pin["data_sha256"] == data_sha256(data)
 
 
 def test_pins_file_round_trips(tmp_path, monkeypatch):
@@ -126,8 +122,8 @@ def test_retrains_at_once_keep_each_others_pins(tmp_path, monkeypatch):
     monkeypatch.setattr(pins_module, "PINS", dict(pins_module.PINS))
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
     write_pins({**pins_module.PINS, "k-other": {"judge": "digits", "config": "x", "file": "other.pt",
-                                                "weights_sha256": "1" * 64}})  # the other process's write
-    mine = {"judge": "digits", "config": "y", "file": "mine.pt", "weights_sha256": "2" * 64}
+                                                "weights_sha256": "1" * 64, "data_sha256": "a" * 64}})  # other's
+    mine = {"judge": "digits", "config": "y", "file": "mine.pt", "weights_sha256": "2" * 64, "data_sha256": "b" * 64}
     record_pin("k-mine", mine)
     spec = importlib.util.spec_from_file_location("pins_copy", target)
     module = importlib.util.module_from_spec(spec)
@@ -136,6 +132,27 @@ def test_retrains_at_once_keep_each_others_pins(tmp_path, monkeypatch):
     assert pins_module.PINS == module.PINS
     record_pin("k-mine-2", {**mine, "weights_sha256": "3" * 64})  # a retrain of the same file replaces its pin
     assert [k for k, v in pins_module.PINS.items() if v["file"] == "mine.pt"] == ["k-mine-2"]
+
+
+def test_pinned_judge_on_other_data_warns_and_is_still_used(monkeypatch, caplog):
+    """A machine whose generated data differ from the pin's gets the committed judge and one warning naming both."""
+    spec = JUDGES.get("digits")
+    images = torch.zeros(4, 1, 8, 8, dtype=torch.uint8)
+    data = resolve.JudgeData(images, torch.zeros(4, dtype=torch.long), {"num_classes": 10}, origin="digits:abc")
+    recipe = spec.recipe(1, 2)
+    config = next(c for c in PINNED_CONFIGS if c.judge == "digits" and c.profile == "smoke")
+    (pin,) = [p for p in pins_module.PINS.values() if p["file"] == config.file]
+    monkeypatch.setitem(pins_module.PINS, judge_key(spec, data, recipe), pin)
+    monkeypatch.setattr(resolve, "PINS", pins_module.PINS)
+    monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("retrained instead of warning"))
+    monkeypatch.setattr(resolve, "_WARNED", set())
+    with caplog.at_level("WARNING"):
+        judge = resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
+        resolve.resolve_judge(spec, data, recipe, device=CPU, progress=False)
+    assert judge.source == "pinned"
+    warnings = [r.getMessage() for r in caplog.records if "differs from the data" in r.getMessage()]
+    assert len(warnings) == 1 and "'digits'" in warnings[0]
+    assert data_sha256(data)[:12] in warnings[0] and pin["data_sha256"][:12] in warnings[0]
 
 
 def test_judges_list_command(capsys):

@@ -52,3 +52,29 @@ def test_cache_lock_is_released_on_error(tmp_path):
     worker.start()
     worker.join(timeout=5)
     assert acquired.is_set()
+
+
+@pytest.mark.parametrize("damage", ["bytes", "old_format", "garbage"])
+def test_a_task_entry_that_does_not_match_its_hash_is_regenerated(tmp_path, monkeypatch, caplog, damage):
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
+    calls = []
+
+    def generate():
+        calls.append(1)
+        return {"train": {"x": torch.arange(6, dtype=torch.uint8)}}
+
+    _, key = load_or_generate("toy", _Config(), "v1", generate)
+    path = tmp_path / "tasks" / f"toy-{key}.pt"
+    if damage == "bytes":  # a tensor changed on disk, its recorded hash not
+        entry = torch.load(path, weights_only=True)
+        entry["data"]["train"]["x"][0] = 9
+        torch.save(entry, path)
+    elif damage == "old_format":  # an entry without a recorded hash
+        torch.save({"train": {"x": torch.arange(6, dtype=torch.uint8)}}, path)
+    else:
+        path.write_bytes(b"not a torch file")
+    with caplog.at_level("WARNING"):
+        data, _ = load_or_generate("toy", _Config(), "v1", generate)
+    assert len(calls) == 2 and torch.equal(data["train"]["x"], torch.arange(6, dtype=torch.uint8))
+    assert any("regenerating" in r.getMessage() for r in caplog.records)
+    assert load_or_generate("toy", _Config(), "v1", generate)[0]["train"]["x"][0] == 0 and len(calls) == 2
