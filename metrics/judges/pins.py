@@ -7,6 +7,9 @@ on) is checked against the data a run generates, and a mismatch is a warning nam
 """
 
 PINS: dict[str, dict[str, str]] = {
+    "8058d5a39624cde3": {"judge": "digits", "config": "standard", "file": "digits-standard.pt",
+                           "weights_sha256": "c7ad92dc8c1c2bb36b81d0c5259771fa2889c09515197bcf07cca4cfd373d835",
+                           "data_sha256": "1901fe03d8d022cf04730b0cbfedf8e67f18f975b79d32db0ac681d6ddb2c203"},
     "3c6c5a1047cc2c06": {"judge": "sr_content", "config": "smoke", "file": "sr_content-smoke.pt",
                            "weights_sha256": "0bad1aee9804cef5f2f5faa46065e72405d52ce5a6928bfc215b94fdea4ea49c",
                            "data_sha256": "47d77a8c46458910bae86544baf9be5b303df6d029280f1c59b4ecb34c9e5ddd"},
