@@ -50,9 +50,9 @@ for _spec in (
              "geometry-vs-texture probe: the same shapes in another colour/texture, paired"),
     TaskSpec("probe_geometry", "probe", build_probe_geometry,
              "geometry-vs-texture probe: circles to squares at the same places and colours, paired"),
-    TaskSpec("faces", "faces", build_faces,  # run when named (--tasks faces): its four methods cost ~5 CPU-minutes
+    TaskSpec("faces", "faces", build_faces,
              "parametric faces: a CelebA-like set (hair colour, sex, age) and a RaFD-like set (8 expressions), "
-             "identities shared across splits; run when named (--tasks faces)", default=False),
+             "identities shared across splits"),
     TaskSpec("sr", "sr", build_sr,
              "x4 super-resolution of scikit-image's bundled RGB photos (MATLAB bicubic LR; split by photo)"),
     TaskSpec("sr_gray", "sr", build_sr_gray,
