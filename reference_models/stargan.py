@@ -77,8 +77,10 @@ def validate_config(config: StarGANConfig, image_size: int) -> None:
     if image_size % 4 or image_size % 2**config.d_repeat_num:
         raise HarnessError(f"stargan: image size {image_size} must be divisible by 4 (G) and by 2**d_repeat_num = "
                            f"{2**config.d_repeat_num} (D); lower stargan.d_repeat_num")
-    if min(config.steps, config.batch_size, config.n_critic, config.g_conv_dim, config.d_conv_dim) < 1:
-        raise HarnessError("stargan.steps, batch_size, n_critic, g_conv_dim and d_conv_dim must be positive")
+    if min(config.steps, config.batch_size, config.n_critic, config.g_conv_dim, config.d_conv_dim,
+           config.lr_update_step) < 1:
+        raise HarnessError("stargan.steps, batch_size, n_critic, g_conv_dim, d_conv_dim and lr_update_step must be "
+                           "positive")
     check_decay_steps("stargan", config.steps, config.decay_steps)
     if config.lr_schedule not in ("paper", "official") or config.datasets not in ("both", "celeba", "rafd"):
         raise HarnessError("stargan.lr_schedule must be paper|official and stargan.datasets both|celeba|rafd")
@@ -92,8 +94,10 @@ def lr_factor(config: StarGANConfig, step: int) -> float:
         return 1.0
     if config.lr_schedule == "paper":
         return max(0.0, 1.0 - (step - start) / decay)
-    # official: after iteration i+1 with (i+1) % lr_update_step == 0 and i+1 > start, lr -= lr0 / num_iters_decay
-    updates = sum(1 for i in range(start + 1, step + 1) if i % config.lr_update_step == 0)
+    # official (solver.py, train loop): after iteration i + 1 with (i + 1) % lr_update_step == 0 and
+    # i + 1 > num_iters - num_iters_decay, lr -= lr0 / num_iters_decay. The multiples of lr_update_step in
+    # (start, step] number step // u - start // u: a closed form, O(1) per call.
+    updates = step // config.lr_update_step - start // config.lr_update_step
     return 1.0 - updates / decay
 
 

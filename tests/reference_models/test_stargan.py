@@ -80,6 +80,28 @@ def test_lr_schedules() -> None:
     assert lr_factor(official, 101_000) == pytest.approx(1 - 1 / 100_000)
 
 
+def _recounted_official(config: StarGANConfig, step: int) -> float:
+    """The former O(steps) schedule: replays solver.py's loop, one decrement per qualifying iteration."""
+    decay = config.steps // 2 if config.decay_steps == -1 else config.decay_steps
+    start = config.steps - decay
+    if decay == 0 or step < start:
+        return 1.0
+    updates = sum(1 for i in range(start + 1, step + 1) if i % config.lr_update_step == 0)
+    return 1.0 - updates / decay
+
+
+@pytest.mark.parametrize(("steps", "decay", "update"), [(2_000, -1, 100), (2_001, 777, 50), (999, 999, 7),
+                                                        (5_000, 0, 1000), (1_234, 1_000, 1)])
+def test_official_schedule_closed_form_equals_the_recount(steps: int, decay: int, update: int) -> None:
+    cfg = StarGANConfig(steps=steps, decay_steps=decay, lr_update_step=update, lr_schedule="official")
+    assert [lr_factor(cfg, s) for s in range(steps + 1)] == [_recounted_official(cfg, s) for s in range(steps + 1)]
+
+
+def test_lr_update_step_must_be_positive() -> None:
+    with pytest.raises(HarnessError, match="lr_update_step"):
+        validate_config(replace(TINY, lr_update_step=0), 32)
+
+
 def test_tiny_training_step_is_finite_and_updates_both_networks(one_thread) -> None:
     torch.manual_seed(0)
     task = _task()
