@@ -26,11 +26,9 @@ from harness.face_models import (
 )
 from harness.protocols.base import EvalConfig
 from harness.source_judge import dtn_representation
-from metrics.judges.resolve import judge_for_task
-from metrics.judges.sr_features import SR_CONTENT
+from harness.sr_models import build_sr_model
 from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan
 from reference_models.base import ReferenceModel
-from reference_models.sr_networks import load_vgg19
 
 Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
@@ -169,33 +167,6 @@ def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, obj
 
 
 SR_PROTOCOLS: Mapping[str, str] = {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"}
-
-
-def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.ContentNetwork | None:
-    """The feature network of SRGAN's VGG content losses; None for pixel MSE.
-
-    VGG19 from ``vgg19_weights`` when the user gives that file, else the harness's SR feature network trained on the
-    task's HR training tiles (cached).
-    """
-    if config.content == "mse":
-        return None
-    if config.vgg19_weights:
-        network, sha = load_vgg19(config.vgg19_weights)
-        return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
-                                                      f"file sha256 {sha}")
-    if device.type == "meta":  # the suite's dry build: the network's shape only, never trained there
-        untrained = SR_CONTENT.build(SR_CONTENT.data(task).params).to(device)
-        return srgan.ContentNetwork(untrained, untrained.features, "dry build (untrained)")
-    judge = judge_for_task(SR_CONTENT, task, steps=config.judge_steps, batch_size=config.batch_size, device=device,
-                           progress=False)
-    return srgan.ContentNetwork(judge.model, judge.model.features, f"{SR_CONTENT.description}, weights sha256 "
-                                                                   f"{judge.sha256[:12]} ({judge.source})")
-
-
-def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:
-    """SRResNet / SRGAN with the content network this harness supplies (``sr_content_network``)."""
-    srgan.validate_config(config, task.image_size)
-    return srgan.build_srgan(config, task, device, sr_content_network(config, task, device))
 
 
 SRRESNET = ModelSpec(
