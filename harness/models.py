@@ -19,6 +19,7 @@ from harness.core.registry import Registry
 from harness.core.task import Task
 from harness.face_models import (
     FACE_PROTOCOLS,
+    JOINT_FACE_TASKS,
     build_cyclegan_any,
     build_diat_pairs,
     cyclegan_any_batch,
@@ -27,7 +28,7 @@ from harness.face_models import (
 from harness.protocols.base import EvalConfig
 from harness.source_judge import dtn_representation
 from harness.sr_models import build_sr_model
-from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan
+from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan, stargan_sng
 from reference_models.base import ReferenceModel
 
 Setting = Literal["paired", "unpaired", "unconditional"]
@@ -148,10 +149,14 @@ DTN = ModelSpec(
 )
 
 
-STARGAN = ModelSpec(
-    name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan.build_stargan,
-    batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", check=stargan.validate_config,
+STARGAN = ModelSpec(  # one model per dataset (StarGAN-SNG): the paper's Tables 1-3, RaFD's Table 3 from RaFD alone
+    name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan_sng.build_stargan_models,
+    batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", variant="StarGAN-SNG",
+    check=stargan.validate_config,
 )
+STARGAN_JNT = dataclasses.replace(  # one model trained on CelebA and RaFD jointly with the mask vector (§5.5)
+    STARGAN, name="stargan_jnt", variant="StarGAN-JNT", config_overrides={"datasets": "both"},
+    protocols={task: FACE_PROTOCOLS[task] for task in JOINT_FACE_TASKS})
 
 DIAT = ModelSpec(  # one model per attribute-value pair; identity loss on VGG-Face or the harness identity network
     name="diat", paper=diat.PAPER, config_section="diat", build=build_diat_pairs, batch=diat_pairs_batch,
@@ -221,6 +226,7 @@ for _spec in (
     _sr_variant(SRRESNET, "srresnet_vgg22", "SRResNet-VGG22", {"content": "vgg22", "tv_weight": 2e-8},
                 default=False),
     STARGAN,
+    STARGAN_JNT,
     DIAT,
     DIAT_A,
 ):

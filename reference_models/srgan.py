@@ -6,9 +6,9 @@ tensorlayer/srgan reproduction where the paper is silent.
 
 Code name → paper name: ``G`` = G_θG (SRResNet, ``sr_networks.SRResNet``), ``D`` = D_θD (``SRDiscriminator``);
 ``G_content`` = l^SR_X (``"mse"``: pixel MSE on [−1, 1], Eq. 4; ``"vgg22"`` / ``"vgg54"``: MSE of φ2,2 / φ5,4
-feature maps multiplied by s, Eq. 5 with the paper's s = 1/12.75 or a calibrated one, see below), ``G_adv`` = 10⁻³ · l^SR_Gen with
-l_Gen = −log D(G(I_LR)) (Eq. 6), ``G_tv`` = the TV term of SRResNet-VGG22, ``D_real`` / ``D_fake`` = D's
-cross-entropy on HR and on SR images.
+feature maps multiplied by s, Eq. 5: the paper's s = 1/12.75 or a calibrated one, see below), ``G_adv`` =
+10⁻³ · l^SR_Gen with l_Gen = −log D(G(I_LR)) (Eq. 6), ``G_tv`` = the TV term of SRResNet-VGG22, ``D_real`` /
+``D_fake`` = D's cross-entropy on HR and on SR images.
 
 Training (§3.2): LR inputs in [0, 1], HR targets in [−1, 1]; Adam β1 = 0.9. SRResNet: lr 1e-4 for 10⁶ steps.
 SRGAN: initialised from SRResNet-MSE — here the first ``pretrain_steps`` steps train G alone with the MSE, so a
