@@ -108,6 +108,13 @@ def lr_factor(config: StarGANConfig, step: int) -> float:
     return 1.0 - updates / decay
 
 
+def architecture(config: StarGANConfig, image_size: int) -> str:
+    """Provenance of the layers: the official ones, at the paper's sizes (128 px, 64 maps, 6 + 6) or smaller."""
+    paper = (config.g_conv_dim, config.d_conv_dim, config.g_repeat_num, config.d_repeat_num, image_size)
+    sizes = "at the paper's sizes" if paper == (64, 64, 6, 6, 128) else "at this profile's smaller sizes"
+    return f"official code {sizes} (yunjey/stargan model.py)"
+
+
 def schedule_rule(config: StarGANConfig) -> str:
     """How the lr decays, for provenance: the paper's linear decay or the official code's decrements."""
     if config.lr_schedule == "paper":
@@ -128,7 +135,7 @@ class StarGAN:
             image_size: Side of the square images.
             device: Where to train.
         """
-        self.config, self.device, self.label_dims = config, device, dict(label_dims)
+        self.config, self.device, self.label_dims, self.image_size = config, device, dict(label_dims), image_size
         self.datasets = tuple(d for d in DATASET_ORDER if d in label_dims)
         self.joint = len(self.datasets) == 2
         classes = sum(label_dims.values())
@@ -236,13 +243,18 @@ class StarGAN:
         """The datasets whose labels ``translate`` accepts."""
         return self.datasets
 
+    def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
+        """One G reaches every target of a dataset it was trained on, from any input."""
+        return dataset in self.datasets
+
     def provenance(self) -> dict[str, str]:
         """Training data (joint with the mask vector, or one dataset), batch, schedule and lr rule."""
         cfg = self.config
         data = "CelebA and RaFD jointly with the mask vector" if self.joint else f"{self.datasets[0]} only"
         rule = schedule_rule(cfg)
         return {"model_train": f"{data}, batch {cfg.batch_size} per dataset, n_critic {cfg.n_critic}, "
-                               f"{schedule_text(cfg.steps, cfg.decay_steps)} ({rule})"}
+                               f"{schedule_text(cfg.steps, cfg.decay_steps)} ({rule})",
+                "model_architecture": architecture(cfg, self.image_size)}
 
     def networks(self) -> dict[str, nn.Module]:
         """``G`` and ``D`` (D_src and D_cls share the trunk)."""

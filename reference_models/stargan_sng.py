@@ -66,13 +66,17 @@ class StarGANPerDataset:
         """The datasets, each with its own model."""
         return tuple(self.models)
 
+    def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
+        """Each dataset's G reaches every target from any input of that dataset."""
+        return dataset in self.models
+
     def provenance(self) -> dict[str, str]:
         """``model_train``: one model per dataset, each with its own batch and schedule."""
         parts = [f"{d} model: {schedule_text(m.config.steps, m.config.decay_steps)}" for d, m in self.models.items()]
-        rule = schedule_rule(self.config)
+        rule, first = schedule_rule(self.config), next(iter(self.models.values()))
         return {"model_train": f"one model per dataset (StarGAN-SNG), each on its own data only, batch "
                                f"{self.config.batch_size}, n_critic {self.config.n_critic}, {', '.join(parts)} "
-                               f"({rule})"}
+                               f"({rule})", "model_architecture": first.provenance()["model_architecture"]}
 
     def networks(self) -> dict[str, nn.Module]:
         """``"<dataset>/G"`` and ``"<dataset>/D"`` of every model."""
