@@ -145,7 +145,7 @@ CYCLEGAN = ModelSpec(  # digit tasks: DTN's second unpaired baseline; faces task
 DTN = ModelSpec(
     name="dtn", paper=dtn.PAPER, config_section="dtn", build=dtn.build_dtn, batch=dtn.dtn_batch,
     protocols=DIGIT_TRANSFER_PROTOCOLS, setting="unpaired", check=dtn.validate_config, frozen=dtn_representation,
-    compared_with=("dtn_no_const", "dtn_no_tid", "cyclegan"),
+    compared_with=("dtn_no_const", "dtn_no_tid", "dtn_no_d_no_tid", "dtn_no_f", "cyclegan"),
 )
 
 
@@ -213,10 +213,14 @@ for _spec in (
     _ablation(CYCLEGAN, "cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
     DTN,
-    # DTN Table 1 ablations (the no-transfer baseline is the protocol's reference row "source_as_is").
+    # DTN Table 1 ablations (its "Original SVHN image" row is the protocol's reference row "original_source").
     variant_of(DTN, name="dtn_no_const", variant="w/o L_CONST", overrides={"alpha": 0.0},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     variant_of(DTN, name="dtn_no_tid", variant="w/o L_TID", overrides={"beta": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
+    variant_of(DTN, name="dtn_no_d_no_tid", variant="w/o L_D and L_TID", overrides={"use_gan": False, "beta": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
+    variant_of(DTN, name="dtn_no_f", variant="G does not contain f", overrides={"g_contains_f": False},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     SRRESNET,
     SRGAN,
