@@ -166,4 +166,5 @@ def reference_transfer(ctx: EvalContext) -> list[Row]:
 
 
 DIGIT_TRANSFER = ProtocolSpec(name="digit_transfer", evaluate=evaluate_transfer, reference=reference_transfer,
+                              headline=("test_mnist_accuracy", "da_mnist_accuracy"),  # Table 1, then adaptation
                               reference_name=REAL_TARGET)

@@ -223,4 +223,5 @@ def reference_faces(ctx: EvalContext) -> list[Row]:
     return rows
 
 
-FACES = ProtocolSpec(name="faces", evaluate=evaluate_faces, reference=reference_faces, reference_name="real_data")
+FACES = ProtocolSpec(name="faces", evaluate=evaluate_faces, reference=reference_faces, reference_name="real_data",
+                     headline=("expression_error", "expression_error_floor"))  # StarGAN Table 3, the judge's floor
