@@ -24,6 +24,7 @@ from metrics.judges.vgg_face import load_vgg_face
 from reference_models import cyclegan, diat
 
 FACE_TASKS = ("faces", "celeba", "rafd", "celeba_rafd")
+JOINT_FACE_TASKS = ("faces", "celeba_rafd")  # faces tasks with both datasets (where StarGAN-JNT differs from SNG)
 FACE_PROTOCOLS: Mapping[str, str] = dict.fromkeys(FACE_TASKS, "faces")
 
 

@@ -19,6 +19,7 @@ from harness.core.registry import Registry
 from harness.core.task import Task
 from harness.face_models import (
     FACE_PROTOCOLS,
+    JOINT_FACE_TASKS,
     build_cyclegan_any,
     build_diat_pairs,
     cyclegan_any_batch,
@@ -26,11 +27,9 @@ from harness.face_models import (
 )
 from harness.protocols.base import EvalConfig
 from harness.source_judge import dtn_representation
-from metrics.judges.resolve import judge_for_task
-from metrics.judges.sr_features import SR_CONTENT
-from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan
+from harness.sr_models import build_sr_model
+from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan, stargan_sng
 from reference_models.base import ReferenceModel
-from reference_models.sr_networks import load_vgg19
 
 Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
@@ -146,14 +145,18 @@ CYCLEGAN = ModelSpec(  # digit tasks: DTN's second unpaired baseline; faces task
 DTN = ModelSpec(
     name="dtn", paper=dtn.PAPER, config_section="dtn", build=dtn.build_dtn, batch=dtn.dtn_batch,
     protocols=DIGIT_TRANSFER_PROTOCOLS, setting="unpaired", check=dtn.validate_config, frozen=dtn_representation,
-    compared_with=("dtn_no_const", "dtn_no_tid", "cyclegan"),
+    compared_with=("dtn_no_const", "dtn_no_tid", "dtn_no_d_no_tid", "dtn_no_f", "cyclegan"),
 )
 
 
-STARGAN = ModelSpec(
-    name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan.build_stargan,
-    batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", check=stargan.validate_config,
+STARGAN = ModelSpec(  # one model per dataset (StarGAN-SNG): the paper's Tables 1-3, RaFD's Table 3 from RaFD alone
+    name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan_sng.build_stargan_models,
+    batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", variant="StarGAN-SNG",
+    check=stargan.validate_config,
 )
+STARGAN_JNT = dataclasses.replace(  # one model trained on CelebA and RaFD jointly with the mask vector (§5.5)
+    STARGAN, name="stargan_jnt", variant="StarGAN-JNT", config_overrides={"datasets": "both"},
+    protocols={task: FACE_PROTOCOLS[task] for task in JOINT_FACE_TASKS})
 
 DIAT = ModelSpec(  # one model per attribute-value pair; identity loss on VGG-Face or the harness identity network
     name="diat", paper=diat.PAPER, config_section="diat", build=build_diat_pairs, batch=diat_pairs_batch,
@@ -169,33 +172,6 @@ def _ablation(spec: ModelSpec, name: str, variant: str, overrides: dict[str, obj
 
 
 SR_PROTOCOLS: Mapping[str, str] = {"sr": "sr", "sr_gray": "sr", "sr_folders": "sr"}
-
-
-def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.ContentNetwork | None:
-    """The feature network of SRGAN's VGG content losses; None for pixel MSE.
-
-    VGG19 from ``vgg19_weights`` when the user gives that file, else the harness's SR feature network trained on the
-    task's HR training tiles (cached).
-    """
-    if config.content == "mse":
-        return None
-    if config.vgg19_weights:
-        network, sha = load_vgg19(config.vgg19_weights)
-        return srgan.ContentNetwork(network, network, f"VGG19 (torchvision layout) from {config.vgg19_weights}, "
-                                                      f"file sha256 {sha}")
-    if device.type == "meta":  # the suite's dry build: the network's shape only, never trained there
-        untrained = SR_CONTENT.build(SR_CONTENT.data(task).params).to(device)
-        return srgan.ContentNetwork(untrained, untrained.features, "dry build (untrained)")
-    judge = judge_for_task(SR_CONTENT, task, steps=config.judge_steps, batch_size=config.batch_size, device=device,
-                           progress=False)
-    return srgan.ContentNetwork(judge.model, judge.model.features, f"{SR_CONTENT.description}, weights sha256 "
-                                                                   f"{judge.sha256[:12]} ({judge.source})")
-
-
-def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:
-    """SRResNet / SRGAN with the content network this harness supplies (``sr_content_network``)."""
-    srgan.validate_config(config, task.image_size)
-    return srgan.build_srgan(config, task, device, sr_content_network(config, task, device))
 
 
 SRRESNET = ModelSpec(
@@ -237,10 +213,14 @@ for _spec in (
     _ablation(CYCLEGAN, "cyclegan_gan_forward", "GAN + forward cycle", {"use_backward_cycle": False}),
     _ablation(CYCLEGAN, "cyclegan_gan_backward", "GAN + backward cycle", {"use_forward_cycle": False}),
     DTN,
-    # DTN Table 1 ablations (the no-transfer baseline is the protocol's reference row "source_as_is").
+    # DTN Table 1 ablations (its "Original SVHN image" row is the protocol's reference row "original_source").
     variant_of(DTN, name="dtn_no_const", variant="w/o L_CONST", overrides={"alpha": 0.0},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     variant_of(DTN, name="dtn_no_tid", variant="w/o L_TID", overrides={"beta": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
+    variant_of(DTN, name="dtn_no_d_no_tid", variant="w/o L_D and L_TID", overrides={"use_gan": False, "beta": 0.0},
+               protocols=DIGIT_TRANSFER_PROTOCOLS),
+    variant_of(DTN, name="dtn_no_f", variant="G does not contain f", overrides={"g_contains_f": False},
                protocols=DIGIT_TRANSFER_PROTOCOLS),
     SRRESNET,
     SRGAN,
@@ -250,6 +230,7 @@ for _spec in (
     _sr_variant(SRRESNET, "srresnet_vgg22", "SRResNet-VGG22", {"content": "vgg22", "tv_weight": 2e-8},
                 default=False),
     STARGAN,
+    STARGAN_JNT,
     DIAT,
     DIAT_A,
 ):

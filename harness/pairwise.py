@@ -99,8 +99,26 @@ class PairwiseModel:
 
     def provenance(self) -> dict[str, str]:
         """How many pair models, how multi-attribute targets are reached, and the pair models' own provenance."""
-        return {"model_pairs": str(len(self.pairs)), "model_multi_step": "chained pair models (StarGAN 5.2)"
-                } | self.models[self.pairs[0].name].provenance()
+        own = self.models[self.pairs[0].name].provenance()
+        layers = ("official two-domain model per pair, not StarGAN's unpublished re-implementation behind its "
+                  "baseline counts")
+        return {"model_pairs": str(len(self.pairs)), "model_multi_step": "chained pair models (StarGAN 5.2)",
+                "model_architecture": own.get("model_architecture", layers)} | {
+                    k: v for k, v in own.items() if k != "model_architecture"}
+
+    def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
+        """Whether chained pair models reach every ``target`` from its ``source`` (label vectors (N, C))."""
+        if dataset not in self.directions():
+            return False
+        for group in (g for g in self.groups if g.dataset == dataset):
+            have, want = group.values(source), group.values(target)
+            for a, b in torch.unique(torch.stack([have, want], 1), dim=0).tolist():
+                if a != b:
+                    try:
+                        route(self.pairs, group, a, b)
+                    except HarnessError:
+                        return False
+        return True
 
     def networks(self) -> dict[str, nn.Module]:
         """``"<pair>/<network>"`` for every pair model's networks."""

@@ -111,7 +111,7 @@ def _face_model_bounds() -> dict[str, Range]:
     stargan = {"g_conv_dim": _WIDTH, "d_conv_dim": _WIDTH, "g_repeat_num": Range(0, 64), "d_repeat_num": Range(1, 10),
                "lambda_cls": _WEIGHT, "lambda_rec": _WEIGHT, "lambda_gp": _WEIGHT, "g_lr": _LR, "d_lr": _LR,
                "beta1": _BETA, "beta2": _BETA, "n_critic": Range(1, 100), "batch_size": _BATCH, "steps": _STEPS,
-               "decay_steps": Range(-1, _STEPS.hi), "lr_update_step": _STEPS}
+               "decay_steps": Range(-1, _STEPS.hi), "lr_update_step": _STEPS, "rafd_steps": Range(-1, _STEPS.hi)}
     diat = {"ngf": _WIDTH, "n_blocks": Range(0, 64), "enhance_blocks": Range(0, 64), "ndf": _WIDTH,
             "denoise_channels": _WIDTH, "noise_sigma": Range(0.0, 10.0), "lambda_att": _WEIGHT, "lambda_id": _WEIGHT,
             "lambda_reg": _WEIGHT, "lambda_pix": _WEIGHT, "lr": _LR, "beta1": _BETA, "beta2": _BETA,

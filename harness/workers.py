@@ -94,7 +94,7 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
                       sample_dir=work.sample_dir, setting="reference" if spec is None else spec.setting,
                       variant="" if spec is None else spec.variant, progress=config.progress)
     if spec is None:
-        return None if work.train_only else protocol.reference(ctx)  # type: ignore[misc]
+        return None if work.train_only else protocol.mark_headline(protocol.reference(ctx))  # type: ignore[misc]
     cfg = model_config(config, work.model, work.task.name)  # with the profile's task_overrides for this task
     model = build_model(spec, cfg, work.task, device, config.eval, config.progress)
     train_job(spec, cfg, work.task, model, work.job_dir, seed=work.seed, checkpoint_every=config.checkpoint_every,
@@ -103,7 +103,8 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
         return None
     load_trained(model, work.job_dir)
     seed_everything(work.seed, device)
-    return protocol.evaluate(model, dataclasses.replace(ctx, model_provenance=model.provenance()))
+    return protocol.mark_headline(protocol.evaluate(model, dataclasses.replace(ctx,
+                                                                            model_provenance=model.provenance())))
 
 
 def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:

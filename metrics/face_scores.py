@@ -102,3 +102,36 @@ def verification_reference(embeddings: torch.Tensor, people: torch.Tensor, thres
     return {"identity_verification": float((cos_same >= threshold).double().mean()),
             "identity_distance": float((1 - cos_same).mean()),
             "identity_false_accept": float((cos_diff >= threshold).double().mean())}
+
+
+Z95 = 1.959963984540054  # two-sided 95% normal quantile
+
+
+def clustered_rate(outcomes: torch.Tensor, clusters: torch.Tensor) -> dict[str, float]:
+    """A rate and its 95% CI when outcomes are correlated within clusters (the outputs of one input face).
+
+    The rate is the mean of ``outcomes``; its variance is the cluster-robust (sandwich) one of that mean with the
+    small-sample factor G/(G - 1) over G clusters, as a regression of the outcomes on a constant with clustered
+    standard errors (statsmodels ``cov_type="cluster"``): Var = G/(G-1) · Σ_g (Σ_{i∈g} (y_i − p))² / N². The interval
+    is p ± z·√Var (normal), clipped to [0, 1]. One face scored under 7 targets counts as one cluster, not 7 draws.
+
+    Args:
+        outcomes: Bool or 0/1 ``(N,)``, N > 0.
+        clusters: Int64 ``(N,)`` cluster id of each outcome (the input face's index).
+
+    Returns:
+        ``{"rate", "ci_low", "ci_high", "clusters"}``; with one cluster the interval is NaN.
+    """
+    if outcomes.shape != clusters.shape or outcomes.dim() != 1 or outcomes.numel() == 0:
+        raise HarnessError(f"clustered_rate: need equal non-empty (N,) outcomes and clusters, got "
+                           f"{tuple(outcomes.shape)} and {tuple(clusters.shape)}")
+    y = outcomes.double()
+    rate = y.mean()
+    _, group = torch.unique(clusters, return_inverse=True)
+    g = int(group.max()) + 1
+    if g < 2:
+        return {"rate": float(rate), "ci_low": float("nan"), "ci_high": float("nan"), "clusters": 1.0}
+    sums = torch.zeros(g, dtype=torch.float64).index_add_(0, group, y - rate)
+    half = Z95 * float((g / (g - 1) * sums.square().sum()).sqrt() / y.numel())
+    return {"rate": float(rate), "ci_low": max(0.0, float(rate) - half), "ci_high": min(1.0, float(rate) + half),
+            "clusters": float(g)}

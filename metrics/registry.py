@@ -38,7 +38,9 @@ for _spec in (
     MetricSpec("f_constancy", "Taigman et al. 2017 §3 (DTN f-constancy: mean over images of ||f(x) - f(G(x))||^2 / "
                "dim, with DTN's fixed f)", {"f_constancy": False}),
     MetricSpec("expression_error", "StarGAN (Choi et al. 2018) Table 3: % of synthesised faces an expression "
-               "classifier assigns to another expression than the target", {"expression_error": False}),
+               "classifier assigns to another expression than the target; _floor: the same classifier's error on "
+               "real faces of the target expressions (the best a translator can score, informational)",
+               {"expression_error": False, "expression_error_floor": None}),
     MetricSpec("transfer_accuracy", "attribute transfer accuracy: fraction of outputs an attribute classifier reads "
                "at every target value (the measurable side of StarGAN Tables 1-2)", {"transfer_accuracy": True}),
     MetricSpec("identity", "identity preservation: face-verification rate at the real-pair EER threshold, cosine "

@@ -246,7 +246,9 @@ class DIAT:
         """The identity network of the loss and the schedule."""
         cfg = self.config
         loss = "attribute discriminator features (DIAT-A)" if self.identity is None else self.identity.description
-        return {"model_identity_loss": loss,
+        return {"model_architecture": "the harness's design where DIAT's paper is silent (no official code, "
+                                      "docs/faces.md), not StarGAN's unpublished 52.6M re-implementation",
+                "model_identity_loss": loss,
                 "model_train": f"batch {cfg.batch_size}, {cfg.steps} steps ({cfg.denoise_steps} denoiser, "
                                f"{cfg.enhance_steps} enhancement), constant lr"}
 

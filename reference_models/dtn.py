@@ -19,14 +19,27 @@ batch where the paper writes sums, so the scale sits in α, β, γ):
 
 One iteration is one D step on L_D, then one step of g on L_G (the paper alternates them); f never changes.
 
+Budget, stated against the code it is compared with: the unofficial ``yunjey/domain-transfer-network`` (formerly
+``dtn-tensorflow``; ``solver.py`` ``train``) runs ``train_iter`` = 2,000 iterations, and each makes 3 D and 10 g
+updates (a source half: 1 D, 6 g on the adversarial loss alone; a target half: 2 D, 4 g on adversarial + 15·L_TID)
+plus one update of *f* on 15·L_CONST at every 15th batch (every 30th after iteration 1,600; ``model.py``:
+``f_train_op_src`` trains the ``content_extractor`` variables, g never sees L_CONST there). ``steps`` here counts
+iterations of 1 D + 1 g update: the default 2,000 steps are 2,000 g updates, a fifth of that code's 20,000 (the
+smoke and standard profiles run 200 and 1,000); every row says so. The paper's budget is not known.
+
+Table 1's ablations (registry variants): without L_CONST (α = 0), without L_TID (β = 0), without L_D and L_TID
+(``use_gan=False``, β = 0: g learns from α L_CONST alone, no D), and G not containing f (``g_contains_f=False``: G =
+g ∘ e with e a trainable copy of f's architecture, freshly initialised, trained with g; f still scores L_CONST).
+
 What the architecture follows: the paper text was not available to us (``shared/reference/published-results.md``
-§5); its digit networks are known from recollection ([R]) and from the unofficial ``yunjey/dtn-tensorflow``
-(``model.py``; [S]): g is four transposed convolutions (128 x 1 x 1 → 4 → 8 → 16 → 32 px), batch norm and ReLU
-after the first three, tanh at the end; D is four convolutions (32 → 16 → 8 → 4 → 1 px) with batch norm and ReLU,
-its last one giving the three logits. Kernels are DCGAN's 4 x 4 (the paper refers to Radford et al. 2015 for the
-details). Widths are the unofficial code's (g 512-256-128, D 128-256-512), i.e. ``ngf=64``, ``ndf=128``. Where
-the two sources differ, this follows the paper's method: D is ternary (the unofficial code uses a binary D and
-separate source / target updates) and f stays fixed (the unofficial code also trains f on L_CONST).
+§5); its digit networks are known from recollection ([R]) and from the unofficial ``yunjey/dtn-tensorflow``, now
+``yunjey/domain-transfer-network`` (``model.py``; [S]): g is four transposed convolutions (128 x 1 x 1 → 4 → 8 →
+16 → 32 px), batch norm and ReLU after the first three, tanh at the end; D is four convolutions (32 → 16 → 8 → 4 →
+1 px) with batch norm and ReLU, its last one giving the three logits. Kernels are DCGAN's 4 x 4 (the paper refers
+to Radford et al. 2015 for the details). Widths are the unofficial code's (g 512-256-128, D 128-256-512), i.e.
+``ngf=64``, ``ndf=128``. Where the two sources differ, this follows the paper's method: D is ternary (the
+unofficial code uses a binary D and separate source / target updates) and f stays fixed (the unofficial code
+trains f, not g, on L_CONST).
 
 The loss weights α = β = 15 assume a bounded representation: the f the harness supplies ends in batch norm and tanh
 (``metrics/judges/source_digits.py``, as the unofficial code's f). With unbounded features the same α makes L_CONST
@@ -35,6 +48,7 @@ dominate L_G (see that file's docstring for what happened).
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,12 +61,25 @@ from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
+from reference_models.dtn_networks import (
+    SOURCE_FAKE,
+    TARGET_FAKE,
+    TARGET_REAL,
+    Decoder,
+    TernaryDiscriminator,
+    discriminator_loss,
+    generator_gan_loss,
+    total_variation,
+)
 from reference_models.layers import init_weights
 from reference_models.training import load_training_state, training_state
 
+__all__ = ["DTN", "SOURCE_FAKE", "TARGET_FAKE", "TARGET_REAL", "DTNConfig", "Decoder", "TernaryDiscriminator",
+           "build_dtn", "discriminator_loss", "dtn_batch", "generator_gan_loss", "provenance", "to_model_size",
+           "total_variation", "validate_config"]
+
 PAPER = "Taigman, Polyak & Wolf, Unsupervised Cross-Domain Image Generation, ICLR 2017"
 IMAGE_SIZE = 32  # g's output side; MNIST is resized to 32 x 32 (unofficial prepro.py; the paper's g outputs 32 px)
-SOURCE_FAKE, TARGET_FAKE, TARGET_REAL = 0, 1, 2  # the ternary D's classes: D1, D2, D3 of the paper
 DIRECTIONS = ("AtoB",)  # source (domains[0]) → target (domains[1]) only
 
 
@@ -60,8 +87,9 @@ DIRECTIONS = ("AtoB",)  # source (domains[0]) → target (domains[1]) only
 class DTNConfig:
     """DTN hyperparameters; defaults are the paper's digit experiment where known (sources in each comment)."""
 
-    alpha: float = 15.0  # α, weight of L_CONST: 15 in the unofficial code ([S]); the paper's recalled as 15 ([R])
-    beta: float = 15.0  # β, weight of L_TID: 15 in the unofficial code ([S]); recalled as the paper's value ([R])
+    alpha: float = 15.0  # α, weight of g's L_CONST: recalled as the paper's 15 ([R]); the unofficial code's 15
+    # weights an L_CONST that trains f, not g ([S], model.py f_loss_src), so it does not confirm this value
+    beta: float = 15.0  # β, weight of L_TID: 15 in the unofficial code's g loss ([S], g_loss_const_trg); paper [R]
     gamma: float = 0.0  # γ, weight of L_TV: recalled as 0 for digits ("no need for a smoothness term", [R])
     ngf: int = 64  # g width: 8·ngf, 4·ngf, 2·ngf channels = 512-256-128 as the unofficial code ([S])
     ndf: int = 128  # D width: ndf, 2·ndf, 4·ndf channels = 128-256-512 as the unofficial code ([S])
@@ -69,7 +97,11 @@ class DTNConfig:
     beta1: float = 0.5  # Adam beta1: DCGAN's (Radford et al., cited for the networks); unofficial code: TF's 0.9
     beta2: float = 0.999  # Adam beta2 (DCGAN, TF and torch default)
     batch_size: int = 100  # images per domain per step: the unofficial code's ([S])
-    steps: int = 2000  # iterations: the unofficial code's 2,000 ([S]); the paper's is not known
+    steps: int = 2000  # iterations of 1 D + 1 g update; the unofficial code's 2,000 iterations make 3 D + 10 g
+    # updates each (20,000 g updates; [S], solver.py), so this is a fifth of its g budget; the paper's is not known
+    use_gan: bool = True  # False: no D and no L_GANG (Table 1 "w/o L_D and L_TID", with beta = 0)
+    g_contains_f: bool = True  # False: G = g ∘ e, e a trainable, freshly initialised copy of f (Table 1 "G does not
+    # contain f"); f still gives L_CONST
 
 
 def validate_config(config: DTNConfig, image_size: int) -> None:
@@ -83,63 +115,8 @@ def validate_config(config: DTNConfig, image_size: int) -> None:
             raise HarnessError(f"dtn.{name}={getattr(config, name)} must be >= 1")
     if not (0 <= config.beta1 < 1 and 0 <= config.beta2 < 1):
         raise HarnessError(f"dtn.beta1={config.beta1}, dtn.beta2={config.beta2}: Adam betas must be in [0, 1)")
-
-
-class Decoder(nn.Module):
-    """g: representation ``(N, dim)`` → grey image ``(N, 1, 32, 32)`` in [-1, 1] (four transposed convolutions)."""
-
-    def __init__(self, dim: int, ngf: int) -> None:
-        super().__init__()
-        widths = (8 * ngf, 4 * ngf, 2 * ngf)
-        layers: list[nn.Module] = [nn.ConvTranspose2d(dim, widths[0], 4, 1, 0, bias=False)]  # 1 → 4 px
-        for c_in, c_out in zip(widths, widths[1:], strict=False):
-            layers += [nn.BatchNorm2d(c_in), nn.ReLU(True), nn.ConvTranspose2d(c_in, c_out, 4, 2, 1, bias=False)]
-        layers += [nn.BatchNorm2d(widths[-1]), nn.ReLU(True), nn.ConvTranspose2d(widths[-1], 1, 4, 2, 1), nn.Tanh()]
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, z: torch.Tensor) -> torch.Tensor:
-        """``(N, dim)`` → ``(N, 1, 32, 32)`` in [-1, 1]."""
-        return self.net(z[:, :, None, None])
-
-
-class TernaryDiscriminator(nn.Module):
-    """D: grey ``(N, 1, 32, 32)`` in [-1, 1] → logits ``(N, 3)`` over (G(source), G(target), real target)."""
-
-    def __init__(self, ndf: int) -> None:
-        super().__init__()
-        self.net = nn.Sequential(
-            nn.Conv2d(1, ndf, 4, 2, 1), nn.ReLU(True),  # 16 px; no batch norm on the input layer (DCGAN)
-            nn.Conv2d(ndf, 2 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(2 * ndf), nn.ReLU(True),  # 8 px
-            nn.Conv2d(2 * ndf, 4 * ndf, 4, 2, 1, bias=False), nn.BatchNorm2d(4 * ndf), nn.ReLU(True),  # 4 px
-            nn.Conv2d(4 * ndf, 3, 4, 1, 0),  # 1 px, three logits
-            nn.Flatten(),
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``(N, 1, 32, 32)`` in [-1, 1] → logits ``(N, 3)``."""
-        return self.net(x)
-
-
-def discriminator_loss(d_gs: torch.Tensor, d_gt: torch.Tensor, d_t: torch.Tensor) -> torch.Tensor:
-    """L_D from D's logits ``(N, 3)`` on G(source), G(target) and real target images."""
-    return _nll(d_gs, SOURCE_FAKE) + _nll(d_gt, TARGET_FAKE) + _nll(d_t, TARGET_REAL)
-
-
-def generator_gan_loss(d_gs: torch.Tensor, d_gt: torch.Tensor) -> torch.Tensor:
-    """L_GANG: both kinds of generated images should be classified as real target (D3)."""
-    return _nll(d_gs, TARGET_REAL) + _nll(d_gt, TARGET_REAL)
-
-
-def _nll(logits: torch.Tensor, target: int) -> torch.Tensor:
-    """-E log softmax(logits)[target]."""
-    return F.cross_entropy(logits, torch.full((logits.shape[0],), target, dtype=torch.long, device=logits.device))
-
-
-def total_variation(z: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
-    """L_TV with B = 1, averaged over images and pixels: mean of sqrt(dx² + dy² + eps) (eps keeps 0 differentiable)."""
-    dx = z[:, :, :-1, 1:] - z[:, :, :-1, :-1]
-    dy = z[:, :, 1:, :-1] - z[:, :, :-1, :-1]
-    return (dx.pow(2) + dy.pow(2) + eps).sqrt().mean()
+    if not config.use_gan and config.alpha == config.beta == config.gamma == 0:
+        raise HarnessError("dtn.use_gan=false with alpha = beta = gamma = 0 leaves g no loss to learn from")
 
 
 def to_model_size(images: torch.Tensor) -> torch.Tensor:
@@ -168,14 +145,24 @@ class DTN:
         self.f_sha256 = weights_sha256(self.f.state_dict())
         with torch.no_grad():
             dim = self.f(torch.zeros(1, source_channels, IMAGE_SIZE, IMAGE_SIZE, device=device)).shape[1]
-        self.nets: dict[str, nn.Module] = {"g": init_weights(Decoder(dim, config.ngf)).to(device),
-                                           "D": init_weights(TernaryDiscriminator(config.ndf)).to(device)}
-        self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
-                           for name, net in self.nets.items()}
+        self.nets: dict[str, nn.Module] = {"g": init_weights(Decoder(dim, config.ngf)).to(device)}
+        if config.use_gan:
+            self.nets["D"] = init_weights(TernaryDiscriminator(config.ndf)).to(device)
+        if not config.g_contains_f:
+            self.nets["e"] = fresh_copy(self.f)
+        adam = {"lr": config.lr, "betas": (config.beta1, config.beta2)}
+        g_params = [p for name in ("g", "e") if name in self.nets for p in self.nets[name].parameters()]
+        self.optimizers = {"g": torch.optim.Adam(g_params, **adam)}  # e (when there) trains with g, as part of G
+        if config.use_gan:
+            self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), **adam)
+
+    def encoder(self) -> nn.Module:
+        """G's first half: the frozen f, or the trainable e of the "G does not contain f" ablation."""
+        return self.nets.get("e", self.f)
 
     def G(self, images: torch.Tensor) -> torch.Tensor:  # noqa: N802 (the paper's name)
-        """G = g ∘ f: float ``(N, C, H, W)`` in [0, 1] (on the device) → ``(N, 1, 32, 32)`` in [-1, 1]."""
-        return self.nets["g"](self.f(images))
+        """G = g ∘ f (or g ∘ e): float ``(N, C, H, W)`` in [0, 1] (on the device) → ``(N, 1, 32, 32)`` in [-1, 1]."""
+        return self.nets["g"](self.encoder()(images))
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
         """One D step on L_D, then one g step on L_G.
@@ -184,24 +171,31 @@ class DTN:
             batch: ``"source"`` float ``(N, C_s, 32, 32)`` and ``"target"`` float ``(N, 1, 32, 32)``, both in [0, 1].
 
         Returns:
-            ``D`` (L_D), ``GANG`` and, where their weight is > 0, ``CONST``, ``TID``, ``TV`` (each multiplied by its
-            weight), and ``G`` (L_G).
+            ``D`` (L_D) and ``GANG`` (with a D), ``CONST``, ``TID``, ``TV`` where their weight is > 0 (each
+            multiplied by its weight), and ``G`` (L_G).
         """
-        cfg, g, d = self.config, self.nets["g"], self.nets["D"]
+        cfg, g, d = self.config, self.nets["g"], self.nets.get("D")
         s = check_images(batch["source"], "dtn batch['source']", self.source_channels).to(self.device)
         t = check_images(batch["target"], "dtn batch['target']", 1).to(self.device)
         with torch.no_grad():
             f_s, f_t = self.f(s), self.f(t)
         g.train()
-        g_s, g_t = g(f_s), g(f_t)  # G(x) for x in s and in t, [-1, 1]
-        d.requires_grad_(True).train()
-        loss_d = discriminator_loss(d(g_s.detach()), d(g_t.detach()), d(t * 2 - 1))
-        self.optimizers["D"].zero_grad(set_to_none=True)
-        loss_d.backward()
-        self.optimizers["D"].step()
-
-        d.requires_grad_(False)
-        terms = {"GANG": generator_gan_loss(d(g_s), d(g_t))}
+        if "e" in self.nets:  # the "G does not contain f" ablation: G's encoder trains with g
+            e = self.nets["e"].train()
+            g_s, g_t = g(e(s)), g(e(t))
+        else:
+            g_s, g_t = g(f_s), g(f_t)  # G(x) for x in s and in t, [-1, 1]
+        out: dict[str, float] = {}
+        terms: dict[str, torch.Tensor] = {}
+        if d is not None:
+            d.requires_grad_(True).train()
+            loss_d = discriminator_loss(d(g_s.detach()), d(g_t.detach()), d(t * 2 - 1))
+            self.optimizers["D"].zero_grad(set_to_none=True)
+            loss_d.backward()
+            self.optimizers["D"].step()
+            out["D"] = loss_d.item()
+            d.requires_grad_(False)
+            terms["GANG"] = generator_gan_loss(d(g_s), d(g_t))
         if cfg.alpha > 0:  # a zero weight (an ablation) skips the term and its cost
             terms["CONST"] = cfg.alpha * F.mse_loss(self.f((g_s + 1) / 2), f_s)  # f(G(x)) vs f(x), x in s
         if cfg.beta > 0:
@@ -212,8 +206,9 @@ class DTN:
         self.optimizers["g"].zero_grad(set_to_none=True)
         loss_g.backward()
         self.optimizers["g"].step()
-        d.requires_grad_(True)
-        return {"D": loss_d.item(), **{k: v.item() for k, v in terms.items()}, "G": loss_g.item()}
+        if d is not None:
+            d.requires_grad_(True)
+        return out | {k: v.item() for k, v in terms.items()} | {"G": loss_g.item()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
@@ -225,13 +220,15 @@ class DTN:
         if direction not in DIRECTIONS:
             raise HarnessError(f"dtn: direction {direction!r} is not one of {DIRECTIONS} (DTN maps source → target)")
         check_images(images, "dtn translate images", self.source_channels)
-        g = self.nets["g"]
-        was_training = g.training
-        g.eval()
+        nets = [self.nets[name] for name in ("g", "e") if name in self.nets]
+        modes = [net.training for net in nets]
+        for net in nets:
+            net.eval()
         try:
             out = self.G(images.to(self.device))
         finally:
-            g.train(was_training)
+            for net, mode in zip(nets, modes, strict=True):
+                net.train(mode)
         return ((out + 1) / 2).clamp_(0, 1).to(images.device)
 
     def directions(self) -> tuple[str, ...]:
@@ -243,11 +240,11 @@ class DTN:
         return provenance(self.config) | {"model_f": f"frozen, weights sha256 {self.f_sha256[:12]}"}
 
     def networks(self) -> dict[str, nn.Module]:
-        """``g`` and ``D`` (trained) and ``f`` (frozen, not part of the checkpoint)."""
+        """``g``, ``D`` and ``e`` where configured (trained) and ``f`` (frozen, not part of the checkpoint)."""
         return {**self.nets, "f": self.f}
 
     def state_dict(self) -> dict[str, Any]:
-        """g, D, their optimisers, and the sha256 of the f they were trained with; ``weights_only``-loadable."""
+        """g, D (and e), the optimisers, and the sha256 of the f they were trained with; ``weights_only``-loadable."""
         return training_state(self.nets, self.optimizers, {}) | {"f_sha256": self.f_sha256}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -260,11 +257,23 @@ class DTN:
             optimizer.load_state_dict(state["optimizers"][name])
 
 
+def fresh_copy(f: nn.Module) -> nn.Module:
+    """A trainable copy of ``f``'s architecture with every layer re-initialised (its own defaults; global RNG)."""
+    e = copy.deepcopy(f)
+    for module in e.modules():
+        if hasattr(module, "reset_parameters"):
+            module.reset_parameters()  # batch norm: running statistics too
+    return e.requires_grad_(True).train()
+
+
 def provenance(config: DTNConfig) -> dict[str, str]:
     """``model_train`` and ``model_test`` keys (no ``;`` or ``=`` in the values)."""
     weights = f"alpha {config.alpha:g}, beta {config.beta:g}, gamma {config.gamma:g}"
-    return {"model_train": (f"batch {config.batch_size} per domain, {config.steps} steps, Adam lr {config.lr:g} betas "
-                            f"({config.beta1:g}, {config.beta2:g}) constant, one D then one g step, {weights}, "
+    update = "one D then one g update" if config.use_gan else "one g update, no D (w/o L_D)"
+    encoder = "G is g of f" if config.g_contains_f else "G is g of e, e a trainable fresh copy of f's architecture"
+    return {"model_train": (f"batch {config.batch_size} per domain, {config.steps} steps of {update} (the unofficial "
+                            f"code's iteration: 3 D and 10 g updates), Adam lr {config.lr:g} betas "
+                            f"({config.beta1:g}, {config.beta2:g}) constant, {weights}, {encoder}, "
                             f"targets resized to {IMAGE_SIZE} px, no jitter"),
             "model_test": "g in eval mode (running batch-norm statistics), grey 32 px output",
             "model_size": f"ngf {config.ngf}, ndf {config.ndf}"}

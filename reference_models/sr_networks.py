@@ -106,18 +106,23 @@ VGG19_CONFIG = (64, 64, "M", 128, 128, "M", 256, 256, 256, 256, "M", 512, 512, 5
 VGG_LAYERS = {"22": 9, "54": 36}  # φ_{i,j} → number of torchvision ``features`` modules up to its ReLU
 IMAGENET_MEAN = (0.485, 0.456, 0.406)  # torchvision's input normalisation of its ImageNet VGG19 weights
 IMAGENET_STD = (0.229, 0.224, 0.225)
+CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)  # Caffe VGG19's input: BGR in 0-255 minus this (tensorlayer/SRGAN too)
+PREPROCESSING = ("torchvision", "caffe")
 
 
 class VGG19Features(nn.Module):
     """VGG19's convolutional part in torchvision's module order; ``forward(images, layer)`` gives φ2,2 or φ5,4.
 
-    Images are float ``(N, C, H, W)`` in [0, 1], C = 3 (grey is repeated), normalised as torchvision's weights
-    expect (RGB, ImageNet mean/std). The paper's Lasagne weights (Caffe: BGR, 0–255, mean subtracted) are not
-    this format.
+    Images are float ``(N, C, H, W)`` in [0, 1], C = 3 (grey is repeated), normalised as the weights expect:
+    ``preprocess="torchvision"`` (RGB, ImageNet mean/std: torchvision's weights) or ``"caffe"`` (BGR, 0–255, the
+    Caffe mean subtracted: the original VGG19 the paper's Lasagne code used, converted to torchvision's layout).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, preprocess: str = "torchvision") -> None:
         super().__init__()
+        if preprocess not in PREPROCESSING:
+            raise HarnessError(f"VGG19 preprocess={preprocess!r}: expected one of {', '.join(PREPROCESSING)}")
+        self.preprocess = preprocess
         layers: list[nn.Module] = []
         cin = 3
         for item in VGG19_CONFIG:
@@ -127,22 +132,29 @@ class VGG19Features(nn.Module):
                 layers += [nn.Conv2d(cin, int(item), 3, padding=1), nn.ReLU(inplace=False)]
                 cin = int(item)
         self.features = nn.Sequential(*layers[: VGG_LAYERS["54"]])  # nothing after φ5,4 is ever used
-        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
-        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        caffe = preprocess == "caffe"  # inputs become (x·scale − mean) / std in the network's channel order
+        mean = torch.tensor(CAFFE_BGR_MEAN[::-1]) / 255 if caffe else torch.tensor(IMAGENET_MEAN)  # RGB order
+        std = torch.full((3,), 1 / 255) if caffe else torch.tensor(IMAGENET_STD)
+        self.register_buffer("mean", mean.view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", std.view(1, 3, 1, 1), persistent=False)
 
     def forward(self, images: torch.Tensor, layer: str) -> torch.Tensor:
         """φ_{layer} feature maps (``layer`` ``"22"`` or ``"54"``) of images in [0, 1]."""
         if images.shape[1] == 1:
             images = images.expand(-1, 3, -1, -1)
-        return self.features[: VGG_LAYERS[layer]]((images - self.mean) / self.std)
+        normalised = (images - self.mean) / self.std
+        if self.preprocess == "caffe":
+            normalised = normalised.flip(1)  # RGB -> BGR, the channel order of Caffe's first convolution
+        return self.features[: VGG_LAYERS[layer]](normalised)
 
 
-def load_vgg19(path: str | Path) -> tuple[VGG19Features, str]:
+def load_vgg19(path: str | Path, preprocess: str = "torchvision") -> tuple[VGG19Features, str]:
     """VGG19 from a user's torchvision-layout weights file, loaded with ``weights_only=True``.
 
     Args:
         path: A ``torch.save`` file of torchvision's ``vgg19`` state dict (``features.<i>.weight`` …; the
             classifier's keys are ignored), e.g. ``vgg19-dcbb9e9d.pth``. Nothing is downloaded.
+        preprocess: ``"torchvision"`` or ``"caffe"``: the input normalisation those weights were trained with.
 
     Returns:
         ``(network in eval mode with frozen parameters, the file's full sha256)``.
@@ -151,7 +163,7 @@ def load_vgg19(path: str | Path) -> tuple[VGG19Features, str]:
         HarnessError: A missing file, a file that is not a state dict, or weights that do not fit VGG19.
     """
     state = load_user_state_dict(path, "VGG19 weights", "torchvision's vgg19 state dict, e.g. vgg19-dcbb9e9d.pth")
-    network = VGG19Features()
+    network = VGG19Features(preprocess)
     wanted = network.features.state_dict()
     weights = {key: value for key, value in state.items() if key.startswith("features.")}
     weights = {key.removeprefix("features."): value for key, value in weights.items()

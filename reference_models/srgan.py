@@ -6,9 +6,9 @@ tensorlayer/srgan reproduction where the paper is silent.
 
 Code name → paper name: ``G`` = G_θG (SRResNet, ``sr_networks.SRResNet``), ``D`` = D_θD (``SRDiscriminator``);
 ``G_content`` = l^SR_X (``"mse"``: pixel MSE on [−1, 1], Eq. 4; ``"vgg22"`` / ``"vgg54"``: MSE of φ2,2 / φ5,4
-feature maps rescaled by ``feature_rescale`` = 1/12.75, Eq. 5), ``G_adv`` = 10⁻³ · l^SR_Gen with
-l_Gen = −log D(G(I_LR)) (Eq. 6), ``G_tv`` = the TV term of SRResNet-VGG22, ``D_real`` / ``D_fake`` = D's
-cross-entropy on HR and on SR images.
+feature maps multiplied by s, Eq. 5: the paper's s = 1/12.75 or a calibrated one, see below), ``G_adv`` =
+10⁻³ · l^SR_Gen with l_Gen = −log D(G(I_LR)) (Eq. 6), ``G_tv`` = the TV term of SRResNet-VGG22, ``D_real`` /
+``D_fake`` = D's cross-entropy on HR and on SR images.
 
 Training (§3.2): LR inputs in [0, 1], HR targets in [−1, 1]; Adam β1 = 0.9. SRResNet: lr 1e-4 for 10⁶ steps.
 SRGAN: initialised from SRResNet-MSE — here the first ``pretrain_steps`` steps train G alone with the MSE, so a
@@ -19,7 +19,12 @@ statistics frozen").
 
 The content loss's feature network is an explicit argument (``ContentNetwork``): VGG19 from the user's weights file
 when they give one, otherwise a feature network the harness trains itself; the harness decides which
-(``harness/models.py``) and every result row says which it was.
+(``harness/sr_models.py``) and every result row says which it was.
+
+The feature scale s of Eq. 5 (``reference_models/sr_content.py``): ``content_scale="calibrated"`` (default) sets it
+once per content network and task so that l_X(bicubic, HR) = l_MSE(bicubic, HR) on a fixed batch of training crops,
+which is what §3.2 says its 1/12.75 does for Caffe VGG19; ``"fixed"`` uses ``feature_rescale`` (1/12.75 with Caffe
+VGG19 weights and ``vgg19_preprocess="caffe"`` is the paper's setting). Every row names s and how it was set.
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ from torch.nn import functional as F
 from harness.core.errors import HarnessError
 from harness.core.images import check_images
 from harness.core.task import Task
+from reference_models.sr_content import PAPER_RESCALE, ContentNetwork
 from reference_models.sr_networks import SRDiscriminator, SRResNet
 
 PAPER = "Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN, CVPR 2017"
@@ -53,7 +59,9 @@ class SRGANConfig:
     d_dense: int = 1024  # units of D's hidden dense layer
     adversarial: bool = True  # False = SRResNet (G alone), True = SRGAN (G + D, initialised from SRResNet-MSE)
     content: Content = "vgg54"  # l_X: "mse" (pixels), "vgg22" (φ2,2), "vgg54" (φ5,4)
-    feature_rescale: float = 1 / 12.75  # feature maps are multiplied by this before the content MSE (§3.2)
+    content_scale: Literal["calibrated", "fixed"] = "calibrated"  # how s (feature maps x s in l_X) is set: "calibrated"
+    # = l_X(bicubic, HR) equals l_MSE(bicubic, HR) on CALIBRATION_CROPS training crops; "fixed" = feature_rescale
+    feature_rescale: float = PAPER_RESCALE  # s when content_scale="fixed": §3.2's 1/12.75 (Caffe VGG19 features)
     adv_weight: float = 1e-3  # weight of l_Gen in l_SR = l_X + 1e-3 l_Gen (Eq. 3)
     tv_weight: float = 0.0  # total-variation weight (SRResNet-VGG22: 2e-8); 0 = none
     lr: float = 1e-4  # Adam learning rate of G and D
@@ -63,23 +71,9 @@ class SRGANConfig:
     steps: int = 1_200_000  # total steps: pretraining + 2 x 10^5 adversarial steps
     decay_after: int = 100_000  # adversarial steps at lr, then lr/10 for the rest (10^5 + 10^5)
     vgg19_weights: str = ""  # torchvision vgg19 state dict for the VGG losses; "" = the harness's own feature network
+    vgg19_preprocess: Literal["torchvision", "caffe"] = "torchvision"  # VGG19 inputs: RGB ImageNet mean/std
+    # (torchvision's weights) or BGR 0-255 minus the mean (Caffe VGG19 weights in torchvision's layout, the paper's)
     judge_steps: int = 2000  # training steps of the harness's own content feature network (when no VGG19 weights)
-
-
-@dataclass(frozen=True)
-class ContentNetwork:
-    """The frozen feature network of the VGG content losses.
-
-    Attributes:
-        module: The network (moved to the model's device, never trained).
-        features: ``(images float (N, C, H, W) in [0, 1], layer "22" | "54") -> feature maps``, differentiable
-            in the images; ``"22"`` is φ2,2 (or the shallow layer of a stand-in), ``"54"`` φ5,4 (the deep one).
-        description: Provenance for result rows: which network and which weights (sha256).
-    """
-
-    module: nn.Module
-    features: Callable[[torch.Tensor, str], torch.Tensor]
-    description: str
 
 
 def validate_config(config: SRGANConfig, image_size: int) -> None:
@@ -93,6 +87,11 @@ def validate_config(config: SRGANConfig, image_size: int) -> None:
                            "0 <= pretrain_steps <= steps, steps >= 1, decay_after >= 0")
     if image_size < 16:
         raise HarnessError(f"srgan: HR crops of {image_size} px are too small for D's four stride-2 stages (>= 16)")
+    if config.content_scale not in ("calibrated", "fixed") or config.vgg19_preprocess not in ("torchvision", "caffe"):
+        raise HarnessError(f"srgan content_scale={config.content_scale!r} (calibrated|fixed) or vgg19_preprocess="
+                           f"{config.vgg19_preprocess!r} (torchvision|caffe) is not a valid choice")
+    if not (0 < config.feature_rescale < float("inf")):
+        raise HarnessError(f"srgan feature_rescale={config.feature_rescale}: expected a finite number > 0")
     if config.vgg19_weights and not Path(config.vgg19_weights).is_file():
         raise HarnessError(f"srgan vgg19_weights={config.vgg19_weights!r}: no such file (torchvision's vgg19 state "
                            "dict; nothing is downloaded)")
@@ -134,6 +133,7 @@ class SRGAN:
         self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
                            for name, net in self.nets.items()}
         self.lr_factor = lr_factor(config)
+        self.content_scale = content.scale if content is not None else 1.0  # s of Eq. 5 (restored with the state)
         self.step = 0  # steps taken; sets the phase (pretraining or adversarial) and the learning rate
 
     def _content_loss(self, sr: torch.Tensor, hr: torch.Tensor, kind: str) -> torch.Tensor:
@@ -142,7 +142,7 @@ class SRGAN:
             return F.mse_loss(sr, hr)
         assert self.content is not None
         layer = kind.removeprefix("vgg")
-        scale = self.config.feature_rescale
+        scale = self.content_scale
         with torch.no_grad():
             target = self.content.features((hr + 1) / 2, layer) * scale
         return F.mse_loss(self.content.features((sr + 1) / 2, layer) * scale, target)
@@ -236,18 +236,26 @@ class SRGAN:
                      f"{cfg.decay_after}")
         else:
             train = f"{cfg.steps} steps of {loss}" + (f" + {cfg.tv_weight:g} TV" if cfg.tv_weight else "")
-        network = self.content.description if (self.content is not None and cfg.content != "mse") else "none"
+        uses_features = self.content is not None and cfg.content != "mse"
+        network = self.content.description if uses_features else "none"
+        scale = f"s {self.content_scale:.6g}, {self.content.scale_note}" if uses_features else "none (pixel MSE)"
         return {"model_train": f"{train}, batch {cfg.batch_size}, Adam beta1 {cfg.beta1:g}",
                 "model_content": network.replace(";", ",").replace("=", ":"),
+                "model_content_scale": scale.replace(";", ",").replace("=", ":"),
                 "model_test": "eval mode, batch-norm running statistics"}
 
     def state_dict(self) -> dict[str, Any]:
         """Networks, optimisers and the step (which sets phase and learning rate); loadable with ``weights_only``."""
         return {"networks": {k: v.state_dict() for k, v in self.nets.items()},
-                "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()}, "step": self.step}
+                "optimizers": {k: v.state_dict() for k, v in self.optimizers.items()}, "step": self.step,
+                "content_scale": self.content_scale}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
-        """Restores ``state_dict()`` output; a checkpoint of another configuration is a ``HarnessError``."""
+        """Restores ``state_dict()`` output (s too: a resumed job keeps the s it started with).
+
+        Raises:
+            HarnessError: A checkpoint of another configuration.
+        """
         if set(state.get("networks", {})) != set(self.nets):
             raise HarnessError(f"srgan checkpoint holds networks {sorted(state.get('networks', {}))}, this "
                                f"configuration has {sorted(self.nets)}")
@@ -255,6 +263,7 @@ class SRGAN:
             net.load_state_dict(state["networks"][name])
             self.optimizers[name].load_state_dict(state["optimizers"][name])
         self.step = int(state["step"])
+        self.content_scale = float(state.get("content_scale", self.content_scale))
 
 
 def build_srgan(config: SRGANConfig, task: Task, device: torch.device, content: ContentNetwork | None) -> SRGAN:

@@ -69,7 +69,11 @@ class StarGANConfig:
     lr_schedule: Literal["paper", "official"] = "paper"  # linear to 0 (paper) or the code's 100 small decrements
     lr_update_step: int = 1000  # official lr_update_step (only used by lr_schedule="official")
     flip: bool = True  # random horizontal flip of training images (official RandomHorizontalFlip)
-    datasets: Literal["both", "celeba", "rafd"] = "both"  # "both": joint training with the mask vector
+    datasets: Literal["each", "both", "celeba", "rafd"] = "each"  # "each": one model per dataset of the task
+    # (StarGAN-SNG: the paper's Tables 1-3 score CelebA-only and RaFD-only models); "both": one joint model with the
+    # mask vector (StarGAN-JNT, §5.5); "celeba" / "rafd": that dataset only
+    rafd_steps: int = -1  # "each" on a task with both datasets: iterations of the RaFD model, decaying over its
+    # second half (-1 = steps); the paper trains RaFD 100 + 100 epochs, CelebA 10 + 10 (profiles say how many)
 
 
 def validate_config(config: StarGANConfig, image_size: int) -> None:
@@ -77,11 +81,16 @@ def validate_config(config: StarGANConfig, image_size: int) -> None:
     if image_size % 4 or image_size % 2**config.d_repeat_num:
         raise HarnessError(f"stargan: image size {image_size} must be divisible by 4 (G) and by 2**d_repeat_num = "
                            f"{2**config.d_repeat_num} (D); lower stargan.d_repeat_num")
-    if min(config.steps, config.batch_size, config.n_critic, config.g_conv_dim, config.d_conv_dim) < 1:
-        raise HarnessError("stargan.steps, batch_size, n_critic, g_conv_dim and d_conv_dim must be positive")
+    if min(config.steps, config.batch_size, config.n_critic, config.g_conv_dim, config.d_conv_dim,
+           config.lr_update_step) < 1:
+        raise HarnessError("stargan.steps, batch_size, n_critic, g_conv_dim, d_conv_dim and lr_update_step must be "
+                           "positive")
     check_decay_steps("stargan", config.steps, config.decay_steps)
-    if config.lr_schedule not in ("paper", "official") or config.datasets not in ("both", "celeba", "rafd"):
-        raise HarnessError("stargan.lr_schedule must be paper|official and stargan.datasets both|celeba|rafd")
+    if config.lr_schedule not in ("paper", "official") or config.datasets not in ("each", "both", "celeba", "rafd"):
+        raise HarnessError("stargan.lr_schedule must be paper|official and stargan.datasets each|both|celeba|rafd")
+    if config.rafd_steps != -1 and not 1 <= config.rafd_steps <= config.steps:
+        raise HarnessError(f"stargan.rafd_steps={config.rafd_steps} must be -1 (= steps) or between 1 and "
+                           f"stargan.steps={config.steps}: the job runs steps iterations")
 
 
 def lr_factor(config: StarGANConfig, step: int) -> float:
@@ -92,9 +101,25 @@ def lr_factor(config: StarGANConfig, step: int) -> float:
         return 1.0
     if config.lr_schedule == "paper":
         return max(0.0, 1.0 - (step - start) / decay)
-    # official: after iteration i+1 with (i+1) % lr_update_step == 0 and i+1 > start, lr -= lr0 / num_iters_decay
-    updates = sum(1 for i in range(start + 1, step + 1) if i % config.lr_update_step == 0)
+    # official (solver.py, train loop): after iteration i + 1 with (i + 1) % lr_update_step == 0 and
+    # i + 1 > num_iters - num_iters_decay, lr -= lr0 / num_iters_decay. The multiples of lr_update_step in
+    # (start, step] number step // u - start // u: a closed form, O(1) per call.
+    updates = step // config.lr_update_step - start // config.lr_update_step
     return 1.0 - updates / decay
+
+
+def architecture(config: StarGANConfig, image_size: int) -> str:
+    """Provenance of the layers: the official ones, at the paper's sizes (128 px, 64 maps, 6 + 6) or smaller."""
+    paper = (config.g_conv_dim, config.d_conv_dim, config.g_repeat_num, config.d_repeat_num, image_size)
+    sizes = "at the paper's sizes" if paper == (64, 64, 6, 6, 128) else "at this profile's smaller sizes"
+    return f"official code {sizes} (yunjey/stargan model.py)"
+
+
+def schedule_rule(config: StarGANConfig) -> str:
+    """How the lr decays, for provenance: the paper's linear decay or the official code's decrements."""
+    if config.lr_schedule == "paper":
+        return "paper linear decay"
+    return f"official decay (lr -= lr0/decay every {config.lr_update_step})"
 
 
 class StarGAN:
@@ -110,7 +135,7 @@ class StarGAN:
             image_size: Side of the square images.
             device: Where to train.
         """
-        self.config, self.device, self.label_dims = config, device, dict(label_dims)
+        self.config, self.device, self.label_dims, self.image_size = config, device, dict(label_dims), image_size
         self.datasets = tuple(d for d in DATASET_ORDER if d in label_dims)
         self.joint = len(self.datasets) == 2
         classes = sum(label_dims.values())
@@ -218,14 +243,18 @@ class StarGAN:
         """The datasets whose labels ``translate`` accepts."""
         return self.datasets
 
+    def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
+        """One G reaches every target of a dataset it was trained on, from any input."""
+        return dataset in self.datasets
+
     def provenance(self) -> dict[str, str]:
         """Training data (joint with the mask vector, or one dataset), batch, schedule and lr rule."""
         cfg = self.config
         data = "CelebA and RaFD jointly with the mask vector" if self.joint else f"{self.datasets[0]} only"
-        rule = ("paper linear decay" if cfg.lr_schedule == "paper"
-                else f"official decay (lr -= lr0/decay every {cfg.lr_update_step})")
+        rule = schedule_rule(cfg)
         return {"model_train": f"{data}, batch {cfg.batch_size} per dataset, n_critic {cfg.n_critic}, "
-                               f"{schedule_text(cfg.steps, cfg.decay_steps)} ({rule})"}
+                               f"{schedule_text(cfg.steps, cfg.decay_steps)} ({rule})",
+                "model_architecture": architecture(cfg, self.image_size)}
 
     def networks(self) -> dict[str, nn.Module]:
         """``G`` and ``D`` (D_src and D_cls share the trunk)."""
@@ -251,18 +280,26 @@ class StarGAN:
 
 
 def label_dims(task: Task, config: StarGANConfig) -> dict[str, int]:
-    """Dataset -> label width for the datasets of ``task`` that ``config.datasets`` selects."""
+    """Dataset -> label width for the datasets of ``task`` that ``config.datasets`` selects (``each``: all)."""
     widths = {"celeba": len(task.meta.get("attribute_names", ())), "rafd": len(task.meta.get("expression_names", ()))}
-    chosen = {d: widths[d] for d in DATASET_ORDER if d in task.domains and config.datasets in ("both", d)}
+    chosen = {d: widths[d] for d in DATASET_ORDER if d in task.domains and config.datasets in ("each", "both", d)}
     if not chosen:
         raise HarnessError(f"stargan.datasets={config.datasets!r}: task {task.name!r} has datasets {task.domains}")
     return chosen
 
 
 def build_stargan(config: StarGANConfig, task: Task, device: torch.device) -> StarGAN:
-    """Builds StarGAN for the faces datasets of ``task``."""
+    """Builds one StarGAN over the datasets of ``task`` that ``config.datasets`` selects.
+
+    ``datasets="each"`` on a task with two datasets means one model per dataset:
+    ``reference_models.stargan_sng.build_stargan_models`` builds that (and calls this for each one).
+    """
     validate_config(config, task.image_size)
-    return StarGAN(config, label_dims(task, config), task.image_size, device)
+    dims = label_dims(task, config)
+    if config.datasets == "each" and len(dims) > 1:
+        raise HarnessError("stargan.datasets=each on a task with two datasets is one model per dataset: build it "
+                           "with reference_models.stargan_sng.build_stargan_models")
+    return StarGAN(config, dims, task.image_size, device)
 
 
 def _labels(task: Task, dataset: str, index: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from reports.tables import parse_protocol, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
 SEED_KEYS = ("seed", "weights_path")  # keys that differ between seeds, runs or machines; dropped before comparing
+PRESENTATION_KEYS = ("headline",)  # which metric a report shows first: not how the number was made; dropped too
 JUDGE_KEYS = ("judge_sha256", "judge_source", "inception_sha256")  # which evaluation weights; compared on their own
 
 
@@ -66,8 +67,9 @@ class CheckResult:
 
 
 def seed_independent_protocol(protocol: str) -> str:
-    """The protocol string without seed-dependent keys (``SEED_KEYS``), keys in their original order."""
-    return "; ".join(f"{k}={v}" for k, v in parse_protocol(protocol).items() if k not in SEED_KEYS)
+    """The protocol string without seed-dependent and presentation keys, the others in their original order."""
+    return "; ".join(f"{k}={v}" for k, v in parse_protocol(protocol).items()
+                     if k not in SEED_KEYS + PRESENTATION_KEYS)
 
 
 def _run_profile(run_dir: Path) -> str:

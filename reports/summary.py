@@ -1,9 +1,13 @@
 """What a reader sees first: the headline metric of each task, its leaderboard, the summary paragraph, summary.md.
 
-The headline metric of a task is its first metric (in the rows' order) with a direction that the most compared
-methods have, per-class and simulated rows excepted, per-image ones only when nothing else is there: protocols
-write their main score first. Nothing
-names a model or a task, so new ones need no change here.
+The headline metric of a task is the paper's: each protocol names its headline metrics (``ProtocolSpec.headline``)
+and the runner writes them into the rows' protocol strings as ``headline=<board metric>/<position>``. Among the
+position-1 metrics of a task, the one the most compared methods have leads (DTN's accuracy before the GAN's Parzen
+window on digits); its leaderboard shows the same board's other positions beside it (SR: Y SSIM and the sharpness
+``hf_ratio`` beside Y PSNR; faces: the judge's floor beside the expression error). Rows without the flag (older
+runs, protocols that name none) fall back to the first metric with a direction that the most compared methods
+have, per-class and simulated rows excepted, per-image ones only when nothing else is there. Nothing names a model
+or a task, so new ones need no change here.
 """
 
 from __future__ import annotations
@@ -16,9 +20,20 @@ import pandas as pd
 from reports.analysis import Analysis, comparable
 from reports.formatting import display_scale, fmt, fmt_ci, fmt_p, fmt_signed, is_nan
 from reports.significance import ALPHA
-from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, split_bracket
+from reports.tables import PER_IMAGE_SUFFIX, REFERENCE_SETTING, parse_protocol, split_bracket
 
 ARROWS = {True: "↑", False: "↓"}  # direction marks; informational metrics get none
+HEADLINE_KEY = "headline"  # the protocol-string key of a headline metric (harness.protocols.base.HEADLINE_KEY)
+
+
+def headline_flags(task_long: pd.DataFrame) -> dict[str, tuple[str, int]]:
+    """Metric -> ``(board metric, position)`` from the rows' ``headline=<board>/<position>`` protocol key."""
+    flags: dict[str, tuple[str, int]] = {}
+    for metric, protocol in zip(task_long["metric"], task_long["protocol"], strict=True):
+        board, _, position = parse_protocol(str(protocol)).get(HEADLINE_KEY, "").rpartition("/")
+        if board and position.isdigit():
+            flags.setdefault(str(metric), (board, int(position)))
+    return flags
 
 
 def headline_metric(task_long: pd.DataFrame, models: set[str] | None = None) -> str | None:
@@ -34,6 +49,9 @@ def headline_metric(task_long: pd.DataFrame, models: set[str] | None = None) -> 
     sub = sub[~sub["metric"].str.contains("[", regex=False)]
     whole = sub[~sub["metric"].str.endswith(PER_IMAGE_SUFFIX)]
     sub = whole if len(whole) else sub  # per-image metrics lead only where a task has nothing else
+    leading = [metric for metric, (_, position) in headline_flags(task_long).items() if position == 1]
+    flagged = sub[sub["metric"].isin(leading)]
+    sub = flagged if len(flagged) else sub  # the protocols' headline first; the old rule where none is flagged
     if sub.empty:
         return None
     counts = sub.groupby("metric", sort=False)["model"].nunique()
@@ -70,8 +88,9 @@ def leaderboard(task_long: pd.DataFrame, metric: str | None = None) -> dict[str,
         metric: The metric to rank by (default: the task's headline metric).
 
     Returns:
-        ``{"metric", "arrow", "unit", "rows": [{rank, model, setting, n_seeds, value, ci, diff, diff_ci, p, test,
-        wins, reference, best, tied}]}`` as strings (and flags), or ``{}`` without a headline metric.
+        ``{"metric", "arrow", "unit", "beside": [{metric, arrow, unit}], "rows": [{rank, model, setting, n_seeds,
+        value, ci, diff, diff_ci, p, test, wins, reference, best, tied, beside: [value]}]}`` as strings (and
+        flags), or ``{}`` without a headline metric. ``beside`` are the board's other headline positions.
     """
     metric = metric or headline_metric(task_long)
     if metric is None:
@@ -80,6 +99,7 @@ def leaderboard(task_long: pd.DataFrame, metric: str | None = None) -> dict[str,
     higher = bool(comparable(sub)["higher_is_better"].iloc[0])
     scale, unit = display_scale(metric, sub["mean"])
     wins, ranked = _sig_best_counts(task_long)
+    beside = _beside(task_long, metric)
     order = sub.assign(is_ref=sub["setting"] == REFERENCE_SETTING, rank_key=sub["rank"].fillna(math.inf),
                        sort_key=-sub["mean"] if higher else sub["mean"]).sort_values(["is_ref", "rank_key", "sort_key"])
     rows = []
@@ -90,8 +110,30 @@ def leaderboard(task_long: pd.DataFrame, metric: str | None = None) -> dict[str,
                      "vs": str(r.vs), "diff": fmt_signed(r.diff, scale) if r.vs else "",
                      "diff_ci": fmt_ci(r.diff_ci_low, r.diff_ci_high, scale), "p": fmt_p(r.p) if r.vs else "",
                      "test": str(r.test), "wins": "" if is_nan(r.rank) else f"{wins.get(r.model, 0)} of {ranked}",
-                     "reference": bool(r.is_ref), "best": bool(r.significantly_best), "tied": bool(r.tied)})
-    return {"metric": metric, "arrow": ARROWS[higher], "unit": unit, "rows": rows}
+                     "reference": bool(r.is_ref), "best": bool(r.significantly_best), "tied": bool(r.tied),
+                     "beside": [values.get(str(r.model), "–") for values in beside.values()]})
+    columns = [{"metric": m, "arrow": _arrow(task_long, m), "unit": display_scale(m, task_long.loc[
+        task_long["metric"] == m, "mean"])[1]} for m in beside]
+    return {"metric": metric, "arrow": ARROWS[higher], "unit": unit, "beside": columns, "rows": rows}
+
+
+def _beside(task_long: pd.DataFrame, metric: str) -> dict[str, dict[str, str]]:
+    """The board's other headline metrics in position order: metric -> {model: formatted mean}."""
+    positions = {m: pos for m, (board, pos) in headline_flags(task_long).items() if board == metric and pos > 1}
+    out: dict[str, dict[str, str]] = {}
+    for m in sorted(positions, key=positions.get):
+        sub = task_long[(task_long["metric"] == m) & ~task_long["simulated"]]
+        if len(sub):
+            scale = display_scale(m, sub["mean"])[0]
+            out[m] = {str(r.model): fmt(r.mean, scale) for r in sub.itertuples(index=False)}
+    return out
+
+
+def _arrow(task_long: pd.DataFrame, metric: str) -> str:
+    """The direction mark of ``metric`` ("" for an informational one)."""
+    direction = task_long.loc[task_long["metric"] == metric, "higher_is_better"].iloc[0]
+    return "" if direction is None or (isinstance(direction, float) and math.isnan(direction)) else ARROWS[
+        bool(direction)]
 
 
 def task_sentence(task: str, task_long: pd.DataFrame) -> dict[str, str]:
@@ -181,11 +223,13 @@ def summary_markdown(analysis: Analysis, run_name: str) -> str:
         for board in leaderboards(task_long):
             unit = f" ({board['unit']})" if board["unit"] else ""
             lines += [f"Leaderboard by **{_md(board['metric'])}** {board['arrow']}{unit}:", ""]
+            beside = [f"{c['metric']} {c['arrow']}".strip() + (f" ({c['unit']})" if c["unit"] else "")
+                      for c in board["beside"]]
             lines += _md_table(["rank", "method", "setting", "seeds", "mean", "95% CI", "vs", "difference",
-                                "difference CI", "p", "significantly best on"],
+                                "difference CI", "p", "significantly best on", *beside],
                                [[r["rank"], r["model"], r["setting"], r["n_seeds"],
                                  f"**{r['value']}**" if r["best"] else r["value"], r["ci"], r["vs"], r["diff"],
-                                 r["diff_ci"], r["p"], r["wins"]] for r in board["rows"]]) + [""]
+                                 r["diff_ci"], r["p"], r["wins"], *r["beside"]] for r in board["rows"]]) + [""]
         lines += _metrics_markdown(task_long)
     return "\n".join(lines) + "\n"
 

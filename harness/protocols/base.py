@@ -6,6 +6,7 @@ judges, writes sample strips for the report, and returns ``Row`` objects; it nev
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -75,6 +76,9 @@ EvaluateFn = Callable[[Any, EvalContext], list[Row]]
 ReferenceFn = Callable[[EvalContext], list[Row]]
 
 
+HEADLINE_KEY = "headline"  # protocol-string key: "<board metric>/<position>" (position 1 ranks the board)
+
+
 @dataclass(frozen=True)
 class ProtocolSpec:
     """A registry entry for one evaluation protocol.
@@ -85,9 +89,23 @@ class ProtocolSpec:
         reference: ``ctx -> rows`` for real data (ground-truth rows, judge accuracy), run once per task and seed,
             with ``ctx.model_name`` set to ``reference_name``; None when the protocol has none.
         reference_name: Model name of the reference rows (``"real_data"``, ``"ground_truth"``).
+        headline: The paper's headline metrics of this protocol, in order: the first ranks the task's leaderboard,
+            the others are shown beside it (``mark_headline`` writes them into the rows; reports read them there).
+            Empty: the report falls back to the first metric with a direction.
     """
 
     name: str
     evaluate: EvaluateFn
     reference: ReferenceFn | None = None
     reference_name: str = "real_data"
+    headline: tuple[str, ...] = ()
+
+    def mark_headline(self, rows: list[Row]) -> list[Row]:
+        """``rows`` with ``headline=<first headline metric>/<position>`` appended to the headline metrics' protocol.
+
+        ``reports`` import only ``harness.core``, so the flag travels in the row (``metrics.csv``), not the registry.
+        """
+        position = {metric: i + 1 for i, metric in enumerate(self.headline)}
+        return [dataclasses.replace(row, protocol=f"{row.protocol}; {HEADLINE_KEY}={self.headline[0]}/"
+                                                  f"{position[row.metric]}".lstrip("; "))
+                if row.metric in position else row for row in rows]

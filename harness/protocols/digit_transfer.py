@@ -6,7 +6,13 @@ MNIST). A model is scored on what it translates source → target (``"AtoB"``):
 - ``test_mnist_accuracy`` / ``train_mnist_accuracy``: the handwritten-domain judge (``metrics.judges.digit_classifier``,
   trained only on real handwritten training digits) classifies G(x) for every source test image / for a fixed
   random subset of ``eval.n_samples`` source training images; accuracy against the source labels. The paper's
-  Table 1 scores the transferred SVHN test set; its domain-adaptation table transfers the train and the test set.
+  Table 1 scores the transferred SVHN test set (90.66 % [R] beside ``test_mnist_accuracy``).
+- ``da_mnist_accuracy``: the domain-adaptation protocol (the paper's SVHN→MNIST adaptation table, DTN 84.44 % [R]
+  "transferring the SVHN train set"): a fresh digit classifier of the judge's architecture and recipe is trained
+  on G(source train subset) with the *source* labels, and tested on the real handwritten test digits. The paper's
+  text was not available (``shared/reference/published-results.md`` §5), so which protocol that table used is
+  recalled, not read; the row's published value says so. The ceiling is the judge itself on real test digits
+  (``real_target``'s ``test_mnist_accuracy``: a classifier trained on real handwritten digits).
 - ``test_fid`` / ``test_kid``: G(source test) against the real handwritten test digits, in the same judge's
   penultimate features (torch-fidelity), not Inception.
 - ``test_f_constancy`` / ``train_f_constancy``: mean ‖f(x) − f(G(x))‖² / dim with DTN's f (the source-digit judge,
@@ -14,8 +20,10 @@ MNIST). A model is scored on what it translates source → target (``"AtoB"``):
 
 Reference rows, once per task and seed: ``real_target`` (the judge on real handwritten test digits, the accuracy
 ceiling; FID/KID of real handwritten training digits against the test digits, the floor; f's own accuracy on the
-source test digits, ``source_judge_accuracy``) and ``source_as_is``: the paper's baseline that feeds the source
-images straight to the MNIST classifier (turned grey and resized by the judge; nothing trained).
+source test digits, ``source_judge_accuracy``) and ``original_source``: Table 1's "Original SVHN image" row, the
+source images fed straight to the MNIST classifier (turned grey and resized by the judge; nothing trained), and
+for ``da_mnist_accuracy`` a classifier trained on the original source images (no adaptation). Table 1's
+"baseline method" is a trained model, not this row.
 """
 
 from __future__ import annotations
@@ -29,6 +37,7 @@ from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.core.task import DomainData
 from harness.protocols.base import EvalContext, ProtocolSpec
+from harness.protocols.digit_adaptation import FAMILY, adaptation_rows
 from harness.protocols.rows import make_rows, save_strip
 from harness.published import lookup
 from harness.source_judge import source_judge
@@ -40,10 +49,9 @@ from metrics.judges.digit_classifier import DIGITS, predict_digits
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.source_digits import Representation, predict_source_digits
 
-SOURCE_AS_IS = "source_as_is"  # model name of the no-transfer baseline rows
+ORIGINAL_SOURCE = "original_source"  # model name of Table 1's "Original SVHN image" rows (no transfer)
 REAL_TARGET = "real_target"  # model name of the real target-domain rows (not "real_data": the GAN's job has that id)
 DIRECTION = "AtoB"
-FAMILY = "svhn_mnist"  # the paper dataset the digit tasks stand in for (published-value lookup)
 TRAIN_SUBSET_SEED = 0  # the train-set subset is the same for every job seed, so seeds differ only by their models
 
 
@@ -118,6 +126,8 @@ def evaluate_transfer(model, ctx: EvalContext) -> list[Row]:
         what = f"G(source {split}[{len(source)}])"
         rows += _accuracy(ctx, judge, split, translated, data.labels["class"], what)
         rows += _constancy(ctx, f_judge, split, source, translated)
+        if split == "train":
+            rows += adaptation_rows(ctx, judge, translated, data.labels["class"], what)
         if split == "test":
             rows += _fidelity(ctx, judge, translated, what)
             save_strip(ctx, DIRECTION, translated[: ctx.config.n_sample_images])
@@ -125,7 +135,7 @@ def evaluate_transfer(model, ctx: EvalContext) -> list[Row]:
 
 
 def reference_transfer(ctx: EvalContext) -> list[Row]:
-    """``real_target`` rows (accuracy ceiling, FID/KID floor, f's accuracy) and the ``source_as_is`` baseline."""
+    """``real_target`` rows (accuracy ceiling, FID/KID floor, f's accuracy) and the ``original_source`` rows."""
     judge, f_judge = target_judge(ctx), source_judge(ctx.task, ctx.config, ctx.device, ctx.progress)
     target = ctx.task.domains[1]
     real_test = ctx.task.data("test", target)
@@ -143,14 +153,18 @@ def reference_transfer(ctx: EvalContext) -> list[Row]:
                                     data=f"real {ctx.task.domains[0]} test digits"))
     save_strip(ctx, DIRECTION, sets["test"].get(slice(0, ctx.config.n_sample_images)), name="_input")
     save_strip(ctx, DIRECTION, real_test.get(slice(0, ctx.config.n_sample_images)), name="_target")
-    baseline = dataclasses.replace(ctx, model_name=SOURCE_AS_IS, variant="no transfer (source images as they are)")
+    original = dataclasses.replace(ctx, model_name=ORIGINAL_SOURCE,
+                                   variant="Table 1's Original SVHN image row: no transfer, nothing trained")
     for split, data in sets.items():
         what = f"source {split}[{len(data)}] as they are"
-        rows += _accuracy(baseline, judge, split, data.get(), data.labels["class"], what)
+        rows += _accuracy(original, judge, split, data.get(), data.labels["class"], what)
         if split == "test":
-            rows += _fidelity(baseline, judge, data.get(), what)
+            rows += _fidelity(original, judge, data.get(), what)
+        else:
+            rows += adaptation_rows(original, judge, data.get(), data.labels["class"], what)
     return rows
 
 
 DIGIT_TRANSFER = ProtocolSpec(name="digit_transfer", evaluate=evaluate_transfer, reference=reference_transfer,
+                              headline=("test_mnist_accuracy", "da_mnist_accuracy"),  # Table 1, then adaptation
                               reference_name=REAL_TARGET)

@@ -8,7 +8,10 @@ brown -> black, so it always changes) and the binary attributes flip.
 
 RaFD(-like): the neutral test faces to each of the seven other expressions. StarGAN's paper does not say which
 inputs its Table 3 translates; its baseline counts ("DIAT 52.6M x 7") mean one DIAT model per expression out of
-neutral, and that model can only translate neutral faces, so every method is scored on the neutral inputs.
+neutral, and that model can only translate neutral faces, so every method is scored on the neutral inputs. The
+input domain is a choice, so a second set is scored where a model can translate it (``rafd_all_targets``): every
+test face, whatever its expression, to each other expression — StarGAN directly, CycleGAN's neutral <-> X pairs
+chained through neutral; DIAT's one-way neutral -> X models cannot, and get no such rows.
 """
 
 from __future__ import annotations
@@ -95,6 +98,15 @@ def rafd_targets(task: Task, limit: int) -> list[Target]:
     rows = torch.nonzero(group.values(labels) == neutral).flatten()
     return [_target(group.value_names[v], "expression", (group,), labels, rows, [torch.tensor(v)], True, limit)
             for v in range(len(group.value_names)) if v != neutral]
+
+
+def rafd_all_targets(task: Task, limit: int) -> list[Target]:
+    """Every test face whose expression differs from the target, to each expression (at most ``limit`` each)."""
+    labels = dataset_labels(task, "test", "rafd")
+    group = next(g for g in task_groups(task) if g.dataset == "rafd")
+    have = group.values(labels)
+    return [_target(name, "all_faces_expression", (group,), labels, torch.nonzero(have != v).flatten(),
+                    [torch.tensor(v)], False, limit) for v, name in enumerate(group.value_names)]
 
 
 def targets_for(task: Task, dataset: str, limit: int) -> list[Target]:

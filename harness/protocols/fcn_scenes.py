@@ -263,4 +263,6 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
 
 
 FCN_SCENES = ProtocolSpec(name="fcn_scenes", evaluate=evaluate_fcn_scenes, reference=reference_fcn_scenes,
-                          reference_name="ground_truth")
+                          reference_name="ground_truth",  # pix2pix Table 1 / CycleGAN Table 2: the FCN-score
+                          headline=("fcn_labels2photo_pixel_acc", "fcn_labels2photo_class_acc",
+                                    "fcn_labels2photo_class_iou"))

@@ -128,4 +128,4 @@ def reference_generation(ctx: EvalContext) -> list[Row]:
 
 
 GENERATION = ProtocolSpec(name="generation", evaluate=evaluate_generation, reference=reference_generation,
-                          reference_name="real_data")
+                          reference_name="real_data", headline=("parzen_ll",))  # Goodfellow et al. Table 1

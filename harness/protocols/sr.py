@@ -215,4 +215,5 @@ def reference_sr(ctx: EvalContext) -> list[Row]:
     return rows
 
 
-SR = ProtocolSpec(name="sr", evaluate=evaluate_sr, reference=reference_sr, reference_name="baselines")
+SR = ProtocolSpec(name="sr", evaluate=evaluate_sr, reference=reference_sr, reference_name="baselines",
+                  headline=("y_psnr", "y_ssim", "hf_ratio"))  # SRGAN Tables 1-2, with sharpness shown beside

@@ -12,7 +12,7 @@ from harness.run_config import RunConfig
 from harness.suite import plan
 from metrics.registry import higher_is_better
 
-DTN_FAMILY = {"dtn", "dtn_no_const", "dtn_no_tid", "cyclegan"}
+DTN_FAMILY = {"dtn", "dtn_no_const", "dtn_no_tid", "dtn_no_d_no_tid", "dtn_no_f", "cyclegan"}
 
 
 def _jobs(**fields) -> set[tuple[str, str]]:
@@ -40,6 +40,9 @@ def test_registry_entries():
     assert dtn.protocols == no_const.protocols == {"digits": "digit_transfer", "svhn_mnist": "digit_transfer"}
     assert MODELS.get("cyclegan").protocols["digits"] == "digit_transfer"
     assert no_const.compared_with == no_tid.compared_with == ()
+    assert set(dtn.compared_with) == {"dtn_no_const", "dtn_no_tid", "dtn_no_d_no_tid", "dtn_no_f", "cyclegan"}
+    assert apply_overrides(RunConfig().dtn, MODELS.get("dtn_no_d_no_tid").config_overrides, source="t").use_gan is False
+    assert apply_overrides(RunConfig().dtn, MODELS.get("dtn_no_f").config_overrides, source="t").g_contains_f is False
     config = RunConfig().dtn
     assert apply_overrides(config, no_const.config_overrides, source="t").alpha == 0
     assert apply_overrides(config, no_tid.config_overrides, source="t").beta == 0
@@ -57,14 +60,15 @@ def test_smoke_suite_writes_accuracy_fid_kid_for_the_dtn_table(tmp_path, cache, 
     assert main(["suite", "--models", "dtn", "--tasks", "digits", "--out", str(out), "--no-progress",
                  *tiny_args(*TINY_DTN)]) == 0
     metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
-    for model in (*sorted(DTN_FAMILY), "source_as_is"):
+    for model in (*sorted(DTN_FAMILY), "original_source"):
         found = set(metrics.loc[metrics["model"] == model, "metric"])
-        assert {"test_mnist_accuracy", "train_mnist_accuracy", "test_fid", "test_kid"} <= found, model
+        wanted = {"test_mnist_accuracy", "train_mnist_accuracy", "test_fid", "test_kid", "da_mnist_accuracy"}
+        assert wanted <= found, model
     assert {"test_mnist_accuracy", "source_judge_accuracy"} <= set(metrics.loc[metrics["model"] == "real_target",
                                                                                "metric"])
     assert set(metrics.loc[metrics["model"] == "dtn", "metric"]) >= {"test_f_constancy", "train_f_constancy"}
     settings = metrics.groupby("model")["setting"].first().to_dict()
-    assert settings["dtn"] == settings["cyclegan"] == "unpaired" and settings["source_as_is"] == "reference"
+    assert settings["dtn"] == settings["cyclegan"] == "unpaired" and settings["original_source"] == "reference"
     for row in metrics.itertuples():
         expected = higher_is_better(row.metric)
         assert str(row.higher_is_better) == ("" if expected is None else str(expected)), row.metric
@@ -72,5 +76,6 @@ def test_smoke_suite_writes_accuracy_fid_kid_for_the_dtn_table(tmp_path, cache, 
     assert "no jitter" in variants["cyclegan"]  # the profile's task_overrides reach the suite (cyclegan@digits)
     assert "model_train=batch 8 per domain" in variants["dtn"]
     assert "variant=w/o L_CONST" in variants["dtn_no_const"] and "variant=w/o L_TID" in variants["dtn_no_tid"]
+    assert "one g update, no D" in variants["dtn_no_d_no_tid"] and "G is g of e" in variants["dtn_no_f"]
     assert (out / "jobs" / "dtn__digits__s0" / "losses.csv").exists()
     assert (out / "samples" / "digits" / "AtoB" / "dtn__s0.png").exists()

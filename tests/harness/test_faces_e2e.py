@@ -1,4 +1,7 @@
-"""The four faces models end to end through the suite at tiny sizes: every row, provenance and the report grids."""
+"""The faces models (StarGAN-SNG and -JNT, DIAT, DIAT-A, CycleGAN) end to end through the suite at tiny sizes.
+
+Every row, provenance and the report grids.
+"""
 
 from __future__ import annotations
 
@@ -26,12 +29,15 @@ EVERY_MODEL = {"expression_error", "expression_error[happy]", "hair_transfer_acc
 @pytest.mark.slow
 def test_faces_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread) -> None:
     out = tmp_path / "run"
-    argv = ["suite", "--models", "stargan,diat,diat_a,cyclegan", "--tasks", "faces", "--out", str(out),
+    argv = ["suite", "--models", "stargan,stargan_jnt,diat,diat_a,cyclegan", "--tasks", "faces", "--out", str(out),
             "--no-progress", *tiny_args(*FACES_SETS)]
     assert main(argv) == 0, capsys.readouterr().err
     metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
-    for model in ("stargan", "diat", "diat_a", "cyclegan"):
+    for model in ("stargan", "stargan_jnt", "diat", "diat_a", "cyclegan"):
         assert EVERY_MODEL <= set(metrics.loc[metrics["model"] == model, "metric"]), model
+    every_face = {m for m in set(metrics["model"]) if "all_faces_expression_error" in set(
+        metrics.loc[metrics["model"] == m, "metric"])}
+    assert every_face == {"stargan", "stargan_jnt", "cyclegan"}  # DIAT's one-way pairs cannot leave non-neutral
     reference = set(metrics.loc[metrics["model"] == "real_data", "metric"])
     assert {"expression_error", "hair_accuracy", "identity_accuracy", "celeba_identity_false_accept"} <= reference
     protocol = metrics.set_index(["model", "metric"])["protocol"]
@@ -39,7 +45,16 @@ def test_faces_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread) 
     assert "attribute discriminator" in protocol[("diat_a", "expression_error")]
     assert "model_pairs=12" in protocol[("cyclegan", "expression_error")]
     assert "model_pairs=14" in protocol[("diat", "expression_error")]
+    # Table 3's rows come from the RaFD-only model; the joint one is its own variant with no paper value.
+    assert "model_train=one model per dataset (StarGAN-SNG)" in protocol[("stargan", "expression_error")]
+    assert "CelebA and RaFD jointly with the mask vector" in protocol[("stargan_jnt", "expression_error")]
     params = metrics[metrics["metric"] == "rafd_parameters"].set_index("model")
     assert str(params.loc["stargan", "published_value"]).startswith("53200000")
+    assert params.loc["stargan_jnt", "published_value"] == ""
+    assert "comparable_to_paper=no (the harness's design" in params.loc["diat", "protocol"]
+    # The paper's headline (StarGAN Table 3) leads the report, the judge's floor beside it.
+    assert "headline=expression_error/1" in protocol[("stargan", "expression_error")]
+    assert "headline=expression_error/2" in protocol[("diat", "expression_error_floor")]
+    assert "Leaderboard by **expression_error** ↓" in (out / "summary.md").read_text()
     html = (out / "report.html").read_text()
     assert "celeba_H+G+A" in html and "rafd_surprised" in html

@@ -23,7 +23,9 @@ BUDGET = ("steps", "batch_size", "lr", "beta1", "beta2", "jitter")  # equal for 
 ABLATED = {"loss", "generator", "d_receptive_field", "use_gan", "use_forward_cycle", "use_backward_cycle",
            "content", "tv_weight",  # SRGAN Table 1 ablates the content loss; SRResNet-VGG22 adds its TV term
            "alpha", "beta",  # DTN Table 1: w/o L_CONST (alpha 0), w/o L_TID (beta 0)
-           "identity_features"}  # DIAT-A: DIAT with the identity loss on the discriminator's features
+           "g_contains_f",  # DTN Table 1: w/o L_D (and L_TID), G does not contain f
+           "identity_features",  # DIAT-A: DIAT with the identity loss on the discriminator's features
+           "datasets"}  # StarGAN-JNT (§5.5): the joint model beside the single-dataset ones
 # (profile, task) -> the settings in which the methods may differ there, and why.
 PAPER_EXCEPTIONS = {
     ("paper", "cityscapes"): "CycleGAN paper 7.2 trains Cityscapes at 128 px with 6 blocks, pix2pix at 256 px",

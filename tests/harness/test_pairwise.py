@@ -77,6 +77,23 @@ def test_multi_step_translation_chains_the_right_models() -> None:
     assert model.directions() == ("celeba", "rafd")
 
 
+def test_can_translate_says_which_inputs_the_pairs_reach() -> None:
+    """CycleGAN's neutral <-> X pairs reach happy -> sad through neutral; DIAT's one-way neutral -> X cannot."""
+    task = faces_task()
+    rafd = dataset_labels(task, "test", "rafd")
+    names = task.meta["expression_names"]
+    happy, sad = (torch.eye(8)[[names.index(n)]] for n in ("happy", "sad"))
+    neutral = torch.eye(8)[[names.index("neutral")]]
+    for two_way, reaches in ((True, True), (False, False)):
+        pairs = baseline_pairs(task, two_way)
+        model = PairwiseModel(task, pairs, {p.name: _Shift(1.0) for p in pairs})
+        assert model.can_translate(dataset="rafd", source=happy, target=sad) is reaches
+        assert model.can_translate(dataset="rafd", source=neutral, target=sad) is True
+        assert model.can_translate(dataset="rafd", source=rafd[:1], target=rafd[:1]) is True  # nothing to change
+    assert PairwiseModel(task, baseline_pairs(task, True)[:1], {}).can_translate(
+        dataset="rafd", source=neutral, target=sad) is False  # only a hair pair: no RaFD model at all
+
+
 def test_tiny_pairwise_cyclegan_and_diat_train_every_pair(one_thread) -> None:
     torch.manual_seed(0)
     task, gen = faces_task(24), torch.Generator().manual_seed(0)

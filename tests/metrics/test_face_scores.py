@@ -8,6 +8,7 @@ import torch
 
 from harness.core.errors import HarnessError
 from metrics.face_scores import (
+    clustered_rate,
     cosine_similarity,
     eer_threshold,
     expression_error,
@@ -83,3 +84,30 @@ def test_face_score_keys_are_registered_with_directions() -> None:
     assert higher_is_better("rafd_identity_distance") is False
     assert higher_is_better("rafd_parameters") is None
     assert higher_is_better("celeba_fid[Blond_Hair]") is False
+
+
+def test_clustered_rate_matches_statsmodels_cluster_robust_interval() -> None:
+    sm = pytest.importorskip("statsmodels.api")
+    gen = np.random.default_rng(0)
+    clusters = np.repeat(np.arange(30), 7)  # 30 input faces x 7 targets
+    face_effect = gen.random(30) < 0.3  # some faces fail under every target: strong within-face correlation
+    y = (face_effect[clusters] | (gen.random(210) < 0.1)).astype(float)
+    fit = sm.OLS(y, np.ones((210, 1))).fit(cov_type="cluster", cov_kwds={"groups": clusters})
+    low, high = fit.conf_int(alpha=0.05)[0]
+    out = clustered_rate(torch.from_numpy(y).bool(), torch.from_numpy(clusters))
+    assert out["rate"] == pytest.approx(y.mean(), abs=1e-12) and out["clusters"] == 30
+    assert (out["ci_low"], out["ci_high"]) == pytest.approx((max(low, 0), min(high, 1)), rel=1e-9)
+    independent = clustered_rate(torch.from_numpy(y).bool(), torch.arange(210))
+    assert out["ci_high"] - out["ci_low"] > 1.5 * (independent["ci_high"] - independent["ci_low"])
+
+
+def test_clustered_rate_pinned_and_edge_cases() -> None:
+    # Two faces: 2 of 2 wrong, 0 of 2 wrong. p = 0.5; per-face sums of (y - p): +1, -1; Var = 2 * 2 / 16 = 0.25.
+    out = clustered_rate(torch.tensor([1, 1, 0, 0]), torch.tensor([5, 5, 9, 9]))
+    assert out["rate"] == 0.5 and out["ci_low"] == 0.0 and out["ci_high"] == 1.0
+    out = clustered_rate(torch.tensor([1, 0, 0, 0, 0, 0, 0, 0]), torch.arange(8))
+    half = 1.959963984540054 * (8 / 7 * (0.875**2 + 7 * 0.125**2)) ** 0.5 / 8
+    assert out["ci_high"] == pytest.approx(0.125 + half) and out["ci_low"] == 0.0
+    assert np.isnan(clustered_rate(torch.tensor([1, 0]), torch.tensor([3, 3]))["ci_low"])
+    with pytest.raises(HarnessError, match="clustered_rate"):
+        clustered_rate(torch.tensor([1, 0]), torch.tensor([1]))

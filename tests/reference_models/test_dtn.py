@@ -192,8 +192,42 @@ def test_provenance_states_training_size_and_the_frozen_f():
     model = _model(DTNConfig(ngf=4, ndf=4, batch_size=4, steps=7, alpha=0.0))
     prov = model.provenance()
     assert set(prov) == {"model_train", "model_test", "model_size", "model_f"}
-    assert prov["model_train"].startswith("batch 4 per domain, 7 steps, Adam lr 0.0003 betas (0.5, 0.999) constant")
+    assert prov["model_train"].startswith("batch 4 per domain, 7 steps of one D then one g update (the unofficial "
+                                          "code's iteration: 3 D and 10 g updates), Adam lr 0.0003 betas (0.5, "
+                                          "0.999) constant")
     assert "alpha 0, beta 15, gamma 0" in prov["model_train"]
     assert prov["model_size"] == "ngf 4, ndf 4" and "eval mode" in prov["model_test"]
     assert prov["model_f"] == f"frozen, weights sha256 {weights_sha256(model.f.state_dict())[:12]}"
     assert all(";" not in v and "=" not in v for v in prov.values())  # the row's protocol is "key=value; ..."
+
+
+def test_without_d_and_tid_trains_g_on_l_const_alone():
+    model = _model(DTNConfig(ngf=4, ndf=4, batch_size=4, steps=2, use_gan=False, beta=0.0))
+    assert set(model.networks()) == {"g", "f"} and set(model.optimizers) == {"g"}
+    before = [p.detach().clone() for p in model.nets["g"].parameters()]
+    losses = model.train_step(_batch())
+    assert set(losses) == {"CONST", "G"} and losses["G"] == pytest.approx(losses["CONST"])
+    assert any(not torch.equal(a, b) for a, b in zip(before, model.nets["g"].parameters(), strict=True))
+    assert "one g update, no D" in model.provenance()["model_train"]
+    with pytest.raises(HarnessError, match="no loss"):
+        validate_config(DTNConfig(use_gan=False, alpha=0.0, beta=0.0), 32)
+
+
+def test_g_without_f_trains_a_fresh_copy_of_f_and_keeps_f_fixed(tmp_path):
+    config = DTNConfig(ngf=4, ndf=4, batch_size=4, steps=2, g_contains_f=False)
+    model = _model(config)
+    f_before = {k: v.clone() for k, v in model.f.state_dict().items()}
+    e = model.nets["e"]
+    assert e is not model.f and e.conv.weight.requires_grad and not model.f.conv.weight.requires_grad
+    assert not torch.equal(e.conv.weight, model.f.conv.weight)  # re-initialised, not f's weights
+    e_before = e.conv.weight.detach().clone()
+    model.train_step(_batch())
+    assert not torch.equal(e.conv.weight, e_before)  # e trains with g
+    assert all(torch.equal(v, model.f.state_dict()[k]) for k, v in f_before.items())  # f does not
+    x = torch.rand(3, 3, 32, 32)
+    assert torch.equal(model.translate(x), (model.nets["g"].eval()(e.eval()(x)) + 1).div(2).clamp(0, 1))
+    torch_save(model.state_dict(), tmp_path / "m.pt")
+    fresh = _model(config)
+    fresh.load_state_dict(torch_load(tmp_path / "m.pt"))
+    assert torch.equal(fresh.translate(x), model.translate(x))
+    assert "G is g of e" in model.provenance()["model_train"]

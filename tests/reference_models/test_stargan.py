@@ -19,9 +19,10 @@ from reference_models.stargan import (
     validate_config,
 )
 from reference_models.stargan_networks import Discriminator, Generator, gradient_penalty
+from reference_models.stargan_sng import StarGANPerDataset, build_stargan_models
 
 TINY = StarGANConfig(g_conv_dim=8, d_conv_dim=8, g_repeat_num=1, d_repeat_num=3, batch_size=4, steps=10,
-                     decay_steps=5, n_critic=1)
+                     decay_steps=5, n_critic=1, datasets="both")  # the joint model (StarGAN-JNT)
 
 
 def test_parameter_counts_match_the_official_code_at_128_px() -> None:
@@ -80,6 +81,28 @@ def test_lr_schedules() -> None:
     assert lr_factor(official, 101_000) == pytest.approx(1 - 1 / 100_000)
 
 
+def _recounted_official(config: StarGANConfig, step: int) -> float:
+    """The former O(steps) schedule: replays solver.py's loop, one decrement per qualifying iteration."""
+    decay = config.steps // 2 if config.decay_steps == -1 else config.decay_steps
+    start = config.steps - decay
+    if decay == 0 or step < start:
+        return 1.0
+    updates = sum(1 for i in range(start + 1, step + 1) if i % config.lr_update_step == 0)
+    return 1.0 - updates / decay
+
+
+@pytest.mark.parametrize(("steps", "decay", "update"), [(2_000, -1, 100), (2_001, 777, 50), (999, 999, 7),
+                                                        (5_000, 0, 1000), (1_234, 1_000, 1)])
+def test_official_schedule_closed_form_equals_the_recount(steps: int, decay: int, update: int) -> None:
+    cfg = StarGANConfig(steps=steps, decay_steps=decay, lr_update_step=update, lr_schedule="official")
+    assert [lr_factor(cfg, s) for s in range(steps + 1)] == [_recounted_official(cfg, s) for s in range(steps + 1)]
+
+
+def test_lr_update_step_must_be_positive() -> None:
+    with pytest.raises(HarnessError, match="lr_update_step"):
+        validate_config(replace(TINY, lr_update_step=0), 32)
+
+
 def test_tiny_training_step_is_finite_and_updates_both_networks(one_thread) -> None:
     torch.manual_seed(0)
     task = _task()
@@ -110,3 +133,43 @@ def test_state_round_trip_and_checks() -> None:
     with pytest.raises(HarnessError, match="stargan.datasets"):
         build_stargan(replace(TINY, datasets="rafd"), _task(datasets=("celeba",)), torch.device("cpu"))
     assert isinstance(a, StarGAN) and a.directions() == ("celeba", "rafd")
+
+
+def test_each_dataset_gets_its_own_single_dataset_model(one_thread) -> None:
+    """StarGAN-SNG: on a task with both datasets, RaFD's rows come from a RaFD-only G and D (Table 3's model)."""
+    torch.manual_seed(0)
+    task, config = _task(), replace(TINY, datasets="each", rafd_steps=2)
+    model = build_stargan_models(config, task, torch.device("cpu"))
+    assert isinstance(model, StarGANPerDataset) and model.directions() == ("celeba", "rafd")
+    rafd = model.networks_for("rafd")
+    assert rafd["G"].main[0].in_channels == 3 + 8 and rafd["D"].conv2.out_channels == 8  # no mask, no CelebA
+    assert model.networks_for("celeba")["G"].main[0].in_channels == 3 + 5
+    assert set(model.networks()) == {"celeba/G", "celeba/D", "rafd/G", "rafd/D"}
+    assert model.models["rafd"].config.steps == 2 and model.models["celeba"].config.steps == TINY.steps
+    provenance = model.provenance()["model_train"]
+    assert "one model per dataset" in provenance and "rafd model: 2 steps" in provenance
+    gen = torch.Generator().manual_seed(0)
+    for step in range(3):  # the RaFD model stops after its budget, CelebA's goes on
+        losses = model.train_step(stargan_batch(task, config, gen))
+        assert any(k.startswith("celeba/") for k in losses)
+        assert any(k.startswith("rafd/") for k in losses) == (step < 2)
+    assert (model.models["celeba"].step, model.models["rafd"].step) == (3, 2)
+    images = task.data("test", "rafd").get(slice(0, 2))
+    labels = torch.nn.functional.one_hot(torch.tensor([1, 2]), 8).float()
+    out = model.translate(images, dataset="rafd", source=labels, target=labels.flip(0))
+    assert torch.equal(out, model.models["rafd"].translate(images, dataset="rafd", source=labels,
+                                                           target=labels.flip(0)))
+    again = build_stargan_models(config, task, torch.device("cpu"))
+    again.load_state_dict(model.state_dict())
+    assert again.models["rafd"].step == 2
+    with pytest.raises(HarnessError, match="expected"):
+        again.load_state_dict({"rafd": model.state_dict()["rafd"]})
+
+
+def test_each_on_a_single_dataset_task_is_that_datasets_model() -> None:
+    model = build_stargan_models(replace(TINY, datasets="each"), _task(datasets=("rafd",)), torch.device("cpu"))
+    assert isinstance(model, StarGAN) and model.directions() == ("rafd",) and not model.joint
+    with pytest.raises(HarnessError, match="build_stargan_models"):
+        build_stargan(replace(TINY, datasets="each"), _task(), torch.device("cpu"))
+    with pytest.raises(HarnessError, match="rafd_steps"):
+        validate_config(replace(TINY, rafd_steps=TINY.steps + 1), 16)

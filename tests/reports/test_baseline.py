@@ -100,6 +100,13 @@ def test_machine_dependent_keys_are_not_compared(make_fake_run, tmp_path):
     assert result.exit_code == 0 and not result.errors
 
 
+def test_headline_flag_is_presentation_not_protocol(make_fake_run, tmp_path):
+    path = tmp_path / "b.json"
+    write_baseline(make_fake_run("before"), path)  # a baseline from before protocols named their headline
+    assert check_run(make_fake_run("after", protocol_extra="; headline=fcn_labels2photo_pixel_acc/1"),
+                     path).exit_code == 0
+
+
 def test_profile_mismatch_exits_2(make_fake_run, baseline):
     result = check_run(make_fake_run("prof", profile="standard"), baseline)
     assert result.exit_code == 2

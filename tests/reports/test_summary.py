@@ -100,3 +100,43 @@ def test_methods_of_different_protocols_get_a_leaderboard_each():
     assert "Leaderboard by **parzen_ll**" in md and "Leaderboard by **acc**" in md
     single = _rows({("a", "acc"): (0.9, 0.01), ("b", "acc"): (0.5, 0.01)})
     assert [b["metric"] for b in leaderboards(analyse(single).long)] == ["acc"]  # one protocol, one board
+
+
+def _flag(rows: pd.DataFrame, flags: dict[str, str]) -> pd.DataFrame:
+    """Adds ``headline=<board>/<position>`` to the protocol of the named metrics, as ``ProtocolSpec`` writes it."""
+    protocol = [f"protocol=x; headline={flags[m]}" if m in flags else "protocol=x" for m in rows["metric"]]
+    return rows.assign(protocol=protocol)
+
+
+def test_the_protocols_headline_flag_leads_over_the_first_directed_metric():
+    # faces: hair_transfer_accuracy comes first in the rows, the paper's headline is the expression error.
+    values = {(m, k): v for m in ("stargan", "diat", "cyclegan") for k, v in (
+        ("hair_transfer_accuracy", (0.5 + 0.1 * len(m), 0.01)), ("expression_error", (10.0 + len(m), 0.1)),
+        ("expression_error_floor", (3.6, 0.0)))}
+    rows = _rows(values, higher={"expression_error": False, "expression_error_floor": None})
+    assert headline_metric(analyse(rows).long) == "hair_transfer_accuracy"  # no flag: the old rule
+    flagged = _flag(rows, {"expression_error": "expression_error/1", "expression_error_floor": "expression_error/2"})
+    long = analyse(flagged).long
+    assert headline_metric(long) == "expression_error"
+    board = leaderboard(long)
+    assert board["metric"] == "expression_error" and board["arrow"] == "↓"
+    assert board["beside"] == [{"metric": "expression_error_floor", "arrow": "", "unit": ""}]
+    assert [r["model"] for r in board["rows"]] == ["diat", "stargan", "cyclegan"]
+    assert all(r["beside"] == ["3.6"] for r in board["rows"])
+    md = summary_markdown(analyse(flagged), "run")
+    assert "Leaderboard by **expression_error** ↓" in md and "| expression_error_floor |" in md
+
+
+def test_flagged_boards_per_protocol_and_sharpness_beside_psnr():
+    # digits: DTN's accuracy board first (more methods), the GAN's Parzen board second, each by its own flag.
+    rows = _flag(_rows({("gan", "fid"): (9.0, 0.1), ("gan", "parzen_ll"): (40.0, 5.0), ("dtn", "acc"): (0.8, 0.01),
+                        ("cyclegan", "acc"): (0.3, 0.01), ("dtn", "f_const"): (0.1, 0.01),
+                        ("cyclegan", "f_const"): (0.5, 0.01)}, higher={"fid": False, "f_const": False}),
+                 {"parzen_ll": "parzen_ll/1", "acc": "acc/1"})
+    assert [b["metric"] for b in leaderboards(analyse(rows).long)] == ["acc", "parzen_ll"]
+    sr = _flag(_rows({(m, k): v for m in ("srresnet", "srgan") for k, v in (
+        ("y_psnr", (28.0 + len(m) / 10, 0.1)), ("y_ssim", (0.8, 0.01)), ("hf_ratio", (0.1 * len(m), 0.01)))},
+        higher={"hf_ratio": None}), {"y_psnr": "y_psnr/1", "y_ssim": "y_psnr/2", "hf_ratio": "y_psnr/3"})
+    board = leaderboard(analyse(sr).long)
+    assert board["metric"] == "y_psnr" and [c["metric"] for c in board["beside"]] == ["y_ssim", "hf_ratio"]
+    assert board["rows"][0]["model"] == "srresnet" and board["rows"][0]["beside"] == ["0.8", "0.8"]

@@ -35,6 +35,9 @@ class Unchanged:
     def networks_for(self, dataset: str) -> dict[str, nn.Module]:
         return self.networks()
 
+    def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
+        return True
+
 
 @pytest.fixture(scope="module")
 def rows(tmp_path_factory):
@@ -86,6 +89,23 @@ def test_a_translation_that_changes_nothing(rows) -> None:
         unchanged)
     assert "judge_sha256" in unchanged["expression_error"].protocol and "model=unchanged" in unchanged[
         "expression_error"].protocol
+
+
+def test_expression_error_has_its_floor_a_clustered_ci_and_the_every_face_variant(rows) -> None:
+    reference, unchanged, _ = rows
+    error, floor = unchanged["expression_error"], unchanged["expression_error_floor"]
+    assert floor.higher_is_better is None and 0 <= floor.value < error.value
+    assert floor.value < 3 * max(reference["expression_error"].value, 1.0)  # the judge on real faces: a few percent
+    # 7 targets per neutral face: the interval is clustered by face and holds the pooled value.
+    assert error.ci_low <= error.value <= error.ci_high and error.ci_high - error.ci_low > 0
+    assert "clustered by input face" in error.protocol
+    every = unchanged["all_faces_expression_error"]
+    assert every.n > error.n and every.ci_low <= every.value <= every.ci_high
+    # Unchanged outputs keep their own expression, which is never the target: every output is misread unless the
+    # judge errs on the input itself, so the error sits near 100 %.
+    assert every.value > 80 and "every test face" in every.protocol
+    assert unchanged["all_faces_expression_error_floor"].higher_is_better is None
+    assert "comparable_to_paper=no (the model does not say" in unchanged["parameters"].protocol
 
 
 def test_sample_strips_for_every_target(rows) -> None:
