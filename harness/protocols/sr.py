@@ -1,6 +1,6 @@
 """The ``sr`` protocol: super-resolution scored as SRGAN's Tables 1–2, plus sharpness and distribution distances.
 
-For every test image (whole, or the task's centred crop), the model turns the LR image into an SR image, which is
+For every test image (a whole photo, or one crop of the task's grid of held-out crops), the model turns the LR image into an SR image, which is
 rounded to 8 bits (the benchmarks score saved images) and compared with the HR image:
 
 - ``y_psnr``, ``y_ssim`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``rgb_psnr``,
@@ -123,7 +123,7 @@ def _protocol(ctx: EvalContext, extra: dict[str, str]) -> dict[str, object]:
             "range": "[0,255], SR rounded to 8 bits", "ssim": "11x11 gaussian sigma 1.5, valid, K1 0.01, K2 0.03",
             "psnr_inf": "identical images inf, means over finite values",
             "lr": task.meta.get("lr_source", "MATLAB bicubic imresize x1/scale (antialiased)"),
-            "test": f"centre {crop}px crops" if crop else "whole images", "images": len(task.meta["test_names"]),
+            "test": f"grid of {crop}px crops" if crop else "whole images", "images": len(task.meta["test_names"]),
             "ci": "95% t-interval across images", "variant": ctx.variant, **extra}
 
 

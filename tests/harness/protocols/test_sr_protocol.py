@@ -74,7 +74,7 @@ def test_model_rows_carry_ci_per_image_values_provenance_and_fid_note(ctx):
     assert names == ["astronaut", "chelsea", "coffee"]
     mean = next(r for r in rows if r.metric == "y_psnr")
     assert mean.n == 3 and mean.ci_low < mean.value < mean.ci_high and mean.higher_is_better is True
-    assert "model_train=none, bicubic" in mean.protocol and "test=centre 64px crops" in mean.protocol
+    assert "model_train=none, bicubic" in mean.protocol and "test=grid of 64px crops" in mean.protocol
     fid = next(r for r in rows if r.metric == "fid")
     assert "unreliable" in fid.protocol and "harness SR feature network" in fid.protocol and fid.n == 24
 
