@@ -21,6 +21,10 @@ from reports.summary import ARROWS, leaderboards, rule_text, summary_sentences
 from reports.tables import PER_IMAGE_SUFFIX, parse_protocol, split_bracket
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # report.html lives here
+# Shown above the samples of a smoke run: what a newcomer's first report can and cannot show (figures: docs/faces.md).
+SMOKE_NOTE = ("Smoke profile: every model here trained for a few hundred steps on a CPU (seconds to a minute each), "
+              "so its samples show what each method does to its input, not what it can do. Run --profile standard "
+              "for models trained to meaningful numbers.")
 
 
 def data_uri(path: Path) -> str:
@@ -165,16 +169,20 @@ def report_context(run_dir: Path, config: dict, manifest: dict, analysis: Analys
         plots: Written figures (embedded as data URIs).
     """
     long = analysis.long
+    sentences = summary_sentences(analysis)
+    verdicts = {s["task"]: s["text"] for s in sentences if s["task"]}
     tasks = []
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
         tasks.append({
-            "name": task, "leaderboards": leaderboards(task_long), "table": _main_table(task_long),
+            "name": task, "verdict": verdicts.get(task, ""), "leaderboards": leaderboards(task_long),
+            "table": _main_table(task_long),
             "published": _published_table(task_long), "pvu": _pvu_rows(analysis.pvu, task),
             "ranking": _ranking_rows(task_long), "studies": _study_rows(task_long),
             "grids": sample_grids(run_dir, task), "plots": [_plot(p) for p in plots if p.task == task],
         })
-    return {"title": f"Report: {run_dir.name}", "summary": summary_sentences(analysis), "rules": rule_text(),
+    return {"title": f"Report: {run_dir.name}", "summary": sentences, "rules": rule_text(),
+            "smoke_note": SMOKE_NOTE if manifest.get("profile") == "smoke" else "",
             "judge_note": JUDGE_NOTE, "alpha": ALPHA,
             "colours": [{"model": m, "colour": c} for m, c in method_colours(long).items()],
             "colours_json": json.dumps(method_colours(long), sort_keys=True),

@@ -34,6 +34,19 @@ function __scrolls(el) {  // an ancestor that scrolls sideways and fits the view
   return false;
 }
 window.addEventListener("load", function () {
+  // First what a reader sees with every <details> closed: per task, its verdict, leaderboard and samples come
+  // before the first collapsed block; then open every block so the checks below cover the detail too.
+  var closedHeight = document.documentElement.scrollHeight;
+  var firstSeen = __all("section[id^=task-]").map(function (sec) {
+    var order = __all("p.verdict, table.leaderboard, table.grid, details", sec).map(function (el) {
+      return el.tagName === "DETAILS" ? "details" : el.className.split(" ")[0]; });
+    var cut = order.indexOf("details");
+    return {before: cut < 0 ? order : order.slice(0, cut), details: __all("details", sec).length,
+            grids: __all("table.grid", sec).length, boards: __all("table.leaderboard", sec).length,
+            open: __all("details[open]", sec).length};
+  });
+  __all("details").forEach(function (d) { d.open = true; });
+  var openHeight = document.documentElement.scrollHeight;
   var imgs = Array.prototype.slice.call(document.images);
   var single = __all("table.summary").filter(function (t) {  // tables with at most one compared method
     return __all("tr", t).slice(1).filter(function (r) {
@@ -59,7 +72,8 @@ window.addEventListener("load", function () {
     single_highlights: single.map(function (t) { return __all(".best, .tie", t).length; }),
     colours: colours, swatches: swatches, plot_colours: plotColours,
     viewport: window.innerWidth, page_width: document.documentElement.scrollWidth, tables: tables,
-    sections: sections, summary: summary});
+    sections: sections, summary: summary, first_seen: firstSeen, closed_height: closedHeight,
+    open_height: openHeight});
   document.body.appendChild(p);
 });
 </script>"""
@@ -105,6 +119,15 @@ def _rgb(hex_colour: str) -> str:
 
 def _reader_checks(result: dict) -> None:
     """What issue 14 asks a reader to be able to trust, measured in the rendered page."""
+    # each task's verdict, leaderboard and samples come first; the detail is one click away, closed
+    for seen in result["first_seen"]:
+        assert seen["details"] >= 1 and seen["open"] == 0, seen
+        assert seen["before"].count("leaderboard") == seen["boards"], seen
+        assert seen["before"].count("grid") == seen["grids"], seen
+        assert seen["before"][0] in ("verdict", "leaderboard"), seen
+    assert any("verdict" in seen["before"] for seen in result["first_seen"])
+    assert any(seen["grids"] for seen in result["first_seen"]) and any(s["boards"] for s in result["first_seen"])
+    assert result["closed_height"] < 0.6 * result["open_height"], (result["closed_height"], result["open_height"])
     # a table with one compared method highlights nothing (digits: vanilla_gan alone)
     assert result["single_tables"] >= 1 and result["single_highlights"] == [0] * result["single_tables"]
     # one colour per method across every plot, and the legend shows those colours
