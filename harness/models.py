@@ -25,6 +25,7 @@ from harness.face_models import (
     diat_pairs_batch,
 )
 from harness.protocols.base import EvalConfig
+from harness.sections import SectionSpec
 from harness.source_judge import dtn_representation
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.sr_features import SR_CONTENT
@@ -66,6 +67,10 @@ class ModelSpec:
             named in ``--models`` (DTN: its ablations and CycleGAN).
         opt_in_tasks: Tasks a run without ``--tasks`` leaves out for this model unless a named model compares with it
             there (CycleGAN on the digit tasks: DTN's baseline, not part of CycleGAN's own default run).
+        section: Plugins only: their own config section ``config_section`` (default, profile values, the built-in
+            section it follows); a built-in model's section is a ``RunConfig`` field (``harness.sections``).
+        model_class: Plugins only: the class ``build`` returns, checked against the model contract
+            (``reference_models/base.py``) when the plugin loads (``harness.plugins``).
     """
 
     name: str
@@ -82,6 +87,8 @@ class ModelSpec:
     frozen: FrozenFn | None = None
     compared_with: tuple[str, ...] = ()
     opt_in_tasks: frozenset[str] = frozenset()
+    section: SectionSpec | None = None
+    model_class: type | None = None
 
 
 def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
