@@ -89,9 +89,9 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
 
 def _print_reference_sets(manifest_path: Path) -> None:
-    from harness.reference_use import summary_lines
+    from reports.summary import reference_set_notes
 
-    for line in summary_lines(json.loads(manifest_path.read_text())):
+    for line in reference_set_notes(json.loads(manifest_path.read_text())):
         print(line)
 
 

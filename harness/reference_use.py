@@ -165,16 +165,3 @@ def reference_job_ids(manifest: dict) -> list[str]:
     """The reference-set pseudo-jobs a manifest records (for rebuilding ``metrics.csv``)."""
     return [j for j in manifest.get("jobs", {}) if j.startswith(JOB_PREFIX)]
 
-
-def summary_lines(manifest: dict) -> list[str]:
-    """One line per set of a run, for the CLI and the report."""
-    lines = []
-    for task, d in manifest.get("reference_sets", {}).items():
-        if d["shown"]:
-            line = f"reference set {d['set']} on {task}: shown {', '.join(d['shown'])} (not trained here)"
-        else:
-            line = f"reference set {d['set']} on {task}: NOT shown: {d['why']}"
-        line += "".join(f"; {m} not shown: {why}" for m, why in d["hidden"].items())
-        lines.append(line)
-    return lines
-
