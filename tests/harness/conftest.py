@@ -20,7 +20,7 @@ def _tiny_args(*extra: str) -> list[str]:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_args():
     """A function ``(*extra_items) -> ["--set", item, ...]`` for a tiny CPU run plus ``extra_items``."""
     return _tiny_args
@@ -61,13 +61,13 @@ def example_plugin(no_plugins):
     return load_plugins([str(EXAMPLE_PLUGIN)])[-1]
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def example_path():
     """The example plugin's file."""
     return EXAMPLE_PLUGIN
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def scene_args(tiny_args):
     """A function ``(*extra_items) -> ["--set", item, ...]``: a tiny run on scenes with one translation budget."""
     return lambda *extra: tiny_args(*PLUGIN_SETS, *extra)
