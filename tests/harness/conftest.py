@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 TINY_SETS = (
@@ -34,37 +32,12 @@ def cache(tmp_path_factory, monkeypatch):
     return path
 
 
-
-EXAMPLE_PLUGIN = Path(__file__).resolve().parents[2] / "examples" / "pix2pix_lsgan.py"
 # Tiny scenes and one budget for every translation method (the fairness rules hold: equal steps and batch 1).
 PLUGIN_SETS = (
     "scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "pix2pix.steps=4", "cyclegan.steps=4",
     "pix2pix.ngf=8", "pix2pix.ndf=8", "cyclegan.ngf=8", "cyclegan.ndf=8", "cyclegan.n_blocks=1",
     "eval.n_sample_images=4",
 )
-
-
-@pytest.fixture
-def no_plugins():
-    """Unloads every plugin model after the test: the model registry is process-global."""
-    from harness.plugins import unload_plugins
-
-    yield
-    unload_plugins()
-
-
-@pytest.fixture
-def example_plugin(no_plugins):
-    """Loads examples/pix2pix_lsgan.py (unloaded after the test); returns its recorded source."""
-    from harness.plugins import load_plugins
-
-    return load_plugins([str(EXAMPLE_PLUGIN)])[-1]
-
-
-@pytest.fixture(scope="session")
-def example_path():
-    """The example plugin's file."""
-    return EXAMPLE_PLUGIN
 
 
 @pytest.fixture(scope="session")

@@ -8,6 +8,7 @@ import re
 import sys
 import textwrap
 
+import pandas as pd
 import pytest
 
 from harness.core.errors import HarnessError
@@ -190,6 +191,9 @@ def test_resume_and_evaluate_load_the_run_s_plugins(example_path, tmp_path, caps
     assert main(["train", *argv]) == 0
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["plugins"][str(example_path)]["sha256"] and manifest["tasks"]["scenes"]["sha256"]
+    saved = json.loads((out / "config.json").read_text())
+    del saved["references"]  # as a run made before the option existed: it still resumes
+    (out / "config.json").write_text(json.dumps(saved))
     unload_plugins()  # as a new process: the run's config.json names the plugin
     assert main(["evaluate", "--run", str(out)]) == 0
     assert "pix2pix_lsgan" in MODELS
@@ -197,3 +201,7 @@ def test_resume_and_evaluate_load_the_run_s_plugins(example_path, tmp_path, caps
     assert "pix2pix_lsgan,scenes,fcn_labels2photo_pixel_acc" in rows and "model_loss=least squares" in rows
     assert main(["suite", "--out", str(out), "--resume", "--plugin", str(tmp_path / "other.py"), "--no-progress"]) == 2
     assert "was made without it" in capsys.readouterr().err
+    unload_plugins()
+    assert main(["study", "simulate", "--run", str(out)]) == 0  # the study rebuilds the plugin's trained model
+    simulated = pd.read_csv(out / "metrics.csv", keep_default_na=False)
+    assert ((simulated["model"] == "pix2pix_lsgan") & simulated["protocol"].str.contains("simulated=true")).any()
