@@ -172,12 +172,15 @@ def _import_file(path: Path, source: str) -> ModuleType:
         raise HarnessError(f"--plugin {source}: not importable as a Python module")
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module  # dataclasses and typing resolve the module's annotations through sys.modules
+    writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True  # no __pycache__ left beside the user's file
     try:
         spec.loader.exec_module(module)
     except Exception as exc:  # noqa: BLE001 - the user's code: any error is that file's, named with its line
         sys.modules.pop(name, None)
         raise HarnessError(f"--plugin {source}: cannot import it ({_where(exc, path)}); fix the file or drop "
                            "--plugin") from None
+    finally:
+        sys.dont_write_bytecode = writes
     return module
 
 
