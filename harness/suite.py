@@ -178,7 +178,10 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
                                f"run it on a paired task ({', '.join(spec.protocols)})")
         check_followed_budget(config, job.model, job.task)
         if spec.check is not None:
-            spec.check(cfg, tasks[job.task].image_size)
+            try:
+                spec.check(cfg, tasks[job.task].image_size)
+            except ValueError as exc:  # a plugin's check may refuse the way builders do
+                raise HarnessError(f"{spec.config_section}: {spec.name} cannot run on {job.task}: {exc}") from None
         _dry_build(spec, cfg, tasks[job.task])
         checked.add((job.model, job.task))
     if config.eval.inception_weights:
