@@ -229,7 +229,10 @@ def load_saved_config(path: Path, overrides: Mapping[str, object] | None = None,
     sources = saved.get("plugins", []) if isinstance(saved, dict) else []
     if not isinstance(sources, list) or not all(isinstance(s, str) for s in sources):
         raise HarnessError(f"{path}: 'plugins' is not a list of plugin sources")
-    load_plugins(sources)
+    try:
+        load_plugins(sources)
+    except HarnessError as exc:
+        raise HarnessError(f"{path}: the run's plugins cannot be loaded: {exc}") from None
     return config_from_saved(path, overrides, flags)
 
 
