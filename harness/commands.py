@@ -80,7 +80,8 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)
     print(f"metrics: {result.run.metrics_path}")
-    _print_reference_sets(result.run.manifest_path)
+    if not train_only:
+        _print_reference_sets(result.run.manifest_path)
     if not train_only and not args.no_report:
         _report(result.run.path)
     if result.failed:
