@@ -23,11 +23,15 @@ if TYPE_CHECKING:
 log = logging.getLogger("harness")
 
 
-def _list(what: str, plugin_sources: list[str]) -> int:
+def _list_plugins(what: str, sources: list[str]) -> None:
+    """Loads the installed entry points and ``--plugin`` sources for the lists that show models or config keys."""
     if what in ("all", "models", "config"):
         from harness.plugins import load_plugins
 
-        load_plugins(plugin_sources, entry_points=True)
+        load_plugins(sources, entry_points=True)
+
+
+def _list(what: str) -> int:
     if what in ("all", "models"):
         from harness.models import MODELS
         from harness.plugins import plugin_of
@@ -201,7 +205,8 @@ def format_result(result: dict[str, float], as_json: bool) -> str:
 def dispatch(args: argparse.Namespace) -> int:
     """Runs the chosen subcommand."""
     if args.command == "list":
-        return _list(args.what, args.plugin)
+        _list_plugins(args.what, args.plugin)
+        return _list(args.what)
     if args.command in ("suite", "train"):
         return _suite(args, train_only=args.command == "train")
     if args.command == "evaluate":
