@@ -11,11 +11,20 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from harness.config import PROFILES, parse_set_arguments
+from harness.core.errors import HarnessError
 
 if TYPE_CHECKING:
     from harness.run_config import RunConfig
 
-FLAG_KEYS = ("models", "tasks", "seeds", "device")  # flags that set the config key of the same name
+FLAG_KEYS = ("models", "tasks", "seeds", "device", "references")  # flags that set the config key of the same name
+
+
+def add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    """Adds ``--plugin`` (repeatable)."""
+    parser.add_argument("--plugin", action="append", default=[], metavar="FILE.py|MODULE:ATTRIBUTE",
+                        help="load a plugin model: a Python file (or module) whose HARNESS_MODELS holds ModelSpecs "
+                             "(see examples/pix2pix_lsgan.py); repeatable. Installed entry points of the group "
+                             "gan_harness.models load without it")
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
@@ -28,7 +37,7 @@ def add_threads_option(parser: argparse.ArgumentParser) -> None:
 def add_run_options(parser: argparse.ArgumentParser) -> None:
     """Adds the run options (--profile, --models, --tasks, --seeds, --device, --out, --resume, --set, ...).
 
-    Also ``--threads``, ``--workers`` and ``--no-progress``.
+    Also ``--references``, ``--plugin``, ``--threads``, ``--workers`` and ``--no-progress``.
     """
     parser.add_argument("--profile", default=None, choices=PROFILES,
                         help="scale: smoke (CPU minutes, the default), standard (meaningful numbers on the embedded "
@@ -50,6 +59,11 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
                         help="override any config value by its dotted key, e.g. --set gan.steps=200 "
                              "(repeatable; unknown keys, wrong types and values out of range are rejected; see "
                              "`list config`)")
+    parser.add_argument("--references", default=None, metavar="committed|DIR",
+                        help="show reference sets beside this run's rows, without training their models: "
+                             "'committed' (the sets shipped with the harness) or a folder of <profile>/<task>.json "
+                             "sets written by `references make`; a task without a set is an error")
+    add_plugin_option(parser)
     add_threads_option(parser)
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="jobs run at once, each in its own process (default: the available CPUs over the threads "
@@ -62,17 +76,29 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
 
     With ``--resume`` and a run in ``--out``, the run's saved ``config.json`` replaces defaults and profile (unless
     ``--profile`` is given); the flags and ``--set`` go on top, and ``RunDir.start`` refuses any that differ.
+    Plugins: a fresh run loads the installed entry points and every ``--plugin``; a resumed one the plugins its
+    config records (a ``--plugin`` must be among them).
     """
-    from harness.run_config import config_from_saved, resolve_config
+    from harness.plugins import load_plugins, load_saved_config, normalise
+    from harness.run_config import resolve_config
 
     overrides: dict[str, object] = {flag: getattr(args, flag) for flag in FLAG_KEYS if getattr(args, flag) is not None}
     if args.no_progress:
         overrides["progress"] = "false"
-    overrides.update(parse_set_arguments(args.overrides))
+    given = parse_set_arguments(args.overrides)
+    if "plugins" in given:
+        raise HarnessError("--set plugins: load plugin models with --plugin FILE.py (or MODULE:ATTRIBUTE)")
+    overrides.update(given)
     saved = args.out / "config.json" if args.out is not None else None
-    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress"}
+    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress", "plugins": "--plugin"}
     if args.resume and args.profile is None and saved is not None and saved.is_file():
-        return config_from_saved(saved, overrides, flags)
+        config = load_saved_config(saved, overrides, flags)
+        for source in args.plugin:
+            if normalise(source) not in config.plugins:
+                raise HarnessError(f"--plugin {source}: the run in {str(args.out)!r} was made without it (its plugins: "
+                                   f"{', '.join(config.plugins) or 'none'}); drop --plugin or choose another --out")
+        return config
+    overrides["plugins"] = load_plugins(args.plugin, entry_points=True)
     return resolve_config(args.profile or "smoke", overrides, flags)
 
 

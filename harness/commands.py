@@ -23,14 +23,24 @@ if TYPE_CHECKING:
 log = logging.getLogger("harness")
 
 
+def _list_plugins(what: str, sources: list[str]) -> None:
+    """Loads the installed entry points and ``--plugin`` sources for the lists that show models or config keys."""
+    if what in ("all", "models", "config"):
+        from harness.plugins import load_plugins
+
+        load_plugins(sources, entry_points=True)
+
+
 def _list(what: str) -> int:
     if what in ("all", "models"):
         from harness.models import MODELS
+        from harness.plugins import plugin_of
 
         print("models:")
         for name, spec in MODELS.items():
             variant = f" [{spec.variant}]" if spec.variant else ""
-            print(f"  {name:<24} {spec.setting:<13} tasks: {', '.join(spec.protocols)}{variant} — {spec.paper}")
+            plugin = f" (plugin {plugin_of(name).source})" if plugin_of(name) else ""  # type: ignore[union-attr]
+            print(f"  {name:<24} {spec.setting:<13} tasks: {', '.join(spec.protocols)}{variant} — {spec.paper}{plugin}")
     if what in ("all", "tasks"):
         from harness.tasks import TASKS
 
@@ -48,10 +58,15 @@ def _list(what: str) -> int:
         print(f"profiles: {', '.join(PROFILES)}")
     if what == "config":
         from harness.config import flatten
-        from harness.run_config import RunConfig
+        from harness.run_config import config_class, plugin_sections
+        from harness.sections import followed_keys
 
-        for key, value in flatten(RunConfig()).items():
-            print(f"  {key} = {value!r}")
+        config = config_class()()
+        follows = {f"{name}.{key}": f"{spec.follows}.{key}" for name, spec in plugin_sections().items()
+                   if spec.follows for key in followed_keys(spec, getattr(config, spec.follows))}
+        for key, value in flatten(config).items():
+            note = f"  # follows {follows[key]} unless set" if key in follows else ""
+            print(f"  {key} = {value!r}{note}")
     return 0
 
 
@@ -69,11 +84,20 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)
     print(f"metrics: {result.run.metrics_path}")
+    if not train_only:
+        _print_reference_sets(result.run.manifest_path)
     if not train_only and not args.no_report:
         _report(result.run.path)
     if result.failed:
         raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
+
+
+def _print_reference_sets(manifest_path: Path) -> None:
+    from reports.summary import reference_set_notes
+
+    for line in reference_set_notes(json.loads(manifest_path.read_text())):
+        print(line)
 
 
 def _simulated_study(run_dir: Path, config: RunConfig) -> None:
@@ -118,14 +142,15 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 
 def _evaluate_run(run_dir: Path, threads: int | None) -> int:
-    from harness.run_config import config_from_saved
+    from harness.plugins import load_saved_config
     from harness.suite import run_suite
 
     path = run_dir / "config.json"
     if not path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json there (expected a run directory)")
-    result = run_suite(config_from_saved(path), run_dir, resume=True, threads=threads)
+    result = run_suite(load_saved_config(path), run_dir, resume=True, threads=threads)
     print(f"metrics: {result.run.metrics_path}")
+    _print_reference_sets(result.run.manifest_path)
     if result.failed:
         raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
@@ -147,6 +172,22 @@ def _check(args: argparse.Namespace) -> int:
     return result.exit_code
 
 
+def _references(args: argparse.Namespace) -> int:
+    from harness.reference_sets import committed_dir, describe, load_set, make_sets, sets_dir
+
+    if args.action == "make":
+        tasks = tuple(t.strip() for t in (args.tasks or "").split(",") if t.strip())
+        for path in make_sets(args.run, args.out or committed_dir(), tasks):
+            print(f"reference set: {path} ({describe(load_set(path))})")
+        return 0
+    folder = sets_dir(args.references)
+    paths = sorted(folder.glob("*/*.json"))
+    print(f"reference sets in {folder}:" if paths else f"no reference sets in {folder}")
+    for path in paths:
+        print(f"  {path.parent.name}/{path.stem}: {describe(load_set(path))}")
+    return 0
+
+
 def format_result(result: dict[str, float], as_json: bool) -> str:
     """A metric result as strict JSON or as aligned ``key  value`` lines.
 
@@ -164,6 +205,7 @@ def format_result(result: dict[str, float], as_json: bool) -> str:
 def dispatch(args: argparse.Namespace) -> int:
     """Runs the chosen subcommand."""
     if args.command == "list":
+        _list_plugins(args.what, args.plugin)
         return _list(args.what)
     if args.command in ("suite", "train"):
         return _suite(args, train_only=args.command == "train")
@@ -175,6 +217,8 @@ def dispatch(args: argparse.Namespace) -> int:
         return _baseline(args)
     if args.command == "check":
         return _check(args)
+    if args.command == "references":
+        return _references(args)
     if args.command == "judges":
         from harness.pinned_judges import judges_command
 

@@ -26,6 +26,7 @@ from harness.face_models import (
     diat_pairs_batch,
 )
 from harness.protocols.base import EvalConfig
+from harness.sections import SectionSpec
 from harness.source_judge import dtn_representation
 from harness.sr_models import build_sr_model
 from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan, stargan_sng
@@ -65,6 +66,10 @@ class ModelSpec:
             named in ``--models`` (DTN: its ablations and CycleGAN).
         opt_in_tasks: Tasks a run without ``--tasks`` leaves out for this model unless a named model compares with it
             there (CycleGAN on the digit tasks: DTN's baseline, not part of CycleGAN's own default run).
+        section: Plugins only: their own config section ``config_section`` (default, profile values, the built-in
+            section it follows); a built-in model's section is a ``RunConfig`` field (``harness.sections``).
+        model_class: Plugins only: the class ``build`` returns, checked against the model contract
+            (``reference_models/base.py``) when the plugin loads (``harness.plugins``).
     """
 
     name: str
@@ -81,6 +86,8 @@ class ModelSpec:
     frozen: FrozenFn | None = None
     compared_with: tuple[str, ...] = ()
     opt_in_tasks: frozenset[str] = frozenset()
+    section: SectionSpec | None = None
+    model_class: type | None = None
 
 
 def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],

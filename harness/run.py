@@ -1,4 +1,6 @@
-"""Command-line entry point: ``python -m harness.run {list,suite,train,evaluate,report,baseline,check,judges,study}``.
+"""Command-line entry point: ``python -m harness.run COMMAND``, one of the subcommands built below.
+
+Commands: list, suite, train, evaluate, report, baseline, check, references, judges, study.
 
 Exit codes: 0 success; 1 a regression found by ``check``; 2 unusable input or environment (unknown name, bad
 option, value out of range, missing or corrupt file, full disk, unwritable --out, a run in use, a training job that
@@ -22,7 +24,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from harness import commands
-from harness.cli_common import add_run_options, add_threads_option
+from harness.cli_common import add_plugin_option, add_run_options, add_threads_option
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT, SCREEN_DATE_FORMAT
 from harness.pinned_judges import add_judges_parser
@@ -58,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", default="all",
                    choices=("all", "models", "tasks", "metrics", "profiles", "config"),
                    help="what to list (default: all but config)")
+    add_plugin_option(p)
 
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")
     add_run_options(p)
@@ -104,6 +107,19 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("check", help="compare a run with a baseline: exit 0 ok, 1 regression, 2 unusable input")
     p.add_argument("--run", type=Path, required=True, help="run directory")
     p.add_argument("--baseline", type=Path, required=True, help="baseline JSON written by `baseline`")
+
+    p = sub.add_parser("references", help="make or list reference sets: a run's reference-model rows that later runs "
+                       "show with --references instead of training them")
+    action = p.add_subparsers(dest="action", required=True, metavar="ACTION", parser_class=Parser)
+    q = action.add_parser("make", help="write <profile>/<task>.json for every task of a finished run")
+    q.add_argument("--run", type=Path, required=True, help="finished run directory (its built-in models' rows, "
+                   "manifest, data hashes and evaluation protocol strings go into the sets)")
+    q.add_argument("--out", type=Path, default=None, help="folder for the sets (default: the committed sets, "
+                   "harness/reference_sets)")
+    q.add_argument("--tasks", default=None, help="comma-separated tasks (default: every task of the run)")
+    q = action.add_parser("list", help="list the reference sets of a folder")
+    q.add_argument("--references", default="committed", metavar="committed|DIR",
+                   help="committed (default) or a folder of sets")
 
     add_judges_parser(sub)
     add_study_parser(sub)

@@ -29,6 +29,7 @@ from harness.data.sr_folders import SRFoldersConfig
 from harness.data.svhn_mnist import SVHNMNISTConfig
 from harness.models import MODELS
 from harness.protocols.base import EvalConfig
+from harness.sections import SectionSpec, apply_follow, apply_profile, followed_keys, run_config_class
 from harness.study.config import StudyConfig
 from harness.tasks import TASKS
 from reference_models.cyclegan import CycleGANConfig
@@ -56,6 +57,8 @@ class RunConfig:
     log_every: Steps = 10  # training steps between recorded loss rows (losses.csv, progress bar, NaN check)
     progress: bool = True  # show tqdm progress bars
     task_overrides: tuple[str, ...] = ()  # "<model section>@<task>.<key>=<value>": a model setting on one task only
+    plugins: tuple[str, ...] = ()  # plugin models loaded (--plugin, entry points): file paths or module:attribute
+    references: str = ""  # reference rows shown beside the run's: "" none, "committed", or a folder of sets
     eval: EvalConfig = field(default_factory=EvalConfig)
     digits: DigitsConfig = field(default_factory=DigitsConfig)
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
@@ -158,18 +161,30 @@ def profile_path(name: str) -> Path:
     return Path(str(resources.files("harness") / "profiles" / f"{name}.json"))
 
 
+def plugin_sections() -> dict[str, SectionSpec]:
+    """Config section name → ``SectionSpec`` of every registered plugin model (variants share their section)."""
+    return {spec.config_section: spec.section for _, spec in MODELS.items() if spec.section is not None}
+
+
+def config_class() -> type[RunConfig]:
+    """``RunConfig`` with a field per loaded plugin's section (``harness.sections.run_config_class``)."""
+    return run_config_class(RunConfig, plugin_sections())
+
+
 def resolve_config(profile: str, overrides: Mapping[str, object], flags: Mapping[str, str] | None = None) -> RunConfig:
-    """Defaults → profile file → ``overrides`` (from CLI flags and ``--set``), each validated, then checked whole.
+    """Defaults → profile file → plugin sections' profile values → ``overrides`` → followed keys, then checked whole.
 
     Args:
         profile: Profile name.
-        overrides: Dotted key → value.
+        overrides: Dotted key → value (``plugins``: the sources of the loaded plugins, ``harness.plugins``).
         flags: Dotted key → the flag that set it (``"seeds": "--seeds"``), for messages; others say ``--set``.
     """
     path = profile_path(profile)
     from_profile = load_profile_file(path)
-    config = apply_overrides(RunConfig(profile=profile), from_profile, source=f"profile {path.name}")
+    config = apply_overrides(config_class()(profile=profile), from_profile, source=f"profile {path.name}")
+    config, named = apply_profile(config, plugin_sections(), profile)
     config = _apply_cli(config, overrides, flags or {})
+    config = apply_follow(config, plugin_sections(), named | set(overrides))
     sources = {**{k: f"profile {path.name}" for k in from_profile}, **_sources(overrides, flags or {})}
     check_config(config, sources=sources, bounds=SECTION_BOUNDS)
     _check_task_overrides(config)
@@ -206,11 +221,16 @@ def config_from_saved(path: Path, overrides: Mapping[str, object] | None = None,
     if not isinstance(saved, dict):
         raise HarnessError(f"{path}: expected a JSON object (the config.json a run writes)")
     flat, overrides = flatten_dict(saved), overrides or {}
-    config = _apply_cli(apply_overrides(RunConfig(), flat, source=str(path)), overrides, flags or {})
+    config = _apply_cli(config_from_dict(saved, source=str(path)), overrides, flags or {})
     check_config(config, sources={**{k: str(path) for k in flat}, **_sources(overrides, flags or {})},
                  bounds=SECTION_BOUNDS)
     _check_task_overrides(config)
     return config
+
+
+def config_from_dict(data: Mapping[str, object], source: str) -> RunConfig:
+    """A config from its ``config_to_dict`` form (``config.json``); its plugins must already be loaded."""
+    return apply_overrides(config_class()(), flatten_dict(data), source=source)
 
 
 def _check_task_overrides(config: RunConfig) -> None:
@@ -243,13 +263,30 @@ def parse_task_override(entry: str) -> tuple[str, str, str, str]:
 
 
 def model_section(config: RunConfig, section: str, task: str) -> object:
-    """The config section ``section`` as a model runs with it on ``task``: ``task_overrides`` for it applied."""
+    """The config section ``section`` as a model runs with it on ``task``: ``task_overrides`` for it applied.
+
+    A plugin section that follows a built-in one also takes that section's ``task_overrides`` of its followed keys
+    (``cyclegan@digits.jitter=false``), unless it has its own entry for the key on ``task``.
+    """
+    entries = _task_entries(config, section, task)
+    spec = plugin_sections().get(section)
+    if spec is not None and spec.follows:
+        keys, own = followed_keys(spec, getattr(config, spec.follows)), {key for key, _ in entries}
+        entries = [e for e in _task_entries(config, spec.follows, task) if e[0] in keys and e[0] not in own] + entries
     current = getattr(config, section)
-    for entry in config.task_overrides:
-        entry_section, entry_task, key, value = parse_task_override(entry)
-        if (entry_section, entry_task) == (section, task):
-            current = apply_overrides(current, {key: value}, source=f"task_overrides {entry!r}")
+    for key, entry in entries:
+        current = apply_overrides(current, {key: parse_task_override(entry)[3]}, source=f"task_overrides {entry!r}")
     return current
+
+
+def _task_entries(config: RunConfig, section: str, task: str) -> list[tuple[str, str]]:
+    """``(key, entry)`` of every ``task_overrides`` entry for ``section`` on ``task``, in order."""
+    found = []
+    for entry in config.task_overrides:
+        entry_section, entry_task, key, _ = parse_task_override(entry)
+        if (entry_section, entry_task) == (section, task):
+            found.append((key, entry))
+    return found
 
 
 def model_config(config: RunConfig, model: str, task: str) -> object:
@@ -260,3 +297,4 @@ def model_config(config: RunConfig, model: str, task: str) -> object:
     spec = MODELS.get(model)
     section = model_section(config, spec.config_section, task)
     return apply_overrides(section, dict(spec.config_overrides or {}), source=f"model variant {model}")
+

@@ -222,7 +222,8 @@ class RunDir:
     def _check_same(self, config: dict[str, object]) -> None:
         saved, new = flatten_dict(atomic.read_json(self.config_path)), flatten_dict(config)
         keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))  # top-level keys (profile, seeds) first
-        diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)]
+        diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)
+                and (k in saved or new.get(k) not in ((), "", None))]  # a key newer than the run, left empty
         if diff:
             shown = "; ".join(f"{k}: run has {saved.get(k)!r}, given {new.get(k)!r}" for k in diff[:3])
             more = f"; also {', '.join(diff[3:])}" if diff[3:] else ""

@@ -23,9 +23,11 @@ import torch
 from harness.config import config_to_dict
 from harness.core.device import choose_threads, choose_workers, resolve_device
 from harness.core.errors import HarnessError
-from harness.core.task import Task
+from harness.core.task import Task, task_sha256
 from harness.models import MODELS, ModelSpec, comparisons
+from harness.plugins import check_followed_budget, records
 from harness.protocols.registry import PROTOCOLS
+from harness.reference_use import attach, load_for_run, reference_jobs, screen
 from harness.run_config import RunConfig, model_config
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
@@ -121,9 +123,9 @@ def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
     """
     try:
         if spec.frozen is None:
-            spec.build(config, task, torch.device("meta"))
+            model = spec.build(config, task, torch.device("meta"))
         else:
-            spec.build(config, task, torch.device("meta"), torch.nn.Flatten())
+            model = spec.build(config, task, torch.device("meta"), torch.nn.Flatten())
     except HarnessError:
         raise
     except ValueError as exc:
@@ -131,6 +133,10 @@ def _dry_build(spec: ModelSpec, config: object, task: Task) -> None:
                            f"{exc}") from None
     except Exception as exc:  # noqa: BLE001 - a meta-device limitation, not a config error
         log.debug("dry build of %s on meta skipped: %s", spec.name, exc)
+        return
+    if spec.model_class is not None and not isinstance(model, spec.model_class):
+        raise HarnessError(f"model {spec.name}: its builder returned a {type(model).__name__}, not the "
+                           f"{spec.model_class.__name__} its ModelSpec names as model_class")
 
 
 BYTES_PER_PIXEL = 16  # an embedded task's uint8 images and maps per pixel, with generation temporaries
@@ -167,8 +173,15 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
         if job.reference or (job.model, job.task) in checked:
             continue
         spec, cfg = MODELS.get(job.model), model_config(config, job.model, job.task)
+        if spec.setting == "paired" and not tasks[job.task].paired:
+            raise HarnessError(f"model {job.model} trains on pairs (setting paired), but task {job.task} has none; "
+                               f"run it on a paired task ({', '.join(spec.protocols)})")
+        check_followed_budget(config, job.model, job.task)
         if spec.check is not None:
-            spec.check(cfg, tasks[job.task].image_size)
+            try:
+                spec.check(cfg, tasks[job.task].image_size)
+            except ValueError as exc:  # a plugin's check may refuse the way builders do
+                raise HarnessError(f"{spec.config_section}: {spec.name} cannot run on {job.task}: {exc}") from None
         _dry_build(spec, cfg, tasks[job.task])
         checked.add((job.model, job.task))
     if config.eval.inception_weights:
@@ -198,20 +211,31 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         RunCrashed: An unexpected error; its traceback is in the run's ``harness.log``.
     """
     jobs = plan(config)
+    sets = load_for_run(config, [job.task for job in jobs])  # a task without a reference set: refused here
+    jobs = [Job(*ref, reference=True) for ref in reference_jobs(sets, config.seeds)
+            if Job(*ref, reference=True) not in jobs] + jobs  # their rows check each set's evaluation protocol
     device = resolve_device(config.device)
     choice = choose_threads(threads, device)
     workers = choose_workers(requested_workers, choice, device)
     tasks = prepare(config, jobs)
+    hashes = {name: task_sha256(task) for name, task in tasks.items()}
+    decisions = screen(config, sets, hashes)
     previous_threads = torch.get_num_threads()
     torch.set_num_threads(choice.threads)
     try:
         run = RunDir(out)
         manifest = run.start(config_to_dict(config), resume=resume)
         manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
-        manifest["workers"] = workers
+        manifest["workers"], manifest["plugins"] = workers, records(config.plugins)
+        manifest["tasks"] = {name: {"sha256": sha} for name, sha in hashes.items()}
+        manifest["reference_sets"] = decisions
         log.info("torch threads: %d (%s); jobs at once: %d", choice.threads, choice.reason, workers)
         try:
             failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers)
+            if sets and not train_only:
+                shown = attach(run, sets, decisions, manifest)
+                run.write_manifest(manifest)
+                run.rebuild_metrics([j.job_id for j in jobs] + shown)
         except (HarnessError, KeyboardInterrupt):
             run.close(discard=True)
             raise

@@ -28,11 +28,13 @@ from pathlib import Path
 
 import torch
 
+from harness.config import config_to_dict
 from harness.core.device import seed_everything
 from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
 from harness.models import MODELS, build_model
+from harness.plugins import config_for_worker
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
@@ -147,8 +149,12 @@ def _die_with_parent(parent: int) -> None:
 _WORKER: dict[str, object] = {}  # a worker process's run settings, set once by _start_worker
 
 
-def _start_worker(config: RunConfig, device: str, threads: int, log_path: str, level: int, parent: int) -> None:
-    """Initialises a worker: Ctrl-C is the parent's to handle, it ends with the parent, logs go to ``log_path``."""
+def _start_worker(config: dict, device: str, threads: int, log_path: str, level: int, parent: int) -> None:
+    """Initialises a worker: Ctrl-C is the parent's to handle, it ends with the parent, logs go to ``log_path``.
+
+    ``config`` is the run's config as ``config_to_dict`` writes it: a config with plugin sections is an instance of
+    a class made at run time, which does not pickle, so the worker loads the run's plugins and rebuilds it.
+    """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     torch.set_num_threads(threads)
@@ -156,7 +162,7 @@ def _start_worker(config: RunConfig, device: str, threads: int, log_path: str, l
     handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
     logging.basicConfig(level=level, format=WORKER_LOG_FORMAT)
     logging.getLogger().addHandler(handler)
-    _WORKER.update(config=config, device=torch.device(device))
+    _WORKER.update(config=config_for_worker(config), device=torch.device(device))
 
 
 def _run_in_worker(work: Work) -> Outcome:
@@ -170,7 +176,7 @@ def run_pool(works: list[Work], config: RunConfig, device: torch.device, *, work
     Leaving the iteration early (an error, Ctrl-C, SIGTERM) terminates the workers and their jobs.
     """
     context = multiprocessing.get_context("spawn")
-    worker_config = dataclasses.replace(config, progress=False)  # one progress bar per process would interleave
+    worker_config = config_to_dict(dataclasses.replace(config, progress=False))  # one progress bar per process
     level = logging.getLogger().getEffectiveLevel()
     with context.Pool(workers, initializer=_start_worker,
                       initargs=(worker_config, str(device), threads, str(log_path), level, os.getpid())) as pool:

@@ -6,6 +6,9 @@ its seed- and machine-dependent keys removed. ``check_run`` gives every metric a
 0 all hold, 1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another
 protocol, profile or judge). Improvements are reported, never failed; metrics without a direction are informational.
 
+Rows shown from a reference set (protocol key ``reference_set``, ``harness.reference_use``) are not the run's own
+results: a baseline leaves them out and a check ignores them.
+
 The judge keys of a protocol (``JUDGE_KEYS``: which judge or feature-extractor weights made the number, and whether
 they were the committed ones) are compared on their own: when only they differ, the metric's verdict is ``JUDGE``
 and the run gets one error per judge change (not one per metric), saying which weights each side used.
@@ -23,6 +26,7 @@ import pandas as pd
 
 from harness.core.atomic import read_json, write_json
 from harness.core.errors import HarnessError
+from harness.core.results import REFERENCE_SET_KEY
 from reports.tables import parse_protocol, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
@@ -79,6 +83,11 @@ def _run_profile(run_dir: Path) -> str:
     return str(config["profile"])
 
 
+def own_rows(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows the run made itself: those shown from a reference set (``reference_set=`` in the protocol) dropped."""
+    return rows[[REFERENCE_SET_KEY not in parse_protocol(p) for p in rows["protocol"]]]
+
+
 def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     """Per (task, model, metric): mean and sample std of per-seed means, seed count, direction, protocol."""
     records = []
@@ -114,9 +123,9 @@ def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: flo
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
         raise HarnessError(f"--tolerance {tolerance}: expected a finite number >= 0")
     profile = _run_profile(run_dir)
-    rows = read_metrics(run_dir / "metrics.csv")
+    rows = own_rows(read_metrics(run_dir / "metrics.csv"))
     if rows.empty:
-        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows to make a baseline from")
+        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows of its own to make a baseline from")
     entries = []
     n_seeds = rows["seed"].nunique()
     for rec in _aggregate(rows).itertuples(index=False):
@@ -213,7 +222,7 @@ def check_run(run_dir: str | Path, baseline_path: str | Path) -> CheckResult:
     profile = _run_profile(run_dir)
     if profile != baseline["profile"]:
         errors.append(f"profile: run has {profile!r}, baseline has {baseline['profile']!r}")
-    current = {(r.task, r.model, r.metric): r for r in _aggregate(read_metrics(run_dir / "metrics.csv"))
+    current = {(r.task, r.model, r.metric): r for r in _aggregate(own_rows(read_metrics(run_dir / "metrics.csv")))
                .itertuples(index=False)}
     rows, judge_changes = [], {}
     for entry in baseline["entries"]:

@@ -21,7 +21,7 @@ from harness.core.errors import HarnessError
 from reports.analysis import analyse
 from reports.html import render_report, report_context
 from reports.plots import make_plots
-from reports.summary import summary_markdown
+from reports.summary import reference_set_notes, summary_markdown
 from reports.tables import read_metrics, summarize
 
 REQUIRED_FILES = ("config.json", "manifest.json", "metrics.csv")  # what the runner must have written
@@ -112,7 +112,8 @@ def build_report(run_dir: str | Path) -> ReportPaths:
             context["title"] = f"{context['title']} (incomplete)"
         html = render_report({**context, "missing_jobs": list(paths.missing_jobs)})
         summarize(analysis.long).to_csv(staging / paths.summary_csv.name, index=False)
-        (staging / paths.summary_md.name).write_text(summary_markdown(analysis, run_dir.name), encoding="utf-8")
+        (staging / paths.summary_md.name).write_text(
+            summary_markdown(analysis, run_dir.name, reference_set_notes(manifest)), encoding="utf-8")
         analysis.pairs.to_csv(staging / paths.comparisons_csv.name, index=False)
         analysis.pvu.to_csv(staging / paths.paired_csv.name, index=False)
         for path in (paths.summary_csv, paths.summary_md, paths.comparisons_csv, paths.paired_csv):

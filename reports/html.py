@@ -17,7 +17,7 @@ from reports.analysis import Analysis, comparable
 from reports.formatting import JUDGE_NOTE, display_scale, fmt, fmt_ci, fmt_p, fmt_signed
 from reports.plots import PROBE_TASKS, Plot, method_colours
 from reports.significance import ALPHA
-from reports.summary import ARROWS, leaderboards, rule_text, summary_sentences
+from reports.summary import ARROWS, leaderboards, reference_set_notes, rule_text, summary_sentences
 from reports.tables import PER_IMAGE_SUFFIX, parse_protocol, split_bracket
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # report.html lives here
@@ -186,7 +186,7 @@ def report_context(run_dir: Path, config: dict, manifest: dict, analysis: Analys
             "judge_note": JUDGE_NOTE, "alpha": ALPHA,
             "colours": [{"model": m, "colour": c} for m, c in method_colours(long).items()],
             "colours_json": json.dumps(method_colours(long), sort_keys=True),
-            "tasks": tasks, "probe_tasks": list(PROBE_TASKS),
+            "tasks": tasks, "probe_tasks": list(PROBE_TASKS), "reference_sets": reference_set_notes(manifest),
             "global_plots": [_plot(p) for p in plots if p.task == ""],
             "provenance": _provenance(run_dir, config, manifest, long)}
 

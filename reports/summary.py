@@ -212,11 +212,33 @@ def _md_table(headers: list[str], rows: list[list[object]]) -> list[str]:
     return out + ["| " + " | ".join(_md(c) for c in row) + " |" for row in rows]
 
 
-def summary_markdown(analysis: Analysis, run_name: str) -> str:
-    """``summary.md``: the summary paragraph, then per task its leaderboards and every metric with a direction."""
+def reference_set_notes(manifest: dict) -> list[str]:
+    """One sentence per reference set of a run (``manifest["reference_sets"]``): shown or not, and why.
+
+    Rows of a shown set carry ``(committed)`` in their model name and ``reference_set=<label>`` in their protocol;
+    they were trained elsewhere (``made_from``), not in this run.
+    """
+    notes = []
+    for task, d in manifest.get("reference_sets", {}).items():
+        if d.get("shown"):
+            note = (f"Reference set {d.get('set')} on {task}: the rows of {', '.join(d['shown'])} marked (committed) "
+                    f"were trained elsewhere, not in this run ({d.get('made_from', '')}).")
+        else:
+            note = f"Reference set {d.get('set')} on {task}: NOT shown, {d.get('why', '')}."
+        note += "".join(f" {m} left out: {why}." for m, why in d.get("hidden", {}).items())
+        notes.append(note)
+    return notes
+
+
+def summary_markdown(analysis: Analysis, run_name: str, notes: list[str] | None = None) -> str:
+    """``summary.md``: the summary paragraph, ``notes`` (reference sets), then per task its tables.
+
+    Per task: its leaderboards and every metric with a direction.
+    """
     long = analysis.long
-    lines = [f"# Summary: {_md(run_name)}", "", " ".join(_md(s["text"]) for s in summary_sentences(analysis)), "",
-             f"_{_md(rule_text())}_", ""]
+    lines = [f"# Summary: {_md(run_name)}", "", " ".join(_md(s["text"]) for s in summary_sentences(analysis)), ""]
+    lines += [line for note in notes or [] for line in (f"> {_md(note)}", "")]
+    lines += [f"_{_md(rule_text())}_", ""]
     for task in dict.fromkeys(long["task"]):
         task_long = long[long["task"] == task]
         lines += [f"## {_md(task)}", ""]

@@ -1,7 +1,11 @@
 """Fixtures shared by every test module."""
 
+from pathlib import Path
+
 import pytest
 import torch
+
+EXAMPLE_PLUGIN = Path(__file__).resolve().parents[1] / "examples" / "pix2pix_lsgan.py"
 
 
 def _single_thread():
@@ -38,3 +42,26 @@ def code_payload(tmp_path):
     """``(payload, marker)``: save ``payload`` inside a weights file; loading it must never create ``marker``."""
     marker = tmp_path / "pwned"
     return _OpensAFile(marker), marker
+
+
+@pytest.fixture(scope="session")
+def example_path():
+    """The example plugin's file (examples/pix2pix_lsgan.py)."""
+    return EXAMPLE_PLUGIN
+
+
+@pytest.fixture
+def no_plugins():
+    """Unloads every plugin model after the test: the model registry is process-global."""
+    from harness.plugins import unload_plugins
+
+    yield
+    unload_plugins()
+
+
+@pytest.fixture
+def example_plugin(no_plugins):
+    """Loads the example plugin (unloaded after the test); returns its recorded source."""
+    from harness.plugins import load_plugins
+
+    return load_plugins([str(EXAMPLE_PLUGIN)])[-1]

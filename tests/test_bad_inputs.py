@@ -26,7 +26,7 @@ from PIL import Image
 
 from harness.run import main
 
-pytestmark = pytest.mark.usefixtures("one_thread_module")
+pytestmark = pytest.mark.usefixtures("one_thread_module", "no_plugins")
 
 TINY = ("digits.n_train=120", "digits.n_val=20", "digits.n_test=60", "eval.n_samples=60", "eval.judge_steps=10",
         "eval.kid_subset_size=20", "eval.kid_subsets=5", "eval.parzen_n_validation=20", "eval.batch_size=60",
@@ -224,6 +224,26 @@ def _folders(pred: Callable[[Env], Path], target: Callable[[Env], Path] | None =
     return setup
 
 
+def _plugin(body: str) -> Callable[[Env], None]:
+    """Writes ``lab.py``: a plugin deriving a model from the example plugin (examples/pix2pix_lsgan.py)."""
+    return lambda env: env.file("lab.py", "import dataclasses\nfrom examples.pix2pix_lsgan import HARNESS_MODELS, "
+                                          f"Pix2PixLSGAN\n{body}\n")
+
+
+def _renamed(changes: str) -> Callable[[Env], None]:
+    return _plugin(f"HARNESS_MODELS = (dataclasses.replace(HARNESS_MODELS[0], {changes}),)")
+
+
+def _with(*argv: str) -> Callable[[Env], list[str]]:
+    return lambda env: _suite(*[a.format(work=env.work) for a in argv])(env)
+
+
+EXAMPLE = str(Path(__file__).resolve().parents[1] / "examples" / "pix2pix_lsgan.py")
+NO_PROVENANCE = """
+class Lab(Pix2PixLSGAN):
+    provenance = None
+HARNESS_MODELS = (dataclasses.replace(HARNESS_MODELS[0], name="lab", config_section="lab", model_class=Lab),)"""
+
 # ---------------------------------------------------------------- the cases
 
 CASES: list[Case] = [
@@ -240,6 +260,38 @@ CASES: list[Case] = [
     Case("threads-zero", _suite("--threads", "0"), _texts("--threads 0", "1 <= value")),
     Case("threads-negative", _suite("--threads", "-2"), _texts("--threads -2")),
     Case("threads-not-a-number", _suite("--threads", "two"), _texts("--threads", "two")),
+    # plugin models and reference sets (issue 20)
+    Case("plugin-does-not-import", _with("--plugin", "{work}/lab.py"), _texts("lab.py", "line 1: ImportError"),
+         setup=lambda env: env.file("lab.py", "from harness import nothing_here\n")),
+    Case("plugin-syntax-error", _with("--plugin", "{work}/lab.py"), _texts("lab.py", "line 2: SyntaxError"),
+         setup=lambda env: env.file("lab.py", "X = 1\ndef (:\n")),
+    Case("plugin-missing", _with("--plugin", "{work}/nope.py"), _texts("nope.py", "no such file")),
+    Case("plugin-without-models", _with("--plugin", "{work}/lab.py"), _texts("lab.py", "defines no HARNESS_MODELS"),
+         setup=lambda env: env.file("lab.py", "X = 1\n")),
+    Case("plugin-misses-a-contract-method", _with("--plugin", "{work}/lab.py"),
+         _texts("lab.py", "Lab (model lab) lacks provenance of the model contract"), setup=_plugin(NO_PROVENANCE)),
+    Case("plugin-name-clash", _with("--plugin", "{work}/lab.py"), _texts("model name 'gan' clashes with the built-in"),
+         setup=_renamed('name="gan"')),
+    Case("plugin-section-clash", _with("--plugin", "{work}/lab.py"),
+         _texts("config section 'pix2pix' clashes with the built-in section"),
+         setup=_renamed('config_section="pix2pix"')),
+    Case("plugin-setting-no-task-has", _with("--plugin", "{work}/lab.py"),
+         _texts("declares setting 'semi-paired', which no task has"), setup=_renamed('setting="semi-paired"')),
+    Case("plugin-unknown-key", _with("--plugin", EXAMPLE, "--set", "pix2pix_lsgan.gan_mode=hinge"),
+         _texts("unknown key 'pix2pix_lsgan.gan_mode'", "lambda_l1")),
+    Case("plugin-value-out-of-range", _with("--plugin", EXAMPLE, "--set", "pix2pix_lsgan.lambda_l1=-1"),
+         _texts("pix2pix_lsgan.lambda_l1=-1.0", "0 <= value")),
+    Case("plugin-set-via-set", _suite("--set", "plugins=lab.py"), _texts("--set plugins", "--plugin")),
+    Case("references-without-a-set", _with("--references", "{work}"),
+         lambda env: ("no reference set for smoke/digits", str(env.work))),
+    Case("references-not-a-folder", _with("--references", "{work}/plain.txt"), _texts("--references", "not a folder"),
+         setup=lambda env: env.file()),
+    Case("references-make-not-a-run",
+         lambda env: ["references", "make", "--run", str(env.work), "--out", str(env.work / "sets")],
+         lambda env: (str(env.work / "config.json"),)),
+    Case("references-make-unfinished-run", lambda env: ["references", "make", "--run", str(env.run), "--out",
+                                                        str(env.work / "sets")], _texts("gan__digits__s0", "--resume"),
+         setup=_unfinish),
     # keys and types
     Case("typo-key", _suite("--set", "gan.stpes=3"), _texts("gan.stpes", "steps")),
     Case("unknown-section", _suite("--set", "gann.steps=3"), _texts("gann.steps")),

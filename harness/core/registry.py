@@ -28,6 +28,10 @@ class Registry(Generic[T]):
         self._entries[name] = entry
         return entry
 
+    def remove(self, name: str) -> T:
+        """Unregisters ``name`` and returns its entry (plugins are unloaded this way; a miss is a ``KeyError``)."""
+        return self._entries.pop(name)
+
     def get(self, name: str) -> T:
         """Returns the entry, or raises ``HarnessError`` listing the valid names."""
         if name not in self._entries:

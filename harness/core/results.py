@@ -60,6 +60,9 @@ class Row:
 assert tuple(f.name for f in fields(Row)) == COLUMNS
 
 
+REFERENCE_SET_KEY = "reference_set"  # protocol key of rows shown from a committed reference set (not trained here)
+
+
 def protocol_string(**details: object) -> str:
     """Formats provenance as ``key=value; key=value`` in the given order."""
     return "; ".join(f"{k}={v}" for k, v in details.items())

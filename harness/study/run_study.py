@@ -11,13 +11,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import apply_overrides, flatten_dict
+from harness.config import apply_overrides
 from harness.core import atomic
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.models import MODELS
-from harness.run_config import RunConfig
+from harness.plugins import load_plugins
+from harness.run_config import RunConfig, config_from_dict
 from harness.rundir import RunDir
 from harness.study.collect import StudyMaterial, collect
 from harness.study.power_table import power_table
@@ -34,7 +35,9 @@ def load_run(run_dir: Path, overrides: dict[str, object] | None = None) -> tuple
     path, manifest_path = run_dir / "config.json", run_dir / "manifest.json"
     if not path.is_file() or not manifest_path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json/manifest.json there (expected a run directory)")
-    config = apply_overrides(RunConfig(), flatten_dict(json.loads(path.read_text())), source=str(path))
+    saved = json.loads(path.read_text())
+    load_plugins(list(saved.get("plugins", [])))  # the run's plugin models and their config sections
+    config = config_from_dict(saved, source=str(path))
     bad = [k for k in (overrides or {}) if not k.startswith("study.")]
     if bad:
         raise HarnessError(f"--set {bad[0]}: study commands take study.* keys only (the models are already trained)")

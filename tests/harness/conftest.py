@@ -18,7 +18,7 @@ def _tiny_args(*extra: str) -> list[str]:
     return out
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def tiny_args():
     """A function ``(*extra_items) -> ["--set", item, ...]`` for a tiny CPU run plus ``extra_items``."""
     return _tiny_args
@@ -31,3 +31,16 @@ def cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(path))
     return path
 
+
+# Tiny scenes and one budget for every translation method (the fairness rules hold: equal steps and batch 1).
+PLUGIN_SETS = (
+    "scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "pix2pix.steps=4", "cyclegan.steps=4",
+    "pix2pix.ngf=8", "pix2pix.ndf=8", "cyclegan.ngf=8", "cyclegan.ndf=8", "cyclegan.n_blocks=1",
+    "eval.n_sample_images=4",
+)
+
+
+@pytest.fixture(scope="session")
+def scene_args(tiny_args):
+    """A function ``(*extra_items) -> ["--set", item, ...]``: a tiny run on scenes with one translation budget."""
+    return lambda *extra: tiny_args(*PLUGIN_SETS, *extra)

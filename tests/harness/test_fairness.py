@@ -4,6 +4,8 @@ Methods compared in one table on a task (pix2pix, CycleGAN and their ablations o
 same training budget, schedule, batch, data pipeline and evaluation; ablations differ from their base model only
 in what the paper ablates; no model trains on statistics it does not test on; an ablation that means nothing at a
 task's image size is refused. The paper profile's one declared exception is listed in ``PAPER_EXCEPTIONS``.
+Plugin models are covered: the budget and protocol rules run again with the example plugin loaded
+(examples/pix2pix_lsgan.py, which follows pix2pix's section), and its followed keys equal pix2pix's on every profile.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 
 from harness.core.errors import HarnessError
 from harness.models import MODELS, TRANSLATION_PROTOCOLS
+from harness.plugins import load_plugins, unload_plugins
 from harness.protocols.base import EvalConfig
 from harness.run_config import PROFILES, model_config, resolve_config
 from harness.tasks import TASKS
@@ -32,6 +35,16 @@ PAPER_EXCEPTIONS = {
 }
 
 
+@pytest.fixture(params=["built-in models", "with a plugin"])
+def plugin(request, example_path):
+    """Runs a test with the built-in models only, then again with the example plugin registered beside them."""
+    if request.param == "built-in models":
+        yield None
+        return
+    yield load_plugins([str(example_path)])[-1]
+    unload_plugins()
+
+
 def task_size(config, task: str) -> int:
     return getattr(config, TASKS.get(task).config_section).image_size
 
@@ -48,9 +61,10 @@ def jobs(profile: str):
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_methods_on_one_task_share_budget_schedule_and_data(profile):
+def test_methods_on_one_task_share_budget_schedule_and_data(profile, plugin):
     for config, task, configs in jobs(profile):
         assert {"pix2pix", "cyclegan"} <= set(configs), task
+        assert ("pix2pix_lsgan" in configs) == (plugin is not None), task
         for key in BUDGET:
             assert len({getattr(c, key) for c in configs.values()}) == 1, (profile, task, key)
         for name, cfg in configs.items():  # PyTorch linear policy with n_epochs = n_epochs_decay
@@ -63,7 +77,7 @@ def test_methods_on_one_task_share_budget_schedule_and_data(profile):
 
 
 @pytest.mark.parametrize("profile", PROFILES)
-def test_one_protocol_and_one_eval_config_per_task(profile):
+def test_one_protocol_and_one_eval_config_per_task(profile, plugin):
     config = resolve_config(profile, {})
     assert isinstance(config.eval, EvalConfig)  # a single evaluation section: every row of a run shares it
     for task in TRANSLATION_PROTOCOLS:
@@ -111,3 +125,13 @@ def test_the_paper_profile_runs_cyclegan_on_cityscapes_as_the_paper():
     assert (scenes.image_size, scenes.n_blocks) == (0, 9)  # elsewhere the official 256 px ResNet-9
     assert model_config(config, "cyclegan_gan_only", "cityscapes").image_size == 128  # variants follow their base
     assert model_config(config, "pix2pix", "cityscapes").num_downs == 8 and task_size(config, "cityscapes") == 256
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_the_example_plugin_differs_from_pix2pix_only_in_its_loss(profile, example_plugin):
+    config = resolve_config(profile, {"plugins": (example_plugin,)})
+    for task in MODELS.get("pix2pix_lsgan").protocols:
+        mine, theirs = model_config(config, "pix2pix_lsgan", task), model_config(config, "pix2pix", task)
+        for key in MODELS.get("pix2pix_lsgan").section.follow_keys:
+            assert getattr(mine, key) == getattr(theirs, key), (profile, task, key)
+        assert theirs.loss == "l1+cgan" and theirs.d_receptive_field == 70  # pix2pix's cGAN, the same PatchGAN
