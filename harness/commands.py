@@ -65,7 +65,8 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
     config = config_from_args(args)
     result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
-                       threads=args.threads, requested_workers=args.workers)
+                       threads=args.threads, requested_workers=args.workers,
+                       save_outputs=getattr(args, "save_outputs", False))
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)
     print(f"metrics: {result.run.metrics_path}")

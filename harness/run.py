@@ -62,6 +62,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")
     add_run_options(p)
     p.add_argument("--no-report", action="store_true", help="skip the report step")
+    p.add_argument("--save-outputs", action="store_true", help="write what every evaluated job scores under "
+                   "<run>/outputs/<task>/: each model's test outputs as 8-bit PNGs (<model>__s<seed>/) and the test "
+                   "inputs and ground truth (_reference/), so `evaluate` gives the same numbers on them and your "
+                   "own method can translate the same inputs")
 
     p = sub.add_parser("train", help="train every selected (model, task, seed) without evaluating")
     add_run_options(p)

@@ -19,6 +19,9 @@ Rows per dataset the model translates:
   means ``<dataset>_fid`` / ``_kid``.
 - ``parameters`` and ``<dataset>_parameters``: the whole system's parameter count (StarGAN Table 3 counts DIAT
   and CycleGAN as one model per pair).
+Outputs are rounded to 8-bit levels before they are judged (``rows.as_saved``); ``suite --save-outputs`` writes them
+as ``<dataset>/<target>/<test index>.png`` (a folder per target) and the test faces as ``inputs/<dataset>/``, which
+``evaluate --metric expression_error`` / ``transfer_accuracy`` / ``identity`` score the same way.
 Reference rows (``real_data``): each judge's accuracy on real test faces (``expression_error`` is the table's
 "Real images" row), real same-person verification and false accepts, and the FID/KID of real test faces.
 """
@@ -42,7 +45,7 @@ from harness.protocols.face_scoring import (
     verification_threshold,
 )
 from harness.protocols.face_targets import Target, domain_rows, targets_for
-from harness.protocols.rows import make_rows, save_strip
+from harness.protocols.rows import as_saved, make_rows, save_outputs, save_strip
 from metrics.face_scores import expression_error, identity_scores, transfer_hits, verification_reference
 from metrics.judges.base import Judge
 from metrics.judges.faces import attribute_data, decode_codes, domain_data, expression_data, identity_data
@@ -77,7 +80,9 @@ def _translate(model: object, ctx: EvalContext, target: Target) -> tuple[torch.T
         part = slice(start, start + ctx.config.batch_size)
         outputs.append(model.translate(inputs[part], dataset=target.dataset, source=target.source[part],
                                        target=target.target[part]).cpu())
-    return inputs, torch.cat(outputs)
+    out = as_saved(torch.cat(outputs))  # what an image file holds; --save-outputs writes exactly these
+    save_outputs(ctx, f"{target.dataset}/{target.name}", out, row_names(target.rows))
+    return inputs, out
 
 
 def _judge_target(ctx: EvalContext, target: Target, outputs: torch.Tensor, judges: dict[str, Judge]
@@ -192,8 +197,21 @@ def _reference_dataset(ctx: EvalContext, dataset: str, judges: dict[str, Judge],
     return values | {f"{dataset}_{key}": sum(v) / len(v) for key, v in fid.items()}, provenance
 
 
+def row_names(rows: torch.Tensor) -> list[str]:
+    """File names of test faces: their index in the dataset's test split (an input and its outputs share it)."""
+    return [f"{int(r):05d}" for r in rows]
+
+
+def _save_reference(ctx: EvalContext) -> None:
+    """With ``--save-outputs``: every test face of each dataset (``inputs/<dataset>/``), named as the outputs."""
+    for dataset in (d for d in DATASET_ORDER if d in ctx.task.domains and ctx.outputs_dir is not None):
+        test = ctx.task.data("test", dataset)
+        save_outputs(ctx, f"inputs/{dataset}", test.get(), row_names(torch.arange(len(test))))
+
+
 def reference_faces(ctx: EvalContext) -> list[Row]:
     """Judge accuracies, real-pair verification and the FID/KID of real test faces; writes the input strips."""
+    _save_reference(ctx)
     judges = _judges(ctx)
     threshold = verification_threshold(judges["identity"], ctx.task, ctx)
     protocol = _base_protocol(ctx, judges, threshold)
