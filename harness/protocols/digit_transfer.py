@@ -136,7 +136,7 @@ def _save_reference(ctx: EvalContext, test: DomainData) -> None:
         return
     names = frame_names(0, len(test))
     save_outputs(ctx, f"inputs/{DIRECTION}", test.get(), names)
-    lines = ["file,label", *(f"{name}.png,{int(label)}" for name, label in zip(names, test.labels["class"],
+    lines = ["file,target", *(f"{name}.png,{int(label)}" for name, label in zip(names, test.labels["class"],
                                                                              strict=True))]
     atomic.write_text(ctx.outputs_dir / f"{DIRECTION}_labels.csv", "\n".join(lines) + "\n")
 
