@@ -21,6 +21,8 @@ Face images must have the task's size and be RGB; a mismatch is an error naming 
 
 from __future__ import annotations
 
+import logging
+
 import torch
 
 from harness.core.errors import HarnessError
@@ -35,6 +37,8 @@ from harness.protocols.face_scoring import embed, predict_expressions, predict_g
 from metrics.classifier_accuracy import classification_accuracy
 from metrics.face_scores import identity_scores, transfer_hits
 from metrics.judges.digit_classifier import predict_digits
+
+log = logging.getLogger(__name__)
 
 
 def _need_run(request: FolderRequest, what: str) -> None:
@@ -123,9 +127,12 @@ def transfer_accuracy_on_folders(request: FolderRequest) -> list[Scored]:
                 "inputs": "folder per target", "comparable_to_paper": "no (harness-trained judges)"}
     hits, out = {}, []
     for target, folder in read_targets(request.pred, request.targets).items():
+        if "+" in target:
+            log.warning("%s: skipped: multi-attribute targets (H+G…) are scored in the suite only", target)
+            continue
         if target not in values:
             raise HarnessError(f"target {target!r}: not a single attribute value of task {ctx.task.name!r} "
-                               f"({', '.join(values)}); multi-attribute targets run in the suite only")
+                               f"({', '.join(values)}); multi-attribute targets (H+G…) run in the suite only")
         group, value = values[target]
         judged = predict_groups(judge, _faces_images(folder, ctx), ctx.task, ctx)
         hit = transfer_hits(judged, {group.name: torch.full((len(folder),), value, dtype=torch.long)})

@@ -203,10 +203,10 @@ def row_names(rows: torch.Tensor) -> list[str]:
 
 
 def _save_reference(ctx: EvalContext) -> None:
-    """With ``--save-outputs``: every test face of each dataset (``inputs/<dataset>/``), named as the outputs."""
+    """With ``--save-outputs``: the test faces each dataset translates (``inputs/<dataset>/``), named as the outputs."""
     for dataset in (d for d in DATASET_ORDER if d in ctx.task.domains and ctx.outputs_dir is not None):
-        test = ctx.task.data("test", dataset)
-        save_outputs(ctx, f"inputs/{dataset}", test.get(), row_names(torch.arange(len(test))))
+        rows = torch.cat([t.rows for t in targets_for(ctx.task, dataset, ctx.config.n_samples)]).unique()
+        save_outputs(ctx, f"inputs/{dataset}", ctx.task.data("test", dataset).get(rows), row_names(rows))
 
 
 def reference_faces(ctx: EvalContext) -> list[Row]:

@@ -294,7 +294,7 @@ def _save_reference(ctx: EvalContext, labels: DomainData, photos: DomainData) ->
         for start in range(0, len(data), ctx.config.batch_size):
             batch = data.get(slice(start, start + ctx.config.batch_size))
             save_outputs(ctx, f"inputs/{direction}", batch, frame_names(start, len(batch)))
-    save_label_maps(ctx, "trainIds", ground_truth(labels), frame_names(0, len(labels)))
+    save_label_maps(ctx, "trainIds", ground_truth(labels), [f"{n}_trainIds" for n in frame_names(0, len(labels))])
 
 
 def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
