@@ -9,21 +9,25 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
+import subprocess
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from PIL import Image
 
-from harness.rundir import RunDir
 from harness.run import main
+from harness.rundir import RunDir
 
 SETS = ("scenes.n_train=24", "scenes.n_val=8", "scenes.n_test=12", "pix2pix.steps=4", "pix2pix.ngf=8",
         "pix2pix.ndf=8", "cyclegan.steps=4", "cyclegan.decay_steps=2", "cyclegan.ngf=8", "cyclegan.ndf=8",
         "cyclegan.n_blocks=1", "cyclegan.batch_size=2", "eval.n_sample_images=4", "eval.judge_steps=30",
         "eval.kid_subset_size=10", "eval.kid_subsets=5", "study.simulate=false")
 DIRECTIONS = ("labels2photo", "photo2labels")
+CHROMIUM = Path("/usr/bin/chromium")
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("one_thread_module")]
 
@@ -115,7 +119,10 @@ def test_folder_joins_leaderboard_rankings_paired_vs_unpaired_and_the_gate(run, 
     row = pvu[(pvu["task"] == "scenes") & (pvu["metric"] == iou)].iloc[0]
     assert {row["model_a"], row["model_b"]} == {"mine", "cyclegan"}
     text = (run_dir / "summary.md").read_text()
-    assert "mine" in text and "mine" in (run_dir / "report.html").read_text()
+    html = (run_dir / "report.html").read_text()
+    assert "mine" in text and re.search(r"<td>=?\d+</td><td>mine</td><td>paired</td>", html)  # a leaderboard row
+    assert "<td>paired</td><td>mine</td>" in html and "<b>mine</b> (paired)" in html  # paired vs unpaired; ranking
+    _in_the_browser(run_dir / "report.html", tmp_path)
     assert main(["baseline", "--run", str(run_dir), "--out", str(tmp_path / "base.json")]) == 0
     assert main(["check", "--run", str(run_dir), "--baseline", str(tmp_path / "base.json")]) == 0
     entries = json.loads((tmp_path / "base.json").read_text())["entries"]
@@ -124,6 +131,29 @@ def test_folder_joins_leaderboard_rankings_paired_vs_unpaired_and_the_gate(run, 
             "--no-progress", "--resume", "--no-report"]
     assert main([*argv, *(x for item in SETS for x in ("--set", item))]) == 0  # every job done: rebuilds metrics
     assert (_metrics(run_dir)["model"] == "mine").sum() == len(mine)  # the folder's rows stay
+
+
+def _in_the_browser(report, tmp_path):
+    """Headless Chromium (when installed, as in CI) renders the page: "mine" in the scenes leaderboard and the
+    paired-vs-unpaired table."""
+    if not CHROMIUM.exists():
+        return
+    probe = ("<script>window.addEventListener('load', function () { var s = document.querySelector("
+             "'section[id^=task-scenes]'); var cells = function (sel) { return Array.prototype.map.call("
+             "s.querySelectorAll(sel + ' td'), function (c) { return c.textContent.trim(); }); };"
+             "var p = document.createElement('pre'); p.id = '__probe'; p.textContent = JSON.stringify("
+             "{leaderboard: cells('table.leaderboard'), pvu: cells('table.pvu')}); document.body.appendChild(p);"
+             "});</script>")
+    probed = tmp_path / "probed.html"
+    probed.write_text(report.read_text(encoding="utf-8").replace("<head>", "<head>" + probe, 1), encoding="utf-8")
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-extensions",
+             f"--user-data-dir={tmp_path / 'profile'}", "--virtual-time-budget=5000", "--dump-dom"]
+    dom = subprocess.run([str(CHROMIUM), *flags, probed.as_uri()], capture_output=True, text=True, timeout=90,
+                         check=False).stdout
+    found = re.search(r'<pre id="__probe">(.*?)</pre>', dom, re.S)
+    assert found, dom[-2000:]
+    seen = json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&"))
+    assert "mine" in seen["leaderboard"] and "mine" in seen["pvu"], seen
 
 
 def _snapshot(run_dir):

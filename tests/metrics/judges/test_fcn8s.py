@@ -113,3 +113,11 @@ def test_preprocess_is_bgr_minus_mean_at_the_label_size():
     assert big.shape == (3, 4, 6) and torch.equal(big, big[:, :1, :1].expand(3, 4, 6))
     with pytest.raises(HarnessError, match="uint8"):
         preprocess(image.astype(np.float32), (2, 2))
+
+
+def test_only_the_released_size_is_comparable_to_the_papers(tmp_path):
+    from metrics.judges.fcn8s import Fcn8sJudge
+
+    paper = Fcn8sJudge(FCN8s(1, 1), tmp_path / "x", "ab" * 32, 64, 4096).provenance()
+    assert paper["judge"] == "fcn8s-cityscapes" and paper["comparable_to_paper"] == "yes"
+    assert paper["judge_sha256"] == "ab" * 32  # the whole file's sha256, not a prefix
