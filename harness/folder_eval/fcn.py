@@ -23,14 +23,12 @@ from harness.data.cityscapes_labels import NUM_CLASSES, TRAIN_ID_NAMES, TRAIN_ID
 from harness.folder_eval.context import FolderRequest, Scored, bare_context, run_context
 from harness.folder_eval.inputs import match, read_label_maps
 from harness.protocols.base import EvalContext
-from harness.protocols.fcn_counting import colour_counter
+from harness.protocols.fcn_counting import Scorer, colour_counter, fcn8s_scorer
 from harness.protocols.fcn_scenes import (
     CLASS_MEAN,
     LABELS2PHOTO,
     PHOTO2LABELS,
-    Scorer,
     accumulate,
-    fcn8s_scorer,
     label_scorer,
     photo_scorer,
     scene_meta,
@@ -96,7 +94,7 @@ def fcn_on_folders(request: FolderRequest) -> list[Scored]:
     batch = ctx.config.batch_size
     batches = zip(range(0, len(pred), batch), pred.batches(batch), strict=True)
     mode = "bilinear" if request.direction == LABELS2PHOTO else "nearest"
-    hist, _ = accumulate(ctx, batches, truth, scorer.count, size, mode, num_classes)
+    hist, _ = accumulate(ctx, batches, truth, scorer.count, size, mode, num_classes, keep=False)
     if scorer.tally is not None:
         scorer.tally.log(f"{request.pred} {request.direction}")
     unscored = [names[c] for c in range(num_classes) if c not in scored and hist[c].sum() > 0]

@@ -1,9 +1,9 @@
 """How FCN-score frames become confusion counts: the harness segmenter, the papers' FCN-8s, or label colours.
 
-A ``Counter`` takes a batch of translated images (float ``(n, 3, S, S)`` in [0, 1], 8-bit levels) and their
+A ``Count`` takes a batch of translated images (float ``(n, 3, S, S)`` in [0, 1], 8-bit levels) and their
 ground-truth trainIds (int64 ``(n, H, W)``, ``(H, W)`` possibly larger than S) and adds them to a ``(K, K)`` confusion
-matrix. The suite's protocol (``fcn_scenes``) and ``evaluate`` on folders call the same counters, so a model's saved
-outputs score the same numbers as in its run.
+matrix; a ``Scorer`` pairs it with the judge keys its rows carry. The suite's protocol (``fcn_scenes``) and
+``evaluate`` on folders call the same counters, so a model's saved outputs score the same numbers as in its run.
 
 - ``judge_counter``: the harness segmenter segments at its input size S; its class scores are resized bilinearly to
   the label map's size, then argmax (``fcn_scenes``' module docstring says why).
@@ -49,6 +49,31 @@ class Fcn8sTally:
             log.warning("%s: FCN-8s predicted its 20th map on %d pixels; fast_hist dropped %d of %d frames (%s), as "
                         "the official script does", what, self.extra_map_pixels, len(self.dropped), self.frames,
                         ", ".join(map(str, self.dropped[:5])) or "none")
+
+
+@dataclass(frozen=True)
+class Scorer:
+    """How one direction's frames are counted and what its rows say about the judge.
+
+    Attributes:
+        count: The counter (``harness.protocols.fcn_counting``).
+        provenance: Judge keys for the rows' protocol string.
+        comparable: The rows' ``comparable_to_paper`` value.
+        tally: The FCN-8s counting record (dropped frames), or None for the other counters.
+    """
+
+    count: Count
+    provenance: dict[str, str]
+    comparable: str = "no (retrained judge, embedded task)"
+    tally: Fcn8sTally | None = None
+
+
+def fcn8s_scorer(fcn: Fcn8sJudge, num_classes: int) -> Scorer:
+    """The papers' FCN-8s, counted by the official ``fast_hist``."""
+    tally = Fcn8sTally()
+    keys = fcn.provenance()
+    comparable = keys.pop("comparable_to_paper")
+    return Scorer(fcn8s_counter(fcn, num_classes, tally), {**keys, "fast_hist": FAST_HIST}, comparable, tally)
 
 
 def judge_counter(judge: torch.nn.Module, device: torch.device, num_classes: int) -> Count:

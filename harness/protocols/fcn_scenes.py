@@ -35,7 +35,6 @@ images ``suite --save-outputs`` writes score the same numbers through ``evaluate
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 
 import torch
 import torch_fidelity
@@ -49,12 +48,11 @@ from harness.core.task import DomainData, Task
 from harness.data.scenes import FULL_RES_SEGMENTATION
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.fcn_counting import (
-    FAST_HIST,
     FCN8S_META,
     Count,
-    Fcn8sTally,
+    Scorer,
     colour_counter,
-    fcn8s_counter,
+    fcn8s_scorer,
     judge_counter,
 )
 from harness.protocols.rows import as_saved, frame_names, make_rows, save_label_maps, save_outputs, save_strip
@@ -67,7 +65,7 @@ from metrics.fcn_score import (
 )
 from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
 from metrics.judges.base import Judge
-from metrics.judges.fcn8s import Fcn8sJudge, load_fcn8s
+from metrics.judges.fcn8s import load_fcn8s
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.segmenter import FEATURE_DIM as SEGMENTER_FEATURE_DIM
 from metrics.judges.segmenter import SEGMENTER
@@ -118,23 +116,6 @@ def train_judge(ctx: EvalContext) -> Judge:
                           device=ctx.device, progress=ctx.progress)
 
 
-@dataclass(frozen=True)
-class Scorer:
-    """How one direction's frames are counted and what its rows say about the judge.
-
-    Attributes:
-        count: The counter (``harness.protocols.fcn_counting``).
-        provenance: Judge keys for the rows' protocol string.
-        comparable: The rows' ``comparable_to_paper`` value.
-        tally: The FCN-8s counting record (dropped frames), or None for the other counters.
-    """
-
-    count: Count
-    provenance: dict[str, str]
-    comparable: str = "no (retrained judge, embedded task)"
-    tally: Fcn8sTally | None = None
-
-
 def photo_scorer(ctx: EvalContext, judge: Judge | None = None) -> Scorer:
     """The papers' FCN-8s when the task names its caffemodel (``cityscapes.fcn_weights``), else the harness judge."""
     _, num_classes, _, _ = scene_meta(ctx.task)
@@ -146,14 +127,6 @@ def photo_scorer(ctx: EvalContext, judge: Judge | None = None) -> Scorer:
                   {**judge.provenance(), "judge_train": "real train photos"})
 
 
-def fcn8s_scorer(fcn: Fcn8sJudge, num_classes: int) -> Scorer:
-    """The papers' FCN-8s, counted by the official ``fast_hist``."""
-    tally = Fcn8sTally()
-    keys = fcn.provenance()
-    comparable = keys.pop("comparable_to_paper")
-    return Scorer(fcn8s_counter(fcn, num_classes, tally), {**keys, "fast_hist": FAST_HIST}, comparable, tally)
-
-
 def label_scorer(ctx: EvalContext, judge: Judge | None) -> Scorer:
     """photo→labels: label colours mapped to the nearest palette colour (the task's judge named, not used)."""
     palette, num_classes, _, _ = scene_meta(ctx.task)
@@ -163,7 +136,7 @@ def label_scorer(ctx: EvalContext, judge: Judge | None) -> Scorer:
 
 def accumulate(ctx: EvalContext, batches: Iterable[tuple[int, torch.Tensor]], target: torch.Tensor, count: Count,
                size: tuple[int, int], resize_mode: str, num_classes: int, folder: str | None = None,
-               ) -> tuple[torch.Tensor, torch.Tensor]:
+               keep: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
     """Streams translated frames: round them to 8 bits, bring them to the task's size S, count them.
 
     Args:
@@ -175,9 +148,10 @@ def accumulate(ctx: EvalContext, batches: Iterable[tuple[int, torch.Tensor]], ta
         resize_mode: ``"bilinear"`` for photos, ``"nearest"`` for label colours.
         num_classes: K.
         folder: With ``--save-outputs``, the sub-folder the rounded outputs are saved in (None: not saved).
+        keep: Return the frames (for sample strips and FID); ``evaluate`` on folders keeps none.
 
     Returns:
-        ``(hist int64 (K, K), the first frames, float (m, 3, S, S), for sample strips and FID)``.
+        ``(hist int64 (K, K), every frame float (N, 3, S, S) at 8-bit levels, or none without keep)``.
     """
     hist, samples = new_confusion(num_classes), []
     label_size = tuple(target.shape[1:])
@@ -191,7 +165,8 @@ def accumulate(ctx: EvalContext, batches: Iterable[tuple[int, torch.Tensor]], ta
         for first in range(0, len(out), chunk):
             frames = out[first : first + chunk]
             hist = count(hist, frames, target[start + first : start + first + len(frames)])
-        samples.append(out)
+        if keep:
+            samples.append(out)
     return hist, torch.cat(samples) if samples else torch.zeros(0, 3, *size)
 
 

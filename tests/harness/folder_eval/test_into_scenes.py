@@ -210,3 +210,9 @@ def test_bad_input_exits_2_and_leaves_the_run_untouched(run, tmp_path, capsys):
         holder.close()
     assert _snapshot(run_dir) == before
     assert main(_into(run_dir, folder, 1)) == 0  # the same folder as another seed is accepted
+    photos = run / "outputs" / "scenes" / "_reference" / "inputs" / "photo2labels"
+    argv = ["evaluate", "--metric", "psnr", "--pred", str(folder), "--target", str(photos), "--into", str(run_dir),
+            "--as", "mine", "--setting", "paired", "--no-progress"]
+    assert main(argv) == 0  # an image metric joins the same method's rows
+    rows = _metrics(run_dir)
+    assert {"psnr", "l1", "fcn_labels2photo_pixel_acc"} <= set(rows.loc[rows["model"] == "mine", "metric"])
