@@ -13,12 +13,13 @@ from pathlib import Path
 
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
-from harness.core.image_files import IMAGE_SUFFIXES
+from harness.core.image_files import IMAGE_SUFFIXES, scan_image_dir
+from harness.evaluate_folders import evaluate_folders
 from harness.folder_eval.context import FolderRequest, Scored, bare_context, choose_task, run_tasks
 from harness.folder_eval.inputs import folder_digest
 from harness.folder_eval.into import add_rows, check_into
-from harness.folder_eval.registry import FOLDER_PROTOCOLS, image_metric, score
-from metrics.registry import canonical_metric
+from harness.folder_eval.registry import FOLDER_PROTOCOLS, score
+from metrics.registry import METRICS, canonical_metric
 
 log = logging.getLogger(__name__)
 PROTOCOL_TASKS = {"fcn_score": ("fcn_scenes",), "classifier_accuracy": ("digit_transfer",),
@@ -56,6 +57,28 @@ def _request(args: argparse.Namespace, metric: str) -> FolderRequest:
                          judge=args.judge, weights=args.weights, dataset=args.dataset,
                          device=resolve_device(args.device), seed=args.seed, run=run, task=args.task,
                          name=args.as_name or "folder", setting=args.setting or "", progress=not args.no_progress)
+
+
+def image_metric(request: FolderRequest, *, feature_extractor: str, scale: int | None, y_channel: bool,
+                 ) -> tuple[dict[str, float], list[Scored]]:
+    """A ``metrics.registry`` folder metric: its printed values and the ``Scored`` rows ``--into`` writes.
+
+    With ``--into``, the keys become the suite's row names where the suite has them (``psnr_ssim`` with
+    ``--y-channel``: ``y_psnr``, ``y_ssim``; without: ``rgb_psnr``, ``rgb_ssim``).
+    """
+    values = evaluate_folders(metric=request.metric, pred=request.pred, target=request.target,
+                              device=str(request.device), seed=request.seed, feature_extractor=feature_extractor,
+                              weights=request.weights, progress=request.progress, scale=scale, y_channel=y_channel)
+    renamed = dict(values)
+    if request.metric == "psnr_ssim":
+        prefix = "y" if y_channel else "rgb"
+        renamed = {(f"{prefix}_{k}" if k in ("psnr", "ssim") else k): v for k, v in values.items()}
+    protocol: dict[str, object] = {"protocol": request.metric, "implementation": METRICS.get(request.metric).paper}
+    if request.metric == "psnr_ssim":
+        protocol |= {"crop_border": scale or 0, "y": "BT.601 Y" if y_channel else "RGB"}
+    if request.metric == "fidelity":
+        protocol |= {"feature_extractor": feature_extractor}
+    return values, [Scored(renamed, len(scan_image_dir(request.pred, "--pred")[0]), protocol)]
 
 
 def evaluate_folder_command(args: argparse.Namespace) -> tuple[dict[str, float], Path | None]:
