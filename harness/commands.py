@@ -10,6 +10,7 @@ import argparse
 import json
 import logging
 import math
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -51,8 +52,14 @@ def _list(what: str) -> int:
         from metrics.registry import METRICS
 
         print("metrics:")
+        from harness.folder_eval.registry import folder_metrics
+        from metrics.registry import ALIASES
+
+        on_folders = folder_metrics()
         for name, spec in METRICS.items():
-            folders = "folders" if spec.on_folders else "in-suite only"
+            aliases = [a for a, n in ALIASES.items() if n == name]
+            folders = ("folders" if name in on_folders else "in-suite only") + (
+                f"; alias {', '.join(aliases)}" if aliases else "")
             print(f"  {name:<24} {', '.join(spec.outputs)} ({folders}) — {spec.paper}")
     if what in ("all", "profiles"):
         print(f"profiles: {', '.join(PROFILES)}")
@@ -80,7 +87,8 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
     config = config_from_args(args)
     result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
-                       threads=args.threads, requested_workers=args.workers)
+                       threads=args.threads, requested_workers=args.workers,
+                       save_outputs=getattr(args, "save_outputs", False))
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)
     print(f"metrics: {result.run.metrics_path}")
@@ -123,7 +131,7 @@ def _report(run_dir: Path) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.run is not None:
-        if args.metric or args.pred:
+        if args.metric or args.pred or args.into:
             raise HarnessError("evaluate: give either --run DIR or --metric NAME --pred DIR, not both")
         return _evaluate_run(args.run, args.threads)
     if not args.metric or not args.pred:
@@ -131,13 +139,14 @@ def _evaluate(args: argparse.Namespace) -> int:
     import torch
 
     from harness.core.device import choose_threads, resolve_device
-    from harness.evaluate_folders import evaluate_folders
+    from harness.folder_eval.command import evaluate_folder_command
 
     torch.set_num_threads(choose_threads(args.threads, resolve_device(args.device)).threads)
-    result = evaluate_folders(metric=args.metric, pred=args.pred, target=args.target, device=args.device,
-                              seed=args.seed, feature_extractor=args.feature_extractor, weights=args.weights,
-                              progress=not args.no_progress, scale=args.scale, y_channel=args.y_channel)
+    result, metrics_path = evaluate_folder_command(args)
     print(format_result(result, args.json))
+    if metrics_path is not None:
+        print(f"rows added to {metrics_path}; rebuild the report: python -m harness.run report --run {args.into}",
+              file=sys.stderr if args.json else sys.stdout)  # --json keeps stdout strict JSON
     return 0
 
 

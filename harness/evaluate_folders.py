@@ -32,7 +32,9 @@ def _digit_judge_weights() -> Path:
 def _check_metric(metric: str, target: Path | None) -> MetricSpec:
     spec = METRICS.get(metric)
     if spec.on_folders is None:
-        able = ", ".join(n for n, s in METRICS.items() if s.on_folders is not None)
+        from harness.folder_eval.registry import folder_metrics
+
+        able = ", ".join(folder_metrics())
         raise HarnessError(f"--metric {metric}: needs more than images (it runs inside the suite); metrics that run "
                            f"on folders: {able}")
     if spec.needs_target and target is None:

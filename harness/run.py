@@ -65,6 +65,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")
     add_run_options(p)
     p.add_argument("--no-report", action="store_true", help="skip the report step")
+    p.add_argument("--save-outputs", action="store_true", help="write what every evaluated job scores under "
+                   "<run>/outputs/<task>/: each model's test outputs as 8-bit PNGs (<model>__s<seed>/) and the test "
+                   "inputs and ground truth (_reference/), so `evaluate` gives the same numbers on them and your "
+                   "own method can translate the same inputs")
 
     p = sub.add_parser("train", help="train every selected (model, task, seed) without evaluating")
     add_run_options(p)
@@ -72,19 +76,44 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("evaluate", help="evaluate a run's trained jobs, or score a folder of images with one metric")
     p.add_argument("--run", type=Path, help="run directory whose jobs without results to evaluate (with its saved "
                    "config; a job not yet trained is trained first)")
-    p.add_argument("--metric", help="metric name for folder evaluation (see `list metrics`)")
+    p.add_argument("--metric", help="metric name for folder evaluation (see `list metrics`; aliases fid, kid, fcn, "
+                   "ssim): fcn_score, classifier_accuracy, expression_error, transfer_accuracy, identity, fidelity, "
+                   "parzen, psnr, psnr_ssim")
     p.add_argument("--pred", type=Path, help="folder of images to score (generated / translated / super-resolved); "
                    "one size per folder, at most 8192x8192 pixels per image, 16-bit read at full precision, alpha "
-                   "dropped (not composited)")
+                   "dropped (not composited); class metrics: a sub-folder per target, or --targets")
     p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them; paired "
-                   "metrics (psnr) match --pred and --target files by name without suffix")
+                   "metrics (psnr, psnr_ssim, identity) match --pred and --target files by name without suffix")
+    p.add_argument("--labels", type=Path, help="fcn_score: ground-truth label maps (Cityscapes *_gtFine_labelIds.png "
+                   "or trainId maps), matched to --pred by name (tails such as _leftImg8bit/_gtFine_labelIds ignored)")
+    p.add_argument("--label-format", default="auto", choices=("auto", "labelIds", "trainIds"),
+                   help="fcn_score: how --labels are coded (auto: from the _labelIds/_trainIds file-name tails)")
+    p.add_argument("--direction", default="labels2photo", choices=("labels2photo", "photo2labels"),
+                   help="fcn_score: --pred holds generated photos (labels2photo, segmented by the judge) or "
+                        "generated label-colour images (photo2labels, mapped by the nearest palette colour)")
+    p.add_argument("--targets", type=Path, help="class metrics: CSV with columns file,target (instead of a "
+                   "sub-folder of --pred per target)")
+    p.add_argument("--judge", help="the judge: fcn_score: harness (the run's segmenter, the default) or fcn8s (the "
+                   "papers' FCN-8s; --weights fcn-8s-cityscapes.caffemodel); classifier_accuracy: digits; "
+                   "expression_error: face_expression; transfer_accuracy: face_attributes; identity: face_identity")
+    p.add_argument("--dataset", choices=("celeba", "rafd"), help="identity: the faces dataset of the images")
+    p.add_argument("--context", type=Path, metavar="RUN", help="score with the task and judges of this run without "
+                   "adding rows (--into adds them)")
+    p.add_argument("--into", type=Path, metavar="RUN", help="add the rows to this run (atomically, under its lock), "
+                   "named --as, with the folders' provenance; then `report` shows the method beside the others")
+    p.add_argument("--as", dest="as_name", metavar="NAME", help="--into: your method's name in the run's tables")
+    p.add_argument("--setting", choices=("paired", "unpaired", "unconditional"),
+                   help="--into: how the method was trained (the report ranks methods within a setting)")
+    p.add_argument("--task", help="--into/--context: the run's task the images belong to (when it has several)")
     p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
                    help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
                         "harness's committed digit classifier of the standard profile)")
-    p.add_argument("--weights", type=Path, help="local weights file a metric needs (e.g. torch-fidelity's "
-                   "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
+    p.add_argument("--weights", type=Path, help="local weights file a metric needs (torch-fidelity's "
+                   "weights-inception-2015-12-05-6726825d.pth, checked by sha256; fcn-8s-cityscapes.caffemodel for "
+                   "--judge fcn8s, read without Caffe); never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets)")
+    p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets); with --into, the "
+                   "rows' seed (one folder per seed fills the seeds the report's tests need)")
     p.add_argument("--scale", type=int, help="psnr_ssim: the integer super-resolution factor; that many pixels are "
                    "cropped from every border and HR images are cropped to multiples of it")
     p.add_argument("--y-channel", action="store_true", help="psnr_ssim: score the BT.601 Y channel (MATLAB "

@@ -14,6 +14,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Literal
 
+from harness.cityscapes_task import CityscapesRunConfig
 from harness.config import PROFILES, apply_overrides, check_config, flatten_dict, load_profile_file
 from harness.core.bounds import AdamBeta, BatchSize, LearningRate, NonNegative, Probability, Range, Seed, Steps
 from harness.core.errors import HarnessError
@@ -21,7 +22,7 @@ from harness.data.digits import DigitsConfig
 from harness.data.faces import FacesConfig
 from harness.data.maps import MapsConfig
 from harness.data.probe import ProbeConfig
-from harness.data.real_configs import AlignedFolderConfig, CityscapesConfig
+from harness.data.real_configs import AlignedFolderConfig
 from harness.data.real_faces import RealFacesConfig
 from harness.data.scenes import ScenesConfig
 from harness.data.sr import SRConfig
@@ -64,7 +65,7 @@ class RunConfig:
     scenes: ScenesConfig = field(default_factory=ScenesConfig)
     maps: MapsConfig = field(default_factory=MapsConfig)
     probe: ProbeConfig = field(default_factory=ProbeConfig)
-    cityscapes: CityscapesConfig = field(default_factory=CityscapesConfig)
+    cityscapes: CityscapesRunConfig = field(default_factory=CityscapesRunConfig)
     aligned: AlignedFolderConfig = field(default_factory=AlignedFolderConfig)
     sr: SRConfig = field(default_factory=SRConfig)  # the embedded sr and sr_gray tasks
     sr_folders: SRFoldersConfig = field(default_factory=SRFoldersConfig)

@@ -180,6 +180,21 @@ class RunDir:
             raise
         return manifest
 
+    def attach(self) -> None:
+        """Locks an existing run for a command that adds to it (``evaluate --into``); ``close()`` releases it.
+
+        Raises:
+            HarnessError: The folder holds no run, or another process holds its lock.
+        """
+        if not self.config_path.is_file() or not self.manifest_path.is_file():
+            raise HarnessError(f"{str(self.path)!r} is not a run directory (expected config.json and manifest.json)")
+        self._open()
+
+    def result_jobs(self, manifest: dict[str, object]) -> list[str]:
+        """The jobs ``metrics.csv`` is built from: the planned ones, then any other the manifest records."""
+        planned = [str(j) for j in manifest.get("planned_jobs") or []]
+        return planned + [str(j) for j in manifest.get("jobs", {}) if j not in planned]
+
     def _check(self, config: dict[str, object], resume: bool) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise HarnessError(f"--out {str(self.path)!r} is a file; choose a folder for the run")

@@ -34,6 +34,7 @@ from harness.tasks import TASKS, build_task
 from harness.workers import Outcome, Work, run_pool, run_work
 
 log = logging.getLogger(__name__)
+OUTPUTS, REFERENCE_OUTPUTS = "outputs", "_reference"  # --save-outputs: <run>/outputs/<task>/<model>__s<seed>/
 
 
 @dataclass(frozen=True)
@@ -192,7 +193,8 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
 
 
 def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
-              threads: int | None = None, requested_workers: int | None = None) -> SuiteResult:
+              threads: int | None = None, requested_workers: int | None = None,
+              save_outputs: bool = False) -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -202,6 +204,10 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         train_only: Train without evaluating (the ``train`` subcommand).
         threads: torch intra-op threads (``--threads``); None chooses from the CPUs available.
         requested_workers: Jobs at once (``--workers``); None chooses from the CPUs and threads.
+        save_outputs: Write what each evaluated job scores under ``outputs/<task>/`` (``--save-outputs``): every
+            model's test outputs as 8-bit PNGs and, from the reference jobs, the test inputs and ground truth, so
+            that ``evaluate`` on those folders gives the job's numbers and another method's outputs can be scored
+            against the same references.
 
     Returns:
         The run directory and the jobs that failed.
@@ -229,9 +235,12 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         manifest["workers"], manifest["plugins"] = workers, records(config.plugins)
         manifest["tasks"] = {name: {"sha256": sha} for name, sha in hashes.items()}
         manifest["reference_sets"] = decisions
+        if save_outputs:
+            manifest["save_outputs"] = str(run.path / OUTPUTS)
         log.info("torch threads: %d (%s); jobs at once: %d", choice.threads, choice.reason, workers)
         try:
-            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers)
+            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers,
+                               save_outputs)
             if sets and not train_only:
                 shown = attach(run, sets, decisions, manifest)
                 run.write_manifest(manifest)
@@ -247,7 +256,12 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         torch.set_num_threads(previous_threads)
 
 
-def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: bool) -> list[Work]:
+def outputs_dir(run_dir: Path, task: str, model: str, seed: int, reference: bool) -> Path:
+    """Where ``--save-outputs`` puts one job's images: ``outputs/<task>/<model>__s<seed>`` or ``_reference``."""
+    return run_dir / OUTPUTS / task / (REFERENCE_OUTPUTS if reference else f"{model}__s{seed}")
+
+
+def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: bool, save: bool) -> list[Work]:
     """The unfinished jobs as work items (finished ones are skipped, as on ``--resume``)."""
     works = []
     for index, job in enumerate(jobs, 1):
@@ -255,7 +269,8 @@ def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: boo
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
         works.append(Work(job.job_id, job.model, job.seed, job.protocol, job.reference, tasks[job.task],
-                          run.job_dir(job.job_id), run.sample_dir(job.task), train_only))
+                          run.job_dir(job.job_id), run.sample_dir(job.task), train_only,
+                          outputs_dir(run.path, job.task, job.model, job.seed, job.reference) if save else None))
     return works
 
 
@@ -275,11 +290,12 @@ def _outcomes(works: list[Work], config: RunConfig, run: RunDir, device: torch.d
 
 
 def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, tasks: dict[str, Task],
-              device: torch.device, train_only: bool, threads: int, workers: int) -> dict[str, str]:
+              device: torch.device, train_only: bool, threads: int, workers: int, save: bool) -> dict[str, str]:
     """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
     failed: dict[str, str] = {}
     plan_ids = [j.job_id for j in jobs]
-    works = _works(jobs, run, tasks, train_only)
+    plan_ids += [j for j in manifest.get("jobs", {}) if j not in plan_ids]  # the study's and folders' rows stay
+    works = _works(jobs, run, tasks, train_only, save)
     by_id = {job.job_id: job for job in jobs}
     for done, outcome in enumerate(_outcomes(works, config, run, device, threads, workers), 1):
         job = by_id[outcome.job_id]

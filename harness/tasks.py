@@ -6,13 +6,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.cityscapes_task import build_cityscapes_task
 from harness.core.registry import Registry
 from harness.core.task import Task
 from harness.data.digits import build_digits
 from harness.data.faces import build_faces
 from harness.data.maps import build_maps
 from harness.data.probe import build_probe_geometry, build_probe_texture
-from harness.data.real_configs import build_aligned, build_cityscapes
+from harness.data.real_configs import build_aligned
 from harness.data.real_faces import build_celeba, build_celeba_rafd, build_rafd
 from harness.data.scenes import build_scenes
 from harness.data.sr import build_sr, build_sr_gray
@@ -57,8 +58,9 @@ for _spec in (
              "x4 super-resolution of scikit-image's bundled RGB photos (MATLAB bicubic LR; split by photo)"),
     TaskSpec("sr_gray", "sr", build_sr_gray,
              "x4 super-resolution of scikit-image's bundled greyscale photos (the grey set of sr)", default=False),
-    TaskSpec("cityscapes", "cityscapes", build_cityscapes,
-             "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH",
+    TaskSpec("cityscapes", "cityscapes", build_cityscapes_task,
+             "real Cityscapes (leftImg8bit + gtFine labelIds → trainIds) from --set cityscapes.root=PATH; the papers' "
+             "FCN-8s judge with --set cityscapes.fcn_weights=fcn-8s-cityscapes.caffemodel",
              default=False),
     TaskSpec("aligned", "aligned", build_aligned,
              "a real pix2pix A|B folder dataset (facades, maps, cityscapes) from --set aligned.root=PATH",

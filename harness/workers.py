@@ -55,6 +55,8 @@ class Work:
         job_dir: ``jobs/<job>/`` (exists).
         sample_dir: ``samples/<task>/`` (exists).
         train_only: Train without evaluating.
+        outputs_dir: ``outputs/<task>/<model>__s<seed>/`` (``_reference/`` for reference jobs) when the run saves
+            what it scores (``--save-outputs``), else None.
     """
 
     job_id: str
@@ -66,6 +68,7 @@ class Work:
     job_dir: Path
     sample_dir: Path
     train_only: bool
+    outputs_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,8 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
     spec = None if work.reference else MODELS.get(work.model)
     ctx = EvalContext(model_name=work.model, task=work.task, seed=work.seed, device=device, config=config.eval,
                       sample_dir=work.sample_dir, setting="reference" if spec is None else spec.setting,
-                      variant="" if spec is None else spec.variant, progress=config.progress)
+                      variant="" if spec is None else spec.variant, progress=config.progress,
+                      outputs_dir=work.outputs_dir)
     if spec is None:
         return None if work.train_only else protocol.mark_headline(protocol.reference(ctx))  # type: ignore[misc]
     cfg = model_config(config, work.model, work.task.name)  # with the profile's task_overrides for this task

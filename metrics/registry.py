@@ -69,6 +69,18 @@ for _spec in (
     METRICS.add(_spec.name, _spec)
 
 
+ALIASES = {"fid": "fidelity", "kid": "fidelity", "fcn": "fcn_score", "ssim": "psnr_ssim",
+           "expression": "expression_error", "accuracy": "classifier_accuracy",
+           "attribute_accuracy": "transfer_accuracy"}  # what people type → the registered name
+
+
+def canonical_metric(name: str) -> str:
+    """The registered name of ``name`` or of its alias (``fid`` → ``fidelity``); an unknown name lists the valid."""
+    name = ALIASES.get(name, name)
+    METRICS.get(name)
+    return name
+
+
 def _directions() -> dict[str, bool | None]:
     """Output key → direction over every registered metric; one key never has two directions."""
     found: dict[str, bool | None] = {}

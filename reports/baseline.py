@@ -30,7 +30,9 @@ from harness.core.results import REFERENCE_SET_KEY
 from reports.tables import parse_protocol, read_metrics
 
 FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
-SEED_KEYS = ("seed", "weights_path")  # keys that differ between seeds, runs or machines; dropped before comparing
+SEED_KEYS = ("seed", "weights_path", "outputs_folder", "outputs_sha256", "reference_folder",
+             "targets_file")  # keys that differ between seeds, runs or machines (a folder's outputs are its seed's,
+# like a model's weights); dropped before comparing
 PRESENTATION_KEYS = ("headline",)  # which metric a report shows first: not how the number was made; dropped too
 JUDGE_KEYS = ("judge_sha256", "judge_source", "inception_sha256")  # which evaluation weights; compared on their own
 

@@ -58,6 +58,8 @@ class EvalContext:
         progress: Whether to show progress bars.
         model_provenance: The trained model's ``provenance()`` (how it was trained and translates; empty for
             reference rows); ``make_rows`` appends it to every row's protocol string.
+        outputs_dir: ``outputs/<task>/<model>__s<seed>/`` when the suite saves what it scores (``--save-outputs``;
+            reference jobs save the test inputs and ground truth under ``outputs/<task>/_reference/``), else None.
     """
 
     model_name: str
@@ -70,6 +72,7 @@ class EvalContext:
     variant: str
     progress: bool = True
     model_provenance: Mapping[str, str] = field(default_factory=dict)
+    outputs_dir: Path | None = None
 
 
 EvaluateFn = Callable[[Any, EvalContext], list[Row]]

@@ -3,6 +3,10 @@
 Source = ``task.domains[0]`` (printed digits / SVHN, class-labelled), target = ``task.domains[1]`` (handwritten /
 MNIST). A model is scored on what it translates source → target (``"AtoB"``):
 
+Translations are rounded to 8-bit levels before they are scored (``rows.as_saved``): ``suite --save-outputs`` writes
+them with the source test digits and their classes, and ``evaluate --metric classifier_accuracy`` on them gives the
+job's ``test_mnist_accuracy``.
+
 - ``test_mnist_accuracy`` / ``train_mnist_accuracy``: the handwritten-domain judge (``metrics.judges.digit_classifier``,
   trained only on real handwritten training digits) classifies G(x) for every source test image / for a fixed
   random subset of ``eval.n_samples`` source training images; accuracy against the source labels. The paper's
@@ -33,12 +37,13 @@ import dataclasses
 import torch
 import torch_fidelity
 
+from harness.core import atomic
 from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.core.task import DomainData
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.digit_adaptation import FAMILY, adaptation_rows
-from harness.protocols.rows import make_rows, save_strip
+from harness.protocols.rows import as_saved, frame_names, make_rows, save_outputs, save_strip
 from harness.published import lookup
 from harness.source_judge import source_judge
 from metrics.classifier_accuracy import classification_accuracy
@@ -121,8 +126,8 @@ def evaluate_transfer(model, ctx: EvalContext) -> list[Row]:
     rows: list[Row] = []
     for split, data in source_sets(ctx).items():
         source = data.get()
-        translated = _in_batches(lambda x: model.translate(x, direction=DIRECTION).cpu(), source,
-                                 ctx.config.batch_size)
+        translated = as_saved(_in_batches(lambda x: model.translate(x, direction=DIRECTION).cpu(), source,
+                                          ctx.config.batch_size))  # what an image file holds
         what = f"G(source {split}[{len(source)}])"
         rows += _accuracy(ctx, judge, split, translated, data.labels["class"], what)
         rows += _constancy(ctx, f_judge, split, source, translated)
@@ -131,7 +136,19 @@ def evaluate_transfer(model, ctx: EvalContext) -> list[Row]:
         if split == "test":
             rows += _fidelity(ctx, judge, translated, what)
             save_strip(ctx, DIRECTION, translated[: ctx.config.n_sample_images])
+            save_outputs(ctx, DIRECTION, translated, frame_names(0, len(translated)))
     return rows
+
+
+def _save_reference(ctx: EvalContext, test: DomainData) -> None:
+    """With ``--save-outputs``: the source test digits (``inputs/AtoB``) and their classes (``AtoB_labels.csv``)."""
+    if ctx.outputs_dir is None:
+        return
+    names = frame_names(0, len(test))
+    save_outputs(ctx, f"inputs/{DIRECTION}", test.get(), names)
+    lines = ["file,target", *(f"{name}.png,{int(label)}" for name, label in zip(names, test.labels["class"],
+                                                                             strict=True))]
+    atomic.write_text(ctx.outputs_dir / f"{DIRECTION}_labels.csv", "\n".join(lines) + "\n")
 
 
 def reference_transfer(ctx: EvalContext) -> list[Row]:
@@ -151,6 +168,7 @@ def reference_transfer(ctx: EvalContext) -> list[Row]:
                             ["accuracy"]}, n=len(predicted),
                       protocol=dict(protocol="classifier_accuracy", **f_judge.provenance(),
                                     data=f"real {ctx.task.domains[0]} test digits"))
+    _save_reference(ctx, sets["test"])
     save_strip(ctx, DIRECTION, sets["test"].get(slice(0, ctx.config.n_sample_images)), name="_input")
     save_strip(ctx, DIRECTION, real_test.get(slice(0, ctx.config.n_sample_images)), name="_target")
     original = dataclasses.replace(ctx, model_name=ORIGINAL_SOURCE,

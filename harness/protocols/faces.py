@@ -23,6 +23,9 @@ Rows per dataset the model translates (pooled rows carry a 95% CI clustered by i
 - ``parameters`` and ``<dataset>_parameters``: the whole system's parameter count (StarGAN Table 3 counts DIAT
   and CycleGAN as one model per pair); ``comparable_to_paper`` says whether the counted layers are the paper's
   (the model's ``model_architecture`` provenance: official code, or the harness's design where a paper is silent).
+Outputs are rounded to 8-bit levels before they are judged (``rows.as_saved``); ``suite --save-outputs`` writes them
+as ``<dataset>/<target>/<test index>.png`` (a folder per target) and the test faces as ``inputs/<dataset>/``, which
+``evaluate --metric expression_error`` / ``transfer_accuracy`` / ``identity`` score the same way.
 Reference rows (``real_data``): each judge's accuracy on real test faces (``expression_error`` is the table's
 "Real images" row), real same-person verification and false accepts, and the FID/KID of real test faces.
 """
@@ -47,7 +50,7 @@ from harness.protocols.face_scoring import (
     verification_threshold,
 )
 from harness.protocols.face_targets import Target, domain_rows, targets_for
-from harness.protocols.rows import make_rows, save_strip
+from harness.protocols.rows import as_saved, make_rows, save_outputs, save_strip
 from metrics.face_scores import expression_error, identity_scores, transfer_hits, verification_reference
 from metrics.judges.base import Judge
 from metrics.judges.faces import attribute_data, decode_codes, domain_data, expression_data, identity_data
@@ -83,7 +86,9 @@ def _translate(model: object, ctx: EvalContext, target: Target) -> tuple[torch.T
         part = slice(start, start + ctx.config.batch_size)
         outputs.append(model.translate(inputs[part], dataset=target.dataset, source=target.source[part],
                                        target=target.target[part]).cpu())
-    return inputs, torch.cat(outputs)
+    out = as_saved(torch.cat(outputs))  # what an image file holds; --save-outputs writes exactly these
+    save_outputs(ctx, f"{target.dataset}/{target.name}", out, row_names(target.rows))
+    return inputs, out
 
 
 def _judge_target(ctx: EvalContext, target: Target, outputs: torch.Tensor, judges: dict[str, Judge]
@@ -210,8 +215,21 @@ def _reference_dataset(ctx: EvalContext, dataset: str, judges: dict[str, Judge],
     return values | {f"{dataset}_{key}": sum(v) / len(v) for key, v in fid.items()}, provenance
 
 
+def row_names(rows: torch.Tensor) -> list[str]:
+    """File names of test faces: their index in the dataset's test split (an input and its outputs share it)."""
+    return [f"{int(r):05d}" for r in rows]
+
+
+def _save_reference(ctx: EvalContext) -> None:
+    """With ``--save-outputs``: the test faces each dataset translates (``inputs/<dataset>/``), named as the outputs."""
+    for dataset in (d for d in DATASET_ORDER if d in ctx.task.domains and ctx.outputs_dir is not None):
+        rows = torch.cat([t.rows for t in targets_for(ctx.task, dataset, ctx.config.n_samples)]).unique()
+        save_outputs(ctx, f"inputs/{dataset}", ctx.task.data("test", dataset).get(rows), row_names(rows))
+
+
 def reference_faces(ctx: EvalContext) -> list[Row]:
     """Judge accuracies, real-pair verification and the FID/KID of real test faces; writes the input strips."""
+    _save_reference(ctx)
     judges = _judges(ctx)
     threshold = verification_threshold(judges["identity"], ctx.task, ctx)
     protocol = _base_protocol(ctx, judges, threshold)

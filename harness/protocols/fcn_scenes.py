@@ -21,15 +21,20 @@ Scoring follows ``scripts/eval_cityscapes`` of junyanz/pytorch-CycleGAN-and-pix2
   chunks (``SCORED_PIXELS_PER_CHUNK``) so full-size class scores never fill memory.
 
 The judge is the harness's own segmenter trained on the task's real training photos (``metrics.judges.segmenter``),
-not the papers' Caffe FCN-8s, so the numbers are not comparable with the published ones; every row says so.
+not the papers' Caffe FCN-8s, so the numbers are not comparable with the published ones; every row says so. On real
+Cityscapes, ``--set cityscapes.fcn_weights=PATH`` names ``fcn-8s-cityscapes.caffemodel``: labels→photo frames (and the
+ground-truth rows) are then scored by the papers' FCN-8s (``metrics.judges.fcn8s``, read without Caffe) exactly as
+``evaluate.py`` does — 8-bit RGB resized to the label map's size, BGR minus the mean, argmax, the official
+``fast_hist`` — and the rows say ``judge=fcn8s-cityscapes``, the file's sha256 and ``comparable_to_paper=yes``.
 Generated images of another size than the task's are resized to it (bilinear for photos, as the official script's
 ``imresize``; nearest for label colours). A model that cannot translate ``BtoA`` (no ``BtoA`` in ``directions()``)
-gets labels→photo rows only.
+gets labels→photo rows only. Outputs are rounded to 8-bit levels before they are scored (``rows.as_saved``), so the
+images ``suite --save-outputs`` writes score the same numbers through ``evaluate``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 
 import torch
 import torch_fidelity
@@ -42,18 +47,25 @@ from harness.core.results import Row
 from harness.core.task import DomainData, Task
 from harness.data.scenes import FULL_RES_SEGMENTATION
 from harness.protocols.base import EvalContext, ProtocolSpec
-from harness.protocols.rows import make_rows, save_strip
+from harness.protocols.fcn_counting import (
+    FCN8S_META,
+    Count,
+    Scorer,
+    colour_counter,
+    fcn8s_scorer,
+    judge_counter,
+)
+from harness.protocols.rows import as_saved, frame_names, make_rows, save_label_maps, save_outputs, save_strip
 from metrics.fcn_score import (
     ClassMean,
-    colors_to_train_ids,
     describe_class_mean,
-    fcn_confusion_update,
     fcn_scores_from_confusion,
     new_confusion,
     per_class_scores,
 )
 from metrics.fidelity import effective_kid_subset_size, fidelity_metrics, warn_small_sample
 from metrics.judges.base import Judge
+from metrics.judges.fcn8s import load_fcn8s
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.segmenter import FEATURE_DIM as SEGMENTER_FEATURE_DIM
 from metrics.judges.segmenter import SEGMENTER
@@ -62,7 +74,6 @@ LABELS2PHOTO = "labels2photo"
 PHOTO2LABELS = "photo2labels"
 CLASS_MEAN: ClassMean = "official"  # get_scores of scripts/eval_cityscapes/util.py; "present_only" is not used
 SCORED_PIXELS_PER_CHUNK = 1 << 22  # ground-truth pixels scored at once: bounds the resized class scores (K·4 B each)
-LabelIds = Callable[[torch.Tensor, tuple[int, int]], torch.Tensor]  # (images (n,3,S,S), (H, W)) -> int64 (n, H, W)
 
 
 def scene_meta(task: Task) -> tuple[torch.Tensor, int, int, list[str]]:
@@ -105,67 +116,68 @@ def train_judge(ctx: EvalContext) -> Judge:
                           device=ctx.device, progress=ctx.progress)
 
 
-def _judge_ids(judge: torch.nn.Module, device: torch.device) -> LabelIds:
-    """Segments at the judge's input size (the task's) and resizes the class scores to the label maps' size."""
-
-    @torch.no_grad()
-    def label_ids(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        judge.eval()
-        logits = judge(images.to(device))
-        if tuple(logits.shape[2:]) != size:
-            logits = F.interpolate(logits, size=size, mode="bilinear", align_corners=False)
-        return logits.argmax(dim=1).cpu()
-
-    return label_ids
+def photo_scorer(ctx: EvalContext, judge: Judge | None = None) -> Scorer:
+    """The papers' FCN-8s when the task names its caffemodel (``cityscapes.fcn_weights``), else the harness judge."""
+    _, num_classes, _, _ = scene_meta(ctx.task)
+    weights = ctx.task.meta.get(FCN8S_META)
+    if weights:
+        return fcn8s_scorer(load_fcn8s(str(weights), ctx.device), num_classes)
+    judge = judge or train_judge(ctx)
+    return Scorer(judge_counter(judge.model, ctx.device, num_classes),
+                  {**judge.provenance(), "judge_train": "real train photos"})
 
 
-def _colour_ids(palette: torch.Tensor) -> LabelIds:
-    """Nearest palette colour at the output's size, then nearest-neighbour resized to the label maps' size."""
-
-    def label_ids(images: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
-        ids = colors_to_train_ids(images, palette)
-        if tuple(ids.shape[1:]) != size:
-            ids = F.interpolate(ids[:, None].double(), size=size, mode="nearest")[:, 0].long()
-        return ids
-
-    return label_ids
+def label_scorer(ctx: EvalContext, judge: Judge | None) -> Scorer:
+    """photo→labels: label colours mapped to the nearest palette colour (the task's judge named, not used)."""
+    palette, num_classes, _, _ = scene_meta(ctx.task)
+    keys = {**judge.provenance(), "judge_train": "real train photos"} if judge is not None else {}
+    return Scorer(colour_counter(palette, num_classes), keys)
 
 
-def _accumulate(
-    ctx: EvalContext, inputs: DomainData, target: torch.Tensor, produce: Callable[[torch.Tensor], torch.Tensor],
-    label_ids: LabelIds, resize_mode: str, num_classes: int,
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """Streams the test frames: produce images, map them to class ids at the label maps' size, count them.
+def accumulate(ctx: EvalContext, batches: Iterable[tuple[int, torch.Tensor]], target: torch.Tensor, count: Count,
+               size: tuple[int, int], resize_mode: str, num_classes: int, folder: str | None = None,
+               keep: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+    """Streams translated frames: round them to 8 bits, bring them to the task's size S, count them.
 
     Args:
-        ctx: The evaluation context (batch size, device).
-        inputs: The test inputs (their size is the task's image size S).
+        ctx: The evaluation context (device, ``outputs_dir``).
+        batches: ``(index of the first frame, translated images float (n, 3, h, w) in [0, 1])`` in frame order.
         target: Integer ``(N, H, W)`` ground-truth trainIds (255 ignored), ``(H, W)`` possibly larger than S.
-        produce: Float ``(n, 3, S, S)`` in [0, 1] → translated images ``(n, 3, h, w)`` in [0, 1].
-        label_ids: Translated images at S → int64 class ids at ``(H, W)``.
-        resize_mode: How outputs of another size than S are resized to it (``"bilinear"`` / ``"nearest"``).
+        count: The scorer's counter.
+        size: ``(S, S)``: outputs of another size are resized to it (``resize_mode``: bilinear / nearest).
+        resize_mode: ``"bilinear"`` for photos, ``"nearest"`` for label colours.
         num_classes: K.
+        folder: With ``--save-outputs``, the sub-folder the rounded outputs are saved in (None: not saved).
+        keep: Return the frames (for sample strips and FID); ``evaluate`` on folders keeps none.
 
     Returns:
-        ``(hist int64 (K, K), every produced image float (N, 3, S, S) in [0, 1])``.
+        ``(hist int64 (K, K), every frame float (N, 3, S, S) at 8-bit levels, or none without keep)``.
     """
     hist, samples = new_confusion(num_classes), []
-    size, label_size = tuple(inputs.images.shape[2:]), tuple(target.shape[1:])
+    label_size = tuple(target.shape[1:])
     chunk = max(1, SCORED_PIXELS_PER_CHUNK // (label_size[0] * label_size[1]))
-    for start in range(0, len(inputs), ctx.config.batch_size):
-        out = produce(inputs.get(slice(start, start + ctx.config.batch_size)).to(ctx.device))
-        out = check_images(out.cpu(), "translated images", channels=3)
+    for start, out in batches:
+        out = as_saved(check_images(out.cpu(), "translated images", channels=3))
+        if folder is not None:
+            save_outputs(ctx, folder, out, frame_names(start, len(out)))
         if tuple(out.shape[2:]) != size:
             out = F.interpolate(out, size=size, mode=resize_mode).clamp(0, 1)
         for first in range(0, len(out), chunk):
             frames = out[first : first + chunk]
-            truth = target[start + first : start + first + len(frames)]
-            hist = fcn_confusion_update(hist, label_ids(frames, label_size), truth, num_classes)
-        samples.append(out)
+            hist = count(hist, frames, target[start + first : start + first + len(frames)])
+        if keep:
+            samples.append(out)
     return hist, torch.cat(samples) if samples else torch.zeros(0, 3, *size)
 
 
-def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, judge: Judge, extra: dict[str, str]) -> list[Row]:
+def _translated(ctx: EvalContext, inputs: DomainData, produce: Callable[[torch.Tensor], torch.Tensor]
+                ) -> Iterator[tuple[int, torch.Tensor]]:
+    for start in range(0, len(inputs), ctx.config.batch_size):
+        yield start, produce(inputs.get(slice(start, start + ctx.config.batch_size)).to(ctx.device))
+
+
+def fcn_rows(ctx: EvalContext, direction: str, hist: torch.Tensor, scorer: Scorer, n: int,
+             extra: dict[str, str] | None = None) -> list[Row]:
     """Mean scores over the task's class set and one IoU row per class of the set (the same for every model)."""
     _, num_classes, ignore_index, names = scene_meta(ctx.task)
     scored, class_set = scored_classes(ctx.task)
@@ -177,16 +189,18 @@ def _rows(ctx: EvalContext, direction: str, hist: torch.Tensor, judge: Judge, ex
     label_size, size = tuple(ground_truth(test).shape[1:]), tuple(test.images.shape[2:])
     scored_at = "x".join(map(str, label_size)) + " ground-truth pixels" + (
         "" if label_size == size else f" (outputs segmented at {size[0]}x{size[1]}, class scores resized up)")
-    protocol = {"protocol": "fcn_score", **judge.provenance(),
-                "judge_train": "real train photos", "confusion": "accumulated over all frames", "ignore": ignore_index,
-                "class_mean": describe_class_mean(CLASS_MEAN, len(scored), num_classes), "class_set": class_set,
-                "scored_at": scored_at, "variant": ctx.variant,
-                "comparable_to_paper": "no (retrained judge, embedded task)"} | extra
+    if scorer.tally is not None:
+        scored_at = "x".join(map(str, label_size)) + " ground-truth pixels (outputs resized to them, then segmented)"
+        scorer.tally.log(f"{ctx.model_name} {direction}")
+    protocol = {"protocol": "fcn_score", **scorer.provenance, "confusion": "accumulated over all frames",
+                "ignore": ignore_index, "class_mean": describe_class_mean(CLASS_MEAN, len(scored), num_classes),
+                "class_set": class_set, "scored_at": scored_at, "variant": ctx.variant,
+                "comparable_to_paper": scorer.comparable} | (extra or {})
     values = {f"fcn_{direction}_{k}": v for k, v in fcn_scores_from_confusion(hist, scored, CLASS_MEAN).items()}
     _, iou = per_class_scores(hist, CLASS_MEAN)
     values.update({f"fcn_{direction}_iou[{names[c]}]": float(iou[c]) for c in scored})
     return make_rows(
-        ctx, values, n=len(test), protocol=protocol,
+        ctx, values, n=n, protocol=protocol,
         published=lambda m: published.lookup(model=ctx.model_name, task_family="cityscapes", metric=m))
 
 
@@ -226,22 +240,36 @@ def evaluate_fcn_scenes(model: object, ctx: EvalContext) -> list[Row]:
         scored class, ``photo_fid``/``photo_kid``, and the same FCN rows for ``photo2labels``, for the directions
         in ``model.directions()``.
     """
-    palette, num_classes, _, _ = scene_meta(ctx.task)
+    _, num_classes, _, _ = scene_meta(ctx.task)
     scored_classes(ctx.task)  # a task without a declared class set fails before the judge is trained
     judge = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
+    size = tuple(labels.images.shape[2:])
     rows: list[Row] = []
     if "AtoB" in model.directions():
-        hist, shown = _accumulate(ctx, labels, ground_truth(labels), lambda x: model.translate(x, direction="AtoB"),
-                                  _judge_ids(judge.model, ctx.device), "bilinear", num_classes)
+        scorer = photo_scorer(ctx, judge)
+        hist, shown = accumulate(ctx, _translated(ctx, labels, lambda x: model.translate(x, direction="AtoB")),
+                                 ground_truth(labels), scorer.count, size, "bilinear", num_classes, LABELS2PHOTO)
         _strip(ctx, LABELS2PHOTO, shown)
-        rows += _rows(ctx, LABELS2PHOTO, hist, judge, {}) + _fidelity_rows(ctx, shown, judge)
+        rows += fcn_rows(ctx, LABELS2PHOTO, hist, scorer, len(labels)) + _fidelity_rows(ctx, shown, judge)
     if "BtoA" in model.directions():
-        hist, shown = _accumulate(ctx, photos, ground_truth(photos), lambda x: model.translate(x, direction="BtoA"),
-                                  _colour_ids(palette), "nearest", num_classes)
+        scorer = label_scorer(ctx, judge)
+        hist, shown = accumulate(ctx, _translated(ctx, photos, lambda x: model.translate(x, direction="BtoA")),
+                                 ground_truth(photos), scorer.count, size, "nearest", num_classes, PHOTO2LABELS)
         _strip(ctx, PHOTO2LABELS, shown)
-        rows += _rows(ctx, PHOTO2LABELS, hist, judge, {"mapping": "nearest palette colour"})
+        rows += fcn_rows(ctx, PHOTO2LABELS, hist, scorer, len(photos), {"mapping": "nearest palette colour"})
     return rows
+
+
+def _save_reference(ctx: EvalContext, labels: DomainData, photos: DomainData) -> None:
+    """With ``--save-outputs``: the test inputs of both directions and the ground-truth trainIds (grey PNG)."""
+    if ctx.outputs_dir is None:
+        return
+    for direction, data in ((LABELS2PHOTO, labels), (PHOTO2LABELS, photos)):
+        for start in range(0, len(data), ctx.config.batch_size):
+            batch = data.get(slice(start, start + ctx.config.batch_size))
+            save_outputs(ctx, f"inputs/{direction}", batch, frame_names(start, len(batch)))
+    save_label_maps(ctx, "trainIds", ground_truth(labels), [f"{n}_trainIds" for n in frame_names(0, len(labels))])
 
 
 def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
@@ -250,8 +278,10 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     scored_classes(ctx.task)
     judge = train_judge(ctx)
     labels, photos = ctx.task.data("test", ctx.task.domains[0]), ctx.task.data("test", ctx.task.domains[1])
-    hist, _ = _accumulate(ctx, photos, ground_truth(labels), lambda x: x, _judge_ids(judge.model, ctx.device),
-                          "bilinear", num_classes)
+    scorer = photo_scorer(ctx, judge)
+    hist, _ = accumulate(ctx, _translated(ctx, photos, lambda x: x), ground_truth(labels), scorer.count,
+                         tuple(labels.images.shape[2:]), "bilinear", num_classes)
+    _save_reference(ctx, labels, photos)
     k = slice(0, ctx.config.n_sample_images)  # the real photos are the target strip: no separate reference strip
     _strip(ctx, LABELS2PHOTO, labels.get(k), "_input")
     _strip(ctx, LABELS2PHOTO, photos.get(k), "_target")
@@ -259,7 +289,7 @@ def reference_fcn_scenes(ctx: EvalContext) -> list[Row]:
     _strip(ctx, PHOTO2LABELS, labels.get(k), "_target")
     train = ctx.task.data("train", ctx.task.domains[1])
     index = torch.randperm(len(train), generator=torch.Generator().manual_seed(ctx.seed))[: len(photos)]
-    return _rows(ctx, LABELS2PHOTO, hist, judge, {}) + _fidelity_rows(ctx, train.get(index), judge)
+    return fcn_rows(ctx, LABELS2PHOTO, hist, scorer, len(labels)) + _fidelity_rows(ctx, train.get(index), judge)
 
 
 FCN_SCENES = ProtocolSpec(name="fcn_scenes", evaluate=evaluate_fcn_scenes, reference=reference_fcn_scenes,

@@ -27,6 +27,7 @@ import dataclasses
 import logging
 import math
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 from scipy import stats
@@ -38,7 +39,7 @@ from harness.core.results import Row
 from harness.data.imresize import imresize, nearest_upscale
 from harness.data.sr_pairs import unpad
 from harness.protocols.base import EvalContext, ProtocolSpec
-from harness.protocols.rows import make_rows, save_strip
+from harness.protocols.rows import as_saved, make_rows, save_outputs, save_strip
 from metrics.fidelity import fidelity_metrics, warn_small_sample
 from metrics.judges.base import Judge
 from metrics.judges.resolve import judge_for_task
@@ -98,8 +99,9 @@ def _super_resolve(ctx: EvalContext, produce: Produce) -> tuple[list[torch.Tenso
         if tuple(sr.shape) != tuple(hr.shape):
             raise HarnessError(f"{ctx.model_name}: SR image of {names[index]!r} is {tuple(sr.shape)}, HR is "
                                f"{tuple(hr.shape)}; the model's scale must match task {ctx.task.name!r}")
-        outputs.append(to_uint8(sr).float().div_(255.0))
+        outputs.append(as_saved(sr))
         truths.append(hr)
+        save_outputs(ctx, DIRECTION, outputs[-1], [Path(names[index]).stem])
     return outputs, truths
 
 
@@ -211,7 +213,11 @@ def reference_sr(ctx: EvalContext) -> list[Row]:
     }
     rows: list[Row] = []
     for name, (produce, strip) in baselines.items():
-        rows += score(dataclasses.replace(ctx, model_name=name), produce, {"method": name}, strip)
+        rows += score(dataclasses.replace(ctx, model_name=name, outputs_dir=None), produce, {"method": name}, strip)
+    if ctx.outputs_dir is not None:  # --save-outputs: the LR inputs and the HR ground truth, by test image name
+        for index, name in enumerate(ctx.task.meta["test_names"]):
+            save_outputs(ctx, "inputs/LR", unpad(ctx.task.data("test", "LR"), index), [Path(name).stem])
+            save_outputs(ctx, "HR", unpad(hr_data, index), [Path(name).stem])
     return rows
 
 

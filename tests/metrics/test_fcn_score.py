@@ -16,6 +16,7 @@ from metrics.fcn_score import (
     fcn_score,
     fcn_scores_from_confusion,
     new_confusion,
+    official_frame_update,
     per_class_scores,
 )
 
@@ -222,3 +223,28 @@ def test_nearest_colour_mapping():
     rand = torch.rand(2, 3, 5, 7, generator=torch.Generator().manual_seed(3))
     dist = ((rand.permute(0, 2, 3, 1).numpy()[..., None, :] * 255.0 - palette.numpy()) ** 2).sum(-1)
     assert np.array_equal(colors_to_train_ids(rand, palette, chunk=5).numpy(), dist.argmin(-1))
+
+
+def _np_fast_hist(a, b, n):
+    """util.py's fast_hist semantics in numpy: bincount of n·a + b over a in [0, n); a longer vector drops the frame."""
+    k = np.where((a >= 0) & (a < n))[0]
+    counts = np.bincount(n * a[k].astype(int) + b[k], minlength=n**2)
+    return None if len(counts) != n**2 else counts.reshape(n, n)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_official_frame_update_matches_fast_hist_with_the_20th_map(seed):
+    gen = np.random.default_rng(seed)
+    truth = gen.choice([0, 3, 17, 18, 255], size=(6, 7)).astype(np.uint8)
+    pred = gen.integers(0, 20 if seed % 2 else 19, size=(6, 7)).astype(np.uint8)  # odd seeds: the 20th map occurs
+    if seed == 1:
+        truth[truth == 18] = 17  # the 20th map then never meets class 18: counted at (truth + 1, 0)
+    start = torch.arange(19 * 19).reshape(19, 19)
+    hist, dropped = official_frame_update(start, torch.from_numpy(pred), torch.from_numpy(truth), 19)
+    expected = _np_fast_hist(truth.flatten(), pred.flatten(), 19)
+    if expected is None:
+        assert dropped and torch.equal(hist, start)
+    else:
+        assert not dropped and torch.equal(hist, start + torch.from_numpy(expected))
+    if seed == 1:
+        assert expected is not None and (pred == 19).any()  # the quirk was exercised, not skipped

@@ -183,3 +183,12 @@ def test_an_infinite_mean_is_left_out_and_the_run_still_checks(tmp_path):
     assert [e["metric"] for e in data["entries"]] == ["y_psnr_identical"]
     assert json.loads(path.read_text())["entries"][0]["expected"] == 3.0
     assert check_run(run, path).exit_code == 0
+
+
+def test_folder_paths_and_output_hashes_are_not_the_protocol():
+    from reports.baseline import seed_independent_protocol
+
+    a = "protocol=fcn_score; outputs_folder=/a/s0; outputs_files=12; outputs_sha256=aa; reference_sha256=cc"
+    b = "protocol=fcn_score; outputs_folder=/b/s1; outputs_files=12; outputs_sha256=bb; reference_sha256=cc"
+    assert seed_independent_protocol(a) == seed_independent_protocol(b) == (
+        "protocol=fcn_score; outputs_files=12; reference_sha256=cc")
