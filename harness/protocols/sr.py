@@ -1,7 +1,7 @@
 """The ``sr`` protocol: super-resolution scored as SRGAN's Tables 1–2, plus sharpness and distribution distances.
 
-For every test image (a whole photo, or one crop of the task's grid of held-out crops), the model turns the LR image into an SR image, which is
-rounded to 8 bits (the benchmarks score saved images) and compared with the HR image:
+For every test image (a whole photo, or one crop of the task's grid of held-out crops), the model turns the LR image
+into an SR image, which is rounded to 8 bits (the benchmarks score saved images) and compared with the HR image:
 
 - ``y_psnr``, ``y_ssim`` (the papers' headline: Y channel of BT.601, ``crop_border`` = scale) and ``rgb_psnr``,
   ``rgb_ssim`` (R, G, B, same crop), from ``metrics.psnr_ssim``; means over images with a t-interval across
