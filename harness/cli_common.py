@@ -15,7 +15,7 @@ from harness.config import PROFILES, parse_set_arguments
 if TYPE_CHECKING:
     from harness.run_config import RunConfig
 
-FLAG_KEYS = ("models", "tasks", "seeds", "device")  # flags that set the config key of the same name
+FLAG_KEYS = ("models", "tasks", "seeds", "device", "precision")  # flags that set the config key of the same name
 
 
 def add_threads_option(parser: argparse.ArgumentParser) -> None:
@@ -40,6 +40,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, one job per seed (default: 0)")
     parser.add_argument("--device", default=None, help="auto (cuda if available, else cpu), cpu, cuda or cuda:N "
                         "(default: auto)")
+    parser.add_argument("--precision", default=None, choices=("fp32", "bf16"),
+                        help="training arithmetic: fp32 (default) or bf16 (autocast; networks channels-last on CUDA); "
+                             "evaluation stays fp32 and bf16 rows say train_precision=bf16")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="compile every network with torch.compile before training (a GPU lever: on a CPU it "
+                             "measured slower); rows say train_compile=torch.compile")
     parser.add_argument("--out", type=Path, default=None,
                         help="run directory (default: runs/<profile>-<timestamp>)")
     parser.add_argument("--resume", action="store_true",
@@ -68,9 +74,11 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, object] = {flag: getattr(args, flag) for flag in FLAG_KEYS if getattr(args, flag) is not None}
     if args.no_progress:
         overrides["progress"] = "false"
+    if args.compile:
+        overrides["compile"] = "true"
     overrides.update(parse_set_arguments(args.overrides))
     saved = args.out / "config.json" if args.out is not None else None
-    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress"}
+    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress", "compile": "--compile"}
     if args.resume and args.profile is None and saved is not None and saved.is_file():
         return config_from_saved(saved, overrides, flags)
     return resolve_config(args.profile or "smoke", overrides, flags)

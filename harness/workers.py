@@ -98,12 +98,27 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
     cfg = model_config(config, work.model, work.task.name)  # with the profile's task_overrides for this task
     model = build_model(spec, cfg, work.task, device, config.eval, config.progress)
     train_job(spec, cfg, work.task, model, work.job_dir, seed=work.seed, checkpoint_every=config.checkpoint_every,
-              log_every=config.log_every, progress=config.progress)
+              log_every=config.log_every, progress=config.progress, device=device, precision=config.precision,
+              compile_networks=config.compile)
     if work.train_only:
         return None
     load_trained(model, work.job_dir)
     seed_everything(work.seed, device)
-    return protocol.evaluate(model, dataclasses.replace(ctx, model_provenance=model.provenance()))
+    provenance = model.provenance() | train_provenance(config)
+    return protocol.evaluate(model, dataclasses.replace(ctx, model_provenance=provenance))
+
+
+def train_provenance(config: RunConfig) -> dict[str, str]:
+    """What a row must say about how training ran beyond the model's own settings: bf16, compiled.
+
+    fp32 without compilation says nothing, so the rows and baselines of such runs are unchanged.
+    """
+    out = {}
+    if config.precision != "fp32":
+        out["train_precision"] = f"{config.precision} autocast"
+    if config.compile:
+        out["train_compile"] = "torch.compile"
+    return out
 
 
 def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:

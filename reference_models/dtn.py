@@ -44,11 +44,11 @@ from torch.nn import functional as F
 
 from harness.core.cache import weights_sha256
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.layers import init_weights
-from reference_models.training import load_training_state, training_state
+from reference_models.training import adam, load_training_state, training_state
 
 PAPER = "Taigman, Polyak & Wolf, Unsupervised Cross-Domain Image Generation, ICLR 2017"
 IMAGE_SIZE = 32  # g's output side; MNIST is resized to 32 x 32 (unofficial prepro.py; the paper's g outputs 32 px)
@@ -164,32 +164,33 @@ class DTN:
             device: Where to train.
         """
         self.config, self.device, self.source_channels = config, device, source_channels
+        self.f_sha256 = weights_sha256(f.state_dict())  # before the move: on the meta device there is nothing to hash
         self.f = f.to(device).eval().requires_grad_(False)
-        self.f_sha256 = weights_sha256(self.f.state_dict())
         with torch.no_grad():
             dim = self.f(torch.zeros(1, source_channels, IMAGE_SIZE, IMAGE_SIZE, device=device)).shape[1]
         self.nets: dict[str, nn.Module] = {"g": init_weights(Decoder(dim, config.ngf)).to(device),
                                            "D": init_weights(TernaryDiscriminator(config.ndf)).to(device)}
-        self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2))
+        self.optimizers = {name: adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), device=device)
                            for name, net in self.nets.items()}
 
     def G(self, images: torch.Tensor) -> torch.Tensor:  # noqa: N802 (the paper's name)
         """G = g ∘ f: float ``(N, C, H, W)`` in [0, 1] (on the device) → ``(N, 1, 32, 32)`` in [-1, 1]."""
         return self.nets["g"](self.f(images))
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One D step on L_D, then one g step on L_G.
 
         Args:
             batch: ``"source"`` float ``(N, C_s, 32, 32)`` and ``"target"`` float ``(N, 1, 32, 32)``, both in [0, 1].
 
         Returns:
-            ``D`` (L_D), ``GANG`` and, where their weight is > 0, ``CONST``, ``TID``, ``TV`` (each multiplied by its
-            weight), and ``G`` (L_G).
+            Detached scalar tensors on the device: ``D`` (L_D), ``GANG`` and, where their weight is > 0, ``CONST``,
+            ``TID``, ``TV`` (each multiplied by its weight), and ``G`` (L_G).
         """
         cfg, g, d = self.config, self.nets["g"], self.nets["D"]
-        s = check_images(batch["source"], "dtn batch['source']", self.source_channels).to(self.device)
-        t = check_images(batch["target"], "dtn batch['target']", 1).to(self.device)
+        s = check_image_layout(batch["source"], "dtn batch['source']", self.source_channels).to(self.device,
+                                                                                               non_blocking=True)
+        t = check_image_layout(batch["target"], "dtn batch['target']", 1).to(self.device, non_blocking=True)
         with torch.no_grad():
             f_s, f_t = self.f(s), self.f(t)
         g.train()
@@ -213,7 +214,7 @@ class DTN:
         loss_g.backward()
         self.optimizers["g"].step()
         d.requires_grad_(True)
-        return {"D": loss_d.item(), **{k: v.item() for k, v in terms.items()}, "G": loss_g.item()}
+        return {"D": loss_d.detach(), **{k: v.detach() for k, v in terms.items()}, "G": loss_g.detach()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:
