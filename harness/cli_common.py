@@ -59,8 +59,43 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_threads_option(parser)
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="jobs run at once, each in its own process (default: the available CPUs over the threads "
-                             "per job on a CPU, 1 on a GPU; recorded in the manifest)")
+                             "per job on a CPU, one per GPU of --devices on GPUs, so 1 with --device cuda; more "
+                             "than that share a GPU; recorded in the manifest)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_executor_options(parser)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Adds where jobs run: ``--devices`` (local), ``--executor`` and the Ray and Slurm options."""
+    group = parser.add_argument_group("where jobs run (docs/ARCHITECTURE.md, README 'Many GPUs and machines')")
+    group.add_argument("--devices", default=None, metavar="D1,D2,...",
+                       help="local workers' devices, worker i on device i modulo the list (cuda:0,cuda:1: a GPU "
+                            "each; a repeated device is shared); --workers defaults to one per entry")
+    group.add_argument("--executor", default="local", choices=("local", "ray", "slurm"),
+                       help="local processes (default), Ray tasks or Slurm jobs (submitit); each job writes its own "
+                            "folder and --resume skips finished jobs whichever executor ran them")
+    group.add_argument("--gpus-per-job", type=float, default=None, metavar="G",
+                       help="ray/slurm: GPUs per job (default 1 with --device cuda, else 0; Ray takes fractions)")
+    group.add_argument("--retries", type=int, default=0, metavar="N",
+                       help="ray: retries of a job whose worker died; slurm: requeues after preemption or timeout "
+                            "(a retry resumes from the job's checkpoint; default 0)")
+    group.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="ray: the cluster (auto, or ray://HOST:10001); default: start a local Ray instance")
+    group.add_argument("--slurm-partition", default=None, metavar="P", help="slurm: partition")
+    group.add_argument("--slurm-time-min", type=int, default=24 * 60, metavar="MIN",
+                       help="slurm: time limit per job in minutes (default 1440)")
+    group.add_argument("--slurm-cluster", default="slurm", choices=("slurm", "local"),
+                       help="slurm: submit with sbatch (default) or to submitit's local executor (try it here)")
+    group.add_argument("--slurm-setup", action="append", default=[], metavar="LINE",
+                       help="slurm: a shell line each job runs first (repeatable), e.g. 'source .venv/bin/activate'")
+
+
+def executor_options(args: argparse.Namespace) -> object:
+    """The ``ExecutorOptions`` of the parsed flags (imported here: ``--help`` loads no torch)."""
+    from harness.executors import ExecutorOptions
+
+    return ExecutorOptions(args.executor, args.devices, args.gpus_per_job, args.retries, args.ray_address,
+                           args.slurm_partition, args.slurm_time_min, args.slurm_cluster, tuple(args.slurm_setup))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
