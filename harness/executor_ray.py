@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 def _ray_job(work: Work, task: Task, config: RunConfig, device: str, threads: int) -> Outcome:
     """The Ray task: one job, its task resolved from the object store."""
-    return run_detached(dataclasses.replace(work, task=task), config, device, threads)
+    return run_detached(dataclasses.replace(work, task=task), config, device, threads, "ray")
 
 
 def _init(ray: Any, placement: Placement) -> bool:
@@ -70,7 +70,7 @@ def ray_outcomes(works: list[Work], config: RunConfig, run: RunDir, placement: P
             try:
                 yield ray.get(ready[0])
             except ray.exceptions.RayError as exc:
-                yield failed(work, _first_line(exc), work.job_dir / JOB_LOG)
+                yield failed(work, "ray", _first_line(exc), work.job_dir / JOB_LOG)
     finally:
         for ref in pending:
             ray.cancel(ref, force=True)

@@ -1,6 +1,6 @@
 """``--executor slurm``: every job a Slurm job, submitted through submitit into ``<run>/slurm/``.
 
-submitit pickles each job's call into ``<run>/slurm/<slurm job id>/`` and keeps its stdout and stderr there; the
+submitit pickles each job's call into ``<run>/slurm/`` and keeps its stdout and stderr there (by Slurm job id); the
 run directory must be on a filesystem the nodes share, and the nodes must import the same harness (a shared
 checkout, or the package installed; ``--slurm-setup`` lines run first, e.g. ``source .venv/bin/activate``). A node
 rebuilds the job's task from the run's config (``harness.tasks.build_task``: the cache under ``HARNESS_CACHE_DIR``,
@@ -33,7 +33,7 @@ class SlurmJob:
 
     def __call__(self, work: Work, config: RunConfig, device: str, threads: int) -> Outcome:
         """Runs the job on the node (``run_detached``)."""
-        return run_detached(work, config, device, threads)
+        return run_detached(work, config, device, threads, "slurm")
 
     def checkpoint(self, work: Work, config: RunConfig, device: str, threads: int) -> Any:
         """The same call again: the job resumes from its own ``checkpoint.pt``."""
@@ -47,10 +47,11 @@ def _executor(submitit: Any, run: RunDir, placement: Placement) -> Any:
     if placement.slurm_cluster == "slurm" and shutil.which("sbatch") is None:
         raise HarnessError("--executor slurm: sbatch is not on this machine's PATH; run the suite on a Slurm login "
                            "node, or pass --slurm-cluster local to run the same submission as local processes")
-    executor = submitit.AutoExecutor(folder=run.path.resolve() / "slurm" / "%j", cluster=placement.slurm_cluster)
+    executor = submitit.AutoExecutor(folder=run.path.resolve() / "slurm", cluster=placement.slurm_cluster,
+                                     slurm_max_num_timeout=placement.retries)
     params: dict[str, Any] = {"name": "harness", "timeout_min": placement.slurm_time_min, "nodes": 1,
                               "tasks_per_node": 1, "cpus_per_task": placement.threads,
-                              "gpus_per_node": int(placement.gpus_per_job), "slurm_max_num_timeout": placement.retries}
+                              "gpus_per_node": int(placement.gpus_per_job)}
     if placement.slurm_partition:
         params["slurm_partition"] = placement.slurm_partition
     if placement.slurm_setup:
@@ -77,7 +78,7 @@ def slurm_outcomes(works: list[Work], config: RunConfig, run: RunDir, placement:
             try:
                 yield job.result()
             except Exception as exc:  # noqa: BLE001 - submitit's report of any failure on the node
-                yield failed(work, _summary(exc), f"{work.job_dir / JOB_LOG} and {job.paths.stderr}")
+                yield failed(work, "slurm", _summary(exc), f"{work.job_dir / JOB_LOG} and {job.paths.stderr}")
     finally:
         for job, _ in submitted:
             if not job.done():

@@ -78,7 +78,7 @@ def require(module: str, extra: str) -> ModuleType:
                            f"install {module})") from None
 
 
-def run_detached(work: Work, config: RunConfig, device_name: str, threads: int) -> Outcome:
+def run_detached(work: Work, config: RunConfig, device_name: str, threads: int, executor: str) -> Outcome:
     """A job on a Ray worker or a Slurm node: its device resolved there, its log in its folder's ``job.log``.
 
     Any error is logged with its traceback into ``job.log`` and raised again for the engine to report.
@@ -86,16 +86,16 @@ def run_detached(work: Work, config: RunConfig, device_name: str, threads: int) 
     torch.set_num_threads(threads)
     handler = logging.FileHandler(work.job_dir / JOB_LOG, encoding="utf-8")
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
+    root, level = logging.getLogger(), logging.getLogger().level
     root.addHandler(handler)
-    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+    root.setLevel(min(level or logging.INFO, logging.INFO))
     try:
         device = resolve_device(device_name)
         if device.type == "cuda":
             torch.cuda.set_device(device)
         log.info("job %s on %s, pid %d, device %s, %d thread(s), harness from %s", work.job_id, socket.gethostname(),
                  os.getpid(), device, threads, Path(harness.__file__).parent)
-        outcome = run_work(work, dataclasses.replace(config, progress=False), device)
+        outcome = run_work(work, dataclasses.replace(config, progress=False), device, executor)
         log.info("job %s %s in %.1f s", work.job_id, outcome.status, outcome.wall_time_s)
         return outcome
     except BaseException:
@@ -103,10 +103,11 @@ def run_detached(work: Work, config: RunConfig, device_name: str, threads: int) 
         raise
     finally:
         root.removeHandler(handler)
+        root.setLevel(level)
         handler.close()
 
 
-def failed(work: Work, error: str, log_path: Path | str | None = None) -> Outcome:
+def failed(work: Work, executor: str, error: str, log_path: Path | str | None = None) -> Outcome:
     """The outcome of a job the executor reports as crashed (its worker or node lost, an error raised)."""
     where = f"; log: {log_path}" if log_path else ""
-    return Outcome(work.job_id, "failed", f"{work.job_id}: {error}{where}", 0.0, 0.0, "", "")
+    return Outcome(work.job_id, "failed", f"{work.job_id}: {error}{where}", 0.0, 0.0, "", "", executor)

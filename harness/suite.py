@@ -257,8 +257,7 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
             log.error("%s", outcome.error)
             failed[job.job_id] = outcome.error
         log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, outcome.status, outcome.wall_time_s)
-        manifest["jobs"][job.job_id] = {**dataclasses.asdict(job), **outcome.record(),
-                                        "executor": placement.executor}
+        manifest["jobs"][job.job_id] = {**dataclasses.asdict(job), **outcome.record()}
         run.write_manifest(manifest)
         run.rebuild_metrics(plan_ids)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

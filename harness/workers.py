@@ -91,6 +91,7 @@ class Outcome:
         cpu_time_s: CPU seconds of the process that ran it, all threads.
         device: The device it ran on.
         host: The machine that ran it.
+        executor: What ran it: ``local``, ``ray`` or ``slurm``.
     """
 
     job_id: str
@@ -100,6 +101,7 @@ class Outcome:
     cpu_time_s: float
     device: str
     host: str
+    executor: str = "local"
 
     def record(self) -> dict[str, Any]:
         """The manifest's fields of this outcome (``outcome.json``)."""
@@ -144,8 +146,8 @@ def train_provenance(config: RunConfig) -> dict[str, str]:
     return out
 
 
-def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:
-    """Runs one job in this process and writes its rows and outcome into its folder.
+def run_work(work: Work, config: RunConfig, device: torch.device, executor: str = "local") -> Outcome:
+    """Runs one job in this process and writes its rows and outcome into its folder (``executor``: what ran it).
 
     A diverged training is an ``Outcome`` with ``error`` (status ``failed``); anything else raises.
     """
@@ -159,8 +161,9 @@ def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:
         write_job_rows(work.job_dir, rows)
     status = "failed" if error is not None else "trained" if work.train_only else "done"
     outcome = Outcome(work.job_id, status, error, round(time.perf_counter() - started, 3),
-                      round(time.process_time() - cpu_started, 3), str(device), socket.gethostname())
-    write_job_outcome(work.job_dir, outcome.record())
+                      round(time.process_time() - cpu_started, 3), str(device), socket.gethostname(), executor)
+    if not (work.reference and work.train_only):  # `train` has nothing to do for a reference job: no record
+        write_job_outcome(work.job_dir, outcome.record())
     return outcome
 
 
