@@ -20,7 +20,7 @@ from typing import Literal
 import torch
 
 import harness
-from harness.core.device import resolve_device
+from harness.core.device import resolve_device, use_device
 from harness.core.errors import HarnessError
 from harness.run_config import RunConfig
 from harness.rundir import JOB_LOG
@@ -91,8 +91,7 @@ def run_detached(work: Work, config: RunConfig, device_name: str, threads: int, 
     root.setLevel(min(level or logging.INFO, logging.INFO))
     try:
         device = resolve_device(device_name)
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
+        use_device(device)
         log.info("job %s on %s, pid %d, device %s, %d thread(s), harness from %s", work.job_id, socket.gethostname(),
                  os.getpid(), device, threads, Path(harness.__file__).parent)
         outcome = run_work(work, dataclasses.replace(config, progress=False), device, executor)

@@ -36,7 +36,7 @@ from typing import Any
 
 import torch
 
-from harness.core.device import seed_everything
+from harness.core.device import seed_everything, use_device
 from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
@@ -215,8 +215,7 @@ def _start_worker(config: RunConfig, devices: Sequence[str], counter: Any, threa
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
     device = torch.device(claim_device(counter, devices))
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
+    use_device(device)
     torch.set_num_threads(threads)
     handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))

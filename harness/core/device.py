@@ -28,6 +28,15 @@ def resolve_device(name: str) -> torch.device:
         raise HarnessError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from exc
 
 
+def use_device(device: torch.device) -> None:
+    """Makes ``cuda:N`` the process's current GPU (where unindexed allocations and kernels go); others: nothing.
+
+    A bare ``cuda`` keeps the current GPU (the one a Ray or Slurm job was given: ``CUDA_VISIBLE_DEVICES``).
+    """
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+
+
 def parse_devices(text: str, run_device: str = "auto") -> list[torch.device]:
     """``--devices cuda:0,cuda:1,...``: one device per worker slot (a repeated one shares a GPU between workers).
 

@@ -7,7 +7,7 @@ import multiprocessing
 import pytest
 import torch
 
-from harness.core.device import ThreadChoice, choose_workers, parse_devices
+from harness.core.device import ThreadChoice, choose_workers, parse_devices, use_device
 from harness.core.errors import HarnessError
 from harness.executors import ExecutorOptions, resolve_placement
 from harness.run_config import resolve_config
@@ -85,3 +85,11 @@ def test_a_remote_placement_asks_a_gpu_per_job_for_cuda_and_none_for_cpu():
     assert shared.gpus_per_job == 0.25  # four jobs on one GPU
     slurm_cpu, _ = resolve_placement(ExecutorOptions("slurm", slurm_partition="p"), cpu, 1, None)
     assert (slurm_cpu.gpus_per_job, slurm_cpu.device, slurm_cpu.slurm_partition) == (0.0, "auto", "p")
+
+
+def test_only_an_indexed_gpu_becomes_the_current_device(monkeypatch):
+    calls: list[torch.device] = []
+    monkeypatch.setattr(torch.cuda, "set_device", calls.append)
+    for name in ("cpu", "cuda", "cuda:1"):
+        use_device(torch.device(name))
+    assert calls == [torch.device("cuda:1")]  # a bare cuda keeps the GPU Ray or Slurm made visible
