@@ -16,7 +16,7 @@ from harness.core.errors import HarnessError
 if TYPE_CHECKING:
     from harness.run_config import RunConfig
 
-FLAG_KEYS = ("models", "tasks", "seeds", "device", "references")  # flags that set the config key of the same name
+FLAG_KEYS = ("models", "tasks", "seeds", "device", "references", "precision")  # flags that set the config key of the same name
 
 
 def add_plugin_option(parser: argparse.ArgumentParser) -> None:
@@ -49,6 +49,12 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--seeds", default=None, help="comma-separated seeds, one job per seed (default: 0)")
     parser.add_argument("--device", default=None, help="auto (cuda if available, else cpu), cpu, cuda or cuda:N "
                         "(default: auto)")
+    parser.add_argument("--precision", default=None, choices=("fp32", "bf16"),
+                        help="training arithmetic: fp32 (default) or bf16 (autocast; networks channels-last on CUDA); "
+                             "evaluation stays fp32 and bf16 rows say train_precision=bf16")
+    parser.add_argument("--compile", action="store_true", default=None,
+                        help="compile every network with torch.compile before training (a GPU lever: on a CPU it "
+                             "measured slower); rows say train_compile=torch.compile")
     parser.add_argument("--out", type=Path, default=None,
                         help="run directory (default: runs/<profile>-<timestamp>)")
     parser.add_argument("--resume", action="store_true",
@@ -67,8 +73,43 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     add_threads_option(parser)
     parser.add_argument("--workers", type=int, default=None, metavar="N",
                         help="jobs run at once, each in its own process (default: the available CPUs over the threads "
-                             "per job on a CPU, 1 on a GPU; recorded in the manifest)")
+                             "per job on a CPU, one per GPU of --devices on GPUs, so 1 with --device cuda; more "
+                             "than that share a GPU; recorded in the manifest)")
     parser.add_argument("--no-progress", action="store_true", help="hide progress bars")
+    add_executor_options(parser)
+
+
+def add_executor_options(parser: argparse.ArgumentParser) -> None:
+    """Adds where jobs run: ``--devices`` (local), ``--executor`` and the Ray and Slurm options."""
+    group = parser.add_argument_group("where jobs run (docs/ARCHITECTURE.md, README 'Many GPUs and machines')")
+    group.add_argument("--devices", default=None, metavar="D1,D2,...",
+                       help="local workers' devices, worker i on device i modulo the list (cuda:0,cuda:1: a GPU "
+                            "each; a repeated device is shared); --workers defaults to one per entry")
+    group.add_argument("--executor", default="local", choices=("local", "ray", "slurm"),
+                       help="local processes (default), Ray tasks or Slurm jobs (submitit); each job writes its own "
+                            "folder and --resume skips finished jobs whichever executor ran them")
+    group.add_argument("--gpus-per-job", type=float, default=None, metavar="G",
+                       help="ray/slurm: GPUs per job (default 1 with --device cuda, else 0; Ray takes fractions)")
+    group.add_argument("--retries", type=int, default=0, metavar="N",
+                       help="ray: retries of a job whose worker died; slurm: requeues after preemption or timeout "
+                            "(a retry resumes from the job's checkpoint; default 0)")
+    group.add_argument("--ray-address", default=None, metavar="ADDR",
+                       help="ray: the cluster (auto, or ray://HOST:10001); default: start a local Ray instance")
+    group.add_argument("--slurm-partition", default=None, metavar="P", help="slurm: partition")
+    group.add_argument("--slurm-time-min", type=int, default=24 * 60, metavar="MIN",
+                       help="slurm: time limit per job in minutes (default 1440)")
+    group.add_argument("--slurm-cluster", default="slurm", choices=("slurm", "local"),
+                       help="slurm: submit with sbatch (default) or to submitit's local executor (try it here)")
+    group.add_argument("--slurm-setup", action="append", default=[], metavar="LINE",
+                       help="slurm: a shell line each job runs first (repeatable), e.g. 'source .venv/bin/activate'")
+
+
+def executor_options(args: argparse.Namespace) -> object:
+    """The ``ExecutorOptions`` of the parsed flags (imported here: ``--help`` loads no torch)."""
+    from harness.executors import ExecutorOptions
+
+    return ExecutorOptions(args.executor, args.devices, args.gpus_per_job, args.retries, args.ray_address,
+                           args.slurm_partition, args.slurm_time_min, args.slurm_cluster, tuple(args.slurm_setup))
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:
@@ -85,12 +126,15 @@ def config_from_args(args: argparse.Namespace) -> RunConfig:
     overrides: dict[str, object] = {flag: getattr(args, flag) for flag in FLAG_KEYS if getattr(args, flag) is not None}
     if args.no_progress:
         overrides["progress"] = "false"
+    if args.compile:
+        overrides["compile"] = "true"
     given = parse_set_arguments(args.overrides)
     if "plugins" in given:
         raise HarnessError("--set plugins: load plugin models with --plugin FILE.py (or MODULE:ATTRIBUTE)")
     overrides.update(given)
     saved = args.out / "config.json" if args.out is not None else None
-    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress", "plugins": "--plugin"}
+    flags = {flag: f"--{flag}" for flag in FLAG_KEYS} | {"progress": "--no-progress", "plugins": "--plugin",
+                                                         "compile": "--compile"}
     if args.resume and args.profile is None and saved is not None and saved.is_file():
         config = load_saved_config(saved, overrides, flags)
         for source in args.plugin:

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from harness.cli_common import config_from_args, out_dir
+from harness.cli_common import config_from_args, executor_options, out_dir
 from harness.config import PROFILES
 from harness.core.errors import HarnessError
 
@@ -87,7 +87,7 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
     config = config_from_args(args)
     result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
-                       threads=args.threads, requested_workers=args.workers,
+                       threads=args.threads, requested_workers=args.workers, executor=executor_options(args),
                        save_outputs=getattr(args, "save_outputs", False))
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)

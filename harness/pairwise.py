@@ -54,9 +54,9 @@ class PairwiseModel:
         self.pairs, self.models = pairs, models
         self.groups = [g for g in task_groups(task) if any(p.group == g for p in pairs)]
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One step of every pair's model on its part of ``batch`` (keys ``"<pair name>|<model key>"``)."""
-        losses: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
         for pair in self.pairs:
             prefix = f"{pair.name}|"
             part = {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}

@@ -55,7 +55,9 @@ class RunConfig:
     models: tuple[str, ...] = ()  # models to run; empty = every registered model
     tasks: tuple[str, ...] = ()  # tasks to run; empty = every task each selected model supports
     checkpoint_every: Steps = 500  # training steps between resumable checkpoints
-    log_every: Steps = 10  # training steps between recorded loss rows (losses.csv, progress bar, NaN check)
+    log_every: Steps = 10  # steps between loss rows (means over those steps: losses.csv, progress bar, NaN check)
+    precision: Literal["fp32", "bf16"] = "fp32"  # training arithmetic: fp32, or bf16 autocast (channels-last on CUDA)
+    compile: bool = False  # torch.compile every network before training (opt-in: pays off on a GPU, not on a CPU)
     progress: bool = True  # show tqdm progress bars
     task_overrides: tuple[str, ...] = ()  # "<model section>@<task>.<key>=<value>": a model setting on one task only
     plugins: tuple[str, ...] = ()  # plugin models loaded (--plugin, entry points): file paths or module:attribute

@@ -7,13 +7,16 @@ Layout::
     runs/<name>/harness.log                 the log of every command run on it (tracebacks of internal errors too)
     runs/<name>/.lock                       held (flock) by the process working on the run; holds its pid
     runs/<name>/metrics.csv                 every result row (harness.core.results.COLUMNS), rebuilt after each job
-    runs/<name>/jobs/<job>/                 checkpoint.pt | model.pt, losses.csv, rows.json (done marker)
+    runs/<name>/jobs/<job>/                 checkpoint.pt | model.pt, losses.csv, rows.json (done marker),
+                                            outcome.json (status, times, device, host), job.log (Ray, Slurm)
     runs/<name>/samples/<task>/<direction>/ sample strips for the report
     runs/<name>/summary.csv, report.html, plots/   written by reports/
 
-Every file is written atomically; a job is finished exactly when its ``rows.json`` exists. One process at a time
-works on a run: the lock is an ``flock`` on ``.lock``, which the kernel releases when its owner dies, so a stale
-lock never blocks a rerun. A run that fails before any job has written anything is removed again (``discard``).
+Every file is written atomically; a job is finished exactly when its ``rows.json`` exists. A job writes only its own
+folder (``rows.json``, ``outcome.json``, whichever process or machine ran it); the coordinator rebuilds
+``metrics.csv`` and the manifest's job records from the job folders. One process at a time coordinates a run: the
+lock is an ``flock`` on ``.lock``, which the kernel releases when its owner dies, so a stale lock never blocks a
+rerun. A run that fails before any job has written anything is removed again (``discard``).
 """
 
 from __future__ import annotations
@@ -70,6 +73,27 @@ def environment() -> dict[str, object]:
                 "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
     return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "packages": versions, "hardware": hardware}
+
+
+ROWS, OUTCOME, JOB_LOG = "rows.json", "outcome.json", "job.log"
+
+
+def write_job_rows(job_dir: Path, rows: list[Row]) -> None:
+    """Writes a job's rows into its own folder, atomically: the job's done marker."""
+    data = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.to_dict().items()}
+            for r in rows]
+    atomic.write_json(Path(job_dir) / ROWS, data)
+
+
+def write_job_outcome(job_dir: Path, outcome: dict[str, object]) -> None:
+    """Writes what a job's run did (status, times, device, host) into its own folder, atomically."""
+    atomic.write_json(Path(job_dir) / OUTCOME, outcome)
+
+
+def read_job_outcome(job_dir: Path) -> dict[str, object] | None:
+    """A job's ``outcome.json``, or None when it has none (not run yet, or killed before it finished)."""
+    path = Path(job_dir) / OUTCOME
+    return atomic.read_json(path) if path.exists() else None
 
 
 class RunCrashed(Exception):
@@ -133,17 +157,19 @@ class RunDir:
 
     def is_done(self, job_id: str) -> bool:
         """Whether the job's rows are written."""
-        return (self.path / "jobs" / job_id / "rows.json").exists()
+        return (self.path / "jobs" / job_id / ROWS).exists()
 
     def write_rows(self, job_id: str, rows: list[Row]) -> None:
         """Writes the job's rows (the job's done marker)."""
-        data = [{k: (None if isinstance(v, float) and math.isnan(v) else v) for k, v in r.to_dict().items()}
-                for r in rows]
-        atomic.write_json(self.job_dir(job_id) / "rows.json", data)
+        write_job_rows(self.job_dir(job_id), rows)
+
+    def read_outcome(self, job_id: str) -> dict[str, object] | None:
+        """What the job recorded about its last run (``outcome.json``), or None."""
+        return read_job_outcome(self.path / "jobs" / job_id)
 
     def read_rows(self, job_id: str) -> list[dict[str, object]]:
         """The rows a finished job wrote."""
-        return json.loads((self.path / "jobs" / job_id / "rows.json").read_text())
+        return json.loads((self.path / "jobs" / job_id / ROWS).read_text())
 
     def rebuild_metrics(self, job_ids: list[str]) -> pd.DataFrame:
         """Rewrites ``metrics.csv`` from the finished jobs among ``job_ids``, in that order."""

@@ -1,29 +1,29 @@
 """Suite planning and execution: every selected (model, task, seed) job, plus reference jobs for real data.
 
 Names are validated, every task built and every model constructed (on the ``meta`` device: no memory, no compute)
-before anything is written, so bad input leaves nothing behind. Jobs run in plan order; a finished job (its
-``rows.json`` exists) is skipped on ``--resume`` and a half-trained one continues from its checkpoint. A job whose
-training diverges (``NonFiniteLoss``) is recorded as failed and the others go on; any other error stops the run,
-and a run stopped before any job wrote anything is removed again.
+before anything is written, so bad input leaves nothing behind. Jobs run in plan order on the run's executor
+(``harness/executors.py``: local processes, Ray or Slurm); each writes its own folder, and the coordinator records
+it in the manifest and rebuilds ``metrics.csv`` as it finishes. A finished job (its ``rows.json`` exists) is skipped
+on ``--resume``, whichever executor ran it, and a half-trained one continues from its checkpoint. A job whose
+training diverges (``NonFiniteLoss``), or that Ray or Slurm reports crashed, is recorded as failed with its log and
+the others go on; any other error stops the run, and a run stopped before any job wrote anything is removed again.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import torch
 
 from harness.config import config_to_dict
-from harness.core.device import choose_threads, choose_workers, resolve_device
 from harness.core.errors import HarnessError
 from harness.core.task import Task, task_sha256
+from harness.executors import ExecutorOptions, Placement, outcomes, resolve_placement
 from harness.models import MODELS, ModelSpec, comparisons
 from harness.plugins import check_followed_budget, records
 from harness.protocols.registry import PROTOCOLS
@@ -31,7 +31,7 @@ from harness.reference_use import attach, load_for_run, reference_jobs, screen
 from harness.run_config import RunConfig, model_config
 from harness.rundir import RunDir
 from harness.tasks import TASKS, build_task
-from harness.workers import Outcome, Work, run_pool, run_work
+from harness.workers import Work
 
 log = logging.getLogger(__name__)
 OUTPUTS, REFERENCE_OUTPUTS = "outputs", "_reference"  # --save-outputs: <run>/outputs/<task>/<model>__s<seed>/
@@ -194,7 +194,7 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
 
 def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
               threads: int | None = None, requested_workers: int | None = None,
-              save_outputs: bool = False) -> SuiteResult:
+              executor: ExecutorOptions | None = None, save_outputs: bool = False) -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -204,6 +204,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         train_only: Train without evaluating (the ``train`` subcommand).
         threads: torch intra-op threads (``--threads``); None chooses from the CPUs available.
         requested_workers: Jobs at once (``--workers``); None chooses from the CPUs and threads.
+        executor: Where jobs run (``--executor`` and its flags); None: local processes.
         save_outputs: Write what each evaluated job scores under ``outputs/<task>/`` (``--save-outputs``): every
             model's test outputs as 8-bit PNGs and, from the reference jobs, the test inputs and ground truth, so
             that ``evaluate`` on those folders gives the job's numbers and another method's outputs can be scored
@@ -220,9 +221,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     sets = load_for_run(config, [job.task for job in jobs])  # a task without a reference set: refused here
     jobs = [Job(*ref, reference=True) for ref in reference_jobs(sets, config.seeds)
             if Job(*ref, reference=True) not in jobs] + jobs  # their rows check each set's evaluation protocol
-    device = resolve_device(config.device)
-    choice = choose_threads(threads, device)
-    workers = choose_workers(requested_workers, choice, device)
+    placement, choice = resolve_placement(executor or ExecutorOptions(), config, threads, requested_workers)
     tasks = prepare(config, jobs)
     hashes = {name: task_sha256(task) for name, task in tasks.items()}
     decisions = screen(config, sets, hashes)
@@ -232,15 +231,16 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         run = RunDir(out)
         manifest = run.start(config_to_dict(config), resume=resume)
         manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
-        manifest["workers"], manifest["plugins"] = workers, records(config.plugins)
+        manifest["workers"], manifest["placement"] = placement.workers, placement.to_dict()
+        manifest["plugins"] = records(config.plugins)
         manifest["tasks"] = {name: {"sha256": sha} for name, sha in hashes.items()}
         manifest["reference_sets"] = decisions
         if save_outputs:
             manifest["save_outputs"] = str(run.path / OUTPUTS)
-        log.info("torch threads: %d (%s); jobs at once: %d", choice.threads, choice.reason, workers)
+        log.info("torch threads: %d (%s); executor %s; jobs at once: %s", choice.threads, choice.reason,
+                 placement.executor, placement.workers if placement.executor == "local" else "as the engine places")
         try:
-            failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers,
-                               save_outputs)
+            failed = _run_jobs(jobs, config, run, manifest, tasks, placement, train_only, save_outputs)
             if sets and not train_only:
                 shown = attach(run, sets, decisions, manifest)
                 run.write_manifest(manifest)
@@ -262,53 +262,42 @@ def outputs_dir(run_dir: Path, task: str, model: str, seed: int, reference: bool
 
 
 def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: bool, save: bool) -> list[Work]:
-    """The unfinished jobs as work items (finished ones are skipped, as on ``--resume``)."""
+    """The unfinished jobs as work items (finished ones are skipped, as on ``--resume``); absolute paths."""
     works = []
     for index, job in enumerate(jobs, 1):
         if run.is_done(job.job_id):
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
-        works.append(Work(job.job_id, job.model, job.seed, job.protocol, job.reference, tasks[job.task],
-                          run.job_dir(job.job_id), run.sample_dir(job.task), train_only,
-                          outputs_dir(run.path, job.task, job.model, job.seed, job.reference) if save else None))
+        works.append(Work(job.job_id, job.model, job.seed, job.protocol, job.reference, job.task, tasks[job.task],
+                          run.job_dir(job.job_id).resolve(), run.sample_dir(job.task).resolve(), train_only,
+                          outputs_dir(run.path, job.task, job.model, job.seed, job.reference).resolve() if save
+                          else None))
     return works
 
 
-def _outcomes(works: list[Work], config: RunConfig, run: RunDir, device: torch.device,
-              threads: int, workers: int) -> Iterator[Outcome]:
-    """Each work's outcome as it finishes: reference jobs here, trained ones on ``workers`` processes when > 1."""
-    trained = [w for w in works if not w.reference]
-    here = works if workers == 1 or len(trained) < 2 else [w for w in works if w.reference]
-    for work in here:
-        log.info("%s (%s)", work.job_id, work.protocol)
-        yield run_work(work, config, device)
-    if len(here) < len(works):
-        log.info("%d jobs on %d worker processes (%d torch thread(s) each)", len(trained), workers, threads)
-        with contextlib.closing(run_pool(trained, config, device, workers=min(workers, len(trained)),
-                                         threads=threads, log_path=run.log_path)) as outcomes:
-            yield from outcomes
-
-
 def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, tasks: dict[str, Task],
-              device: torch.device, train_only: bool, threads: int, workers: int, save: bool) -> dict[str, str]:
-    """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
+              placement: Placement, train_only: bool, save: bool) -> dict[str, str]:
+    """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why).
+
+    Records of jobs finished elsewhere (a Slurm job that outlived its coordinator) come from their
+    ``outcome.json`` first.
+    """
     failed: dict[str, str] = {}
     plan_ids = [j.job_id for j in jobs]
     plan_ids += [j for j in manifest.get("jobs", {}) if j not in plan_ids]  # the study's and folders' rows stay
-    works = _works(jobs, run, tasks, train_only, save)
     by_id = {job.job_id: job for job in jobs}
-    for done, outcome in enumerate(_outcomes(works, config, run, device, threads, workers), 1):
+    for job in jobs:
+        recorded = run.read_outcome(job.job_id)
+        if run.is_done(job.job_id) and recorded is not None:
+            manifest["jobs"][job.job_id] = {**dataclasses.asdict(job), **recorded}
+    works = _works(jobs, run, tasks, train_only, save)
+    for done, outcome in enumerate(outcomes(works, config, run, placement), 1):
         job = by_id[outcome.job_id]
-        record = {**dataclasses.asdict(job), "status": "trained" if train_only else "done"}
         if outcome.error is not None:
             log.error("%s", outcome.error)
             failed[job.job_id] = outcome.error
-            record.update(status="failed", error=outcome.error)
-        elif outcome.rows is not None:
-            run.write_rows(job.job_id, outcome.rows)
-        record.update(wall_time_s=outcome.wall_time_s, cpu_time_s=outcome.cpu_time_s, device=str(device))
-        log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, record["status"], outcome.wall_time_s)
-        manifest["jobs"][job.job_id] = record
+        log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, outcome.status, outcome.wall_time_s)
+        manifest["jobs"][job.job_id] = {**dataclasses.asdict(job), **outcome.record()}
         run.write_manifest(manifest)
         run.rebuild_metrics(plan_ids)
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")

@@ -1,8 +1,14 @@
 """Running a suite's jobs: one at a time in this process, or several at once in worker processes.
 
-A job trains its model (checkpoints in its own ``jobs/<job>/`` folder), reloads the saved weights and evaluates;
-the rows come back to the caller, which alone writes ``rows.json``, the manifest and ``metrics.csv``. Each job seeds
+A job trains its model (checkpoints in its own ``jobs/<job>/`` folder), reloads the saved weights, evaluates and
+writes its ``rows.json`` and ``outcome.json`` there (atomically); only a small ``Outcome`` comes back to the
+coordinator, which rebuilds the manifest and ``metrics.csv`` from the job folders. So the same job runs unchanged
+in this process, in a worker process, as a Ray task or as a Slurm job (``harness/executors.py``). Each job seeds
 everything from its own seed, so its numbers do not depend on which process ran it or what ran beside it (tested).
+
+With ``--devices`` each worker claims one device from the list when it starts (``claim_device``: worker i gets
+device i modulo the list), so ``--devices cuda:0,cuda:1`` gives each worker its own GPU and ``--workers 4`` with
+``--device cuda`` puts four workers on one GPU.
 
 Workers are ``spawn``ed processes (a fresh interpreter: no OpenMP or CUDA state inherited through ``fork``), each
 with the run's torch thread count, logging to the run's ``harness.log``; they ignore Ctrl-C and are terminated by
@@ -19,17 +25,19 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
 from harness.config import config_to_dict
-from harness.core.device import seed_everything
+from harness.core.device import seed_everything, use_device
 from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
@@ -38,6 +46,8 @@ from harness.plugins import config_for_worker
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
+from harness.rundir import write_job_outcome, write_job_rows
+from harness.tasks import build_task
 from harness.train import NonFiniteLoss, load_trained, train_job
 
 
@@ -51,7 +61,9 @@ class Work:
         seed: Seed.
         protocol: Protocol registry name.
         reference: Whether the job scores real data (no model is trained).
-        task: The built task.
+        task_name: The task's registry name.
+        task: The built task, or None to build it where the job runs (a Slurm node: from the cache or the dataset
+            path in ``config``; ``harness.tasks.build_task``).
         job_dir: ``jobs/<job>/`` (exists).
         sample_dir: ``samples/<task>/`` (exists).
         train_only: Train without evaluating.
@@ -64,7 +76,8 @@ class Work:
     seed: int
     protocol: str
     reference: bool
-    task: Task
+    task_name: str
+    task: Task | None
     job_dir: Path
     sample_dir: Path
     train_only: bool
@@ -73,56 +86,91 @@ class Work:
 
 @dataclass(frozen=True)
 class Outcome:
-    """What one job did.
+    """What one job did (its rows are in its folder's ``rows.json``).
 
     Attributes:
         job_id: The job.
-        rows: Its rows (None when it only trained or failed).
-        error: Why training diverged (``NonFiniteLoss``), else None.
+        status: ``"done"`` (rows written), ``"trained"`` (``train`` only) or ``"failed"``.
+        error: Why it failed (training diverged, or the executor's report of a crash), else None.
         wall_time_s: Seconds of wall time.
         cpu_time_s: CPU seconds of the process that ran it, all threads.
+        device: The device it ran on.
+        host: The machine that ran it.
+        executor: What ran it: ``local``, ``ray`` or ``slurm``.
     """
 
     job_id: str
-    rows: list[Row] | None
+    status: str
     error: str | None
     wall_time_s: float
     cpu_time_s: float
+    device: str
+    host: str
+    executor: str = "local"
+
+    def record(self) -> dict[str, Any]:
+        """The manifest's fields of this outcome (``outcome.json``)."""
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k != "job_id"}
+        return out if self.error is not None else {k: v for k, v in out.items() if k != "error"}
 
 
 def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] | None:
     """Trains (unless a reference job) and evaluates one job; None when ``train_only``."""
+    task = work.task if work.task is not None else build_task(work.task_name, config)
     seed_everything(work.seed, device)
     protocol = PROTOCOLS.get(work.protocol)
     spec = None if work.reference else MODELS.get(work.model)
-    ctx = EvalContext(model_name=work.model, task=work.task, seed=work.seed, device=device, config=config.eval,
+    ctx = EvalContext(model_name=work.model, task=task, seed=work.seed, device=device, config=config.eval,
                       sample_dir=work.sample_dir, setting="reference" if spec is None else spec.setting,
                       variant="" if spec is None else spec.variant, progress=config.progress,
                       outputs_dir=work.outputs_dir)
     if spec is None:
         return None if work.train_only else protocol.mark_headline(protocol.reference(ctx))  # type: ignore[misc]
-    cfg = model_config(config, work.model, work.task.name)  # with the profile's task_overrides for this task
-    model = build_model(spec, cfg, work.task, device, config.eval, config.progress)
-    train_job(spec, cfg, work.task, model, work.job_dir, seed=work.seed, checkpoint_every=config.checkpoint_every,
-              log_every=config.log_every, progress=config.progress)
+    cfg = model_config(config, work.model, task.name)  # with the profile's task_overrides for this task
+    model = build_model(spec, cfg, task, device, config.eval, config.progress)
+    train_job(spec, cfg, task, model, work.job_dir, seed=work.seed, checkpoint_every=config.checkpoint_every,
+              log_every=config.log_every, progress=config.progress, device=device, precision=config.precision,
+              compile_networks=config.compile)
     if work.train_only:
         return None
     load_trained(model, work.job_dir)
     seed_everything(work.seed, device)
-    return protocol.mark_headline(protocol.evaluate(model, dataclasses.replace(ctx,
-                                                                            model_provenance=model.provenance())))
+    provenance = model.provenance() | train_provenance(config)
+    return protocol.mark_headline(protocol.evaluate(model, dataclasses.replace(ctx, model_provenance=provenance)))
 
 
-def run_work(work: Work, config: RunConfig, device: torch.device) -> Outcome:
-    """Runs one job in this process; a diverged training is an ``Outcome`` with ``error``, anything else raises."""
+def train_provenance(config: RunConfig) -> dict[str, str]:
+    """What a row must say about how training ran beyond the model's own settings: bf16, compiled.
+
+    fp32 without compilation says nothing, so the rows and baselines of such runs are unchanged.
+    """
+    out = {}
+    if config.precision != "fp32":
+        out["train_precision"] = f"{config.precision} autocast"
+    if config.compile:
+        out["train_compile"] = "torch.compile"
+    return out
+
+
+def run_work(work: Work, config: RunConfig, device: torch.device, executor: str = "local") -> Outcome:
+    """Runs one job in this process and writes its rows and outcome into its folder (``executor``: what ran it).
+
+    A diverged training is an ``Outcome`` with ``error`` (status ``failed``); anything else raises.
+    """
     started, cpu_started = time.perf_counter(), time.process_time()
     rows, error = None, None
     try:
         rows = _rows_of(work, config, device)
     except NonFiniteLoss as exc:
         error = str(exc)
-    return Outcome(work.job_id, rows, error, round(time.perf_counter() - started, 3),
-                   round(time.process_time() - cpu_started, 3))
+    if rows is not None:
+        write_job_rows(work.job_dir, rows)
+    status = "failed" if error is not None else "trained" if work.train_only else "done"
+    outcome = Outcome(work.job_id, status, error, round(time.perf_counter() - started, 3),
+                      round(time.process_time() - cpu_started, 3), str(device), socket.gethostname(), executor)
+    if not (work.reference and work.train_only):  # `train` has nothing to do for a reference job: no record
+        write_job_outcome(work.job_dir, outcome.record())
+    return outcome
 
 
 PR_SET_PDEATHSIG = 1  # Linux prctl option: the signal this process gets when its parent thread exits
@@ -153,7 +201,22 @@ def _die_with_parent(parent: int) -> None:
 _WORKER: dict[str, object] = {}  # a worker process's run settings, set once by _start_worker
 
 
-def _start_worker(config: dict, device: str, threads: int, log_path: str, level: int, parent: int) -> None:
+def claim_device(counter: Any, devices: Sequence[str]) -> str:
+    """The device of the next worker to start: ``devices[i % len(devices)]`` for the i-th claim of ``counter``.
+
+    Args:
+        counter: A shared ``multiprocessing.Value("i")``, counting the workers started so far (a worker the pool
+            replaces claims the next device in turn).
+        devices: The run's devices (``--devices``, or the one ``--device``).
+    """
+    with counter.get_lock():
+        index = counter.value
+        counter.value += 1
+    return devices[index % len(devices)]
+
+
+def _start_worker(config: dict, devices: Sequence[str], counter: Any, threads: int, log_path: str, level: int,
+                  parent: int) -> None:
     """Initialises a worker: Ctrl-C is the parent's to handle, it ends with the parent, logs go to ``log_path``.
 
     ``config`` is the run's config as ``config_to_dict`` writes it: a config with plugin sections is an instance of
@@ -161,27 +224,32 @@ def _start_worker(config: dict, device: str, threads: int, log_path: str, level:
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    device = torch.device(claim_device(counter, devices))
+    use_device(device)
     torch.set_num_threads(threads)
     handler = logging.FileHandler(log_path, encoding="utf-8")
     handler.setFormatter(logging.Formatter(WORKER_LOG_FORMAT))
     logging.basicConfig(level=level, format=WORKER_LOG_FORMAT)
     logging.getLogger().addHandler(handler)
-    _WORKER.update(config=config_for_worker(config), device=torch.device(device))
+    _WORKER.update(config=config_for_worker(config), device=device)
 
 
 def _run_in_worker(work: Work) -> Outcome:
     return run_work(work, _WORKER["config"], _WORKER["device"])  # type: ignore[arg-type]
 
 
-def run_pool(works: list[Work], config: RunConfig, device: torch.device, *, workers: int, threads: int,
+def run_pool(works: list[Work], config: RunConfig, devices: Sequence[torch.device], *, workers: int, threads: int,
              log_path: Path) -> Iterator[Outcome]:
     """Runs ``works`` on ``workers`` spawned processes, yielding each outcome as its job finishes.
 
-    Leaving the iteration early (an error, Ctrl-C, SIGTERM) terminates the workers and their jobs.
+    Worker i runs on ``devices[i % len(devices)]`` (``claim_device``). Leaving the iteration early (an error,
+    Ctrl-C, SIGTERM) terminates the workers and their jobs.
     """
     context = multiprocessing.get_context("spawn")
     worker_config = config_to_dict(dataclasses.replace(config, progress=False))  # one progress bar per process
     level = logging.getLogger().getEffectiveLevel()
+    counter = context.Value("i", 0)
+    names = [str(d) for d in devices]
     with context.Pool(workers, initializer=_start_worker,
-                      initargs=(worker_config, str(device), threads, str(log_path), level, os.getpid())) as pool:
+                      initargs=(worker_config, names, counter, threads, str(log_path), level, os.getpid())) as pool:
         yield from pool.imap_unordered(_run_in_worker, works)

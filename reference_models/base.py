@@ -5,7 +5,8 @@ Every model file defines a frozen config dataclass (``Literal[...]`` for every c
 batch`` (all randomness, data jitter included, from that generator) and, where a config can be wrong for a task, a
 check ``(config, image_size) -> None``. Which models run on which tasks, with which protocol, is the harness's
 decision (``harness/models.py``). The harness never reads attributes back by reflection: losses are returned by
-``train_step``, networks by ``networks()`` and the settings a row must name by ``provenance()``.
+``train_step`` (as device tensors, read by the loop at log time), networks by ``networks()`` and the settings a row
+must name by ``provenance()``.
 """
 
 from __future__ import annotations
@@ -19,8 +20,16 @@ from torch import nn
 class ReferenceModel(Protocol):
     """What the harness needs from a model."""
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
-        """One optimisation step (all of the model's networks) on a batch; returns the losses by name."""
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+        """One optimisation step (all of the model's networks) on a batch; returns the losses by name.
+
+        The batch's tensors are on the model's device already (the training loop checked their values on the host
+        and copied them without blocking). The step never reads a value back to the host: no ``.item()``, ``float()``,
+        ``bool()``, ``.tolist()``, ``.cpu()`` or data-dependent shape (``nonzero``, boolean indexing) on a device
+        tensor, and no blocking copy to the device; image batches are checked with ``check_image_layout``
+        (metadata only). The losses come back as detached 0-dim tensors on the device; the loop sums them there and
+        reads them every ``log_every`` steps. ``tests/harness/test_no_sync.py`` holds every registered model to this.
+        """
         ...
 
     def translate(self, images: torch.Tensor, **conditions: Any) -> torch.Tensor:

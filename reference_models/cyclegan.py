@@ -34,7 +34,7 @@ import torch
 from torch import nn
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.discriminators import NLayerDiscriminator, min_image_size
@@ -46,6 +46,7 @@ from reference_models.training import (
     GANLoss,
     GanMode,
     ImagePool,
+    adam,
     check_decay_steps,
     linear_decay_lambda,
     load_training_state,
@@ -151,8 +152,8 @@ class CycleGAN:
             groups["D"] = ("D_A", "D_B")
         decay = linear_decay_lambda(config.steps, resolve_decay_steps(config.steps, config.decay_steps))
         self.optimizers = {
-            group: torch.optim.Adam(chain(*(self.nets[n].parameters() for n in names)), lr=config.lr,
-                                    betas=(config.beta1, config.beta2))
+            group: adam(chain(*(self.nets[n].parameters() for n in names)), lr=config.lr,
+                        betas=(config.beta1, config.beta2), device=device)
             for group, names in groups.items()}
         self.schedulers = {k: torch.optim.lr_scheduler.LambdaLR(opt, decay) for k, opt in self.optimizers.items()}
         seeds = torch.randint(0, 2**31 - 1, (2,), device="cpu").tolist()  # global RNG, CPU even under meta
@@ -164,17 +165,19 @@ class CycleGAN:
         """The identity weight in use (fraction of lambda_cycle): 0 for label domains or differing channels."""
         return self._lambda_identity
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One G step (both generators) then one D step (both discriminators).
 
         Args:
-            batch: ``"A"``, ``"B"``: unpaired float32 ``(N, C, H, W)`` in [0, 1].
+            batch: ``"A"``, ``"B"``: unpaired float32 ``(N, C, H, W)`` in [0, 1] (values checked on the host; the
+                layout here, with no host synchronisation).
 
         Returns:
-            The active terms among ``G_A``, ``G_B``, ``cycle_A``, ``cycle_B``, ``idt_A``, ``idt_B``, ``D_A``, ``D_B``.
+            Detached scalar tensors on the device: the active terms among ``G_A``, ``G_B``, ``cycle_A``, ``cycle_B``,
+            ``idt_A``, ``idt_B``, ``D_A``, ``D_B``.
         """
-        real_a, real_b = (check_images(batch[k], f"cyclegan batch[{k!r}]", self.channels[k]).to(self.device) * 2 - 1
-                          for k in ("A", "B"))
+        real_a, real_b = (check_image_layout(batch[k], f"cyclegan batch[{k!r}]", self.channels[k]).to(
+            self.device, non_blocking=True) * 2 - 1 for k in ("A", "B"))
         fake_a, fake_b, losses = self._generator_step(real_a, real_b)
         if self.config.use_gan:
             losses.update(self._discriminator_step(real_a, real_b, fake_a, fake_b))
@@ -183,7 +186,7 @@ class CycleGAN:
         return losses
 
     def _generator_step(self, real_a: torch.Tensor, real_b: torch.Tensor
-                        ) -> tuple[torch.Tensor, torch.Tensor, dict[str, float]]:
+                        ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
         cfg, g_a, g_b = self.config, self.nets["G_A"], self.nets["G_B"]
         fake_b, fake_a = g_a(real_a), g_b(real_b)
         terms: dict[str, torch.Tensor] = {}
@@ -203,10 +206,10 @@ class CycleGAN:
         self.optimizers["G"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["G"].step()
-        return fake_a.detach(), fake_b.detach(), {k: v.item() for k, v in terms.items()}
+        return fake_a.detach(), fake_b.detach(), {k: v.detach() for k, v in terms.items()}
 
     def _discriminator_step(self, real_a: torch.Tensor, real_b: torch.Tensor, fake_a: torch.Tensor,
-                            fake_b: torch.Tensor) -> dict[str, float]:
+                            fake_b: torch.Tensor) -> dict[str, torch.Tensor]:
         self.optimizers["D"].zero_grad(set_to_none=True)
         losses = {}
         for name, real, fake in (("D_A", real_b, self.pools["fake_B"].query(fake_b)),
@@ -214,7 +217,7 @@ class CycleGAN:
             d = self.nets[name].requires_grad_(True)
             loss = (self.gan_loss(d(real), True) + self.gan_loss(d(fake), False)) * 0.5
             loss.backward()
-            losses[name] = loss.item()
+            losses[name] = loss.detach()
         self.optimizers["D"].step()
         return losses
 

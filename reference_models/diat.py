@@ -49,12 +49,13 @@ from torch.nn import functional as F
 
 from harness.core.bounds import FilePath
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.diat_networks import AttributeDiscriminator, Denoiser, attribute_mask, feature_loss
 from reference_models.generators import ResnetGenerator
 from reference_models.layers import init_weights
+from reference_models.training import adam
 
 PAPER = "Li, Zuo, Zhang, Deep Identity-aware Transfer of Facial Attributes, arXiv 1610.05586 (2016)"
 
@@ -141,7 +142,7 @@ class DIAT:
                                                           n_blocks=config.enhance_blocks))
         for net in self.nets.values():
             net.to(device)
-        self.optimizers = {name: torch.optim.Adam(net.parameters(), config.lr, (config.beta1, config.beta2))
+        self.optimizers = {name: adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), device=device)
                            for name, net in self.nets.items()}
         self.step = 0
 
@@ -152,17 +153,18 @@ class DIAT:
             return "denoise"
         return "enhance" if self.step >= cfg.steps - cfg.enhance_steps else "transform"
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One step of the current stage.
 
         Args:
             batch: ``"A"`` source images and ``"B"`` reference-attribute images, float (N, 3, H, W) in [0, 1].
 
         Returns:
-            ``DN/loss`` (denoiser stage); ``T/att``, ``T/id``, ``T/reg``, ``D/loss`` (transform stage);
-            ``E/att``, ``E/pix``, ``D/loss`` (enhancement stage).
+            Detached scalar tensors on the device: ``DN/loss`` (denoiser stage); ``T/att``, ``T/id``, ``T/reg``,
+            ``D/loss`` (transform stage); ``E/att``, ``E/pix``, ``D/loss`` (enhancement stage).
         """
-        x, y = (check_images(batch[k], f"diat batch[{k!r}]", 3).to(self.device) * 2 - 1 for k in ("A", "B"))
+        x, y = (check_image_layout(batch[k], f"diat batch[{k!r}]", 3).to(self.device, non_blocking=True) * 2 - 1
+                for k in ("A", "B"))
         phase = self.phase()
         self.step += 1
         if phase == "denoise":
@@ -176,18 +178,18 @@ class DIAT:
         loss.backward()
         self.optimizers[name].step()
 
-    def _denoise_step(self, clean: torch.Tensor) -> dict[str, float]:
+    def _denoise_step(self, clean: torch.Tensor) -> dict[str, torch.Tensor]:
         noise = torch.randn_like(clean) * self.config.noise_sigma
         loss = F.mse_loss(self.nets["DN"](clean + noise), noise)
         self._update("DN", loss)
-        return {"DN/loss": loss.item()}
+        return {"DN/loss": loss.detach()}
 
     def _identity_features(self, images: torch.Tensor) -> list[torch.Tensor]:
         if self.identity is not None:
             return self.identity.net((images + 1) / 2)
         return self.nets["D"](images)[1][-2:]
 
-    def _transform_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _transform_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, d = self.config, self.nets["D"]
         d.requires_grad_(False)
         fake = self.nets["T"](x)
@@ -196,12 +198,12 @@ class DIAT:
         reg = self.nets["DN"](fake).pow(2).mean()
         self._update("T", cfg.lambda_att * att + cfg.lambda_id * ident + cfg.lambda_reg * reg)
         d.requires_grad_(True)
-        return fake.detach(), {"T/att": att.item(), "T/id": ident.item(), "T/reg": reg.item()}
+        return fake.detach(), {"T/att": att.detach(), "T/id": ident.detach(), "T/reg": reg.detach()}
 
     def _enhance(self, x: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
         return (transformed + self.nets["E"](torch.cat([x, transformed], 1))).clamp(-1, 1)
 
-    def _enhance_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, float]]:
+    def _enhance_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         cfg, d = self.config, self.nets["D"]
         with torch.no_grad():
             transformed = self.nets["T"](x)
@@ -212,15 +214,15 @@ class DIAT:
         pix = ((1 - mask) * (out - x)).abs().mean() + (mask * (out - transformed)).abs().mean()
         self._update("E", cfg.lambda_att * att + cfg.lambda_pix * pix)
         d.requires_grad_(True)
-        return out.detach(), {"E/att": att.item(), "E/pix": pix.item()}
+        return out.detach(), {"E/att": att.detach(), "E/pix": pix.detach()}
 
-    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, float]:
+    def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
         d = self.nets["D"]
         real_logits, fake_logits = d(real)[0], d(fake)[0]
         loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
                 + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
         self._update("D", loss)
-        return {"D/loss": loss.item()}
+        return {"D/loss": loss.detach()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:

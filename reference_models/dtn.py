@@ -58,7 +58,7 @@ from torch.nn import functional as F
 
 from harness.core.cache import weights_sha256
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.dtn_networks import (
@@ -72,7 +72,7 @@ from reference_models.dtn_networks import (
     total_variation,
 )
 from reference_models.layers import init_weights
-from reference_models.training import load_training_state, training_state
+from reference_models.training import adam, load_training_state, training_state
 
 __all__ = ["DTN", "SOURCE_FAKE", "TARGET_FAKE", "TARGET_REAL", "DTNConfig", "Decoder", "TernaryDiscriminator",
            "build_dtn", "discriminator_loss", "dtn_batch", "generator_gan_loss", "provenance", "to_model_size",
@@ -141,8 +141,8 @@ class DTN:
             device: Where to train.
         """
         self.config, self.device, self.source_channels = config, device, source_channels
+        self.f_sha256 = weights_sha256(f.state_dict())  # before the move: on the meta device there is nothing to hash
         self.f = f.to(device).eval().requires_grad_(False)
-        self.f_sha256 = weights_sha256(self.f.state_dict())
         with torch.no_grad():
             dim = self.f(torch.zeros(1, source_channels, IMAGE_SIZE, IMAGE_SIZE, device=device)).shape[1]
         self.nets: dict[str, nn.Module] = {"g": init_weights(Decoder(dim, config.ngf)).to(device)}
@@ -150,11 +150,12 @@ class DTN:
             self.nets["D"] = init_weights(TernaryDiscriminator(config.ndf)).to(device)
         if not config.g_contains_f:
             self.nets["e"] = fresh_copy(self.f)
-        adam = {"lr": config.lr, "betas": (config.beta1, config.beta2)}
+        betas = (config.beta1, config.beta2)
         g_params = [p for name in ("g", "e") if name in self.nets for p in self.nets[name].parameters()]
-        self.optimizers = {"g": torch.optim.Adam(g_params, **adam)}  # e (when there) trains with g, as part of G
+        # e (when there) trains with g, as part of G
+        self.optimizers = {"g": adam(g_params, lr=config.lr, betas=betas, device=device)}
         if config.use_gan:
-            self.optimizers["D"] = torch.optim.Adam(self.nets["D"].parameters(), **adam)
+            self.optimizers["D"] = adam(self.nets["D"].parameters(), lr=config.lr, betas=betas, device=device)
 
     def encoder(self) -> nn.Module:
         """G's first half: the frozen f, or the trainable e of the "G does not contain f" ablation."""
@@ -164,19 +165,20 @@ class DTN:
         """G = g ∘ f (or g ∘ e): float ``(N, C, H, W)`` in [0, 1] (on the device) → ``(N, 1, 32, 32)`` in [-1, 1]."""
         return self.nets["g"](self.encoder()(images))
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One D step on L_D, then one g step on L_G.
 
         Args:
             batch: ``"source"`` float ``(N, C_s, 32, 32)`` and ``"target"`` float ``(N, 1, 32, 32)``, both in [0, 1].
 
         Returns:
-            ``D`` (L_D) and ``GANG`` (with a D), ``CONST``, ``TID``, ``TV`` where their weight is > 0 (each
-            multiplied by its weight), and ``G`` (L_G).
+            Detached scalar tensors on the device: ``D`` (L_D) and ``GANG`` (with a D), ``CONST``, ``TID``, ``TV``
+            where their weight is > 0 (each multiplied by its weight), and ``G`` (L_G).
         """
         cfg, g, d = self.config, self.nets["g"], self.nets.get("D")
-        s = check_images(batch["source"], "dtn batch['source']", self.source_channels).to(self.device)
-        t = check_images(batch["target"], "dtn batch['target']", 1).to(self.device)
+        s = check_image_layout(batch["source"], "dtn batch['source']", self.source_channels).to(self.device,
+                                                                                               non_blocking=True)
+        t = check_image_layout(batch["target"], "dtn batch['target']", 1).to(self.device, non_blocking=True)
         with torch.no_grad():
             f_s, f_t = self.f(s), self.f(t)
         g.train()
@@ -185,7 +187,7 @@ class DTN:
             g_s, g_t = g(e(s)), g(e(t))
         else:
             g_s, g_t = g(f_s), g(f_t)  # G(x) for x in s and in t, [-1, 1]
-        out: dict[str, float] = {}
+        out: dict[str, torch.Tensor] = {}
         terms: dict[str, torch.Tensor] = {}
         if d is not None:
             d.requires_grad_(True).train()
@@ -193,7 +195,7 @@ class DTN:
             self.optimizers["D"].zero_grad(set_to_none=True)
             loss_d.backward()
             self.optimizers["D"].step()
-            out["D"] = loss_d.item()
+            out["D"] = loss_d.detach()
             d.requires_grad_(False)
             terms["GANG"] = generator_gan_loss(d(g_s), d(g_t))
         if cfg.alpha > 0:  # a zero weight (an ablation) skips the term and its cost
@@ -208,7 +210,7 @@ class DTN:
         self.optimizers["g"].step()
         if d is not None:
             d.requires_grad_(True)
-        return out | {k: v.item() for k, v in terms.items()} | {"G": loss_g.item()}
+        return out | {k: v.detach() for k, v in terms.items()} | {"G": loss_g.detach()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:

@@ -34,6 +34,7 @@ from torch.nn import functional as F
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 from reference_models.base import sample_indices
+from reference_models.training import adam
 
 PAPER = "Goodfellow et al., Generative Adversarial Nets, NIPS 2014"
 Update = Literal["simultaneous", "alternating"]
@@ -143,15 +144,21 @@ class Discriminator(nn.Module):
         return self.net(x.flatten(1)).squeeze(1)
 
 
-def sample_noise(n: int, dim: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``."""
-    return (torch.rand(n, dim, generator=generator) * 2 - 1) * math.sqrt(3.0)
+def sample_noise(n: int, dim: int, generator: torch.Generator | None = None,
+                 device: torch.device | None = None) -> torch.Tensor:
+    """Z ~ U(-√3, √3)^dim, unit variance, shape ``(n, dim)``, drawn on ``device`` (default CPU).
+
+    Training draws on the model's device from its global generator (seeded by the job seed): no host-to-device copy
+    in a step, and on CPU the same numbers as before the device argument existed.
+    """
+    return (torch.rand(n, dim, generator=generator, device=device) * 2 - 1) * math.sqrt(3.0)
 
 
 def _report(loss_d: torch.Tensor, loss_g: torch.Tensor, logit_real: torch.Tensor, logit_fake: torch.Tensor
-            ) -> dict[str, float]:
-    return {"D": loss_d.item(), "G": loss_g.item(), "D(x)": torch.sigmoid(logit_real).mean().item(),
-            "D(G(z))": torch.sigmoid(logit_fake).mean().item()}
+            ) -> dict[str, torch.Tensor]:
+    with torch.no_grad():
+        return {"D": loss_d.detach(), "G": loss_g.detach(), "D(x)": torch.sigmoid(logit_real).mean(),
+                "D(G(z))": torch.sigmoid(logit_fake).mean()}
 
 
 class VanillaGAN:
@@ -173,7 +180,7 @@ class VanillaGAN:
         if self.config.optimizer == "sgd":
             return torch.optim.SGD(net.parameters(), lr=self.config.lr, momentum=self.config.momentum_start)
         if self.config.optimizer == "adam":
-            return torch.optim.Adam(net.parameters(), lr=self.config.lr, betas=(0.5, 0.999))
+            return adam(net.parameters(), lr=self.config.lr, betas=(0.5, 0.999), device=self.device)
         raise HarnessError(f"gan.optimizer={self.config.optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
 
     def _schedule(self) -> None:
@@ -206,19 +213,20 @@ class VanillaGAN:
             return F.binary_cross_entropy_with_logits(logit_fake, torch.ones_like(logit_fake))
         return -F.binary_cross_entropy_with_logits(logit_fake, torch.zeros_like(logit_fake))  # log(1 - D(G(z)))
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One SGD step of both networks (simultaneous) or one iteration of Algorithm 1 (alternating).
 
         Args:
             batch: ``{"real": (k * m, C, H, W)}`` float in [0, 1]; split into k minibatches for the D steps.
 
         Returns:
-            ``{"D": D objective, "G": G objective, "D(x)": mean D on real, "D(G(z))": mean D on fake}``.
+            Detached scalar tensors on the device: ``{"D": D objective, "G": G objective, "D(x)": mean D on real,
+            "D(G(z))": mean D on fake}``.
         """
         self._schedule()
         self.generator.train()
         self.discriminator.train()
-        reals = batch["real"].to(self.device)
+        reals = batch["real"].to(self.device, non_blocking=True)
         if self.config.update == "simultaneous":
             out = self._simultaneous(reals)
         else:
@@ -227,9 +235,9 @@ class VanillaGAN:
         self.step += 1
         return out
 
-    def _simultaneous(self, real: torch.Tensor) -> dict[str, float]:
+    def _simultaneous(self, real: torch.Tensor) -> dict[str, torch.Tensor]:
         """Both gradients from one forward pass, taken before either network moves, then one step of each."""
-        z = sample_noise(real.shape[0], self.config.noise_dim).to(self.device)
+        z = sample_noise(real.shape[0], self.config.noise_dim, device=self.device)
         logit_real, logit_fake = self.discriminator(real), self.discriminator(self.generator(z))
         loss_d, loss_g = self._d_objective(logit_real, logit_fake), self._g_objective(logit_fake)
         d_params, g_params = list(self.discriminator.parameters()), list(self.generator.parameters())
@@ -241,18 +249,18 @@ class VanillaGAN:
         self.opt_g.step()
         return _report(loss_d, loss_g, logit_real, logit_fake)
 
-    def _alternating(self, reals: tuple[torch.Tensor, ...]) -> dict[str, float]:
+    def _alternating(self, reals: tuple[torch.Tensor, ...]) -> dict[str, torch.Tensor]:
         """Algorithm 1: k D steps on detached fakes, then one G step on fresh noise against the updated D."""
         cfg = self.config
         for real in reals:
-            fake = self.generator(sample_noise(real.shape[0], cfg.noise_dim).to(self.device)).detach()
+            fake = self.generator(sample_noise(real.shape[0], cfg.noise_dim, device=self.device)).detach()
             logit_real = self.discriminator(real)
             loss_d = self._d_objective(logit_real, self.discriminator(fake))
             self.opt_d.zero_grad(set_to_none=True)
             loss_d.backward()
             self.opt_d.step()
             self._clip_columns()
-        logit = self.discriminator(self.generator(sample_noise(cfg.batch_size, cfg.noise_dim).to(self.device)))
+        logit = self.discriminator(self.generator(sample_noise(cfg.batch_size, cfg.noise_dim, device=self.device)))
         loss_g = self._g_objective(logit)
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.discriminators import (
@@ -46,6 +46,7 @@ from reference_models.layers import NORMS, Norm, init_weights
 from reference_models.preprocess import resize_and_crop
 from reference_models.training import (
     GANLoss,
+    adam,
     check_decay_steps,
     linear_decay_lambda,
     load_training_state,
@@ -162,8 +163,8 @@ class Pix2Pix:
                     d_in, ndf=config.ndf, receptive_field=config.d_receptive_field, norm=config.norm)).to(device)
         decay = linear_decay_lambda(config.steps, resolve_decay_steps(config.steps, config.decay_steps))
         for name, net in self.nets.items():
-            self.optimizers[name] = torch.optim.Adam(net.parameters(), lr=config.lr,
-                                                     betas=(config.beta1, config.beta2))
+            self.optimizers[name] = adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2),
+                                         device=device)
             self.schedulers[name] = torch.optim.lr_scheduler.LambdaLR(self.optimizers[name], decay)
 
     def _io_channels(self, direction: str) -> tuple[int, int]:
@@ -173,18 +174,20 @@ class Pix2Pix:
     def _d_input(self, source: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
         return torch.cat([source, image], 1) if _conditional(self.config) else image
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One D step then one G step for every direction.
 
         Args:
-            batch: ``"A"`` and ``"B"``: aligned float32 ``(N, C, H, W)`` in [0, 1] (index i is one scene).
+            batch: ``"A"`` and ``"B"``: aligned float32 ``(N, C, H, W)`` in [0, 1] (index i is one scene); the
+                values were checked on the host (only the layout is checked here: no host synchronisation).
 
         Returns:
-            ``"<dir>/G_GAN"``, ``"<dir>/G_L1"``, ``"<dir>/D_real"``, ``"<dir>/D_fake"`` for the terms the loss uses.
+            Detached scalar tensors on the device: ``"<dir>/G_GAN"``, ``"<dir>/G_L1"``, ``"<dir>/D_real"``,
+            ``"<dir>/D_fake"`` for the terms the loss uses.
         """
-        images = {k: check_images(batch[k], f"pix2pix batch[{k!r}]", self.channels[k]).to(self.device) * 2 - 1
-                  for k in ("A", "B")}
-        losses: dict[str, float] = {}
+        images = {k: check_image_layout(batch[k], f"pix2pix batch[{k!r}]", self.channels[k]).to(
+            self.device, non_blocking=True) * 2 - 1 for k in ("A", "B")}
+        losses: dict[str, torch.Tensor] = {}
         for direction in self.config.directions:
             source, target = (images["A"], images["B"]) if direction == "AtoB" else (images["B"], images["A"])
             for key, value in self._step_direction(direction, source, target).items():
@@ -193,11 +196,12 @@ class Pix2Pix:
             scheduler.step()
         return losses
 
-    def _step_direction(self, direction: str, source: torch.Tensor, target: torch.Tensor) -> dict[str, float]:
+    def _step_direction(self, direction: str, source: torch.Tensor, target: torch.Tensor
+                        ) -> dict[str, torch.Tensor]:
         """Official order: G forward once; D update on (detached fake, real); G update against the updated D."""
         g, d = self.nets[f"G_{direction}"], self.nets.get(f"D_{direction}")
         fake = g(source)
-        out: dict[str, float] = {}
+        out: dict[str, torch.Tensor] = {}
         if d is not None:
             d.requires_grad_(True)
             opt_d = self.optimizers[f"D_{direction}"]
@@ -207,18 +211,18 @@ class Pix2Pix:
             (loss_fake + loss_real).backward()
             opt_d.step()
             d.requires_grad_(False)
-            out["D_real"], out["D_fake"] = loss_real.item(), loss_fake.item()
+            out["D_real"], out["D_fake"] = loss_real.detach(), loss_fake.detach()
         opt_g = self.optimizers[f"G_{direction}"]
         opt_g.zero_grad(set_to_none=True)
         total = fake.new_zeros(())
         if d is not None:
             g_gan = self.gan_loss(d(self._d_input(source, fake)), True)
             total = total + g_gan
-            out["G_GAN"] = g_gan.item()
+            out["G_GAN"] = g_gan.detach()
         if self.config.loss.startswith("l1"):
             g_l1 = nn.functional.l1_loss(fake, target) * self.config.lambda_l1
             total = total + g_l1
-            out["G_L1"] = g_l1.item()
+            out["G_L1"] = g_l1.detach()
         total.backward()
         opt_g.step()
         return out

@@ -39,10 +39,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.sr_content import PAPER_RESCALE, ContentNetwork
 from reference_models.sr_networks import SRDiscriminator, SRResNet
+from reference_models.training import adam
 
 PAPER = "Ledig et al., Photo-Realistic Single Image Super-Resolution Using a GAN, CVPR 2017"
 CONTENT_LOSSES = ("mse", "vgg22", "vgg54")
@@ -130,7 +131,7 @@ class SRGAN:
         self.nets: dict[str, nn.Module] = {"G": SRResNet(channels, config.width, config.n_blocks, scale).to(device)}
         if config.adversarial:
             self.nets["D"] = SRDiscriminator(channels, image_size, config.d_width, config.d_dense).to(device)
-        self.optimizers = {name: torch.optim.Adam(net.parameters(), lr=config.lr, betas=(config.beta1, 0.999))
+        self.optimizers = {name: adam(net.parameters(), lr=config.lr, betas=(config.beta1, 0.999), device=device)
                            for name, net in self.nets.items()}
         self.lr_factor = lr_factor(config)
         self.content_scale = content.scale if content is not None else 1.0  # s of Eq. 5 (restored with the state)
@@ -147,17 +148,19 @@ class SRGAN:
             target = self.content.features((hr + 1) / 2, layer) * scale
         return F.mse_loss(self.content.features((sr + 1) / 2, layer) * scale, target)
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One step: G alone with MSE while pretraining (or for SRResNet), else one D step then one G step.
 
         Args:
             batch: ``"LR"`` float32 ``(N, C, h, w)`` and ``"HR"`` ``(N, C, h·scale, w·scale)``, both in [0, 1].
 
         Returns:
-            ``G_content`` (and ``G_adv``, ``D_real``, ``D_fake`` in the adversarial phase; ``G_tv`` when used).
+            Detached scalar tensors on the device: ``G_content`` (and ``G_adv``, ``D_real``, ``D_fake`` in the
+            adversarial phase; ``G_tv`` when used).
         """
-        lr = check_images(batch["LR"], "srgan batch['LR']", self.channels).to(self.device)
-        hr = check_images(batch["HR"], "srgan batch['HR']", self.channels).to(self.device) * 2 - 1
+        lr = check_image_layout(batch["LR"], "srgan batch['LR']", self.channels).to(self.device, non_blocking=True)
+        hr = check_image_layout(batch["HR"], "srgan batch['HR']", self.channels).to(self.device,
+                                                                                   non_blocking=True) * 2 - 1
         adversarial = self.config.adversarial and self.step >= self.config.pretrain_steps
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
@@ -166,28 +169,28 @@ class SRGAN:
         for net in self.nets.values():
             net.train()
         sr = self.nets["G"](lr)
-        out: dict[str, float] = {}
+        out: dict[str, torch.Tensor] = {}
         if adversarial:
             out |= self._step_d(sr.detach(), hr)
         loss = self._content_loss(sr, hr, kind)
-        out["G_content"] = loss.item()
+        out["G_content"] = loss.detach()
         if adversarial:
             self.nets["D"].requires_grad_(False)
             logits = self.nets["D"](sr)
             g_adv = self.config.adv_weight * F.binary_cross_entropy_with_logits(logits, torch.ones_like(logits))
             self.nets["D"].requires_grad_(True)
-            loss, out["G_adv"] = loss + g_adv, g_adv.item()
+            loss, out["G_adv"] = loss + g_adv, g_adv.detach()
         if self.config.tv_weight:
             tv = self.config.tv_weight * ((sr[..., 1:, :] - sr[..., :-1, :]).square().sum()
                                           + (sr[..., :, 1:] - sr[..., :, :-1]).square().sum())
-            loss, out["G_tv"] = loss + tv, tv.item()
+            loss, out["G_tv"] = loss + tv, tv.detach()
         self.optimizers["G"].zero_grad(set_to_none=True)
         loss.backward()
         self.optimizers["G"].step()
         self.step += 1
         return out
 
-    def _step_d(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, float]:
+    def _step_d(self, sr: torch.Tensor, hr: torch.Tensor) -> dict[str, torch.Tensor]:
         """D's cross-entropy step on HR (label 1) and detached SR (label 0) images."""
         d, opt = self.nets["D"], self.optimizers["D"]
         real, fake = d(hr), d(sr)
@@ -196,7 +199,7 @@ class SRGAN:
         opt.zero_grad(set_to_none=True)
         (loss_real + loss_fake).backward()
         opt.step()
-        return {"D_real": loss_real.item(), "D_fake": loss_fake.item()}
+        return {"D_real": loss_real.detach(), "D_fake": loss_fake.detach()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, direction: str = "AtoB") -> torch.Tensor:

@@ -37,11 +37,11 @@ from torch import nn
 from torch.nn import functional as F
 
 from harness.core.errors import HarnessError
-from harness.core.images import check_images
+from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
 from reference_models.stargan_networks import Discriminator, Generator, gradient_penalty
-from reference_models.training import batch_statistics, check_decay_steps, resolve_decay_steps, schedule_text
+from reference_models.training import adam, batch_statistics, check_decay_steps, resolve_decay_steps, schedule_text
 
 PAPER = "Choi et al., StarGAN: Unified GANs for Multi-Domain Image-to-Image Translation, CVPR 2018"
 DATASET_ORDER = ("celeba", "rafd")  # label-vector order of joint training (solver.train_multi)
@@ -143,8 +143,8 @@ class StarGAN:
             "G": Generator(config.g_conv_dim, classes + (2 if self.joint else 0), config.g_repeat_num).to(device),
             "D": Discriminator(image_size, config.d_conv_dim, classes, config.d_repeat_num).to(device)}
         self.optimizers = {
-            "G": torch.optim.Adam(self.nets["G"].parameters(), config.g_lr, (config.beta1, config.beta2)),
-            "D": torch.optim.Adam(self.nets["D"].parameters(), config.d_lr, (config.beta1, config.beta2))}
+            "G": adam(self.nets["G"].parameters(), lr=config.g_lr, betas=(config.beta1, config.beta2), device=device),
+            "D": adam(self.nets["D"].parameters(), lr=config.d_lr, betas=(config.beta1, config.beta2), device=device)}
         self.step = 0
 
     def condition(self, dataset: str, labels: torch.Tensor) -> torch.Tensor:
@@ -153,8 +153,9 @@ class StarGAN:
             return labels
         parts = [labels if d == dataset else labels.new_zeros(labels.size(0), self.label_dims[d])
                  for d in DATASET_ORDER]
-        mask = F.one_hot(torch.full((labels.size(0),), DATASET_ORDER.index(dataset), dtype=torch.long), 2)
-        return torch.cat([*parts, mask.to(labels)], dim=1)
+        mask = labels.new_zeros(labels.size(0), 2)  # one-hot of the dataset, made on the labels' device (no copy)
+        mask[:, DATASET_ORDER.index(dataset)] = 1
+        return torch.cat([*parts, mask], dim=1)
 
     def _class_slice(self, dataset: str, logits: torch.Tensor) -> torch.Tensor:
         start = 0 if dataset == self.datasets[0] else self.label_dims[self.datasets[0]]
@@ -167,7 +168,7 @@ class StarGAN:
             return F.binary_cross_entropy_with_logits(logits, labels, reduction="sum") / logits.size(0)
         return F.cross_entropy(logits, labels.argmax(1))
 
-    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, float]:
+    def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One official iteration: per dataset a D update, and a G update every ``n_critic`` iterations.
 
         Args:
@@ -175,24 +176,26 @@ class StarGAN:
                 float label vectors (CelebA attributes or RaFD one-hot expressions).
 
         Returns:
-            ``"<ds>/D/loss_real"``, ``.../loss_fake``, ``.../loss_cls``, ``.../loss_gp`` and, on G iterations,
-            ``"<ds>/G/loss_fake"``, ``.../loss_rec``, ``.../loss_cls``.
+            Detached scalar tensors on the device: ``"<ds>/D/loss_real"``, ``.../loss_fake``, ``.../loss_cls``,
+            ``.../loss_gp`` and, on G iterations, ``"<ds>/G/loss_fake"``, ``.../loss_rec``, ``.../loss_cls``.
         """
         factor = lr_factor(self.config, self.step)
         for name, base in (("G", self.config.g_lr), ("D", self.config.d_lr)):
             for group in self.optimizers[name].param_groups:
                 group["lr"] = base * factor
-        losses: dict[str, float] = {}
+        losses: dict[str, torch.Tensor] = {}
         for dataset in self.datasets:
-            x = check_images(batch[f"{dataset}/x"], f"stargan batch {dataset}/x", 3).to(self.device) * 2 - 1
-            c_org, c_trg = batch[f"{dataset}/c_org"].to(self.device), batch[f"{dataset}/c_trg"].to(self.device)
+            x = check_image_layout(batch[f"{dataset}/x"], f"stargan batch {dataset}/x", 3).to(
+                self.device, non_blocking=True) * 2 - 1
+            c_org, c_trg = (batch[f"{dataset}/{k}"].to(self.device, non_blocking=True) for k in ("c_org", "c_trg"))
             losses.update({f"{dataset}/{k}": v for k, v in self._d_step(dataset, x, c_org, c_trg).items()})
             if (self.step + 1) % self.config.n_critic == 0:
                 losses.update({f"{dataset}/{k}": v for k, v in self._g_step(dataset, x, c_org, c_trg).items()})
         self.step += 1
         return losses
 
-    def _d_step(self, dataset: str, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor) -> dict[str, float]:
+    def _d_step(self, dataset: str, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor
+                ) -> dict[str, torch.Tensor]:
         cfg, g, d = self.config, self.nets["G"], self.nets["D"]
         out_src, out_cls = d(x)
         loss_real = -out_src.mean()
@@ -207,10 +210,11 @@ class StarGAN:
         self.optimizers["G"].zero_grad(set_to_none=True)
         total.backward()
         self.optimizers["D"].step()
-        return {"D/loss_real": loss_real.item(), "D/loss_fake": loss_fake.item(), "D/loss_cls": loss_cls.item(),
-                "D/loss_gp": loss_gp.item()}
+        return {"D/loss_real": loss_real.detach(), "D/loss_fake": loss_fake.detach(),
+                "D/loss_cls": loss_cls.detach(), "D/loss_gp": loss_gp.detach()}
 
-    def _g_step(self, dataset: str, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor) -> dict[str, float]:
+    def _g_step(self, dataset: str, x: torch.Tensor, c_org: torch.Tensor, c_trg: torch.Tensor
+                ) -> dict[str, torch.Tensor]:
         cfg, g, d = self.config, self.nets["G"], self.nets["D"]
         fake = g(x, self.condition(dataset, c_trg))
         out_src, out_cls = d(fake)
@@ -222,7 +226,7 @@ class StarGAN:
         self.optimizers["D"].zero_grad(set_to_none=True)
         total.backward()
         self.optimizers["G"].step()
-        return {"G/loss_fake": loss_fake.item(), "G/loss_rec": loss_rec.item(), "G/loss_cls": loss_cls.item()}
+        return {"G/loss_fake": loss_fake.detach(), "G/loss_rec": loss_rec.detach(), "G/loss_cls": loss_cls.detach()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, *, dataset: str, source: torch.Tensor, target: torch.Tensor

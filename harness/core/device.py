@@ -28,6 +28,42 @@ def resolve_device(name: str) -> torch.device:
         raise HarnessError(f"--device {name!r}: expected auto, cpu, cuda or cuda:N") from exc
 
 
+def use_device(device: torch.device) -> None:
+    """Makes ``cuda:N`` the process's current GPU (where unindexed allocations and kernels go); others: nothing.
+
+    A bare ``cuda`` keeps the current GPU (the one a Ray or Slurm job was given: ``CUDA_VISIBLE_DEVICES``).
+    """
+    if device.type == "cuda" and device.index is not None:
+        torch.cuda.set_device(device)
+
+
+def parse_devices(text: str, run_device: str = "auto") -> list[torch.device]:
+    """``--devices cuda:0,cuda:1,...``: one device per worker slot (a repeated one shares a GPU between workers).
+
+    Args:
+        text: Comma-separated device names (``cpu``, ``cuda``, ``cuda:N``).
+        run_device: The run's ``device`` setting; unless ``auto`` it must be of the same kind as the list.
+
+    Raises:
+        HarnessError: An empty or malformed list, a GPU this machine does not have, kinds mixed, or a list that
+            contradicts ``--device``.
+    """
+    names = [name.strip() for name in text.split(",")]
+    if not text.strip() or any(not name or name == "auto" for name in names):
+        raise HarnessError(f"--devices {text!r}: expected a comma-separated list of devices, e.g. cuda:0,cuda:1")
+    devices = [resolve_device(name) for name in names]
+    if len({d.type for d in devices}) > 1:
+        raise HarnessError(f"--devices {text!r}: every device must be of one kind (all cuda:N, or cpu)")
+    count = torch.cuda.device_count() if devices[0].type == "cuda" else 0
+    for device in devices:
+        if device.type == "cuda" and (device.index or 0) >= count:
+            raise HarnessError(f"--devices {text!r}: {device} does not exist; this machine has {count} GPU(s) "
+                               f"(cuda:0 to cuda:{count - 1})")
+    if run_device != "auto" and resolve_device(run_device).type != devices[0].type:
+        raise HarnessError(f"--devices {text!r} contradicts --device {run_device}; give one of them")
+    return devices
+
+
 def cgroup_cpu_limit(root: Path = CGROUP_ROOT) -> float | None:
     """CPUs' worth of time the cgroup quota allows (``cpu.max`` v2, ``cpu.cfs_quota_us`` v1), None if unlimited."""
     try:
@@ -99,12 +135,14 @@ def choose_threads(requested: int | None, device: torch.device) -> ThreadChoice:
     return default_threads(cpus, device)
 
 
-def choose_workers(requested: int | None, threads: ThreadChoice, device: torch.device) -> int:
+def choose_workers(requested: int | None, threads: ThreadChoice, device: torch.device, devices: int = 1) -> int:
     """How many jobs a suite runs at once: ``--workers N`` when given, else the CPUs over the threads per job.
 
     On a CPU the default fills the available CPUs with jobs of ``threads.threads`` threads each (2 jobs of 1 thread
-    on a 2-core machine: small convolutions gain far more from a second job than from a second thread); on a GPU one
-    job at a time. Jobs seed themselves, so the count never changes a number, only the wall time.
+    on a 2-core machine: small convolutions gain far more from a second job than from a second thread); on GPUs one
+    job per device listed in ``--devices`` (``devices``; one without it). ``--workers N`` above that shares each GPU
+    between several jobs (small models leave a GPU idle). Jobs seed themselves, so the count never changes a number,
+    only the wall time.
 
     Raises:
         HarnessError: ``requested`` is outside 1..1024.
@@ -113,7 +151,7 @@ def choose_workers(requested: int | None, threads: ThreadChoice, device: torch.d
         if not 1 <= requested <= MAX_THREADS:
             raise HarnessError(f"--workers {requested}: expected 1 <= value <= {MAX_THREADS}")
         return requested
-    return max(1, threads.cpus // threads.threads) if device.type == "cpu" else 1
+    return max(1, threads.cpus // threads.threads) if device.type == "cpu" else devices
 
 
 def default_threads(cpus: int, device: torch.device) -> ThreadChoice:

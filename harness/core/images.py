@@ -20,10 +20,30 @@ from harness.core.image_files import array_to_uint8, decode_image, read_header, 
 def check_images(images: torch.Tensor, name: str, channels: int | None = None) -> torch.Tensor:
     """Checks the boundary contract and returns ``images`` unchanged.
 
+    The value check reads the tensor back to the host; a train step (which must not synchronise with a GPU) checks
+    only the layout (``check_image_layout``) and leaves the values to the training loop, which checks every batch
+    on the host before copying it to the device.
+
     Args:
         images: Tensor expected to be float32 ``(N, C, H, W)`` in ``[0, 1]``.
         name: What the tensor is, for the error message.
         channels: Required channel count, or None for 1 or 3.
+
+    Raises:
+        HarnessError: Naming ``name`` and what was expected.
+    """
+    check_image_layout(images, name, channels)
+    if images.numel():
+        lo, hi = (float(v) for v in torch.aminmax(images))  # one pass; NaN propagates and fails both comparisons
+        if not (lo >= 0 and hi <= 1):
+            raise HarnessError(f"{name}: expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
+    return images
+
+
+def check_image_layout(images: torch.Tensor, name: str, channels: int | None = None) -> torch.Tensor:
+    """``check_images`` without the value range: type, dtype, shape and channels, read from metadata only.
+
+    Reads nothing back from the device, so it costs a train step no host synchronisation.
 
     Raises:
         HarnessError: Naming ``name`` and what was expected.
@@ -37,10 +57,6 @@ def check_images(images: torch.Tensor, name: str, channels: int | None = None) -
     allowed = (channels,) if channels is not None else (1, 3)
     if images.shape[1] not in allowed:
         raise HarnessError(f"{name}: expected {' or '.join(map(str, allowed))} channels, got {images.shape[1]}")
-    if images.numel():
-        lo, hi = (float(v) for v in torch.aminmax(images))  # one pass; NaN propagates and fails both comparisons
-        if not (lo >= 0 and hi <= 1):
-            raise HarnessError(f"{name}: expected values in [0, 1], got range [{lo:.4g}, {hi:.4g}]")
     return images
 
 

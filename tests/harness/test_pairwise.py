@@ -102,7 +102,7 @@ def test_tiny_pairwise_cyclegan_and_diat_train_every_pair(one_thread) -> None:
     first = {k: next(v.parameters()).detach().clone() for k, v in model.networks().items()}
     losses = model.train_step(cyclegan_any_batch(task, cfg, gen))
     assert len({k.split("/")[0] for k in losses}) == 12
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
     assert all(not torch.equal(first[k], next(v.parameters())) for k, v in model.networks().items())
     dcfg = diat.DIATConfig(identity_features="discriminator", ngf=4, ndf=8, n_blocks=1, enhance_blocks=1,
                            denoise_channels=4, batch_size=2, steps=3, denoise_steps=1, enhance_steps=1)

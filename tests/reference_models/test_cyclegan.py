@@ -67,7 +67,7 @@ def test_every_ablation_trains_one_step(overrides, terms):
     model = build(config, task)
     before = snapshot(model)
     losses = run_steps(model, task, config, range(1))[0]
-    assert set(losses) == terms and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert set(losses) == terms and all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
     after = snapshot(model)
     for net in model.networks():
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(net + ".")), net

@@ -68,7 +68,7 @@ def test_each_stage_is_finite_and_trains_its_networks(one_thread, features: str)
         phase = model.phase()
         before = {k: _weights(v) for k, v in model.nets.items()}
         losses = model.train_step(diat_batch(task, cfg, gen))
-        assert set(losses) == expected[phase] and all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+        assert set(losses) == expected[phase] and all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
         for name, net in model.nets.items():
             assert _changed(before[name], net) == (name in trained[phase]), (phase, name)
     out = model.translate(task.data("train", "A").get(slice(0, 2)))

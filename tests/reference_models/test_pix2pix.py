@@ -65,7 +65,7 @@ def test_one_step_changes_weights_and_stays_finite(loss, field, size):
     losses = model.train_step(pix2pix_batch(task, config, torch.Generator().manual_seed(1)))
     expected = ({"G_L1"} if "l1" in loss else set()) | ({"G_GAN", "D_real", "D_fake"} if loss != "l1" else set())
     assert set(losses) == {f"AtoB/{k}" for k in expected}
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
     after = snapshot(model)
     for net in model.networks():
         assert any(not torch.equal(before[k], after[k]) for k in before if k.startswith(net + ".")), net

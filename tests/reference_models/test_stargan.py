@@ -110,7 +110,7 @@ def test_tiny_training_step_is_finite_and_updates_both_networks(one_thread) -> N
     before = {k: [p.detach().clone() for p in v.parameters()] for k, v in model.nets.items()}
     losses = model.train_step(stargan_batch(task, TINY, torch.Generator().manual_seed(0)))
     assert {"celeba/D/loss_gp", "rafd/G/loss_rec", "celeba/G/loss_cls"} <= set(losses)
-    assert all(torch.isfinite(torch.tensor(v)) for v in losses.values())
+    assert all(torch.isfinite(torch.as_tensor(v)) for v in losses.values())
     for name, net in model.nets.items():
         assert any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters(), strict=True)), name
     images = task.data("test", "rafd").get(slice(0, 4))
