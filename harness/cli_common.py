@@ -16,7 +16,8 @@ from harness.core.errors import HarnessError
 if TYPE_CHECKING:
     from harness.run_config import RunConfig
 
-FLAG_KEYS = ("models", "tasks", "seeds", "device", "references", "precision")  # flags that set the config key of the same name
+# flags that set the config key of the same name
+FLAG_KEYS = ("models", "tasks", "seeds", "device", "references", "precision")
 
 
 def add_plugin_option(parser: argparse.ArgumentParser) -> None:

@@ -23,7 +23,6 @@ import harness
 from harness.core.device import resolve_device, use_device
 from harness.core.errors import HarnessError
 from harness.plugins import config_for_worker
-from harness.run_config import RunConfig
 from harness.rundir import JOB_LOG
 from harness.workers import Outcome, Work, run_work
 
