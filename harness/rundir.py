@@ -72,6 +72,18 @@ def environment() -> dict[str, object]:
             "packages": versions, "hardware": hardware}
 
 
+def result_jobs(manifest: dict[str, object]) -> list[str]:
+    """Every job whose rows ``metrics.csv`` holds: the planned ones in plan order, then later ones by name.
+
+    Later jobs are those other commands added (the simulated study's pseudo-job). The order never depends on which
+    job finished first, so ``metrics.csv`` is the same bytes after a resume, and a command that rebuilds it keeps the
+    rows every other command wrote.
+    """
+    planned = [str(j) for j in manifest.get("planned_jobs") or []]  # type: ignore[union-attr]
+    recorded = manifest.get("jobs") or {}
+    return planned + sorted(str(j) for j in recorded if j not in planned)  # type: ignore[union-attr]
+
+
 class RunCrashed(Exception):
     """An unexpected error (a bug) inside a run; its traceback is in the run's log.
 

@@ -27,7 +27,7 @@ from harness.core.task import Task
 from harness.models import MODELS, ModelSpec, comparisons
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
-from harness.rundir import RunDir
+from harness.rundir import RunDir, result_jobs
 from harness.tasks import TASKS, build_task
 from harness.workers import Outcome, Work, run_pool, run_work
 
@@ -254,7 +254,6 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
               device: torch.device, train_only: bool, threads: int, workers: int) -> dict[str, str]:
     """Runs every unfinished job, recording each in the manifest; returns the failed ones (job id → why)."""
     failed: dict[str, str] = {}
-    plan_ids = [j.job_id for j in jobs]
     works = _works(jobs, run, tasks, train_only)
     by_id = {job.job_id: job for job in jobs}
     for done, outcome in enumerate(_outcomes(works, config, run, device, threads, workers), 1):
@@ -270,8 +269,8 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
         log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, record["status"], outcome.wall_time_s)
         manifest["jobs"][job.job_id] = record
         run.write_manifest(manifest)
-        run.rebuild_metrics(plan_ids)
+        run.rebuild_metrics(result_jobs(manifest))  # the study's rows, written by an earlier command, are kept
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.write_manifest(manifest)
-    run.rebuild_metrics(plan_ids)
+    run.rebuild_metrics(result_jobs(manifest))
     return failed

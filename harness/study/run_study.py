@@ -18,7 +18,7 @@ from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.models import MODELS
 from harness.run_config import RunConfig
-from harness.rundir import RunDir
+from harness.rundir import RunDir, result_jobs
 from harness.study.collect import StudyMaterial, collect
 from harness.study.power_table import power_table
 from harness.study.scoring import score, simulated_rows, write_tables
@@ -43,9 +43,15 @@ def load_run(run_dir: Path, overrides: dict[str, object] | None = None) -> tuple
 
 
 def model_jobs(manifest: dict, tasks: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
-    """``(job id, model, seed)`` of every trained model job (reference jobs and the study job excluded)."""
+    """``(job id, model, seed)`` of every trained model job (reference jobs and the study job excluded).
+
+    In the run's plan order, not the order jobs finished in (which depends on the worker processes), so that the
+    study's conditions, methods and tables come out in the same order on every call.
+    """
     jobs = []
-    for job_id, record in manifest.get("jobs", {}).items():
+    recorded = manifest.get("jobs", {})
+    for job_id in (j for j in result_jobs(manifest) if j in recorded):
+        record = recorded[job_id]
         model = str(record.get("model", ""))
         if record.get("reference") or model not in MODELS or record.get("status") not in ("done", "trained"):
             continue
@@ -114,7 +120,7 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
         "reference": True, "status": "done", "wall_time_s": round(elapsed, 3),
         "cpu_time_s": round(time.process_time() - cpu_started, 3)}
     run.write_manifest(manifest)
-    run.rebuild_metrics(list(manifest["jobs"]))
+    run.rebuild_metrics(result_jobs(manifest))
     return SimulationResult(study_dir, tables, rows, elapsed)
 
 
