@@ -24,7 +24,7 @@ from harness.study.collect import StudyMaterial
 from harness.study.config import StudyConfig
 from harness.study.published_studies import AMT_PUBLISHED, MOS_PUBLISHED, MOS_SOURCE
 from harness.study.simulate import pool_signal
-from metrics.human_study.calibration import Fit, Target, fit_observer
+from metrics.human_study.calibration import BOUNDS, Fit, Target, fit_observer
 from metrics.human_study.design import NEAREST, REAL
 from metrics.human_study.observer import ObserverParams, expected_fooled, expected_rating, to_scale
 
@@ -77,6 +77,22 @@ def mos_targets(material: StudyMaterial) -> list[Target]:
             targets.append(Target(f"{version} (mean of SRGAN's 3 data sets; {len(pools)} conditions here)", mean,
                                   MOS_SOURCE, _mos_predictor(material, pools, version)))
     return targets
+
+
+def free_parameters(option: str, text: str) -> tuple[str, ...]:
+    """The comma-separated observer parameters of ``--free-amt`` / ``--free-mos``, checked before any work.
+
+    Raises:
+        HarnessError: An empty list, a repeated name, or a name that cannot be fitted (the fittable ones listed).
+    """
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in BOUNDS]
+    if unknown or not names:
+        raise HarnessError(f"{option} {text!r}: cannot fit {', '.join(map(repr, unknown))}; expected a comma-separated "
+                           f"list of {', '.join(BOUNDS)}")
+    if len(set(names)) != len(names):
+        raise HarnessError(f"{option} {text!r}: a parameter is named twice; name each once")
+    return names
 
 
 def _fit_record(protocol: str, fit: Fit) -> dict[str, object]:

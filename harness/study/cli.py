@@ -58,6 +58,12 @@ def run_study(args: argparse.Namespace) -> int:
 
     if args.study_command == "import":
         return _import(args)
+    free = {}
+    if args.study_command == "calibrate":
+        from harness.study.calibrate import free_parameters
+
+        free = {"amt": free_parameters("--free-amt", args.free_amt), "mos": free_parameters("--free-mos",
+                                                                                           args.free_mos)}
     config, manifest = work.load_run(args.run, parse_set_arguments(args.overrides))
     if args.study_command == "simulate":
         return _simulate(args, config, manifest)
@@ -65,7 +71,6 @@ def run_study(args: argparse.Namespace) -> int:
         from harness.study.calibrate import calibrate
 
         material = work.gather(args.run, config, manifest, keep_images=False, tasks=_tasks(args))
-        free = {"amt": tuple(args.free_amt.split(",")), "mos": tuple(args.free_mos.split(","))}
         for name, record in calibrate(material, config.study, args.run / "study", free).items():
             fitted = ", ".join(f"{k}={record['params'][k]:.4g}" for k in record["free"])
             print(f"{name}: fitted {fitted}; RMSE {record['rmse']:.3g} over {len(record['targets'])} targets "
@@ -111,7 +116,7 @@ def _import(args: argparse.Namespace) -> int:
 
     study = args.study or args.ratings[0].parent
     out = args.out or study / "results"
-    tables, paths = import_ratings(args.ratings, study, out)
+    tables, paths = import_ratings(args.ratings, study, out, option="--out" if args.out else "the default --out")
     for path in paths:
         print(f"{path.stem}: {path}")
     return 0

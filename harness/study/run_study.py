@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -11,17 +10,16 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import apply_overrides, flatten_dict
 from harness.core import atomic
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.models import MODELS
-from harness.run_config import RunConfig
+from harness.run_config import RunConfig, config_from_saved
 from harness.rundir import RunDir, result_jobs
 from harness.study.collect import StudyMaterial, collect
 from harness.study.power_table import power_table
-from harness.study.scoring import score, simulated_rows, write_tables
+from harness.study.scoring import TABLES, read_table, score, simulated_rows, write_tables
 from harness.study.simulate import check_signals, parameters_record, simulate_responses
 
 log = logging.getLogger(__name__)
@@ -30,16 +28,20 @@ STUDY_JOB = "study__simulated"  # the pseudo-job whose rows.json holds the simul
 
 
 def load_run(run_dir: Path, overrides: dict[str, object] | None = None) -> tuple[RunConfig, dict]:
-    """The run's saved config (with ``study.*`` overrides applied) and its manifest."""
+    """The run's saved config (with ``study.*`` overrides applied) and its manifest.
+
+    The overrides are checked like ``suite``'s (types, ranges, choices) before anything is read or written.
+
+    Raises:
+        HarnessError: Not a run directory, a key outside ``study.*``, or a value out of its range.
+    """
     path, manifest_path = run_dir / "config.json", run_dir / "manifest.json"
     if not path.is_file() or not manifest_path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json/manifest.json there (expected a run directory)")
-    config = apply_overrides(RunConfig(), flatten_dict(json.loads(path.read_text())), source=str(path))
     bad = [k for k in (overrides or {}) if not k.startswith("study.")]
     if bad:
         raise HarnessError(f"--set {bad[0]}: study commands take study.* keys only (the models are already trained)")
-    config = apply_overrides(config, dict(overrides or {}), source="--set")
-    return config, json.loads(manifest_path.read_text())
+    return config_from_saved(path, overrides), atomic.read_json(manifest_path)
 
 
 def model_jobs(manifest: dict, tasks: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
@@ -101,8 +103,9 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     cfg = config.study
     material = gather(run_dir, config, manifest, keep_images=False, tasks=tasks)
     data = simulate_responses(material, cfg)
-    tables = score(data, cfg)
-    study_dir = run_dir / "study"
+    run, study_dir = RunDir(run_dir), run_dir / "study"
+    scored = score(data, cfg)
+    tables = _with_other_tasks(scored, study_dir, tasks)
     write_tables(tables, study_dir, simulated=True)
     with atomic.atomic_path(study_dir / "power.csv") as tmp:
         power_table(tables, cfg).to_csv(tmp, index=False)
@@ -110,9 +113,10 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     atomic.write_json(study_dir / "study.json", record)
     if save_ratings:
         _save_ratings(data, cfg, study_dir / "simulated", run_dir)
-    rows = simulated_rows(tables, cfg, material.settings, material.variants, provenance=material.provenance,
+    rows = simulated_rows(scored, cfg, material.settings, material.variants, provenance=material.provenance,
                           observer_source=observer_source)
-    run = RunDir(run_dir)
+    if tasks and run.is_done(STUDY_JOB):  # the earlier study's rows of the tasks not simulated now stay
+        rows = [Row(**r) for r in run.read_rows(STUDY_JOB) if r["task"] not in tasks] + rows  # type: ignore[arg-type]
     run.write_rows(STUDY_JOB, rows)
     elapsed = time.perf_counter() - started
     manifest.setdefault("jobs", {})[STUDY_JOB] = {
@@ -121,7 +125,28 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
         "cpu_time_s": round(time.process_time() - cpu_started, 3)}
     run.write_manifest(manifest)
     run.rebuild_metrics(result_jobs(manifest))
-    return SimulationResult(study_dir, tables, rows, elapsed)
+    return SimulationResult(study_dir, scored, rows, elapsed)
+
+
+def _with_other_tasks(tables: dict[str, pd.DataFrame], study_dir: Path, tasks: tuple[str, ...]
+                      ) -> dict[str, pd.DataFrame]:
+    """``tables`` plus, with ``--tasks``, the rows of the other tasks from the tables an earlier call wrote.
+
+    A study restricted to some tasks replaces those tasks' results only: nothing an earlier command wrote about the
+    other tasks is dropped.
+    """
+    if not tasks:
+        return tables
+    out = dict(tables)
+    for name in TABLES:
+        path = study_dir / f"{name}.csv"
+        if not path.is_file():
+            continue
+        earlier = read_table(path)
+        earlier = earlier[~earlier["task"].astype(str).isin(tasks)]
+        if len(earlier):
+            out[name] = pd.concat([earlier, tables[name]], ignore_index=True) if name in tables else earlier
+    return {name: out[name] for name in TABLES if name in out}
 
 
 def _save_ratings(data: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cfg, out: Path, run_dir: Path) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.errors import HarnessError
 from harness.core.results import Row, protocol_string
 from harness.study.config import StudyConfig
 from metrics.human_study.observer import describe
@@ -42,6 +43,23 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path, *, simulated: b
             table.assign(simulated=simulated)[["simulated", *table.columns]].to_csv(tmp, index=False)
         paths.append(path)
     return paths
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table ``write_tables`` wrote, without its ``simulated`` column.
+
+    Raises:
+        HarnessError: The file cannot be read as such a table (naming it).
+    """
+    try:
+        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected a study table this harness wrote; "
+                           "delete it and run the study again") from None
+    if "task" not in table.columns:
+        raise HarnessError(f"{path}: no task column; expected a study table this harness wrote; delete it and run "
+                           "the study again")
+    return table.drop(columns=["simulated"], errors="ignore")
 
 
 def _protocol(cfg: StudyConfig, name: str, setting: str, variant: str, details: dict[str, object],

@@ -84,3 +84,36 @@ def test_rebuilding_metrics_keeps_the_study_rows(run_copy):
     assert main(["--log-level", "ERROR", "evaluate", "--run", str(run), "--no-progress"]) == 0
     assert (run / "metrics.csv").read_bytes() == with_study
     assert "study__simulated" in json.loads((run / "manifest.json").read_text())["jobs"]
+
+
+def test_a_refused_option_leaves_the_earlier_study_whole(run_copy, capsys):
+    run = run_copy("a")
+    assert _simulate(run) == 0
+    before = _study_files(run)
+    capsys.readouterr()
+    assert _simulate(run, "--set", "study.amt.n_participants=0") == 2
+    assert "study.amt.n_participants=0" in capsys.readouterr().err
+    assert _study_files(run) == before
+
+
+def test_a_study_of_some_tasks_keeps_the_other_tasks_results(run_copy):
+    """``--tasks`` replaces those tasks' tables and rows; an earlier study's rows of other tasks stay."""
+    import pandas as pd
+
+    run = run_copy("a")
+    assert _simulate(run) == 0
+    rows_path = run / "jobs" / "study__simulated" / "rows.json"
+    rows = json.loads(rows_path.read_text())
+    other = {**rows[0], "task": "maps", "value": 12.5}
+    rows_path.write_text(json.dumps([other, *rows]))
+    amt = pd.read_csv(run / "study" / "amt.csv")
+    amt = pd.concat([amt.iloc[:1].assign(task="maps", pct_real=12.5), amt], ignore_index=True)
+    amt.to_csv(run / "study" / "amt.csv", index=False)
+    assert _simulate(run, "--tasks", "probe_texture") == 0
+    metrics = pd.read_csv(run / "metrics.csv")
+    kept = metrics[metrics["task"] == "maps"]
+    assert len(kept) == 1 and kept["value"].iloc[0] == 12.5
+    simulated = metrics["protocol"].str.contains("simulated=true")
+    assert (simulated & (metrics["task"] == "probe_texture")).sum() == len(rows)
+    table = pd.read_csv(run / "study" / "amt.csv")
+    assert (table["task"] == "maps").sum() == 1 and (table["task"] == "probe_texture").sum() == len(amt) - 1
