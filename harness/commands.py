@@ -78,17 +78,21 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
 
 def _simulated_study(run_dir: Path, config: RunConfig) -> None:
     """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them)."""
+    from harness.rundir import locked_run
     from harness.study.run_study import simulate_run
 
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    result = simulate_run(run_dir, config, manifest)
+    with locked_run(run_dir):
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        result = simulate_run(run_dir, config, manifest)
     print(f"study (simulated): {result.study_dir} ({result.wall_time_s:.1f} s)")
 
 
 def _report(run_dir: Path) -> int:
+    from harness.rundir import locked_run
     from reports.build import build_report
 
-    paths = build_report(run_dir)
+    with locked_run(run_dir):
+        paths = build_report(run_dir)
     print(f"report: {paths.report_html}\nsummary: {paths.summary_csv} and {paths.summary_md.name}\n"
           f"comparisons: {paths.comparisons_csv}\npaired vs unpaired: {paths.paired_csv}\nplots: {paths.plots_dir}")
     if paths.missing_jobs:
@@ -124,7 +128,7 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
     path = run_dir / "config.json"
     if not path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json there (expected a run directory)")
-    result = run_suite(config_from_saved(path), run_dir, resume=True, threads=threads)
+    result = run_suite(config_from_saved(path), run_dir, resume=True, threads=threads, option="--run")
     print(f"metrics: {result.run.metrics_path}")
     if result.failed:
         raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
@@ -132,9 +136,11 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
+    from harness.rundir import locked_run
     from reports.baseline import write_baseline
 
-    baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
+    with locked_run(args.run):
+        baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
     print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from seeds {baseline['seeds']})")
     return 0
 

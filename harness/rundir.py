@@ -18,6 +18,7 @@ lock never blocks a rerun. A run that fails before any job has written anything 
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import json
@@ -28,6 +29,7 @@ import platform
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -70,6 +72,37 @@ def environment() -> dict[str, object]:
                 "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
     return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "packages": versions, "hardware": hardware}
+
+
+def run_folder_of(path: Path) -> Path | None:
+    """The run directory ``path`` is or lies inside (the nearest with config.json and manifest.json), or None."""
+    for folder in (Path(path).resolve(), *Path(path).resolve().parents):
+        if (folder / "config.json").is_file() and (folder / "manifest.json").is_file():
+            return folder
+    return None
+
+
+@contextlib.contextmanager
+def locked_run(path: Path, option: str = "--run") -> Iterator[RunDir | None]:
+    """Holds the run that ``path`` is or lies in while a command reads or writes it; yields it (None: no run there).
+
+    Every command that works on an existing run (``report``, ``baseline``, the ``study`` commands; ``suite``,
+    ``train`` and ``evaluate --run`` lock in ``RunDir.start``) holds its lock, so none reads or writes a run that
+    another process is writing. Its log lines also go to the run's ``harness.log``.
+
+    Raises:
+        HarnessError: Another harness process holds the run (its pid named), or the run cannot be locked.
+    """
+    folder = run_folder_of(path)
+    if folder is None:
+        yield None
+        return
+    run = RunDir(folder)
+    run._open(option, wait="wait for it to finish, then run this command again")
+    try:
+        yield run
+    finally:
+        run.close()
 
 
 def result_jobs(manifest: dict[str, object]) -> list[str]:
@@ -165,8 +198,13 @@ class RunDir:
             frame.to_csv(tmp, index=False)
         return frame
 
-    def start(self, config: dict[str, object], resume: bool) -> dict[str, object]:
+    def start(self, config: dict[str, object], resume: bool, option: str = "--out") -> dict[str, object]:
         """Locks and creates (or, with ``resume``, reopens) the run and returns its manifest.
+
+        Args:
+            config: The resolved config (saved, or compared with the saved one on ``resume``).
+            resume: Continue the run in the folder.
+            option: The option that named the run (``--out``; ``--run`` for ``evaluate --run``), for messages.
 
         Raises:
             HarnessError: ``--out`` is a file, not a run, or not writable; another process holds the run; the
@@ -174,7 +212,10 @@ class RunDir:
                 ``config`` (the differing keys and both values are named). Nothing is written then.
         """
         self._check(config, resume)  # read-only, so a refused command touches nothing
-        self._open()
+        if option == "--out":
+            self._open()
+        else:  # an existing run named by another option (``evaluate --run``)
+            self._open(option, wait="wait for it to finish, then run this command again")
         try:
             self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
             if self.config_path.exists():
@@ -203,8 +244,13 @@ class RunDir:
         elif self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
             raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
 
-    def _open(self) -> None:
-        """Creates the folder, takes the lock and starts ``harness.log``; ``--out`` problems become HarnessErrors."""
+    def _open(self, option: str = "--out", wait: str = "wait for it to finish or choose another --out") -> None:
+        """Creates the folder, takes the lock and starts ``harness.log``; ``option`` problems become HarnessErrors.
+
+        Args:
+            option: The option that named the run, for messages.
+            wait: What to do when another process holds the run.
+        """
         if self._lock is not None:
             return
         try:
@@ -213,7 +259,8 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise HarnessError(f"--out {str(self.path)!r}: cannot create the run there ({exc.strerror}); choose a "
+            verb = "create the run" if self._created else "lock the run"
+            raise HarnessError(f"{option} {str(self.path)!r}: cannot {verb} there ({exc.strerror}); choose a "
                                "writable location") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -221,8 +268,8 @@ class RunDir:
             owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise HarnessError(f"--out {str(self.path)!r} is in use by another harness process (pid {owner}); "
-                                   "wait for it to finish or choose another --out") from None
+                raise HarnessError(f"{option} {str(self.path)!r} is in use by another harness process (pid {owner}); "
+                                   f"{wait}") from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

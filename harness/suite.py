@@ -179,7 +179,7 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
 
 
 def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
-              threads: int | None = None, requested_workers: int | None = None) -> SuiteResult:
+              threads: int | None = None, requested_workers: int | None = None, option: str = "--out") -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -189,6 +189,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         train_only: Train without evaluating (the ``train`` subcommand).
         threads: torch intra-op threads (``--threads``); None chooses from the CPUs available.
         requested_workers: Jobs at once (``--workers``); None chooses from the CPUs and threads.
+        option: The option that named ``out`` (``--run`` for ``evaluate --run``), for messages.
 
     Returns:
         The run directory and the jobs that failed.
@@ -206,7 +207,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     torch.set_num_threads(choice.threads)
     try:
         run = RunDir(out)
-        manifest = run.start(config_to_dict(config), resume=resume)
+        manifest = run.start(config_to_dict(config), resume=resume, option=option)
         manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
         manifest["workers"] = workers
         log.info("torch threads: %d (%s); jobs at once: %d", choice.threads, choice.reason, workers)

@@ -335,6 +335,16 @@ CASES: list[Case] = [
     Case("resume-corrupt-config", _resume(), lambda env: (str(env.run / "config.json"),),
          setup=lambda env: (env.run / "config.json").write_text("{not json")),
     Case("run-in-use", _resume(), _texts("in use by another harness process", "4242"), setup=_locked),
+    # every command that reads or writes a run holds its lock (issue 24): none runs while another process writes it
+    *[Case(f"run-in-use-{name}", lambda env, argv=argv: [a.format(run=env.run, work=env.work) for a in argv],
+           _texts("--run", "in use by another harness process (pid 4242)", "then run this command again"),
+           setup=_locked) for name, argv in (
+        ("report", ["report", "--run", "{run}"]),
+        ("baseline", ["baseline", "--run", "{run}", "--out", "{work}/base.json"]),
+        ("evaluate", ["evaluate", "--run", "{run}"]),
+        ("study-simulate", ["study", "simulate", "--run", "{run}"]),
+        ("study-calibrate", ["study", "calibrate", "--run", "{run}"]),
+        ("study-export", ["study", "export", "--protocol", "amt", "--run", "{run}", "--out", "{work}/kit"]))],
     # files the harness wrote: model, checkpoint, cache
     *[Case(f"model-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "model.pt"), "delete it"),
            setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong")],

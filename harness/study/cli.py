@@ -52,19 +52,35 @@ def _tasks(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run_study(args: argparse.Namespace) -> int:
-    """Runs one study action; returns the exit code (a ``HarnessError`` becomes 2 in ``harness.run``)."""
+    """Runs one study action; returns the exit code (a ``HarnessError`` becomes 2 in ``harness.run``).
+
+    Every action but ``import`` holds the run's lock (``harness.rundir.locked_run``) while it reads and writes it;
+    ``import`` holds the lock of the run its ``--out`` lies in, if any.
+    """
     from harness.config import parse_set_arguments
-    from harness.study import run_study as work
+    from harness.rundir import locked_run
 
     if args.study_command == "import":
-        return _import(args)
+        study = args.study or args.ratings[0].parent
+        out = args.out or study / "results"
+        with locked_run(out, option="--out" if args.out else "the default --out"):
+            return _import(args, study, out)
+    overrides = parse_set_arguments(args.overrides)
     free = {}
     if args.study_command == "calibrate":
         from harness.study.calibrate import free_parameters
 
         free = {"amt": free_parameters("--free-amt", args.free_amt), "mos": free_parameters("--free-mos",
                                                                                            args.free_mos)}
-    config, manifest = work.load_run(args.run, parse_set_arguments(args.overrides))
+    with locked_run(args.run):
+        return _on_run(args, overrides, free)
+
+
+def _on_run(args: argparse.Namespace, overrides: dict[str, str], free: dict[str, tuple[str, ...]]) -> int:
+    """``simulate``, ``calibrate`` or ``export`` (the run is locked)."""
+    from harness.study import run_study as work
+
+    config, manifest = work.load_run(args.run, overrides)
     if args.study_command == "simulate":
         return _simulate(args, config, manifest)
     if args.study_command == "calibrate":
@@ -111,11 +127,9 @@ def _simulate(args: argparse.Namespace, config, manifest: dict) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import(args: argparse.Namespace, study: Path, out: Path) -> int:
     from harness.study.importer import import_ratings
 
-    study = args.study or args.ratings[0].parent
-    out = args.out or study / "results"
     tables, paths = import_ratings(args.ratings, study, out, option="--out" if args.out else "the default --out")
     for path in paths:
         print(f"{path.stem}: {path}")
