@@ -59,6 +59,7 @@ def run_study(args: argparse.Namespace) -> int:
     """
     from harness.config import parse_set_arguments
     from harness.rundir import locked_run
+    from harness.study.run_study import load_run
 
     if args.study_command == "import":
         study = args.study or args.ratings[0].parent
@@ -72,6 +73,7 @@ def run_study(args: argparse.Namespace) -> int:
 
         free = {"amt": free_parameters("--free-amt", args.free_amt), "mos": free_parameters("--free-mos",
                                                                                            args.free_mos)}
+    load_run(args.run, overrides)  # the options are checked before the run is locked or touched
     with locked_run(args.run):
         return _on_run(args, overrides, free)
 

@@ -38,7 +38,7 @@ def test_study_errors_exit_2(empty_run, capsys, argv, message):
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
-    assert sorted(p.name for p in empty_run.iterdir()) == ["config.json", "manifest.json"]
+    assert sorted(p.name for p in empty_run.iterdir() if p.name != ".lock") == ["config.json", "manifest.json"]
 
 
 def test_study_config_keys_are_listed(capsys):
