@@ -71,18 +71,25 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
     print(f"metrics: {result.run.metrics_path}")
     if not train_only and not args.no_report:
         _report(result.run.path)
-    if result.failed:
+    if result.failed:  # last, after the study and the (incomplete) report of what did finish
         raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
 
 
 def _simulated_study(run_dir: Path, config: RunConfig) -> None:
-    """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them)."""
+    """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them).
+
+    A run without a trained model job (every one diverged) has nothing to show: the step is skipped with a note, and
+    the suite goes on to its report and its error naming the failed jobs.
+    """
     from harness.rundir import locked_run
-    from harness.study.run_study import simulate_run
+    from harness.study.run_study import model_jobs, simulate_run
 
     with locked_run(run_dir):
         manifest = json.loads((run_dir / "manifest.json").read_text())
+        if not model_jobs(manifest):
+            print("study (simulated): skipped, no trained model job in this run")
+            return
         result = simulate_run(run_dir, config, manifest)
     print(f"study (simulated): {result.study_dir} ({result.wall_time_s:.1f} s)")
 

@@ -133,6 +133,21 @@ def test_a_real_divergence_is_caught_at_its_first_non_finite_step(tmp_path, cach
     assert not (out / "jobs" / "gan__digits__s0" / "model.pt").exists()
 
 
+def test_a_run_whose_only_model_diverged_gets_its_report_and_names_the_job_last(tmp_path, cache, capsys):
+    """With the simulated study on: it is skipped with a note (nothing to show), the report is built, and the last
+    line is the error naming the failed job and why (not the study's complaint)."""
+    out = tmp_path / "run"
+    code = main(_gan(out, *_sets("gan.lr=10", "gan.momentum_start=0.99", "gan.momentum_end=0.99",
+                                 "gan.max_col_norm=0", "gan.steps=60", "checkpoint_every=500", "study.simulate=true")))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip().splitlines()[-1].startswith("error: 1 of 2 jobs failed")
+    assert "gan__digits__s0: loss" in captured.err and "training diverged" in captured.err
+    assert "study (simulated): skipped, no trained model job" in captured.out
+    assert (out / "report.html").is_file() and "gan__digits__s0" in (out / "report.html").read_text()
+    assert "report INCOMPLETE: 1 planned job(s) without results: gan__digits__s0" in captured.out
+
+
 # ---------------------------------------------------------------- a full disk
 
 
