@@ -39,6 +39,7 @@ import torch
 from harness import __version__
 from harness.config import flatten_dict
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
@@ -194,8 +195,7 @@ class RunDir:
         """Rewrites ``metrics.csv`` from the finished jobs among ``job_ids``, in that order."""
         rows = [r for j in job_ids if self.is_done(j) for r in self.read_rows(j)]
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        with atomic.atomic_path(self.metrics_path) as tmp:
-            frame.to_csv(tmp, index=False)
+        write_csv(self.metrics_path, frame)
         return frame
 
     def start(self, config: dict[str, object], resume: bool, option: str = "--out") -> dict[str, object]:

@@ -19,6 +19,7 @@ import torch
 from tqdm import tqdm
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.models import ModelSpec
@@ -54,8 +55,7 @@ def _save(path: Path, model: Any, step: int, batch_rng: torch.Generator, history
              "torch_rng": torch.get_rng_state(), "history": history}
     atomic.torch_save(state, path)
     if history:
-        with atomic.atomic_path(path.parent / LOSSES) as tmp:
-            pd.DataFrame(history).to_csv(tmp, index=False)
+        write_csv(path.parent / LOSSES, pd.DataFrame(history))
 
 
 def train_job(spec: ModelSpec, config: Any, task: Task, model: Any, job_dir: Path, *, seed: int,

@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.study.collect import StudyMaterial
 from harness.study.config import StudyConfig
@@ -122,8 +123,7 @@ def calibrate(material: StudyMaterial, cfg: StudyConfig, study_dir: Path, free: 
     atomic.write_json(study_dir / "calibration.json", records)
     table = pd.DataFrame([{"protocol": name, **t, "free": ",".join(r["free"]), "rmse": r["rmse"], "dof": r["dof"]}
                           for name, r in records.items() for t in r["targets"]])
-    with atomic.atomic_path(study_dir / "calibration.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(study_dir / "calibration.csv", table)
     return records
 
 

@@ -20,6 +20,7 @@ import jinja2
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.images import save_image
 from harness.study.collect import StudyMaterial
@@ -92,7 +93,7 @@ def export_study(material: StudyMaterial, cfg: StudyConfig, protocol: str, out: 
     keys = {k for col in ("images", "input") for cell in trials[col] if cell for k in cell.split("|")}
     for key in sorted(keys):
         save_image(material.images[key].float() / 255.0, out / image_file(key))
-    trials.to_csv(out / "trials.csv", index=False)
+    write_csv(out / "trials.csv", trials)
     meta = {"protocol": protocol, "study": dataclasses.asdict(cfg), "run": str(run_dir),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n_sessions": int(trials["session"].nunique()),
             "n_trials": len(trials), "conditions": sorted({p.tag for p in material.pools})}

@@ -18,6 +18,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.config import apply_overrides, flatten_dict
+from harness.core.csv_files import unescape_frame
 from harness.core.errors import HarnessError
 from harness.study.config import StudyConfig
 from harness.study.scoring import TABLES, score, write_tables
@@ -38,8 +39,8 @@ def load_study(study_dir: Path) -> tuple[str, StudyConfig, pd.DataFrame]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         cfg = apply_overrides(StudyConfig(), flatten_dict(meta["study"]), source=str(meta_path))
         protocol = str(meta["protocol"])
-        trials = pd.read_csv(trials_path, dtype={"input": str, "trial_id": str, "session": str},
-                             keep_default_na=False)
+        trials = unescape_frame(pd.read_csv(trials_path, dtype={"input": str, "trial_id": str, "session": str},
+                                            keep_default_na=False))
     except (OSError, ValueError, KeyError) as exc:
         raise HarnessError(f"--study {str(study_dir)!r}: unreadable study.json or trials.csv ({exc})") from exc
     missing = [c for c in TRIAL_COLUMNS if c not in trials.columns]
@@ -53,7 +54,7 @@ def read_ratings(paths: Sequence[Path]) -> pd.DataFrame:
     frames = []
     for path in paths:
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise HarnessError(f"--ratings {str(path)!r}: not a readable CSV ({exc})") from exc
         missing = [c for c in REQUIRED if c not in frame.columns]

@@ -11,6 +11,7 @@ from pathlib import Path
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
 from harness.core.results import Row
@@ -107,8 +108,7 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     scored = score(data, cfg)
     tables = _with_other_tasks(scored, study_dir, tasks)
     write_tables(tables, study_dir, simulated=True)
-    with atomic.atomic_path(study_dir / "power.csv") as tmp:
-        power_table(tables, cfg).to_csv(tmp, index=False)
+    write_csv(study_dir / "power.csv", power_table(tables, cfg))
     record = {**parameters_record(cfg, material), "observer_source": observer_source}
     atomic.write_json(study_dir / "study.json", record)
     if save_ratings:
@@ -154,7 +154,7 @@ def _save_ratings(data: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cfg, out: 
     for protocol, (trials, ratings) in data.items():
         folder = out / protocol
         folder.mkdir(parents=True, exist_ok=True)
-        trials.to_csv(folder / "trials.csv", index=False)
-        ratings.to_csv(folder / "ratings.csv", index=False)
+        write_csv(folder / "trials.csv", trials)
+        write_csv(folder / "ratings.csv", ratings)
         atomic.write_json(folder / "study.json", {"protocol": protocol, "study": dataclasses.asdict(cfg),
                                                   "run": str(run_dir), "simulated": True})

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.core import atomic
+from harness.core.csv_files import unescape_frame, write_csv
 from harness.core.errors import HarnessError
 from harness.core.results import Row, protocol_string
 from harness.study.config import StudyConfig
@@ -39,8 +39,7 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path, *, simulated: b
     paths = []
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"
-        with atomic.atomic_path(path) as tmp:
-            table.assign(simulated=simulated)[["simulated", *table.columns]].to_csv(tmp, index=False)
+        write_csv(path, table.assign(simulated=simulated)[["simulated", *table.columns]])
         paths.append(path)
     return paths
 
@@ -52,7 +51,7 @@ def read_table(path: Path) -> pd.DataFrame:
         HarnessError: The file cannot be read as such a table (naming it).
     """
     try:
-        table = pd.read_csv(path, keep_default_na=False, na_values=[""])
+        table = unescape_frame(pd.read_csv(path, keep_default_na=False, na_values=[""]))
     except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected a study table this harness wrote; "
                            "delete it and run the study again") from None
