@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("harness")
 
 
-def _list(what: str) -> int:
+def _list(what: str, profile: str = "smoke") -> int:
     if what in ("all", "models"):
         from harness.models import MODELS
 
@@ -48,9 +48,11 @@ def _list(what: str) -> int:
         print(f"profiles: {', '.join(PROFILES)}")
     if what == "config":
         from harness.config import flatten
-        from harness.run_config import RunConfig
+        from harness.run_config import resolve_config
 
-        for key, value in flatten(RunConfig()).items():
+        print(f"config at --profile {profile} (the defaults with harness/profiles/{profile}.json applied; "
+              f"`list config --profile NAME` for another profile, `--set KEY=VALUE` changes one):")
+        for key, value in flatten(resolve_config(profile, {})).items():
             print(f"  {key} = {value!r}")
     return 0
 
@@ -110,8 +112,11 @@ def _report(run_dir: Path) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.run is not None:
-        if args.metric or args.pred:
-            raise HarnessError("evaluate: give either --run DIR or --metric NAME --pred DIR, not both")
+        given = [flag for flag, value in (("--metric", args.metric), ("--pred", args.pred), ("--target", args.target),
+                                          *_folder_flags(args)) if value]
+        if given:
+            raise HarnessError(f"evaluate --run scores a run's jobs; {', '.join(given)} is for folder evaluation "
+                               "(--metric NAME --pred DIR): give either --run DIR or those options, not both")
         return _evaluate_run(args.run, args.threads)
     if not args.metric or not args.pred:
         raise HarnessError("evaluate: expected --run DIR, or --metric NAME --pred DIR [--target DIR]")
@@ -126,6 +131,12 @@ def _evaluate(args: argparse.Namespace) -> int:
                               progress=not args.no_progress, scale=args.scale, y_channel=args.y_channel)
     print(format_result(result, args.json))
     return 0
+
+
+def _folder_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """``(flag, value)`` of the metric options of ``evaluate``; a value is None / False when the flag was not given."""
+    return [("--feature-extractor", args.feature_extractor), ("--weights", args.weights),
+            ("--seed", args.seed is not None), ("--scale", args.scale is not None), ("--y-channel", args.y_channel)]
 
 
 def _evaluate_run(run_dir: Path, threads: int | None) -> int:
@@ -177,7 +188,7 @@ def format_result(result: dict[str, float], as_json: bool) -> str:
 def dispatch(args: argparse.Namespace) -> int:
     """Runs the chosen subcommand."""
     if args.command == "list":
-        return _list(args.what)
+        return _list(args.what, args.profile)
     if args.command in ("suite", "train"):
         return _suite(args, train_only=args.command == "train")
     if args.command == "evaluate":

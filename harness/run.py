@@ -23,6 +23,7 @@ from typing import NoReturn
 
 from harness import commands
 from harness.cli_common import add_run_options, add_threads_option
+from harness.config import PROFILES
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT, SCREEN_DATE_FORMAT
 from harness.pinned_judges import add_judges_parser
@@ -58,6 +59,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("what", nargs="?", default="all",
                    choices=("all", "models", "tasks", "metrics", "profiles", "config"),
                    help="what to list (default: all but config)")
+    p.add_argument("--profile", default="smoke", choices=PROFILES,
+                   help="list config: the values at this profile (default smoke, what suite runs without --profile)")
 
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")
     add_run_options(p)
@@ -75,13 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
                    "dropped (not composited)")
     p.add_argument("--target", type=Path, help="folder of reference images, where the metric needs them; paired "
                    "metrics (psnr) match --pred and --target files by name without suffix")
-    p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
-                   help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
-                        "harness's committed digit classifier of the standard profile)")
-    p.add_argument("--weights", type=Path, help="local weights file a metric needs (e.g. torch-fidelity's "
+    p.add_argument("--feature-extractor", default=None, choices=("inception", "digits"),
+                   help="fidelity: features for FID/KID/precision-recall, inception (default; needs --weights) or "
+                        "digits (the harness's committed digit classifier of the standard profile)")
+    p.add_argument("--weights", type=Path, help="fidelity: local weights file it needs (e.g. torch-fidelity's "
                    "weights-inception-2015-12-05-6726825d.pth); checked by sha256, never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets)")
+    p.add_argument("--seed", type=int, default=None, help="fidelity: seed of the KID subsets (default 0)")
     p.add_argument("--scale", type=int, help="psnr_ssim: the integer super-resolution factor; that many pixels are "
                    "cropped from every border and HR images are cropped to multiples of it")
     p.add_argument("--y-channel", action="store_true", help="psnr_ssim: score the BT.601 Y channel (MATLAB "

@@ -58,6 +58,9 @@ class MetricSpec:
         paired: Whether ``--pred`` and ``--target`` images are compared one to one, matched by file name (stem).
         sizes_vary: Whether images may differ in size from file to file (a paired metric then needs each pair to
             match, not the folders); the metric reads them one by one.
+        options: The ``FolderInputs`` options ``on_folders`` reads besides the folders and the device
+            (``feature_extractor``, ``weights``, ``seed``, ``scale``, ``y_channel``); ``evaluate`` refuses a flag
+            for any other, so no flag is ever silently ignored.
     """
 
     name: str
@@ -67,3 +70,4 @@ class MetricSpec:
     needs_target: bool = True
     paired: bool = False
     sizes_vary: bool = False
+    options: frozenset[str] = frozenset()
