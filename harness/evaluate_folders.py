@@ -49,7 +49,8 @@ def _open_folders(spec: MetricSpec, pred: Path, target: Path | None) -> tuple[Im
     if spec.paired:
         return match_by_name(pred_folder, target_folder, same_size=not spec.sizes_vary)
     channels = max(pred_folder.channels, target_folder.channels)
-    return with_channels(pred_folder, channels), with_channels(target_folder, channels)
+    return (with_channels(pred_folder, channels, f"to match the colour images of {target_folder.option}"),
+            with_channels(target_folder, channels, f"to match the colour images of {pred_folder.option}"))
 
 
 FLAGS = {"feature_extractor": "--feature-extractor", "weights": "--weights", "seed": "--seed", "scale": "--scale",
@@ -93,6 +94,11 @@ def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: st
         raise HarnessError(f"--weights {str(weights)!r}: no such file")
     if feature_extractor == "digits" and weights is None:
         weights = _digit_judge_weights()
+    if spec.eight_bit:
+        for folder in (f for f in (pred_folder, target_folder) if f is not None):
+            if deep := [h.path.name for h in folder.headers if h.bits == 16]:
+                log.warning("%s: %s scores 8-bit images: its %d 16-bit image(s) are rounded to 8 bits (%s)",
+                            folder.option, metric, len(deep), ", ".join(deep[:5]) + (", …" if len(deep) > 5 else ""))
     total = len(pred_folder) + (len(target_folder) if target_folder is not None else 0)
     height, width = pred_folder.size
     log.info("evaluate: %s on %d --pred image(s) of %s%s", metric, len(pred_folder),

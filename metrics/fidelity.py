@@ -71,7 +71,7 @@ class FolderDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, folder: ImageFolder) -> None:
-        self.folder = with_channels(folder, 3)
+        self.folder = with_channels(folder, 3, "(FID/KID features take RGB)")
 
     def __len__(self) -> int:
         return len(self.folder)

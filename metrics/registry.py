@@ -24,7 +24,7 @@ for _spec in (
     MetricSpec("fidelity", "Heusel et al. 2017 (FID), Bińkowski et al. 2018 (KID), Kynkäänniemi et al. 2019 (P/R) "
                "via torch-fidelity", {"fid": False, "kid": False, "kid_std": None, "precision": True, "recall": True,
                                       "f1": True}, on_folders=fidelity_on_folders,
-               options=frozenset({"feature_extractor", "weights", "seed"})),
+               options=frozenset({"feature_extractor", "weights", "seed"}), eight_bit=True),
     MetricSpec("mode_coverage", "judge-based class histogram of generated samples (classes covered, KL to uniform)",
                {"modes_covered": True, "kl_to_uniform": False}),
     MetricSpec("classifier_accuracy", "judge accuracy (DTN MNIST accuracy, StarGAN expression error)",

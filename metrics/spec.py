@@ -61,6 +61,8 @@ class MetricSpec:
         options: The ``FolderInputs`` options ``on_folders`` reads besides the folders and the device
             (``feature_extractor``, ``weights``, ``seed``, ``scale``, ``y_channel``); ``evaluate`` refuses a flag
             for any other, so no flag is ever silently ignored.
+        eight_bit: Whether ``on_folders`` rounds 16-bit files to 8 bits (torch-fidelity's extractors take uint8);
+            ``evaluate`` logs it when a folder holds 16-bit files, which every other metric reads at full precision.
     """
 
     name: str
@@ -71,3 +73,4 @@ class MetricSpec:
     paired: bool = False
     sizes_vary: bool = False
     options: frozenset[str] = frozenset()
+    eight_bit: bool = False

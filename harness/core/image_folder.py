@@ -173,10 +173,19 @@ def load_image_folder(folder: str | Path, option: str = "folder") -> torch.Tenso
     return open_image_folder(folder, option).load()
 
 
-def with_channels(folder: ImageFolder, channels: int) -> ImageFolder:
-    """The same folder read with ``channels`` (grey repeated to 3); reducing colour to grey is refused."""
+def with_channels(folder: ImageFolder, channels: int, because: str = "") -> ImageFolder:
+    """The same folder read with ``channels`` (grey repeated to 3, logged); reducing colour to grey is refused.
+
+    Args:
+        folder: The folder.
+        channels: 1 or 3.
+        because: Why, for the log line (``"to match --pred's colour images"``).
+    """
     if channels < folder.channels:
         raise HarnessError(f"{folder.option}: holds colour images; cannot read them as {channels} channel(s)")
+    if channels > folder.channels:
+        log.warning("%s: all %d images are grey; each is repeated to %d channels%s", folder.option, len(folder),
+                    channels, f" {because}" if because else "")
     return replace(folder, channels=channels)
 
 
@@ -211,4 +220,6 @@ def match_by_name(pred: ImageFolder, target: ImageFolder, *, same_size: bool = T
                            "paired images must have the same size")
     channels = max(pred.channels, target.channels)
     ordered = tuple(target.headers[index[name]] for name in pred.names)
-    return replace(pred, channels=channels), replace(target, headers=ordered, channels=channels)
+    pred = with_channels(pred, channels, f"to match the colour images of {target.option}")
+    target = with_channels(target, channels, f"to match the colour images of {pred.option}")
+    return pred, replace(target, headers=ordered)
