@@ -150,20 +150,26 @@ def _check_memory(section: str, config: object) -> None:
 
 
 def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
-    """Builds every task and checks every model config against it (before anything is written).
+    """Builds every task and checks every model config and protocol against it (before anything is written).
 
     Returns:
         Task name → task.
 
     Raises:
-        HarnessError: A task cannot be built, a model config cannot run on its task, or a weights file is wrong.
+        HarnessError: A task cannot be built, a protocol cannot score it (``ProtocolSpec.check``), a model config
+            cannot run on its task, or a weights file is wrong.
     """
     tasks: dict[str, Task] = {}
-    checked: set[tuple[str, str]] = set()
+    checked: set[tuple[str, str]] = set()  # (model, task) pairs whose config was checked
+    scorable: set[tuple[str, str]] = set()  # (protocol, task) pairs the protocol's check accepted
     for job in jobs:
         if job.task not in tasks:
             _check_memory(TASKS.get(job.task).config_section, getattr(config, TASKS.get(job.task).config_section))
             tasks[job.task] = build_task(job.task, config)
+        protocol = PROTOCOLS.get(job.protocol)
+        if protocol.check is not None and (protocol.name, job.task) not in scorable:
+            protocol.check(tasks[job.task], config.eval)  # a task the protocol cannot score: refused now
+            scorable.add((protocol.name, job.task))
         if job.reference or (job.model, job.task) in checked:
             continue
         spec, cfg = MODELS.get(job.model), model_config(config, job.model, job.task)

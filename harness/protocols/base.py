@@ -73,6 +73,7 @@ class EvalContext:
 
 EvaluateFn = Callable[[Any, EvalContext], list[Row]]
 ReferenceFn = Callable[[EvalContext], list[Row]]
+CheckFn = Callable[[Task, EvalConfig], None]
 
 
 @dataclass(frozen=True)
@@ -85,9 +86,12 @@ class ProtocolSpec:
         reference: ``ctx -> rows`` for real data (ground-truth rows, judge accuracy), run once per task and seed,
             with ``ctx.model_name`` set to ``reference_name``; None when the protocol has none.
         reference_name: Model name of the reference rows (``"real_data"``, ``"ground_truth"``).
+        check: ``(task, eval config) -> None``: raises a ``HarnessError`` for a task the protocol cannot score (too
+            few images for a metric, a label it needs missing); the suite calls it before anything is written.
     """
 
     name: str
     evaluate: EvaluateFn
     reference: ReferenceFn | None = None
     reference_name: str = "real_data"
+    check: CheckFn | None = None

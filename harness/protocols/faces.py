@@ -32,6 +32,7 @@ import torch
 from harness import published
 from harness.core.results import Row
 from harness.protocols.base import EvalContext, ProtocolSpec
+from harness.protocols.face_checks import check_faces
 from harness.protocols.face_judges import judge_for, judge_outputs, judge_provenance
 from harness.protocols.face_scoring import (
     domain_fidelity,
@@ -205,4 +206,5 @@ def reference_faces(ctx: EvalContext) -> list[Row]:
     return rows
 
 
-FACES = ProtocolSpec(name="faces", evaluate=evaluate_faces, reference=reference_faces, reference_name="real_data")
+FACES = ProtocolSpec(name="faces", evaluate=evaluate_faces, reference=reference_faces, reference_name="real_data",
+                     check=check_faces)
