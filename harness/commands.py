@@ -57,6 +57,28 @@ def _list(what: str, profile: str = "smoke") -> int:
     return 0
 
 
+def retry_hint(args: argparse.Namespace) -> str:
+    """What to run after a full disk or an interruption: true for the command and for what it left behind.
+
+    A ``suite``/``train`` run that kept its folder (a job had written something) continues with ``--resume`` on
+    that folder (``_suite`` records a generated ``--out`` in ``args``); ``evaluate --run`` resumes by itself; every
+    other command writes its outputs whole or not at all, so running it again is all there is to do.
+    """
+    out = getattr(args, "out", None)
+    if args.command in ("suite", "train") and out is not None and (Path(out) / "config.json").is_file():
+        return f"continue the run with --out {out} --resume"
+    if args.command == "evaluate" and getattr(args, "run", None) is not None:
+        return "run the same command again (it continues from the finished jobs)"
+    return "run the same command again"
+
+
+def kept_note(args: argparse.Namespace) -> str:
+    """What an interrupted command kept, for the interruption message (empty where nothing is worth saying)."""
+    if args.command in ("suite", "train") or (args.command == "evaluate" and getattr(args, "run", None)):
+        return "finished jobs and the last checkpoints are kept; "
+    return ""
+
+
 def _failed(failed: dict[str, str], total: int) -> HarnessError:
     return HarnessError(f"{len(failed)} of {total} jobs failed (the others' results are kept): "
                         + " | ".join(failed.values()))
@@ -66,7 +88,8 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
     from harness.suite import run_suite
 
     config = config_from_args(args)
-    result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
+    args.out = out_dir(args, config)  # a generated runs/<profile>-<time>, named in any advice to --resume it
+    result = run_suite(config, args.out, resume=args.resume, train_only=train_only,
                        threads=args.threads, requested_workers=args.workers)
     if not train_only and config.study.simulate:
         _simulated_study(result.run.path, config)

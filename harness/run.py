@@ -24,15 +24,13 @@ from typing import NoReturn
 from harness import commands
 from harness.cli_common import add_run_options, add_threads_option
 from harness.config import PROFILES
-from harness.core.errors import HarnessError
+from harness.core.errors import ENVIRONMENT_ERRNOS, DiskFull, HarnessError
 from harness.core.logs import LOG_FORMAT, SCREEN_DATE_FORMAT
 from harness.pinned_judges import add_judges_parser
 from harness.study.cli import add_study_parser
 
 log = logging.getLogger("harness")
 EXIT_OK, EXIT_REGRESSION, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
-ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
-                      errno.EISDIR, errno.ENAMETOOLONG)  # the user's disk or paths, not a bug
 
 
 class Parser(argparse.ArgumentParser):
@@ -139,9 +137,9 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
     return EXIT_INTERNAL
 
 
-def _environment_error(exc: OSError) -> str:
+def _environment_error(exc: OSError, args: argparse.Namespace) -> str:
     name = f" {exc.filename}" if exc.filename else ""
-    hint = ("free some space, then continue with --resume" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    hint = (f"free some space, then {commands.retry_hint(args)}" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
             else "choose a writable location")
     return f"error: cannot write{name}: {exc.strerror}; {hint}"
 
@@ -161,16 +159,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands.dispatch(args)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        advice = f"; free some space, then {commands.retry_hint(args)}" if isinstance(exc, DiskFull) else ""
+        print(f"error: {exc}{advice}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt as exc:
-        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished jobs and the last "
-              "checkpoints are kept; continue with the same --out and --resume", file=sys.stderr)
+        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: {commands.kept_note(args)}"
+              f"{commands.retry_hint(args)}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             return _internal_error(exc, args)
-        print(_environment_error(exc), file=sys.stderr)
+        print(_environment_error(exc, args), file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - every other error is a bug: one line here, the traceback in a file
         return _internal_error(exc, args)

@@ -22,7 +22,7 @@ import torch
 
 from harness.config import config_to_dict
 from harness.core.device import choose_threads, choose_workers, resolve_device
-from harness.core.errors import HarnessError
+from harness.core.errors import ENVIRONMENT_ERRNOS, HarnessError
 from harness.core.task import Task
 from harness.models import MODELS, ModelSpec, comparisons
 from harness.protocols.registry import PROTOCOLS
@@ -221,6 +221,11 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
             failed = _run_jobs(jobs, config, run, manifest, tasks, device, train_only, choice.threads, workers)
         except (HarnessError, KeyboardInterrupt):
             run.close(discard=True)
+            raise
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRNOS:
+                raise run.crashed(exc) from exc
+            run.close(discard=True)  # a full disk or a path: the user's environment, one line (harness.run)
             raise
         except Exception as exc:
             raise run.crashed(exc) from exc

@@ -112,6 +112,17 @@ def _check_finite(losses: dict[str, float], step: int, steps: int, job: str) -> 
                             "rate or loss weight too large?)")
 
 
+def job_file_hint(path: Path) -> str:
+    """What to do about an unusable checkpoint or model of ``runs/<run>/jobs/<job>/``: retrain that job.
+
+    Deleting the file alone is not enough for a finished job (its ``rows.json`` marks it done, so ``--resume`` skips
+    it and the next reader of ``model.pt`` fails again); deleting the job's folder makes ``--resume`` train it again.
+    """
+    job_dir = path.parent
+    return f"delete its job folder {job_dir} and continue the run with --out {job_dir.parent.parent} --resume (that " \
+           "job is trained again)"
+
+
 def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[dict[str, float]], int]:
     """Loads a checkpoint (or ``model.pt``) into ``model``, the batch generator and torch's RNG.
 
@@ -121,7 +132,7 @@ def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[d
     Raises:
         HarnessError: The file cannot be read or does not hold this job's state (named, with the fix).
     """
-    state = atomic.torch_load(path)
+    state = atomic.torch_load(path, hint=job_file_hint(path))
     try:
         if not isinstance(state, dict):
             raise TypeError(type(state).__name__)
@@ -131,7 +142,7 @@ def _restore(path: Path, model: Any, batch_rng: torch.Generator) -> tuple[list[d
         return list(state["history"]), int(state["step"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise HarnessError(f"{path}: does not hold this job's training state ({type(exc).__name__}); "
-                           f"{atomic.REBUILD_HINT}") from None
+                           f"{job_file_hint(path)}") from None
 
 
 def load_trained(model: Any, job_dir: Path) -> None:
@@ -141,11 +152,11 @@ def load_trained(model: Any, job_dir: Path) -> None:
         HarnessError: ``model.pt`` cannot be read or does not fit ``model`` (named, with the fix).
     """
     path = job_dir / FINAL
-    state = atomic.torch_load(path)
+    state = atomic.torch_load(path, hint=job_file_hint(path))
     try:
         if not isinstance(state, dict):
             raise TypeError(type(state).__name__)
         model.load_state_dict(state["model"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise HarnessError(f"{path}: does not hold this job's trained model ({type(exc).__name__}); "
-                           f"{atomic.REBUILD_HINT}") from None
+                           f"{job_file_hint(path)}") from None

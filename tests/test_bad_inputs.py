@@ -130,7 +130,7 @@ def _corrupt(kind: str) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         data = path.read_bytes() if path.exists() else b""
         content = {"truncated": data[: len(data) // 2], "random": np.random.default_rng(0).bytes(400), "empty": b"",
-                   "malicious": _malicious_bytes(), "pickle": pickle.dumps(_Evil())}.get(kind)
+                   "malicious": _malicious_bytes(), "pickle": pickle.dumps(_Evil()), "short": b"truncated"}.get(kind)
         if kind == "wrong":
             torch.save(torch.zeros(3), path)
             return
@@ -347,7 +347,8 @@ CASES: list[Case] = [
         ("study-export", ["study", "export", "--protocol", "amt", "--run", "{run}", "--out", "{work}/kit"]))],
     # files the harness wrote: model, checkpoint, cache
     *[Case(f"model-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "model.pt"), "delete it"),
-           setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong")],
+           setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong",
+                                                 "short")],
     *[Case(f"checkpoint-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "checkpoint.pt"), "delete it"),
            setup=_checkpoint_file(kind)) for kind in ("truncated", "random", "malicious", "wrong")],
     *[Case(f"cache-task-{kind}", _suite(), _cache_name("tasks/digits-*.pt"),

@@ -166,7 +166,7 @@ def test_out_exists_but_is_not_a_run(workdir, capsys, tiny_args):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
+def test_ctrl_c_exits_130_with_a_hint_true_for_the_command(monkeypatch, capsys, tmp_path):
     from harness import commands
 
     def interrupted(args):
@@ -174,7 +174,15 @@ def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
 
     monkeypatch.setattr(commands, "dispatch", interrupted)
     assert main(["list"]) == 130
-    assert "--resume" in capsys.readouterr().err
+    assert capsys.readouterr().err == "interrupted: run the same command again\n"
+    run = tmp_path / "run"
+    assert main(["suite", "--out", str(run)]) == 130  # nothing kept: the same command again
+    assert capsys.readouterr().err.endswith("; run the same command again\n")
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # a run its jobs wrote into: continue it
+    assert main(["suite", "--out", str(run)]) == 130
+    assert capsys.readouterr().err == (f"interrupted: finished jobs and the last checkpoints are kept; continue the "
+                                       f"run with --out {run} --resume\n")
 
 
 def test_a_config_that_cannot_run_on_the_task_is_refused_before_anything_is_written(tmp_path, capsys, cache):
