@@ -357,6 +357,8 @@ CASES: list[Case] = [
     *[Case(f"cache-judge-{kind}", _resume(), _cache_name("judges/*.pt"),
            setup=lambda env, kind=kind: (_unfinish(env), _cache_file("judges/*.pt", kind)(env)))
       for kind in ("truncated", "malicious")],
+    Case("study-export-out-a-file", lambda env: ["study", "export", "--protocol", "amt", "--run", str(env.run),
+                                                 "--out", str(env.file("kit"))], _texts("--out", "is a file")),
     # baselines, check, report, evaluate --run
     Case("baseline-missing", lambda env: ["check", "--run", str(env.run), "--baseline", str(env.work / "no.json")],
          lambda env: (str(env.work / "no.json"),)),
