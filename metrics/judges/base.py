@@ -221,7 +221,7 @@ def save_judge(spec: JudgeSpec, model: nn.Module, params: Mapping[str, int], pat
     torch_save({"judge": spec.name, "arch": spec.arch, "params": dict(params), "state_dict": state}, path)
 
 
-COMMITTED_DIR = Path(__file__).resolve().parent / "weights"  # the committed judges (package data)
+COMMITTED_DIR = Path(__file__).resolve().parent / "weights"  # the committed judges (package data; resolve.WEIGHTS_DIR)
 
 
 def judge_file_hint(path: str | Path) -> str:

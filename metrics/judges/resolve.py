@@ -16,22 +16,12 @@ import torch
 from harness.core.cache import cache_lock, cache_root, weights_sha256
 from harness.core.errors import HarnessError
 from harness.core.task import Task
-from metrics.judges.base import (
-    COMMITTED_DIR,
-    Judge,
-    JudgeData,
-    JudgeSpec,
-    Recipe,
-    judge_key,
-    load_judge_file,
-    save_judge,
-    train_judge,
-)
+from metrics.judges.base import Judge, JudgeData, JudgeSpec, Recipe, judge_key, load_judge_file, save_judge, train_judge
 from metrics.judges.pins import PINS
 
 log = logging.getLogger(__name__)
 
-WEIGHTS_DIR = COMMITTED_DIR  # package data: the committed judges
+WEIGHTS_DIR = Path(__file__).resolve().parent / "weights"  # package data: the committed judges
 
 
 def pinned_judge(spec: JudgeSpec, key: str, device: torch.device) -> Judge | None:
