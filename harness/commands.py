@@ -107,7 +107,7 @@ def _simulated_study(run_dir: Path, config: RunConfig) -> None:
     A run without a trained model job (every one diverged) has nothing to show: the step is skipped with a note, and
     the suite goes on to its report and its error naming the failed jobs.
     """
-    from harness.rundir import locked_run
+    from harness.run_lock import locked_run
     from harness.study.run_study import model_jobs, simulate_run
 
     with locked_run(run_dir):
@@ -120,7 +120,7 @@ def _simulated_study(run_dir: Path, config: RunConfig) -> None:
 
 
 def _report(run_dir: Path) -> int:
-    from harness.rundir import locked_run
+    from harness.run_lock import locked_run
     from reports.build import build_report
 
     with locked_run(run_dir):
@@ -177,7 +177,7 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
-    from harness.rundir import locked_run
+    from harness.run_lock import locked_run
     from reports.baseline import write_baseline
 
     with locked_run(args.run):

@@ -18,7 +18,6 @@ lock never blocks a rerun. A run that fails before any job has written anything 
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import fcntl
 import json
@@ -29,7 +28,6 @@ import platform
 import shutil
 import subprocess
 import time
-from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -73,37 +71,6 @@ def environment() -> dict[str, object]:
                 "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
     return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
             "packages": versions, "hardware": hardware}
-
-
-def run_folder_of(path: Path) -> Path | None:
-    """The run directory ``path`` is or lies inside (the nearest with config.json and manifest.json), or None."""
-    for folder in (Path(path).resolve(), *Path(path).resolve().parents):
-        if (folder / "config.json").is_file() and (folder / "manifest.json").is_file():
-            return folder
-    return None
-
-
-@contextlib.contextmanager
-def locked_run(path: Path, option: str = "--run") -> Iterator[RunDir | None]:
-    """Holds the run that ``path`` is or lies in while a command reads or writes it; yields it (None: no run there).
-
-    Every command that works on an existing run (``report``, ``baseline``, the ``study`` commands; ``suite``,
-    ``train`` and ``evaluate --run`` lock in ``RunDir.start``) holds its lock, so none reads or writes a run that
-    another process is writing. Its log lines also go to the run's ``harness.log``.
-
-    Raises:
-        HarnessError: Another harness process holds the run (its pid named), or the run cannot be locked.
-    """
-    folder = run_folder_of(path)
-    if folder is None:
-        yield None
-        return
-    run = RunDir(folder)
-    run._open(option, wait="wait for it to finish, then run this command again")
-    try:
-        yield run
-    finally:
-        run.close()
 
 
 def result_jobs(manifest: dict[str, object]) -> list[str]:
@@ -213,9 +180,9 @@ class RunDir:
         """
         self._check(config, resume)  # read-only, so a refused command touches nothing
         if option == "--out":
-            self._open()
+            self.take_lock()
         else:  # an existing run named by another option (``evaluate --run``)
-            self._open(option, wait="wait for it to finish, then run this command again")
+            self.take_lock(option, wait="wait for it to finish, then run this command again")
         try:
             self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
             if self.config_path.exists():
@@ -244,7 +211,7 @@ class RunDir:
         elif self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
             raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
 
-    def _open(self, option: str = "--out", wait: str = "wait for it to finish or choose another --out") -> None:
+    def take_lock(self, option: str = "--out", wait: str = "wait for it to finish or choose another --out") -> None:
         """Creates the folder, takes the lock and starts ``harness.log``; ``option`` problems become HarnessErrors.
 
         Args:

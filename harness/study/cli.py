@@ -54,11 +54,11 @@ def _tasks(args: argparse.Namespace) -> tuple[str, ...]:
 def run_study(args: argparse.Namespace) -> int:
     """Runs one study action; returns the exit code (a ``HarnessError`` becomes 2 in ``harness.run``).
 
-    Every action but ``import`` holds the run's lock (``harness.rundir.locked_run``) while it reads and writes it;
+    Every action but ``import`` holds the run's lock (``harness.run_lock.locked_run``) while it reads and writes it;
     ``import`` holds the lock of the run its ``--out`` lies in, if any.
     """
     from harness.config import parse_set_arguments
-    from harness.rundir import locked_run
+    from harness.run_lock import locked_run
     from harness.study.run_study import load_run
 
     if args.study_command == "import":
