@@ -32,7 +32,7 @@ def _list_plugins(what: str, sources: list[str]) -> None:
         load_plugins(sources, entry_points=True)
 
 
-def _list(what: str) -> int:
+def _list(what: str, profile: str = "smoke") -> int:
     if what in ("all", "models"):
         from harness.models import MODELS
         from harness.plugins import plugin_of
@@ -65,16 +65,40 @@ def _list(what: str) -> int:
         print(f"profiles: {', '.join(PROFILES)}")
     if what == "config":
         from harness.config import flatten
-        from harness.run_config import config_class, plugin_sections
+        from harness.run_config import plugin_sections, resolve_config
         from harness.sections import followed_keys
 
-        config = config_class()()
+        config = resolve_config(profile, {})
         follows = {f"{name}.{key}": f"{spec.follows}.{key}" for name, spec in plugin_sections().items()
                    if spec.follows for key in followed_keys(spec, getattr(config, spec.follows))}
+        print(f"config at --profile {profile} (the defaults with harness/profiles/{profile}.json applied; "
+              f"`list config --profile NAME` for another profile, `--set KEY=VALUE` changes one):")
         for key, value in flatten(config).items():
             note = f"  # follows {follows[key]} unless set" if key in follows else ""
             print(f"  {key} = {value!r}{note}")
     return 0
+
+
+def retry_hint(args: argparse.Namespace) -> str:
+    """What to run after a full disk or an interruption: true for the command and for what it left behind.
+
+    A ``suite``/``train`` run that kept its folder (a job had written something) continues with ``--resume`` on
+    that folder (``_suite`` records a generated ``--out`` in ``args``); ``evaluate --run`` resumes by itself; every
+    other command writes its outputs whole or not at all, so running it again is all there is to do.
+    """
+    out = getattr(args, "out", None)
+    if args.command in ("suite", "train") and out is not None and (Path(out) / "config.json").is_file():
+        return f"continue the run with --out {out} --resume"
+    if args.command == "evaluate" and getattr(args, "run", None) is not None:
+        return "run the same command again (it continues from the finished jobs)"
+    return "run the same command again"
+
+
+def kept_note(args: argparse.Namespace) -> str:
+    """What an interrupted command kept, for the interruption message (empty where nothing is worth saying)."""
+    if args.command in ("suite", "train") or (args.command == "evaluate" and getattr(args, "run", None)):
+        return "finished jobs and the last checkpoints are kept; "
+    return ""
 
 
 def _failed(failed: dict[str, str], total: int) -> HarnessError:
@@ -86,7 +110,8 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
     from harness.suite import run_suite
 
     config = config_from_args(args)
-    result = run_suite(config, out_dir(args, config), resume=args.resume, train_only=train_only,
+    args.out = out_dir(args, config)  # a generated runs/<profile>-<time>, named in any advice to --resume it
+    result = run_suite(config, args.out, resume=args.resume, train_only=train_only,
                        threads=args.threads, requested_workers=args.workers, executor=executor_options(args),
                        save_outputs=getattr(args, "save_outputs", False))
     if not train_only and config.study.simulate:
@@ -96,7 +121,7 @@ def _suite(args: argparse.Namespace, train_only: bool) -> int:
         _print_reference_sets(result.run.manifest_path)
     if not train_only and not args.no_report:
         _report(result.run.path)
-    if result.failed:
+    if result.failed:  # last, after the study and the (incomplete) report of what did finish
         raise _failed(result.failed, len(json.loads(result.run.manifest_path.read_text())["planned_jobs"]))
     return 0
 
@@ -109,18 +134,29 @@ def _print_reference_sets(manifest_path: Path) -> None:
 
 
 def _simulated_study(run_dir: Path, config: RunConfig) -> None:
-    """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them)."""
-    from harness.study.run_study import simulate_run
+    """The simulated human-study tables of the suite's methods (``--set study.simulate=false`` skips them).
 
-    manifest = json.loads((run_dir / "manifest.json").read_text())
-    result = simulate_run(run_dir, config, manifest)
+    A run without a trained model job (every one diverged) has nothing to show: the step is skipped with a note, and
+    the suite goes on to its report and its error naming the failed jobs.
+    """
+    from harness.run_lock import locked_run
+    from harness.study.run_study import model_jobs, simulate_run
+
+    with locked_run(run_dir):
+        manifest = json.loads((run_dir / "manifest.json").read_text())
+        if not model_jobs(manifest):
+            print("study (simulated): skipped, no trained model job in this run")
+            return
+        result = simulate_run(run_dir, config, manifest)
     print(f"study (simulated): {result.study_dir} ({result.wall_time_s:.1f} s)")
 
 
 def _report(run_dir: Path) -> int:
+    from harness.run_lock import locked_run
     from reports.build import build_report
 
-    paths = build_report(run_dir)
+    with locked_run(run_dir):
+        paths = build_report(run_dir)
     print(f"report: {paths.report_html}\nsummary: {paths.summary_csv} and {paths.summary_md.name}\n"
           f"comparisons: {paths.comparisons_csv}\npaired vs unpaired: {paths.paired_csv}\nplots: {paths.plots_dir}")
     if paths.missing_jobs:
@@ -131,8 +167,11 @@ def _report(run_dir: Path) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     if args.run is not None:
-        if args.metric or args.pred or args.into:
-            raise HarnessError("evaluate: give either --run DIR or --metric NAME --pred DIR, not both")
+        given = [flag for flag, value in (("--metric", args.metric), ("--pred", args.pred), ("--target", args.target),
+                                          *_folder_flags(args)) if value]
+        if given:
+            raise HarnessError(f"evaluate --run scores a run's jobs; {', '.join(given)} is for folder evaluation "
+                               "(--metric NAME --pred DIR): give either --run DIR or those options, not both")
         return _evaluate_run(args.run, args.threads)
     if not args.metric or not args.pred:
         raise HarnessError("evaluate: expected --run DIR, or --metric NAME --pred DIR [--target DIR]")
@@ -150,6 +189,15 @@ def _evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _folder_flags(args: argparse.Namespace) -> list[tuple[str, object]]:
+    """``(flag, value)`` of the folder options of ``evaluate``; a value is None / False when the flag was not given."""
+    return [("--feature-extractor", args.feature_extractor), ("--weights", args.weights),
+            ("--seed", args.seed is not None), ("--scale", args.scale is not None), ("--y-channel", args.y_channel),
+            ("--labels", args.labels), ("--targets", args.targets), ("--judge", args.judge),
+            ("--dataset", args.dataset), ("--context", args.context), ("--into", args.into),
+            ("--as", args.as_name), ("--setting", args.setting), ("--task", args.task)]
+
+
 def _evaluate_run(run_dir: Path, threads: int | None) -> int:
     from harness.plugins import load_saved_config
     from harness.suite import run_suite
@@ -157,7 +205,7 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
     path = run_dir / "config.json"
     if not path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json there (expected a run directory)")
-    result = run_suite(load_saved_config(path), run_dir, resume=True, threads=threads)
+    result = run_suite(load_saved_config(path), run_dir, resume=True, threads=threads, option="--run")
     print(f"metrics: {result.run.metrics_path}")
     _print_reference_sets(result.run.manifest_path)
     if result.failed:
@@ -166,9 +214,11 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
+    from harness.run_lock import locked_run
     from reports.baseline import write_baseline
 
-    baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
+    with locked_run(args.run):
+        baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
     print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from seeds {baseline['seeds']})")
     return 0
 
@@ -215,7 +265,7 @@ def dispatch(args: argparse.Namespace) -> int:
     """Runs the chosen subcommand."""
     if args.command == "list":
         _list_plugins(args.what, args.plugin)
-        return _list(args.what)
+        return _list(args.what, args.profile)
     if args.command in ("suite", "train"):
         return _suite(args, train_only=args.command == "train")
     if args.command == "evaluate":

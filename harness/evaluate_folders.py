@@ -51,24 +51,56 @@ def _open_folders(spec: MetricSpec, pred: Path, target: Path | None) -> tuple[Im
     if spec.paired:
         return match_by_name(pred_folder, target_folder, same_size=not spec.sizes_vary)
     channels = max(pred_folder.channels, target_folder.channels)
-    return with_channels(pred_folder, channels), with_channels(target_folder, channels)
+    return (with_channels(pred_folder, channels, f"to match the colour images of {target_folder.option}"),
+            with_channels(target_folder, channels, f"to match the colour images of {pred_folder.option}"))
 
 
-def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int,
-                     feature_extractor: str, weights: Path | None, progress: bool, scale: int | None = None,
+FLAGS = {"feature_extractor": "--feature-extractor", "weights": "--weights", "seed": "--seed", "scale": "--scale",
+         "y_channel": "--y-channel"}  # MetricSpec.options -> the flag that sets it
+DEFAULT_FEATURE_EXTRACTOR, DEFAULT_SEED = "inception", 0
+
+
+def check_options(spec: MetricSpec, given: dict[str, object]) -> None:
+    """Refuses every option given (not None, not False) that the metric does not read, naming the ones it takes.
+
+    Raises:
+        HarnessError: ``--metric psnr`` with ``--scale 4``, say: the flag would be ignored without a word.
+    """
+    unused = [FLAGS[name] for name, value in given.items() if value is not None and value is not False
+              and name not in spec.options]
+    if unused:
+        takes = ", ".join(FLAGS[name] for name in FLAGS if name in spec.options) or "none of them"
+        raise HarnessError(f"--metric {spec.name}: does not take {', '.join(unused)} (of the metric options it takes "
+                           f"{takes}); drop {'them' if len(unused) > 1 else 'it'}")
+
+
+def evaluate_folders(*, metric: str, pred: Path, target: Path | None, device: str, seed: int | None,
+                     feature_extractor: str | None, weights: Path | None, progress: bool, scale: int | None = None,
                      y_channel: bool = False) -> dict[str, float]:
     """Scores the images in ``pred`` (against ``target`` where the metric needs one).
 
+    The metric options (``seed``, ``feature_extractor``, ``weights``, ``scale``, ``y_channel``) are None / False
+    when not given; giving one the metric does not read is refused.
+
     Raises:
-        HarnessError: Unknown metric, a metric that cannot run on folders, a missing ``--target``, or any folder
-            problem ``open_image_folder`` / ``match_by_name`` refuse; nothing is written.
+        HarnessError: Unknown metric, a metric that cannot run on folders, an option it does not take, a missing
+            ``--target``, or any folder problem ``open_image_folder`` / ``match_by_name`` refuse; nothing is written.
     """
     spec = _check_metric(metric, target)
+    check_options(spec, {"feature_extractor": feature_extractor, "weights": weights, "seed": seed, "scale": scale,
+                         "y_channel": y_channel})
+    feature_extractor = feature_extractor or DEFAULT_FEATURE_EXTRACTOR
+    seed = DEFAULT_SEED if seed is None else seed
     pred_folder, target_folder = _open_folders(spec, pred, target)
     if weights is not None and not Path(weights).is_file():
         raise HarnessError(f"--weights {str(weights)!r}: no such file")
     if feature_extractor == "digits" and weights is None:
         weights = _digit_judge_weights()
+    if spec.eight_bit:
+        for folder in (f for f in (pred_folder, target_folder) if f is not None):
+            if deep := [h.path.name for h in folder.headers if h.bits == 16]:
+                log.warning("%s: %s scores 8-bit images: its %d 16-bit image(s) are rounded to 8 bits (%s)",
+                            folder.option, metric, len(deep), ", ".join(deep[:5]) + (", …" if len(deep) > 5 else ""))
     total = len(pred_folder) + (len(target_folder) if target_folder is not None else 0)
     height, width = pred_folder.size
     log.info("evaluate: %s on %d --pred image(s) of %s%s", metric, len(pred_folder),

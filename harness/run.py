@@ -25,15 +25,14 @@ from typing import NoReturn
 
 from harness import commands
 from harness.cli_common import add_plugin_option, add_run_options, add_threads_option
-from harness.core.errors import HarnessError
+from harness.config import PROFILES
+from harness.core.errors import ENVIRONMENT_ERRNOS, DiskFull, HarnessError
 from harness.core.logs import LOG_FORMAT, SCREEN_DATE_FORMAT
 from harness.pinned_judges import add_judges_parser
 from harness.study.cli import add_study_parser
 
 log = logging.getLogger("harness")
 EXIT_OK, EXIT_REGRESSION, EXIT_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED, EXIT_TERMINATED = 0, 1, 2, 3, 130, 143
-ENVIRONMENT_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOTDIR,
-                      errno.EISDIR, errno.ENAMETOOLONG)  # the user's disk or paths, not a bug
 
 
 class Parser(argparse.ArgumentParser):
@@ -61,6 +60,8 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("all", "models", "tasks", "metrics", "profiles", "config"),
                    help="what to list (default: all but config)")
     add_plugin_option(p)
+    p.add_argument("--profile", default="smoke", choices=PROFILES,
+                   help="list config: the values at this profile (default smoke, what suite runs without --profile)")
 
     p = sub.add_parser("suite", help="train, evaluate and report every selected (model, task, seed)")
     add_run_options(p)
@@ -105,15 +106,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--setting", choices=("paired", "unpaired", "unconditional"),
                    help="--into: how the method was trained (the report ranks methods within a setting)")
     p.add_argument("--task", help="--into/--context: the run's task the images belong to (when it has several)")
-    p.add_argument("--feature-extractor", default="inception", choices=("inception", "digits"),
-                   help="features for FID/KID/precision-recall: inception (needs --weights) or digits (the "
-                        "harness's committed digit classifier of the standard profile)")
+    p.add_argument("--feature-extractor", default=None, choices=("inception", "digits"),
+                   help="fidelity: features for FID/KID/precision-recall, inception (default; needs --weights) or "
+                        "digits (the harness's committed digit classifier of the standard profile)")
     p.add_argument("--weights", type=Path, help="local weights file a metric needs (torch-fidelity's "
                    "weights-inception-2015-12-05-6726825d.pth, checked by sha256; fcn-8s-cityscapes.caffemodel for "
                    "--judge fcn8s, read without Caffe); never downloaded")
     p.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
-    p.add_argument("--seed", type=int, default=0, help="seed for stochastic steps (KID subsets); with --into, the "
-                   "rows' seed (one folder per seed fills the seeds the report's tests need)")
+    p.add_argument("--seed", type=int, default=None, help="fidelity: seed of the KID subsets (default 0); with --into, "
+                   "the rows' seed (default 0; one folder per seed fills the seeds the report's tests need)")
     p.add_argument("--scale", type=int, help="psnr_ssim: the integer super-resolution factor; that many pixels are "
                    "cropped from every border and HR images are cropped to multiples of it")
     p.add_argument("--y-channel", action="store_true", help="psnr_ssim: score the BT.601 Y channel (MATLAB "
@@ -181,9 +182,9 @@ def _internal_error(exc: BaseException, args: argparse.Namespace) -> int:
     return EXIT_INTERNAL
 
 
-def _environment_error(exc: OSError) -> str:
+def _environment_error(exc: OSError, args: argparse.Namespace) -> str:
     name = f" {exc.filename}" if exc.filename else ""
-    hint = ("free some space, then continue with --resume" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    hint = (f"free some space, then {commands.retry_hint(args)}" if exc.errno in (errno.ENOSPC, errno.EDQUOT)
             else "choose a writable location")
     return f"error: cannot write{name}: {exc.strerror}; {hint}"
 
@@ -203,16 +204,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return commands.dispatch(args)
     except HarnessError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        advice = f"; free some space, then {commands.retry_hint(args)}" if isinstance(exc, DiskFull) else ""
+        print(f"error: {exc}{advice}", file=sys.stderr)
         return EXIT_INPUT
     except KeyboardInterrupt as exc:
-        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: finished jobs and the last "
-              "checkpoints are kept; continue with the same --out and --resume", file=sys.stderr)
+        print(f"{'terminated' if isinstance(exc, Terminated) else 'interrupted'}: {commands.kept_note(args)}"
+              f"{commands.retry_hint(args)}", file=sys.stderr)
         return EXIT_TERMINATED if isinstance(exc, Terminated) else EXIT_INTERRUPTED
     except OSError as exc:
         if exc.errno not in ENVIRONMENT_ERRNOS:
             return _internal_error(exc, args)
-        print(_environment_error(exc), file=sys.stderr)
+        print(_environment_error(exc, args), file=sys.stderr)
         return EXIT_INPUT
     except Exception as exc:  # noqa: BLE001 - every other error is a bug: one line here, the traceback in a file
         return _internal_error(exc, args)

@@ -40,6 +40,7 @@ import torch
 from harness import __version__
 from harness.config import flatten_dict
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
@@ -94,6 +95,18 @@ def read_job_outcome(job_dir: Path) -> dict[str, object] | None:
     """A job's ``outcome.json``, or None when it has none (not run yet, or killed before it finished)."""
     path = Path(job_dir) / OUTCOME
     return atomic.read_json(path) if path.exists() else None
+
+
+def result_jobs(manifest: dict[str, object]) -> list[str]:
+    """Every job whose rows ``metrics.csv`` holds: the planned ones in plan order, then later ones by name.
+
+    Later jobs are those other commands added (the simulated study's pseudo-job). The order never depends on which
+    job finished first, so ``metrics.csv`` is the same bytes after a resume, and a command that rebuilds it keeps the
+    rows every other command wrote.
+    """
+    planned = [str(j) for j in manifest.get("planned_jobs") or []]  # type: ignore[union-attr]
+    recorded = manifest.get("jobs") or {}
+    return planned + sorted(str(j) for j in recorded if j not in planned)  # type: ignore[union-attr]
 
 
 class RunCrashed(Exception):
@@ -175,12 +188,16 @@ class RunDir:
         """Rewrites ``metrics.csv`` from the finished jobs among ``job_ids``, in that order."""
         rows = [r for j in job_ids if self.is_done(j) for r in self.read_rows(j)]
         frame = pd.DataFrame(rows, columns=list(COLUMNS))
-        with atomic.atomic_path(self.metrics_path) as tmp:
-            frame.to_csv(tmp, index=False)
+        write_csv(self.metrics_path, frame)
         return frame
 
-    def start(self, config: dict[str, object], resume: bool) -> dict[str, object]:
+    def start(self, config: dict[str, object], resume: bool, option: str = "--out") -> dict[str, object]:
         """Locks and creates (or, with ``resume``, reopens) the run and returns its manifest.
+
+        Args:
+            config: The resolved config (saved, or compared with the saved one on ``resume``).
+            resume: Continue the run in the folder.
+            option: The option that named the run (``--out``; ``--run`` for ``evaluate --run``), for messages.
 
         Raises:
             HarnessError: ``--out`` is a file, not a run, or not writable; another process holds the run; the
@@ -188,7 +205,10 @@ class RunDir:
                 ``config`` (the differing keys and both values are named). Nothing is written then.
         """
         self._check(config, resume)  # read-only, so a refused command touches nothing
-        self._open()
+        if option == "--out":
+            self.take_lock()
+        else:  # an existing run named by another option (``evaluate --run``)
+            self.take_lock(option, wait="wait for it to finish, then run this command again")
         try:
             self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
             if self.config_path.exists():
@@ -216,11 +236,6 @@ class RunDir:
             raise HarnessError(f"{str(self.path)!r} is not a run directory (expected config.json and manifest.json)")
         self._open()
 
-    def result_jobs(self, manifest: dict[str, object]) -> list[str]:
-        """The jobs ``metrics.csv`` is built from: the planned ones, then any other the manifest records."""
-        planned = [str(j) for j in manifest.get("planned_jobs") or []]
-        return planned + [str(j) for j in manifest.get("jobs", {}) if j not in planned]
-
     def _check(self, config: dict[str, object], resume: bool) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise HarnessError(f"--out {str(self.path)!r} is a file; choose a folder for the run")
@@ -232,8 +247,13 @@ class RunDir:
         elif self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
             raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
 
-    def _open(self) -> None:
-        """Creates the folder, takes the lock and starts ``harness.log``; ``--out`` problems become HarnessErrors."""
+    def take_lock(self, option: str = "--out", wait: str = "wait for it to finish or choose another --out") -> None:
+        """Creates the folder, takes the lock and starts ``harness.log``; ``option`` problems become HarnessErrors.
+
+        Args:
+            option: The option that named the run, for messages.
+            wait: What to do when another process holds the run.
+        """
         if self._lock is not None:
             return
         try:
@@ -242,7 +262,8 @@ class RunDir:
             self.path.mkdir(parents=True, exist_ok=True)
             fd = os.open(self.path / LOCK, os.O_RDWR | os.O_CREAT, 0o644)
         except OSError as exc:
-            raise HarnessError(f"--out {str(self.path)!r}: cannot create the run there ({exc.strerror}); choose a "
+            verb = "create the run" if self._created else "lock the run"
+            raise HarnessError(f"{option} {str(self.path)!r}: cannot {verb} there ({exc.strerror}); choose a "
                                "writable location") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -250,8 +271,8 @@ class RunDir:
             owner = os.pread(fd, 64, 0).decode(errors="replace").strip() or "unknown"
             os.close(fd)
             if exc.errno in (errno.EAGAIN, errno.EACCES):
-                raise HarnessError(f"--out {str(self.path)!r} is in use by another harness process (pid {owner}); "
-                                   "wait for it to finish or choose another --out") from None
+                raise HarnessError(f"{option} {str(self.path)!r} is in use by another harness process (pid {owner}); "
+                                   f"{wait}") from None
             raise
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)

@@ -21,7 +21,7 @@ from pathlib import Path
 import torch
 
 from harness.config import config_to_dict
-from harness.core.errors import HarnessError
+from harness.core.errors import ENVIRONMENT_ERRNOS, HarnessError
 from harness.core.task import Task, task_sha256
 from harness.executors import ExecutorOptions, Placement, outcomes, resolve_placement
 from harness.models import MODELS, ModelSpec, comparisons
@@ -29,7 +29,7 @@ from harness.plugins import check_followed_budget, records
 from harness.protocols.registry import PROTOCOLS
 from harness.reference_use import attach, load_for_run, reference_jobs, screen
 from harness.run_config import RunConfig, model_config
-from harness.rundir import RunDir
+from harness.rundir import RunDir, result_jobs
 from harness.tasks import TASKS, build_task
 from harness.workers import Work
 
@@ -157,20 +157,26 @@ def _check_memory(section: str, config: object) -> None:
 
 
 def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
-    """Builds every task and checks every model config against it (before anything is written).
+    """Builds every task and checks every model config and protocol against it (before anything is written).
 
     Returns:
         Task name → task.
 
     Raises:
-        HarnessError: A task cannot be built, a model config cannot run on its task, or a weights file is wrong.
+        HarnessError: A task cannot be built, a protocol cannot score it (``ProtocolSpec.check``), a model config
+            cannot run on its task, or a weights file is wrong.
     """
     tasks: dict[str, Task] = {}
-    checked: set[tuple[str, str]] = set()
+    checked: set[tuple[str, str]] = set()  # (model, task) pairs whose config was checked
+    scorable: set[tuple[str, str]] = set()  # (protocol, task) pairs the protocol's check accepted
     for job in jobs:
         if job.task not in tasks:
             _check_memory(TASKS.get(job.task).config_section, getattr(config, TASKS.get(job.task).config_section))
             tasks[job.task] = build_task(job.task, config)
+        protocol = PROTOCOLS.get(job.protocol)
+        if protocol.check is not None and (protocol.name, job.task) not in scorable:
+            protocol.check(tasks[job.task], config.eval)  # a task the protocol cannot score: refused now
+            scorable.add((protocol.name, job.task))
         if job.reference or (job.model, job.task) in checked:
             continue
         spec, cfg = MODELS.get(job.model), model_config(config, job.model, job.task)
@@ -194,7 +200,8 @@ def prepare(config: RunConfig, jobs: list[Job]) -> dict[str, Task]:
 
 def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = False,
               threads: int | None = None, requested_workers: int | None = None,
-              executor: ExecutorOptions | None = None, save_outputs: bool = False) -> SuiteResult:
+              executor: ExecutorOptions | None = None, save_outputs: bool = False, option: str = "--out"
+              ) -> SuiteResult:
     """Plans, then trains and evaluates every job, updating ``metrics.csv`` and the manifest after each.
 
     Args:
@@ -209,6 +216,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
             model's test outputs as 8-bit PNGs and, from the reference jobs, the test inputs and ground truth, so
             that ``evaluate`` on those folders gives the job's numbers and another method's outputs can be scored
             against the same references.
+        option: The option that named ``out`` (``--run`` for ``evaluate --run``), for messages.
 
     Returns:
         The run directory and the jobs that failed.
@@ -229,7 +237,7 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
     torch.set_num_threads(choice.threads)
     try:
         run = RunDir(out)
-        manifest = run.start(config_to_dict(config), resume=resume)
+        manifest = run.start(config_to_dict(config), resume=resume, option=option)
         manifest["threads"], manifest["planned_jobs"] = choice.to_dict(), [j.job_id for j in jobs]
         manifest["workers"], manifest["placement"] = placement.workers, placement.to_dict()
         manifest["plugins"] = records(config.plugins)
@@ -242,11 +250,16 @@ def run_suite(config: RunConfig, out: Path, *, resume: bool, train_only: bool = 
         try:
             failed = _run_jobs(jobs, config, run, manifest, tasks, placement, train_only, save_outputs)
             if sets and not train_only:
-                shown = attach(run, sets, decisions, manifest)
+                attach(run, sets, decisions, manifest)
                 run.write_manifest(manifest)
-                run.rebuild_metrics([j.job_id for j in jobs] + shown)
+                run.rebuild_metrics(result_jobs(manifest))  # with the reference sets shown
         except (HarnessError, KeyboardInterrupt):
             run.close(discard=True)
+            raise
+        except OSError as exc:
+            if exc.errno not in ENVIRONMENT_ERRNOS:
+                raise run.crashed(exc) from exc
+            run.close(discard=True)  # a full disk or a path: the user's environment, one line (harness.run)
             raise
         except Exception as exc:
             raise run.crashed(exc) from exc
@@ -283,8 +296,6 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
     ``outcome.json`` first.
     """
     failed: dict[str, str] = {}
-    plan_ids = [j.job_id for j in jobs]
-    plan_ids += [j for j in manifest.get("jobs", {}) if j not in plan_ids]  # the study's and folders' rows stay
     by_id = {job.job_id: job for job in jobs}
     for job in jobs:
         recorded = run.read_outcome(job.job_id)
@@ -299,8 +310,8 @@ def _run_jobs(jobs: list[Job], config: RunConfig, run: RunDir, manifest: dict, t
         log.info("[%d/%d] %s %s in %.1f s", done, len(works), job.job_id, outcome.status, outcome.wall_time_s)
         manifest["jobs"][job.job_id] = {**dataclasses.asdict(job), **outcome.record()}
         run.write_manifest(manifest)
-        run.rebuild_metrics(plan_ids)
+        run.rebuild_metrics(result_jobs(manifest))  # the study's rows, written by an earlier command, are kept
     manifest["finished"] = time.strftime("%Y-%m-%dT%H:%M:%S%z")
     run.write_manifest(manifest)
-    run.rebuild_metrics(plan_ids)
+    run.rebuild_metrics(result_jobs(manifest))
     return failed

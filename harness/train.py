@@ -23,6 +23,7 @@ import torch
 from tqdm import tqdm
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.models import ModelSpec
@@ -60,8 +61,7 @@ def _save(path: Path, model: Any, step: int, batch_rng: torch.Generator, history
              "torch_rng": torch.get_rng_state(), "history": history, "window": window.state_dict()}
     atomic.torch_save(state, path)
     if history:
-        with atomic.atomic_path(path.parent / LOSSES) as tmp:
-            pd.DataFrame(history).to_csv(tmp, index=False)
+        write_csv(path.parent / LOSSES, pd.DataFrame(history))
 
 
 def train_job(spec: ModelSpec, config: Any, task: Task, model: Any, job_dir: Path, *, seed: int,
@@ -134,6 +134,17 @@ def _read(window: LossWindow, step: int, steps: int, job: str) -> dict[str, floa
     return losses
 
 
+def job_file_hint(path: Path) -> str:
+    """What to do about an unusable checkpoint or model of ``runs/<run>/jobs/<job>/``: retrain that job.
+
+    Deleting the file alone is not enough for a finished job (its ``rows.json`` marks it done, so ``--resume`` skips
+    it and the next reader of ``model.pt`` fails again); deleting the job's folder makes ``--resume`` train it again.
+    """
+    job_dir = path.parent
+    return f"delete its job folder {job_dir} and continue the run with --out {job_dir.parent.parent} --resume (that " \
+           "job is trained again)"
+
+
 def _restore(path: Path, model: Any, batch_rng: torch.Generator, window: LossWindow
              ) -> tuple[list[dict[str, float]], int]:
     """Loads a checkpoint (or ``model.pt``) into ``model``, the batch generator, torch's RNG and the loss window.
@@ -144,7 +155,7 @@ def _restore(path: Path, model: Any, batch_rng: torch.Generator, window: LossWin
     Raises:
         HarnessError: The file cannot be read or does not hold this job's state (named, with the fix).
     """
-    state = atomic.torch_load(path)
+    state = atomic.torch_load(path, hint=job_file_hint(path))
     try:
         if not isinstance(state, dict):
             raise TypeError(type(state).__name__)
@@ -155,7 +166,7 @@ def _restore(path: Path, model: Any, batch_rng: torch.Generator, window: LossWin
         return list(state["history"]), int(state["step"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise HarnessError(f"{path}: does not hold this job's training state ({type(exc).__name__}); "
-                           f"{atomic.REBUILD_HINT}") from None
+                           f"{job_file_hint(path)}") from None
 
 
 def load_trained(model: Any, job_dir: Path) -> None:
@@ -165,11 +176,11 @@ def load_trained(model: Any, job_dir: Path) -> None:
         HarnessError: ``model.pt`` cannot be read or does not fit ``model`` (named, with the fix).
     """
     path = job_dir / FINAL
-    state = atomic.torch_load(path)
+    state = atomic.torch_load(path, hint=job_file_hint(path))
     try:
         if not isinstance(state, dict):
             raise TypeError(type(state).__name__)
         model.load_state_dict(state["model"])
     except (KeyError, IndexError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
         raise HarnessError(f"{path}: does not hold this job's trained model ({type(exc).__name__}); "
-                           f"{atomic.REBUILD_HINT}") from None
+                           f"{job_file_hint(path)}") from None

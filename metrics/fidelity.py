@@ -35,7 +35,9 @@ from metrics.spec import FolderInputs
 
 INCEPTION_EXTRACTOR = "inception-v3-compat"  # torch-fidelity's Inception (TF-FID compatible)
 INCEPTION_FILE = "weights-inception-2015-12-05-6726825d.pth"  # torch-fidelity v0.2.0 release asset
-INCEPTION_SHA256_PREFIX = "6726825d"  # torch-hub convention: the filename's hash suffix prefixes the sha256
+# The whole sha256 of that file (95,628,359 bytes). The file name's "6726825d" is only its first 32 bits (the
+# torch-hub convention), which a forged file can match in minutes: the whole digest is compared.
+INCEPTION_SHA256 = "6726825d0af5f729cebd5821db510b11b1cfad8faad88a03f1befd49fb9129b2"
 INCEPTION_URL = f"https://github.com/toshas/torch-fidelity/releases/download/v0.2.0/{INCEPTION_FILE}"
 OUTPUT_KEYS = ("fid", "kid", "kid_std", "precision", "recall", "f1")  # stable keys, in this order
 _TF_KEYS = {  # torch-fidelity key → our key
@@ -69,7 +71,7 @@ class FolderDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, folder: ImageFolder) -> None:
-        self.folder = with_channels(folder, 3)
+        self.folder = with_channels(folder, 3, "(FID/KID features take RGB)")
 
     def __len__(self) -> int:
         return len(self.folder)
@@ -81,12 +83,13 @@ class FolderDataset(torch.utils.data.Dataset):
 def verify_inception_weights(weights_path: Path | str | None) -> tuple[Path, str]:
     """Checks a user-supplied Inception weights file; returns ``(path, full sha256 of the file)`` for provenance.
 
-    The file is read later with ``weights_only=True`` (``FeatureExtractorInceptionSafe``), so the sha256 prefix
-    check only guards against using the wrong weights, not against code in the file.
+    The file is read later with ``weights_only=True`` (``FeatureExtractorInceptionSafe``), so no code in it runs;
+    the whole sha256 is compared with ``INCEPTION_SHA256`` so that other weights (a file forged to the 8-hex-digit
+    prefix of its name included) never give FID/KID numbers labelled as Inception's.
 
     Raises:
-        HarnessError: No path (says where to get the file), a missing file, or a sha256 that does not start with
-            the expected prefix.
+        HarnessError: No path (says where to get the file), a missing file, or a sha256 other than
+            ``INCEPTION_SHA256``.
     """
     if weights_path is None or str(weights_path) == "":
         raise HarnessError(
@@ -98,10 +101,10 @@ def verify_inception_weights(weights_path: Path | str | None) -> tuple[Path, str
     if not path.is_file():
         raise HarnessError(f"fidelity: Inception weights file {str(path)!r} does not exist (expected {INCEPTION_FILE})")
     digest = file_sha256(path)
-    if not digest.startswith(INCEPTION_SHA256_PREFIX):
+    if digest != INCEPTION_SHA256:
         raise HarnessError(
-            f"fidelity: Inception weights file {str(path)!r} has sha256 {digest[:16]}…, expected one starting with "
-            f"{INCEPTION_SHA256_PREFIX} (torch-fidelity's {INCEPTION_FILE})"
+            f"fidelity: Inception weights file {str(path)!r} has sha256 {digest}, expected {INCEPTION_SHA256} "
+            f"(torch-fidelity's {INCEPTION_FILE}, {INCEPTION_URL}); replace the file with that one"
         )
     return path, digest
 

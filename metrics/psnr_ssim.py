@@ -5,7 +5,8 @@ from each border" images; BasicSR (``XPixelGroup/BasicSR@00755ef``, ``basicsr/me
 convention down and states parity with the MATLAB code of Wang et al. What is computed here, exactly:
 
 - **Range**: float images in [0, 1] are scaled to [0, 255] and, with ``quantize`` (the default), rounded to the
-  8-bit levels: the SR benchmarks score saved 8-bit images (BasicSR's ``tensor2img`` rounds too).
+  8-bit levels: the SR benchmarks score saved 8-bit images (BasicSR's ``tensor2img`` rounds too). On folders, a
+  16-bit file is not rounded: it is scored at the full precision it was read at.
 - **Border**: ``crop_border`` pixels are removed from every edge first (the scale: 4 for ×4).
 - **Y channel** (``y_channel``): ITU-R BT.601 luma as MATLAB's ``rgb2ycbcr``,
   ``Y = (65.481 R + 128.553 G + 24.966 B) / 255 + 16`` for R, G, B in [0, 255], not rounded (BasicSR's
@@ -202,7 +203,7 @@ def ssim_255(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 
 def psnr_ssim_per_image(pred: torch.Tensor, target: torch.Tensor, *, crop_border: int, y_channel: bool,
-                        quantize: bool = True) -> dict[str, torch.Tensor]:
+                        quantize: bool | tuple[bool, bool] = True) -> dict[str, torch.Tensor]:
     """Per-image PSNR and SSIM in the SR convention, computed on the inputs' device.
 
     Args:
@@ -210,7 +211,8 @@ def psnr_ssim_per_image(pred: torch.Tensor, target: torch.Tensor, *, crop_border
         target: Same shape, the HR images.
         crop_border: Pixels removed from every edge (the scale).
         y_channel: Score the BT.601 Y channel of RGB images instead of R, G, B.
-        quantize: Round to 8-bit levels first (see the module docstring).
+        quantize: Round to 8-bit levels first (see the module docstring); ``(pred's, target's)`` to decide per side
+            (a 16-bit file is scored at full precision, an 8-bit one on its levels).
 
     Returns:
         ``{"psnr": float64 (N,) in dB (inf for identical images), "ssim": float64 (N,) in [-1, 1]}`` on CPU.
@@ -223,8 +225,9 @@ def psnr_ssim_per_image(pred: torch.Tensor, target: torch.Tensor, *, crop_border
     check_images(pred, "psnr_ssim pred")
     check_images(target, "psnr_ssim target")
     check_sr_pair(tuple(pred.shape), tuple(target.shape), crop_border, "psnr_ssim")
-    x = prepare(pred, crop_border=crop_border, y_channel=y_channel, quantize=quantize)
-    y = prepare(target, crop_border=crop_border, y_channel=y_channel, quantize=quantize)
+    round_pred, round_target = quantize if isinstance(quantize, tuple) else (quantize, quantize)
+    x = prepare(pred, crop_border=crop_border, y_channel=y_channel, quantize=round_pred)
+    y = prepare(target, crop_border=crop_border, y_channel=y_channel, quantize=round_target)
     return {"psnr": psnr_255(x, y).cpu(), "ssim": ssim_255(x, y).cpu()}
 
 
@@ -266,7 +269,8 @@ def psnr_ssim_on_folders(inputs: FolderInputs) -> dict[str, float]:
     ``inputs.target`` arrives matched to ``inputs.pred`` by file name (the registry entry is ``paired``), and the
     sizes may differ from pair to pair (Set5, Set14, BSD100; ``sizes_vary``). Each HR image is cropped to multiples
     of the scale (the benchmarks' "modcrop") and must then have its SR image's size; ``scale`` pixels are removed
-    from every edge. Pairs are read and scored one at a time (16-bit files are rounded to 8-bit levels).
+    from every edge. Pairs are read and scored one at a time, each file at the precision it was read at: an 8-bit
+    file on its 8-bit levels, a 16-bit one at full precision (``quantize`` per side; the folder reader logs both).
     """
     if inputs.target is None:
         raise HarnessError("psnr_ssim: needs --target HR_DIR")
@@ -276,8 +280,9 @@ def psnr_ssim_on_folders(inputs: FolderInputs) -> dict[str, float]:
     scores: dict[str, list[torch.Tensor]] = {"psnr": [], "ssim": []}
     for index in range(len(inputs.pred)):
         sr, hr = _pair(inputs, index, inputs.scale)
+        eight_bit = (inputs.pred.headers[index].bits == 8, inputs.target.headers[index].bits == 8)
         values = psnr_ssim_per_image(sr.to(inputs.device), hr.to(inputs.device), crop_border=inputs.scale,
-                                     y_channel=inputs.y_channel)
+                                     y_channel=inputs.y_channel, quantize=eight_bit)
         for key in scores:
             scores[key].append(values[key])
     return summarize({key: torch.cat(parts) for key, parts in scores.items()})

@@ -23,7 +23,8 @@ for _spec in (
                {"parzen_ll": True, "parzen_se": None, "parzen_sigma": None}, on_folders=parzen_on_folders),
     MetricSpec("fidelity", "Heusel et al. 2017 (FID), Bińkowski et al. 2018 (KID), Kynkäänniemi et al. 2019 (P/R) "
                "via torch-fidelity", {"fid": False, "kid": False, "kid_std": None, "precision": True, "recall": True,
-                                      "f1": True}, on_folders=fidelity_on_folders),
+                                      "f1": True}, on_folders=fidelity_on_folders,
+               options=frozenset({"feature_extractor", "weights", "seed"}), eight_bit=True),
     MetricSpec("mode_coverage", "judge-based class histogram of generated samples (classes covered, KL to uniform)",
                {"modes_covered": True, "kl_to_uniform": False}),
     MetricSpec("classifier_accuracy", "judge accuracy (DTN MNIST accuracy, StarGAN expression error)",
@@ -53,7 +54,7 @@ for _spec in (
                "[0, 255], border of --scale px cropped, optionally the BT.601 Y channel; identical pairs (PSNR inf) "
                "counted in psnr_identical, psnr = mean of the finite values",
                {"psnr": True, "psnr_identical": None, "ssim": True}, on_folders=psnr_ssim_on_folders, paired=True,
-               sizes_vary=True),
+               sizes_vary=True, options=frozenset({"scale", "y_channel"})),
     MetricSpec("hf_energy", "SR sharpness: spectral energy above the LR Nyquist frequency, SR over HR (hf_ratio; 1 = "
                "as much fine detail as HR); read beside PSNR/SSIM (Ledig et al. 2017's perception-distortion point)",
                {"hf_ratio": None}),

@@ -58,6 +58,11 @@ class MetricSpec:
         paired: Whether ``--pred`` and ``--target`` images are compared one to one, matched by file name (stem).
         sizes_vary: Whether images may differ in size from file to file (a paired metric then needs each pair to
             match, not the folders); the metric reads them one by one.
+        options: The ``FolderInputs`` options ``on_folders`` reads besides the folders and the device
+            (``feature_extractor``, ``weights``, ``seed``, ``scale``, ``y_channel``); ``evaluate`` refuses a flag
+            for any other, so no flag is ever silently ignored.
+        eight_bit: Whether ``on_folders`` rounds 16-bit files to 8 bits (torch-fidelity's extractors take uint8);
+            ``evaluate`` logs it when a folder holds 16-bit files, which every other metric reads at full precision.
     """
 
     name: str
@@ -67,3 +72,5 @@ class MetricSpec:
     needs_target: bool = True
     paired: bool = False
     sizes_vary: bool = False
+    options: frozenset[str] = frozenset()
+    eight_bit: bool = False

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.core.atomic import read_json, write_text
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from reports.analysis import analyse
 from reports.html import render_report, report_context
@@ -111,11 +112,11 @@ def build_report(run_dir: str | Path) -> ReportPaths:
         if paths.missing_jobs:
             context["title"] = f"{context['title']} (incomplete)"
         html = render_report({**context, "missing_jobs": list(paths.missing_jobs)})
-        summarize(analysis.long).to_csv(staging / paths.summary_csv.name, index=False)
+        write_csv(staging / paths.summary_csv.name, summarize(analysis.long))
         (staging / paths.summary_md.name).write_text(
             summary_markdown(analysis, run_dir.name, reference_set_notes(manifest)), encoding="utf-8")
-        analysis.pairs.to_csv(staging / paths.comparisons_csv.name, index=False)
-        analysis.pvu.to_csv(staging / paths.paired_csv.name, index=False)
+        write_csv(staging / paths.comparisons_csv.name, analysis.pairs)
+        write_csv(staging / paths.paired_csv.name, analysis.pvu)
         for path in (paths.summary_csv, paths.summary_md, paths.comparisons_csv, paths.paired_csv):
             os.replace(staging / path.name, path)
         _replace_dir(staging / "plots", paths.plots_dir)

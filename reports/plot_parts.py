@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.colors import to_hex
 
+from harness.core.csv_files import unescape_frame
 from harness.core.errors import HarnessError
 
 SEED_STYLES = ("-", "--", ":", "-.")  # seeds of one method: same colour, different line style
@@ -80,7 +81,7 @@ def grouped_bars(ax: plt.Axes, means: pd.DataFrame, lows: pd.DataFrame, highs: p
 
 def _read_losses(path: Path) -> pd.DataFrame:
     try:
-        frame = pd.read_csv(path)
+        frame = unescape_frame(pd.read_csv(path))
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise HarnessError(f"{path}: unreadable losses file ({exc}); expected a 'step' column then losses") from exc
     if "step" not in frame.columns or len(frame.columns) < 2:

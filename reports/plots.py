@@ -39,7 +39,10 @@ METHOD_PALETTE = ("#4c72b0", "#dd8452", "#55a868", "#c44e52", "#8172b3", "#93786
 REFERENCE_PALETTE = ("#3d3d3d", "#7a7a7a", "#a8a8a8", "#c8c8c8")  # ground truth, real data, identity: greys
 DEGENERATE_BELOW = 0.01  # a per-class score whose every method is below this (nothing found) is not drawn
 PANEL_COLUMNS = 4  # small multiples per row
-STYLE = {"axes.titley": 1.01}  # a fixed title height: matplotlib otherwise measures every tick label to place it
+STYLE = {
+    "axes.titley": 1.01,  # a fixed title height: matplotlib otherwise measures every tick label to place it
+    "text.parse_math": False,  # labels are names from the rows, shown as written: "$\\frac{" is no TeX to parse
+}
 
 
 @dataclass(frozen=True)

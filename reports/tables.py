@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from harness.core.csv_files import unescape_frame
 from harness.core.errors import HarnessError
 from harness.core.results import COLUMNS
 
@@ -110,7 +111,7 @@ def read_metrics(path: str | Path) -> pd.DataFrame:
     if not path.is_file():
         raise HarnessError(f"{path}: metrics file not found (expected the run's metrics.csv)")
     try:
-        frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+        frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise HarnessError(f"{path}: not a readable CSV ({exc}); expected columns {', '.join(COLUMNS)}") from exc
     missing = [c for c in COLUMNS if c not in frame.columns]

@@ -130,7 +130,7 @@ def _corrupt(kind: str) -> Callable[[Path], None]:
     def write(path: Path) -> None:
         data = path.read_bytes() if path.exists() else b""
         content = {"truncated": data[: len(data) // 2], "random": np.random.default_rng(0).bytes(400), "empty": b"",
-                   "malicious": _malicious_bytes(), "pickle": pickle.dumps(_Evil())}.get(kind)
+                   "malicious": _malicious_bytes(), "pickle": pickle.dumps(_Evil()), "short": b"truncated"}.get(kind)
         if kind == "wrong":
             torch.save(torch.zeros(3), path)
             return
@@ -387,9 +387,20 @@ CASES: list[Case] = [
     Case("resume-corrupt-config", _resume(), lambda env: (str(env.run / "config.json"),),
          setup=lambda env: (env.run / "config.json").write_text("{not json")),
     Case("run-in-use", _resume(), _texts("in use by another harness process", "4242"), setup=_locked),
+    # every command that reads or writes a run holds its lock (issue 24): none runs while another process writes it
+    *[Case(f"run-in-use-{name}", lambda env, argv=argv: [a.format(run=env.run, work=env.work) for a in argv],
+           _texts("--run", "in use by another harness process (pid 4242)", "then run this command again"),
+           setup=_locked) for name, argv in (
+        ("report", ["report", "--run", "{run}"]),
+        ("baseline", ["baseline", "--run", "{run}", "--out", "{work}/base.json"]),
+        ("evaluate", ["evaluate", "--run", "{run}"]),
+        ("study-simulate", ["study", "simulate", "--run", "{run}"]),
+        ("study-calibrate", ["study", "calibrate", "--run", "{run}"]),
+        ("study-export", ["study", "export", "--protocol", "amt", "--run", "{run}", "--out", "{work}/kit"]))],
     # files the harness wrote: model, checkpoint, cache
     *[Case(f"model-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "model.pt"), "delete it"),
-           setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong")],
+           setup=_model_file(kind)) for kind in ("truncated", "random", "empty", "malicious", "pickle", "wrong",
+                                                 "short")],
     *[Case(f"checkpoint-{kind}", _resume(), lambda env: (str(env.run / GAN_JOB / "checkpoint.pt"), "delete it"),
            setup=_checkpoint_file(kind)) for kind in ("truncated", "random", "malicious", "wrong")],
     *[Case(f"cache-task-{kind}", _suite(), _cache_name("tasks/digits-*.pt"),
@@ -398,6 +409,8 @@ CASES: list[Case] = [
     *[Case(f"cache-judge-{kind}", _resume(), _cache_name("judges/*.pt"),
            setup=lambda env, kind=kind: (_unfinish(env), _cache_file("judges/*.pt", kind)(env)))
       for kind in ("truncated", "malicious")],
+    Case("study-export-out-a-file", lambda env: ["study", "export", "--protocol", "amt", "--run", str(env.run),
+                                                 "--out", str(env.file("kit"))], _texts("--out", "is a file")),
     # baselines, check, report, evaluate --run
     Case("baseline-missing", lambda env: ["check", "--run", str(env.run), "--baseline", str(env.work / "no.json")],
          lambda env: (str(env.work / "no.json"),)),
@@ -455,9 +468,26 @@ CASES: list[Case] = [
     Case("evaluate-mixed-sizes", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
                                            "{work}/target"), _texts("zz.png", "differ in size"),
          setup=lambda env: (_folder(env, "target"), _folder(env, "pred"), _png(env.work / "pred" / "zz.png", (9, 8)))),
-    Case("evaluate-missing-weights", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target",
-                                               "{work}/pred", "--weights", "{work}/w.pth"), _texts("--weights"),
+    Case("evaluate-missing-weights", _evaluate("--metric", "fidelity", "--pred", "{work}/pred", "--target",
+                                               "{work}/pred", "--weights", "{work}/w.pth"),
+         _texts("--weights", "w.pth"),
          setup=lambda env: _folder(env, "pred")),
+    # a flag the metric does not read is refused, never silently ignored (issue 24)
+    Case("evaluate-psnr-sr-flags", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target", "{work}/pred",
+                                             "--scale", "4", "--y-channel"),
+         _texts("--metric psnr: does not take --scale, --y-channel"), setup=lambda env: _folder(env, "pred")),
+    Case("evaluate-parzen-seed", _evaluate("--metric", "parzen", "--pred", "{work}/pred", "--target", "{work}/pred",
+                                           "--seed", "3"), _texts("--metric parzen: does not take --seed"),
+         setup=lambda env: _folder(env, "pred")),
+    Case("evaluate-psnr-ssim-extractor", _evaluate("--metric", "psnr_ssim", "--pred", "{work}/pred", "--target",
+                                                   "{work}/pred", "--scale", "2", "--feature-extractor", "digits"),
+         _texts("does not take --feature-extractor", "--scale, --y-channel"),
+         setup=lambda env: _folder(env, "pred", size=(32, 32))),
+    Case("evaluate-fidelity-scale", _evaluate("--metric", "fidelity", "--pred", "{work}/pred", "--target",
+                                              "{work}/pred", "--scale", "4"), _texts("--metric fidelity", "--scale"),
+         setup=lambda env: _folder(env, "pred")),
+    Case("evaluate-run-with-metric-flags", lambda env: ["evaluate", "--run", str(env.run), "--scale", "4"],
+         _texts("evaluate --run", "--scale is for folder evaluation")),
     Case("evaluate-unmatched-names", _evaluate("--metric", "psnr", "--pred", "{work}/pred", "--target",
                                                "{work}/target"), _texts("paired by file name", "000", "x000"),
          setup=_folders(lambda env: _folder(env, "pred"),

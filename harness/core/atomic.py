@@ -13,6 +13,7 @@ import json
 import os
 import pickle
 import shutil
+import struct
 import tempfile
 import warnings
 import zipfile
@@ -22,9 +23,9 @@ from typing import Any
 
 import torch
 
-from harness.core.errors import HarnessError
+from harness.core.errors import DiskFull, HarnessError
 
-REBUILD_HINT = "delete it and the harness rebuilds it"  # true of every file the harness writes and reads back
+REBUILD_HINT = "delete it and the harness rebuilds it"  # true of the cache's files; others pass their own hint
 
 
 def _file_mode() -> int:
@@ -88,16 +89,16 @@ def torch_save(obj: Any, path: str | Path) -> None:
     """Atomically writes a ``torch.save`` file.
 
     Raises:
-        HarnessError: torch's writer failed (``enforce fail at inline_container.cc``, an iostream error), which on
-            a local disk means the disk is full; the message names ``path`` and the free space.
+        DiskFull: torch's writer failed (``enforce fail at inline_container.cc``, an iostream error), which on a
+            local disk means the disk is full; the message names ``path`` and the free space.
     """
     with atomic_path(path) as tmp:
         try:
             torch.save(obj, tmp)
         except RuntimeError:  # torch's stream writer failed ("enforce fail at inline_container.cc", iostream error)
             free = shutil.disk_usage(tmp.parent).free / 2**20
-            raise HarnessError(f"cannot write {path}: the write failed with {free:.0f} MiB free on that disk (a full "
-                               "disk is the usual cause); free some space and continue with --resume") from None
+            raise DiskFull(f"cannot write {path}: the write failed with {free:.0f} MiB free on that disk (a full "
+                           "disk is the usual cause)") from None
 
 
 def torch_load(path: str | Path, *, hint: str = REBUILD_HINT) -> Any:
@@ -119,7 +120,8 @@ def torch_load(path: str | Path, *, hint: str = REBUILD_HINT) -> Any:
         raise HarnessError(f"{path}: file not found; {hint}") from None
     except pickle.UnpicklingError:
         reason = "is corrupt or holds objects other than weights (such objects are never unpickled)"
-    except (RuntimeError, EOFError, ValueError, KeyError, zipfile.BadZipFile, OSError) as exc:
+    except (RuntimeError, EOFError, ValueError, KeyError, IndexError, TypeError, AttributeError, struct.error,
+            zipfile.BadZipFile, OSError) as exc:  # what torch's readers raise on a damaged file (IndexError: b"x")
         reason = f"is truncated or corrupt ({type(exc).__name__})"
     raise HarnessError(f"{path}: {reason}; {hint}")
 

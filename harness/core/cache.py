@@ -30,9 +30,14 @@ except ImportError:  # not POSIX: no lock; concurrent jobs may then each build a
     fcntl = None
 
 
+def cache_location() -> Path:
+    """Where the cache directory is (``HARNESS_CACHE_DIR``, else ``~/.cache/gan-harness``), not creating it."""
+    return Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "gan-harness"))
+
+
 def cache_root() -> Path:
     """The cache directory (created on first use)."""
-    root = Path(os.environ.get("HARNESS_CACHE_DIR", Path.home() / ".cache" / "gan-harness"))
+    root = cache_location()
     root.mkdir(parents=True, exist_ok=True)
     return root
 

@@ -121,8 +121,18 @@ def _check_one_size(headers: list[ImageHeader], option: str, root: Path) -> None
                        f"{'; '.join(parts)}; expected one size for the whole folder")
 
 
-def _log_rules(option: str, headers: list[ImageHeader], skipped: list[str], channels: int) -> None:
-    """One log line per reading rule that changed something in this folder."""
+def log_rules(option: str, headers: list[ImageHeader], skipped: list[str], channels: int, *,
+              eight_bit: bool = False) -> None:
+    """One log line per reading rule that changed something in this folder.
+
+    Args:
+        option: The option that named the folder.
+        headers: Its images' headers.
+        skipped: Entries that are not image files.
+        channels: The channels every image is read with (grey repeated to 3 when 3).
+        eight_bit: Whether the reader keeps 8 bits (a task's uint8 images): 16-bit files are then said to be
+            rounded, not read at full precision.
+    """
     def names(keep: Callable[[ImageHeader], bool]) -> list[str]:
         return [h.path.name for h in headers if keep(h)]
 
@@ -138,7 +148,10 @@ def _log_rules(option: str, headers: list[ImageHeader], skipped: list[str], chan
     if palette := names(lambda h: h.mode in ("P", "PA")):
         log.info("%s: %d palette image(s) converted to RGB through their palette (%s)", option, len(palette),
                  _few(palette))
-    if deep := names(lambda h: h.bits == 16):
+    if (deep := names(lambda h: h.bits == 16)) and eight_bit:
+        log.warning("%s: %d 16-bit image(s) rounded to 8 bits (the task holds 8-bit images): %s", option, len(deep),
+                    _few(deep))
+    elif deep:
         log.info("%s: %d 16-bit image(s) read at full precision (0..65535 -> [0, 1]): %s", option, len(deep),
                  _few(deep))
 
@@ -164,7 +177,7 @@ def open_image_folder(folder: str | Path, option: str = "folder", *, on_read: Ca
     if one_size:
         _check_one_size(headers, option, Path(folder))
     channels = 3 if any(h.channels == 3 for h in headers) else 1
-    _log_rules(option, headers, skipped, channels)
+    log_rules(option, headers, skipped, channels)
     return ImageFolder(option=option, root=Path(folder), headers=tuple(headers), channels=channels, on_read=on_read)
 
 
@@ -173,10 +186,19 @@ def load_image_folder(folder: str | Path, option: str = "folder") -> torch.Tenso
     return open_image_folder(folder, option).load()
 
 
-def with_channels(folder: ImageFolder, channels: int) -> ImageFolder:
-    """The same folder read with ``channels`` (grey repeated to 3); reducing colour to grey is refused."""
+def with_channels(folder: ImageFolder, channels: int, because: str = "") -> ImageFolder:
+    """The same folder read with ``channels`` (grey repeated to 3, logged); reducing colour to grey is refused.
+
+    Args:
+        folder: The folder.
+        channels: 1 or 3.
+        because: Why, for the log line (``"to match --pred's colour images"``).
+    """
     if channels < folder.channels:
         raise HarnessError(f"{folder.option}: holds colour images; cannot read them as {channels} channel(s)")
+    if channels > folder.channels:
+        log.warning("%s: all %d images are grey; each is repeated to %d channels%s", folder.option, len(folder),
+                    channels, f" {because}" if because else "")
     return replace(folder, channels=channels)
 
 
@@ -211,4 +233,6 @@ def match_by_name(pred: ImageFolder, target: ImageFolder, *, same_size: bool = T
                            "paired images must have the same size")
     channels = max(pred.channels, target.channels)
     ordered = tuple(target.headers[index[name]] for name in pred.names)
-    return replace(pred, channels=channels), replace(target, headers=ordered, channels=channels)
+    pred = with_channels(pred, channels, f"to match the colour images of {target.option}")
+    target = with_channels(target, channels, f"to match the colour images of {pred.option}")
+    return pred, replace(target, headers=ordered)

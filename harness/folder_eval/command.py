@@ -55,19 +55,20 @@ def _request(args: argparse.Namespace, metric: str) -> FolderRequest:
     return FolderRequest(metric=metric, pred=args.pred, target=args.target, labels=args.labels,
                          label_format=args.label_format, direction=args.direction, targets=args.targets,
                          judge=args.judge, weights=args.weights, dataset=args.dataset,
-                         device=resolve_device(args.device), seed=args.seed, run=run, task=args.task,
+                         device=resolve_device(args.device), seed=0 if args.seed is None else args.seed, run=run,
+                         task=args.task,
                          name=args.as_name or "folder", setting=args.setting or "", progress=not args.no_progress)
 
 
-def image_metric(request: FolderRequest, *, feature_extractor: str, scale: int | None, y_channel: bool,
-                 ) -> tuple[dict[str, float], list[Scored]]:
+def image_metric(request: FolderRequest, *, feature_extractor: str | None, scale: int | None, y_channel: bool,
+                 seed: int | None) -> tuple[dict[str, float], list[Scored]]:
     """A ``metrics.registry`` folder metric: its printed values and the ``Scored`` rows ``--into`` writes.
 
     With ``--into``, the keys become the suite's row names where the suite has them (``psnr_ssim`` with
     ``--y-channel``: ``y_psnr``, ``y_ssim``; without: ``rgb_psnr``, ``rgb_ssim``).
     """
     values = evaluate_folders(metric=request.metric, pred=request.pred, target=request.target,
-                              device=str(request.device), seed=request.seed, feature_extractor=feature_extractor,
+                              device=str(request.device), seed=seed, feature_extractor=feature_extractor,
                               weights=request.weights, progress=request.progress, scale=scale, y_channel=y_channel)
     renamed = dict(values)
     if request.metric == "psnr_ssim":
@@ -77,7 +78,7 @@ def image_metric(request: FolderRequest, *, feature_extractor: str, scale: int |
     if request.metric == "psnr_ssim":
         protocol |= {"crop_border": scale or 0, "y": "BT.601 Y" if y_channel else "RGB"}
     if request.metric == "fidelity":
-        protocol |= {"feature_extractor": feature_extractor}
+        protocol |= {"feature_extractor": feature_extractor or "inception"}
     return values, [Scored(renamed, len(scan_image_dir(request.pred, "--pred")[0]), protocol)]
 
 
@@ -90,11 +91,19 @@ def evaluate_folder_command(args: argparse.Namespace) -> tuple[dict[str, float],
         raise HarnessError("--as/--setting name the rows --into RUN adds; give --into RUN too")
     request = _request(args, metric)
     if metric in FOLDER_PROTOCOLS:
+        unused = [flag for flag, value in (("--feature-extractor", args.feature_extractor), ("--y-channel",
+                  args.y_channel), ("--scale", args.scale)) if value not in (None, False)]
+        if unused:
+            raise HarnessError(f"--metric {metric}: does not take {', '.join(unused)}; drop "
+                               f"{'them' if len(unused) > 1 else 'it'}")
         scored = score(request)
         printed = {k: v for s in scored for k, v in s.values.items()}
     else:
+        # with --into, --seed names the rows' seed: the metric reads it only if it takes one (KID subsets)
+        takes_seed = "seed" in METRICS.get(metric).options
         printed, scored = image_metric(request, feature_extractor=args.feature_extractor, scale=args.scale,
-                                       y_channel=args.y_channel)
+                                       y_channel=args.y_channel,
+                                       seed=args.seed if args.into is None or takes_seed else None)
     if args.into is None:
         return printed, None
     return printed, _add(request, scored)

@@ -20,7 +20,7 @@ from harness.core import atomic
 from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.folder_eval.context import run_tasks
-from harness.rundir import RunDir
+from harness.rundir import RunDir, result_jobs
 
 SETTINGS = ("paired", "unpaired", "unconditional")
 NAME = re.compile(r"[A-Za-z][A-Za-z0-9_.+-]*")
@@ -89,7 +89,7 @@ def add_rows(run: Path, name: str, setting: str, task: str, seed: int, rows: lis
                                   "added": time.strftime("%Y-%m-%dT%H:%M:%S%z")})
         manifest["jobs"][job_id] = record
         run_dir.write_manifest(manifest)
-        run_dir.rebuild_metrics(run_dir.result_jobs(manifest))
+        run_dir.rebuild_metrics(result_jobs(manifest))
     finally:
         run_dir.close()
     return run_dir.metrics_path

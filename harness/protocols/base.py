@@ -77,6 +77,7 @@ class EvalContext:
 
 EvaluateFn = Callable[[Any, EvalContext], list[Row]]
 ReferenceFn = Callable[[EvalContext], list[Row]]
+CheckFn = Callable[[Task, EvalConfig], None]
 
 
 HEADLINE_KEY = "headline"  # protocol-string key: "<board metric>/<position>" (position 1 ranks the board)
@@ -95,6 +96,8 @@ class ProtocolSpec:
         headline: The paper's headline metrics of this protocol, in order: the first ranks the task's leaderboard,
             the others are shown beside it (``mark_headline`` writes them into the rows; reports read them there).
             Empty: the report falls back to the first metric with a direction.
+        check: ``(task, eval config) -> None``: raises a ``HarnessError`` for a task the protocol cannot score (too
+            few images for a metric, a label it needs missing); the suite calls it before anything is written.
     """
 
     name: str
@@ -102,6 +105,7 @@ class ProtocolSpec:
     reference: ReferenceFn | None = None
     reference_name: str = "real_data"
     headline: tuple[str, ...] = ()
+    check: CheckFn | None = None
 
     def mark_headline(self, rows: list[Row]) -> list[Row]:
         """``rows`` with ``headline=<first headline metric>/<position>`` appended to the headline metrics' protocol.

@@ -40,6 +40,7 @@ from harness import published
 from harness.core.results import Row
 from harness.protocols.base import EvalContext, ProtocolSpec
 from harness.protocols.face_expression import CI_NOTE, all_faces_rows, floor, pooled_ci, real_errors
+from harness.protocols.face_checks import check_faces
 from harness.protocols.face_judges import judge_for, judge_outputs, judge_provenance
 from harness.protocols.face_scoring import (
     domain_fidelity,
@@ -242,4 +243,5 @@ def reference_faces(ctx: EvalContext) -> list[Row]:
 
 
 FACES = ProtocolSpec(name="faces", evaluate=evaluate_faces, reference=reference_faces, reference_name="real_data",
-                     headline=("expression_error", "expression_error_floor"))  # StarGAN Table 3, the judge's floor
+                     headline=("expression_error", "expression_error_floor"),  # StarGAN Table 3, the judge's floor
+                     check=check_faces)

@@ -19,12 +19,13 @@ import numpy as np
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.study.collect import StudyMaterial
 from harness.study.config import StudyConfig
 from harness.study.published_studies import AMT_PUBLISHED, MOS_PUBLISHED, MOS_SOURCE
 from harness.study.simulate import pool_signal
-from metrics.human_study.calibration import Fit, Target, fit_observer
+from metrics.human_study.calibration import BOUNDS, Fit, Target, fit_observer
 from metrics.human_study.design import NEAREST, REAL
 from metrics.human_study.observer import ObserverParams, expected_fooled, expected_rating, to_scale
 
@@ -79,6 +80,22 @@ def mos_targets(material: StudyMaterial) -> list[Target]:
     return targets
 
 
+def free_parameters(option: str, text: str) -> tuple[str, ...]:
+    """The comma-separated observer parameters of ``--free-amt`` / ``--free-mos``, checked before any work.
+
+    Raises:
+        HarnessError: An empty list, a repeated name, or a name that cannot be fitted (the fittable ones listed).
+    """
+    names = tuple(name.strip() for name in text.split(","))
+    unknown = [name for name in names if name not in BOUNDS]
+    if unknown or not names:
+        raise HarnessError(f"{option} {text!r}: cannot fit {', '.join(map(repr, unknown))}; expected a comma-separated "
+                           f"list of {', '.join(BOUNDS)}")
+    if len(set(names)) != len(names):
+        raise HarnessError(f"{option} {text!r}: a parameter is named twice; name each once")
+    return names
+
+
 def _fit_record(protocol: str, fit: Fit) -> dict[str, object]:
     return {"protocol": protocol, "params": dataclasses.asdict(fit.params), "free": list(fit.free),
             "rmse": fit.rmse, "max_abs_residual": fit.max_abs_residual, "dof": fit.dof,
@@ -106,8 +123,7 @@ def calibrate(material: StudyMaterial, cfg: StudyConfig, study_dir: Path, free: 
     atomic.write_json(study_dir / "calibration.json", records)
     table = pd.DataFrame([{"protocol": name, **t, "free": ",".join(r["free"]), "rmse": r["rmse"], "dof": r["dof"]}
                           for name, r in records.items() for t in r["targets"]])
-    with atomic.atomic_path(study_dir / "calibration.csv") as tmp:
-        table.to_csv(tmp, index=False)
+    write_csv(study_dir / "calibration.csv", table)
     return records
 
 

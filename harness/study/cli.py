@@ -52,20 +52,43 @@ def _tasks(args: argparse.Namespace) -> tuple[str, ...]:
 
 
 def run_study(args: argparse.Namespace) -> int:
-    """Runs one study action; returns the exit code (a ``HarnessError`` becomes 2 in ``harness.run``)."""
+    """Runs one study action; returns the exit code (a ``HarnessError`` becomes 2 in ``harness.run``).
+
+    Every action but ``import`` holds the run's lock (``harness.run_lock.locked_run``) while it reads and writes it;
+    ``import`` holds the lock of the run its ``--out`` lies in, if any.
+    """
     from harness.config import parse_set_arguments
-    from harness.study import run_study as work
+    from harness.run_lock import locked_run
+    from harness.study.run_study import load_run
 
     if args.study_command == "import":
-        return _import(args)
-    config, manifest = work.load_run(args.run, parse_set_arguments(args.overrides))
+        study = args.study or args.ratings[0].parent
+        out = args.out or study / "results"
+        with locked_run(out, option="--out" if args.out else "the default --out"):
+            return _import(args, study, out)
+    overrides = parse_set_arguments(args.overrides)
+    free = {}
+    if args.study_command == "calibrate":
+        from harness.study.calibrate import free_parameters
+
+        free = {"amt": free_parameters("--free-amt", args.free_amt), "mos": free_parameters("--free-mos",
+                                                                                           args.free_mos)}
+    load_run(args.run, overrides)  # the options are checked before the run is locked or touched
+    with locked_run(args.run):
+        return _on_run(args, overrides, free)
+
+
+def _on_run(args: argparse.Namespace, overrides: dict[str, str], free: dict[str, tuple[str, ...]]) -> int:
+    """``simulate``, ``calibrate`` or ``export`` (the run is locked)."""
+    from harness.study import run_study as work
+
+    config, manifest = work.load_run(args.run, overrides)
     if args.study_command == "simulate":
         return _simulate(args, config, manifest)
     if args.study_command == "calibrate":
         from harness.study.calibrate import calibrate
 
         material = work.gather(args.run, config, manifest, keep_images=False, tasks=_tasks(args))
-        free = {"amt": tuple(args.free_amt.split(",")), "mos": tuple(args.free_mos.split(","))}
         for name, record in calibrate(material, config.study, args.run / "study", free).items():
             fitted = ", ".join(f"{k}={record['params'][k]:.4g}" for k in record["free"])
             print(f"{name}: fitted {fitted}; RMSE {record['rmse']:.3g} over {len(record['targets'])} targets "
@@ -106,12 +129,10 @@ def _simulate(args: argparse.Namespace, config, manifest: dict) -> int:
     return 0
 
 
-def _import(args: argparse.Namespace) -> int:
+def _import(args: argparse.Namespace, study: Path, out: Path) -> int:
     from harness.study.importer import import_ratings
 
-    study = args.study or args.ratings[0].parent
-    out = args.out or study / "results"
-    tables, paths = import_ratings(args.ratings, study, out)
+    tables, paths = import_ratings(args.ratings, study, out, option="--out" if args.out else "the default --out")
     for path in paths:
         print(f"{path.stem}: {path}")
     return 0

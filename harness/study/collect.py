@@ -11,8 +11,9 @@ The real target images are the first ``max_images`` of the task's test split; th
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -103,6 +104,18 @@ def _outputs(spec, model, cfg, task: Task, seed: int, n: int, batch: int) -> Pro
     return out
 
 
+@contextlib.contextmanager
+def seeded_torch(seed: int, device: torch.device) -> Iterator[None]:
+    """Runs the block with torch's generators (CPU and ``device``) seeded from ``seed``, restoring them after.
+
+    A model that draws at test time (pix2pix keeps dropout on, as the official test script does) then gives the
+    same outputs for the same job whatever ran before it, so a study's tables are the same bytes on every call.
+    """
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        torch.manual_seed(seed)
+        yield
+
+
 def _keys(prefix: str, n: int) -> tuple[str, ...]:
     return tuple(f"{prefix}/{i:04d}" for i in range(n))
 
@@ -162,7 +175,8 @@ def collect(run_dir: Path, config: RunConfig, jobs: Iterable[tuple[str, str, int
         cfg = model_config(config, name, task_name)  # task_overrides apply per task, as in the suite
         model = build_model(spec, cfg, task, device, config.eval, progress=False)
         load_trained(model, run_dir / "jobs" / job_id)
-        produced = _outputs(spec, model, cfg, task, seed, n, config.eval.batch_size)
+        with seeded_torch(seed, device):  # dropout at test time (pix2pix) draws from torch's generator
+            produced = _outputs(spec, model, cfg, task, seed, n, config.eval.batch_size)
         if not produced:
             material.notes.append(f"{name}: no direction= translation or samples to show; skipped")
         for condition, (src, dst, images) in produced.items():

@@ -13,6 +13,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -20,6 +23,7 @@ import jinja2
 import pandas as pd
 
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.images import save_image
 from harness.study.collect import StudyMaterial
@@ -77,29 +81,50 @@ def render_page(protocol: str, trials: pd.DataFrame, cfg: StudyConfig) -> str:
 def export_study(material: StudyMaterial, cfg: StudyConfig, protocol: str, out: Path, run_dir: Path) -> Path:
     """Writes the study folder ``out`` (which must not exist or be empty); returns ``out / "study.html"``.
 
+    The folder is written whole or not at all: everything goes into a hidden folder beside ``out``, which is renamed
+    to ``out`` at the end and removed if anything fails (a full disk, an interruption).
+
     Raises:
-        HarnessError: ``out`` holds files, or no condition of the run fits the protocol.
+        HarnessError: ``out`` is a file or holds files, or no condition of the run fits the protocol.
     """
-    if out.exists() and any(out.iterdir()):
-        raise HarnessError(f"--out {str(out)!r} is not empty; choose a new folder for the study")
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise HarnessError(f"--out {str(out)!r} is {'a file' if not out.is_dir() else 'not empty'}; choose a new "
+                           "folder for the study")
     frames = [design(pool, protocol, cfg) for pool in material.pools]
     frames = [f for f in frames if not f.empty]
     if not frames:
         raise HarnessError(f"--protocol {protocol}: no condition of the run has what it needs (best-of needs two "
                            "methods translating the same direction)")
     trials = pd.concat(frames, ignore_index=True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        _write_study(material, cfg, protocol, trials, staging, run_dir)
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(staging, 0o777 & ~mask)  # mkdtemp's 0o700 would hide the study from the web server that hosts it
+        if out.exists():
+            out.rmdir()  # empty (checked above)
+        os.replace(staging, out)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return out / "study.html"
+
+
+def _write_study(material: StudyMaterial, cfg: StudyConfig, protocol: str, trials: pd.DataFrame, out: Path,
+                 run_dir: Path) -> None:
+    """Every file of the study folder, into ``out``."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     keys = {k for col in ("images", "input") for cell in trials[col] if cell for k in cell.split("|")}
     for key in sorted(keys):
         save_image(material.images[key].float() / 255.0, out / image_file(key))
-    trials.to_csv(out / "trials.csv", index=False)
+    write_csv(out / "trials.csv", trials)
     meta = {"protocol": protocol, "study": dataclasses.asdict(cfg), "run": str(run_dir),
             "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"), "n_sessions": int(trials["session"].nunique()),
             "n_trials": len(trials), "conditions": sorted({p.tag for p in material.pools})}
     atomic.write_json(out / "study.json", meta)
     atomic.write_text(out / "study.html", render_page(protocol, trials, cfg))
     atomic.write_text(out / "README.txt", _readme(protocol, meta))
-    return out / "study.html"
 
 
 def _readme(protocol: str, meta: dict[str, object]) -> str:

@@ -11,19 +11,22 @@ participant does one session), or a session left incomplete.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
 
 from harness.config import apply_overrides, flatten_dict
+from harness.core.csv_files import unescape_frame
 from harness.core.errors import HarnessError
 from harness.study.config import StudyConfig
-from harness.study.scoring import score, write_tables
+from harness.study.scoring import TABLES, score, write_tables
 from metrics.human_study.design import TRIAL_COLUMNS
 from metrics.human_study.protocols import MOS_MAX, MOS_MIN
 
 REQUIRED = ("participant", "session", "trial_id", "response")
+INTEGER = re.compile(r"[+-]?[0-9]+")  # ASCII digits only: str.isdigit() also accepts "²", which int() refuses
 
 
 def load_study(study_dir: Path) -> tuple[str, StudyConfig, pd.DataFrame]:
@@ -36,8 +39,8 @@ def load_study(study_dir: Path) -> tuple[str, StudyConfig, pd.DataFrame]:
         meta = json.loads(meta_path.read_text(encoding="utf-8"))
         cfg = apply_overrides(StudyConfig(), flatten_dict(meta["study"]), source=str(meta_path))
         protocol = str(meta["protocol"])
-        trials = pd.read_csv(trials_path, dtype={"input": str, "trial_id": str, "session": str},
-                             keep_default_na=False)
+        trials = unescape_frame(pd.read_csv(trials_path, dtype={"input": str, "trial_id": str, "session": str},
+                                            keep_default_na=False))
     except (OSError, ValueError, KeyError) as exc:
         raise HarnessError(f"--study {str(study_dir)!r}: unreadable study.json or trials.csv ({exc})") from exc
     missing = [c for c in TRIAL_COLUMNS if c not in trials.columns]
@@ -51,7 +54,7 @@ def read_ratings(paths: Sequence[Path]) -> pd.DataFrame:
     frames = []
     for path in paths:
         try:
-            frame = pd.read_csv(path, dtype=str, keep_default_na=False)
+            frame = unescape_frame(pd.read_csv(path, dtype=str, keep_default_na=False))
         except (OSError, ValueError, pd.errors.ParserError) as exc:
             raise HarnessError(f"--ratings {str(path)!r}: not a readable CSV ({exc})") from exc
         missing = [c for c in REQUIRED if c not in frame.columns]
@@ -83,7 +86,7 @@ def validate(ratings: pd.DataFrame, trials: pd.DataFrame, protocol: str) -> pd.D
                                f"not {rec['session']!r}")
         low, high = (MOS_MIN, MOS_MAX) if protocol == "mos" else (1, len(str(trial["options"]).split("|")))
         text = rec["response"].strip()
-        if not text.lstrip("-").isdigit() or not low <= int(text) <= high:
+        if not INTEGER.fullmatch(text) or not low <= int(text) <= high:
             raise HarnessError(f"{_where(rec)}: response {rec['response']!r} for trial {rec['trial_id']!r} is out "
                                f"of range: expected an integer {low}..{high}")
     twice = ratings[ratings.duplicated(["participant", "trial_id"], keep=False)]
@@ -106,8 +109,30 @@ def validate(ratings: pd.DataFrame, trials: pd.DataFrame, protocol: str) -> pd.D
     return ratings.assign(response=ratings["response"].str.strip().astype(int))
 
 
-def import_ratings(paths: Sequence[Path], study_dir: Path, out: Path) -> tuple[dict[str, pd.DataFrame], list[Path]]:
-    """Validates and scores ratings of the study in ``study_dir``; writes the tables into ``out``."""
+def check_out(out: Path, option: str) -> None:
+    """Refuses an ``out`` folder that is a file or already holds study tables (an earlier import's).
+
+    Raises:
+        HarnessError: Naming the folder, what is in the way and what to do instead; nothing is written.
+    """
+    if out.exists() and not out.is_dir():
+        raise HarnessError(f"{option} {str(out)!r} is a file; choose a folder for the tables")
+    earlier = sorted(p.name for p in (out.glob("*.csv") if out.is_dir() else ()) if p.stem in TABLES)
+    if earlier:
+        raise HarnessError(f"{option} {str(out)!r} already holds the tables of an earlier import ({', '.join(earlier)})"
+                           "; nothing was written: pass --out NEW_FOLDER to keep both, or delete those files to "
+                           "replace them")
+
+
+def import_ratings(paths: Sequence[Path], study_dir: Path, out: Path, option: str = "--out"
+                   ) -> tuple[dict[str, pd.DataFrame], list[Path]]:
+    """Validates and scores ratings of the study in ``study_dir``; writes the tables into ``out``.
+
+    Raises:
+        HarnessError: ``out`` is a file or holds an earlier import's tables, or the study or the ratings are bad
+            (see ``validate``); nothing is written then.
+    """
+    check_out(out, option)
     protocol, cfg, trials = load_study(study_dir)
     ratings = validate(read_ratings(paths), trials, protocol)
     tables = score({protocol: (trials, ratings)}, cfg)

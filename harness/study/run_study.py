@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -11,18 +10,18 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.config import apply_overrides
 from harness.core import atomic
+from harness.core.csv_files import write_csv
 from harness.core.device import resolve_device
 from harness.core.errors import HarnessError
 from harness.core.results import Row
 from harness.models import MODELS
-from harness.plugins import load_plugins
-from harness.run_config import RunConfig, config_from_dict
-from harness.rundir import RunDir
+from harness.plugins import load_saved_config
+from harness.run_config import RunConfig
+from harness.rundir import RunDir, result_jobs
 from harness.study.collect import StudyMaterial, collect
 from harness.study.power_table import power_table
-from harness.study.scoring import score, simulated_rows, write_tables
+from harness.study.scoring import TABLES, read_table, score, simulated_rows, write_tables
 from harness.study.simulate import check_signals, parameters_record, simulate_responses
 
 log = logging.getLogger(__name__)
@@ -31,24 +30,32 @@ STUDY_JOB = "study__simulated"  # the pseudo-job whose rows.json holds the simul
 
 
 def load_run(run_dir: Path, overrides: dict[str, object] | None = None) -> tuple[RunConfig, dict]:
-    """The run's saved config (with ``study.*`` overrides applied) and its manifest."""
+    """The run's saved config (with ``study.*`` overrides applied) and its manifest.
+
+    The overrides are checked like ``suite``'s (types, ranges, choices) before anything is read or written.
+
+    Raises:
+        HarnessError: Not a run directory, a key outside ``study.*``, or a value out of its range.
+    """
     path, manifest_path = run_dir / "config.json", run_dir / "manifest.json"
     if not path.is_file() or not manifest_path.is_file():
         raise HarnessError(f"--run {str(run_dir)!r}: no config.json/manifest.json there (expected a run directory)")
-    saved = json.loads(path.read_text())
-    load_plugins(list(saved.get("plugins", [])))  # the run's plugin models and their config sections
-    config = config_from_dict(saved, source=str(path))
     bad = [k for k in (overrides or {}) if not k.startswith("study.")]
     if bad:
         raise HarnessError(f"--set {bad[0]}: study commands take study.* keys only (the models are already trained)")
-    config = apply_overrides(config, dict(overrides or {}), source="--set")
-    return config, json.loads(manifest_path.read_text())
+    return load_saved_config(path, overrides), atomic.read_json(manifest_path)  # with the run's plugin models
 
 
 def model_jobs(manifest: dict, tasks: tuple[str, ...] = ()) -> list[tuple[str, str, int]]:
-    """``(job id, model, seed)`` of every trained model job (reference jobs and the study job excluded)."""
+    """``(job id, model, seed)`` of every trained model job (reference jobs and the study job excluded).
+
+    In the run's plan order, not the order jobs finished in (which depends on the worker processes), so that the
+    study's conditions, methods and tables come out in the same order on every call.
+    """
     jobs = []
-    for job_id, record in manifest.get("jobs", {}).items():
+    recorded = manifest.get("jobs", {})
+    for job_id in (j for j in result_jobs(manifest) if j in recorded):
+        record = recorded[job_id]
         model = str(record.get("model", ""))
         if record.get("reference") or model not in MODELS or record.get("status") not in ("done", "trained"):
             continue
@@ -98,18 +105,19 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
     cfg = config.study
     material = gather(run_dir, config, manifest, keep_images=False, tasks=tasks)
     data = simulate_responses(material, cfg)
-    tables = score(data, cfg)
-    study_dir = run_dir / "study"
+    run, study_dir = RunDir(run_dir), run_dir / "study"
+    scored = score(data, cfg)
+    tables = _with_other_tasks(scored, study_dir, tasks)
     write_tables(tables, study_dir, simulated=True)
-    with atomic.atomic_path(study_dir / "power.csv") as tmp:
-        power_table(tables, cfg).to_csv(tmp, index=False)
+    write_csv(study_dir / "power.csv", power_table(tables, cfg))
     record = {**parameters_record(cfg, material), "observer_source": observer_source}
     atomic.write_json(study_dir / "study.json", record)
     if save_ratings:
         _save_ratings(data, cfg, study_dir / "simulated", run_dir)
-    rows = simulated_rows(tables, cfg, material.settings, material.variants, provenance=material.provenance,
+    rows = simulated_rows(scored, cfg, material.settings, material.variants, provenance=material.provenance,
                           observer_source=observer_source)
-    run = RunDir(run_dir)
+    if tasks and run.is_done(STUDY_JOB):  # the earlier study's rows of the tasks not simulated now stay
+        rows = [Row(**r) for r in run.read_rows(STUDY_JOB) if r["task"] not in tasks] + rows  # type: ignore[arg-type]
     run.write_rows(STUDY_JOB, rows)
     elapsed = time.perf_counter() - started
     manifest.setdefault("jobs", {})[STUDY_JOB] = {
@@ -117,8 +125,29 @@ def simulate_run(run_dir: Path, config: RunConfig, manifest: dict, *, observer_s
         "reference": True, "status": "done", "wall_time_s": round(elapsed, 3),
         "cpu_time_s": round(time.process_time() - cpu_started, 3)}
     run.write_manifest(manifest)
-    run.rebuild_metrics(list(manifest["jobs"]))
-    return SimulationResult(study_dir, tables, rows, elapsed)
+    run.rebuild_metrics(result_jobs(manifest))
+    return SimulationResult(study_dir, scored, rows, elapsed)
+
+
+def _with_other_tasks(tables: dict[str, pd.DataFrame], study_dir: Path, tasks: tuple[str, ...]
+                      ) -> dict[str, pd.DataFrame]:
+    """``tables`` plus, with ``--tasks``, the rows of the other tasks from the tables an earlier call wrote.
+
+    A study restricted to some tasks replaces those tasks' results only: nothing an earlier command wrote about the
+    other tasks is dropped.
+    """
+    if not tasks:
+        return tables
+    out = dict(tables)
+    for name in TABLES:
+        path = study_dir / f"{name}.csv"
+        if not path.is_file():
+            continue
+        earlier = read_table(path)
+        earlier = earlier[~earlier["task"].astype(str).isin(tasks)]
+        if len(earlier):
+            out[name] = pd.concat([earlier, tables[name]], ignore_index=True) if name in tables else earlier
+    return {name: out[name] for name in TABLES if name in out}
 
 
 def _save_ratings(data: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cfg, out: Path, run_dir: Path) -> None:
@@ -126,7 +155,7 @@ def _save_ratings(data: dict[str, tuple[pd.DataFrame, pd.DataFrame]], cfg, out: 
     for protocol, (trials, ratings) in data.items():
         folder = out / protocol
         folder.mkdir(parents=True, exist_ok=True)
-        trials.to_csv(folder / "trials.csv", index=False)
-        ratings.to_csv(folder / "ratings.csv", index=False)
+        write_csv(folder / "trials.csv", trials)
+        write_csv(folder / "ratings.csv", ratings)
         atomic.write_json(folder / "study.json", {"protocol": protocol, "study": dataclasses.asdict(cfg),
                                                   "run": str(run_dir), "simulated": True})

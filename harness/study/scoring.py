@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pandas as pd
 
-from harness.core import atomic
+from harness.core.csv_files import unescape_frame, write_csv
+from harness.core.errors import HarnessError
 from harness.core.results import Row, protocol_string
 from harness.study.config import StudyConfig
 from metrics.human_study.observer import describe
@@ -38,10 +39,26 @@ def write_tables(tables: dict[str, pd.DataFrame], out_dir: Path, *, simulated: b
     paths = []
     for name, table in tables.items():
         path = out_dir / f"{name}.csv"
-        with atomic.atomic_path(path) as tmp:
-            table.assign(simulated=simulated)[["simulated", *table.columns]].to_csv(tmp, index=False)
+        write_csv(path, table.assign(simulated=simulated)[["simulated", *table.columns]])
         paths.append(path)
     return paths
+
+
+def read_table(path: Path) -> pd.DataFrame:
+    """A table ``write_tables`` wrote, without its ``simulated`` column.
+
+    Raises:
+        HarnessError: The file cannot be read as such a table (naming it).
+    """
+    try:
+        table = unescape_frame(pd.read_csv(path, keep_default_na=False, na_values=[""]))
+    except (OSError, UnicodeDecodeError, pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+        raise HarnessError(f"{path}: unreadable ({type(exc).__name__}); expected a study table this harness wrote; "
+                           "delete it and run the study again") from None
+    if "task" not in table.columns:
+        raise HarnessError(f"{path}: no task column; expected a study table this harness wrote; delete it and run "
+                           "the study again")
+    return table.drop(columns=["simulated"], errors="ignore")
 
 
 def _protocol(cfg: StudyConfig, name: str, setting: str, variant: str, details: dict[str, object],

@@ -35,7 +35,7 @@ from torch.nn import functional as F
 from tqdm import tqdm
 
 from harness.core.atomic import torch_load, torch_save
-from harness.core.cache import stable_hash, tensors_sha256
+from harness.core.cache import cache_location, stable_hash, tensors_sha256
 from harness.core.errors import HarnessError
 from harness.core.task import Task
 
@@ -243,26 +243,46 @@ def save_judge(spec: JudgeSpec, model: nn.Module, params: Mapping[str, int], pat
     torch_save({"judge": spec.name, "arch": spec.arch, "params": dict(params), "state_dict": state}, path)
 
 
+COMMITTED_DIR = Path(__file__).resolve().parent / "weights"  # the committed judges (package data; resolve.WEIGHTS_DIR)
+
+
+def judge_file_hint(path: str | Path) -> str:
+    """What to do about an unusable judge file, true for where it lies.
+
+    A committed judge is package data: restoring it is the fix (deleting it only gives a "missing" error). A judge in
+    the cache is retrained when deleted. Any other file is one the user named (``evaluate --weights``).
+    """
+    path = Path(path).resolve()
+    if path.is_relative_to(COMMITTED_DIR):
+        return ("it is a committed judge: restore it (git checkout -- metrics/judges/weights, or reinstall the "
+                "package)")
+    if path.is_relative_to(cache_location().resolve()):
+        return "delete it and the harness retrains it"
+    return "give the judge file the harness wrote (its cache under HARNESS_CACHE_DIR/judges, or a committed judge)"
+
+
 def load_judge_file(spec: JudgeSpec, path: str | Path, device: torch.device | None = None) -> nn.Module:
     """Loads a file written by ``save_judge`` (``weights_only=True``: no code in it can run).
 
     Raises:
-        HarnessError: Missing, unreadable, another judge's or another version's file, naming it.
+        HarnessError: Missing, unreadable, another judge's or another version's file, naming it and what to do
+            (``judge_file_hint``).
     """
     path = Path(path)
     if not path.is_file():
         raise HarnessError(f"judge {spec.name!r}: weights file {str(path)!r} does not exist")
+    hint = judge_file_hint(path)
     try:
-        payload = torch_load(path)
+        payload = torch_load(path, hint=hint)
         if not isinstance(payload, dict) or (payload.get("judge"), payload.get("arch")) != (spec.name, spec.arch):
             found = (payload.get("judge"), payload.get("arch")) if isinstance(payload, dict) else type(payload)
             raise HarnessError(f"judge {spec.name!r}: {str(path)!r} holds {found}, expected ({spec.name!r}, "
-                               f"{spec.arch!r}); delete it to retrain")
+                               f"{spec.arch!r}); {hint}")
         model = spec.build({str(k): int(v) for k, v in payload["params"].items()})
         model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in payload["state_dict"].items()})
     except HarnessError:
         raise
     except Exception as exc:  # an unpickling, key or shape error: not a judge file of this architecture
         raise HarnessError(f"judge {spec.name!r}: weights file {str(path)!r} cannot be loaded ({exc}); "
-                           "delete it to retrain") from exc
+                           f"{hint}") from exc
     return model.to(device or torch.device("cpu")).eval()

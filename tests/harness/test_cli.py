@@ -98,7 +98,7 @@ def test_evaluate_missing_empty_corrupt_and_mixed_size_folders(workdir, capsys):
            str(corrupt / "bad.png"))
     _fails(["evaluate", "--metric", "parzen", "--pred", str(mixed), "--target", str(target)], capsys,
            str(mixed), "zz_wide.png", "9x8")
-    _fails(["evaluate", "--metric", "parzen", "--pred", str(target), "--target", str(target),
+    _fails(["evaluate", "--metric", "fidelity", "--pred", str(target), "--target", str(target),
             "--weights", str(missing)], capsys, "--weights", str(missing))
     _fails(["evaluate", "--run", str(missing)], capsys, "--run", "config.json")
     assert _snapshot(workdir) == before
@@ -127,7 +127,7 @@ def test_list(what, capsys):
     expected = {"all": ("models:", "gan", "tasks:", "digits", "metrics:", "parzen", "profiles: smoke"),
                 "models": ("gan", "pix2pix", "cyclegan"), "tasks": ("digits", "scenes"),
                 "metrics": ("parzen", "fidelity"), "profiles": ("smoke, standard, paper",),
-                "config": ("gan.steps = 100000", "eval.n_samples = ")}[what]
+                "config": ("config at --profile smoke", "gan.steps = ", "eval.n_samples = ")}[what]
     for text in expected:
         assert text in out
 
@@ -166,7 +166,7 @@ def test_out_exists_but_is_not_a_run(workdir, capsys, tiny_args):
     assert [p.name for p in out.iterdir()] == ["keep.txt"]
 
 
-def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
+def test_ctrl_c_exits_130_with_a_hint_true_for_the_command(monkeypatch, capsys, tmp_path):
     from harness import commands
 
     def interrupted(args):
@@ -174,7 +174,15 @@ def test_ctrl_c_exits_130_with_a_resume_hint(monkeypatch, capsys):
 
     monkeypatch.setattr(commands, "dispatch", interrupted)
     assert main(["list"]) == 130
-    assert "--resume" in capsys.readouterr().err
+    assert capsys.readouterr().err == "interrupted: run the same command again\n"
+    run = tmp_path / "run"
+    assert main(["suite", "--out", str(run)]) == 130  # nothing kept: the same command again
+    assert capsys.readouterr().err.endswith("; run the same command again\n")
+    run.mkdir()
+    (run / "config.json").write_text("{}")  # a run its jobs wrote into: continue it
+    assert main(["suite", "--out", str(run)]) == 130
+    assert capsys.readouterr().err == (f"interrupted: finished jobs and the last checkpoints are kept; continue the "
+                                       f"run with --out {run} --resume\n")
 
 
 def test_a_config_that_cannot_run_on_the_task_is_refused_before_anything_is_written(tmp_path, capsys, cache):
@@ -184,3 +192,16 @@ def test_a_config_that_cannot_run_on_the_task_is_refused_before_anything_is_writ
                  "--set", "probe.n_test=4"])
     assert code == 2 and "pix2pix.num_downs" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_list_config_says_which_profile_its_values_are(capsys):
+    """Each profile's listing is labelled with it and shows its own values (not the paper defaults under 'smoke')."""
+    listings = {}
+    for profile in ("smoke", "paper"):
+        assert main(["list", "config", "--profile", profile]) == 0
+        listings[profile] = capsys.readouterr().out
+        assert listings[profile].splitlines()[0].startswith(f"config at --profile {profile} ")
+        assert f"  profile = {profile!r}" in listings[profile]
+    assert "  pix2pix.steps = 500\n" in listings["smoke"] and "  checkpoint_every = 200\n" in listings["smoke"]
+    assert "  pix2pix.steps = 595000\n" in listings["paper"] and "  checkpoint_every = 500\n" in listings["paper"]
+    assert main(["list", "config"]) == 0 and capsys.readouterr().out == listings["smoke"]

@@ -94,3 +94,33 @@ def test_missing_partner_missing_scale_and_non_integer_scale(folders, tmp_path, 
     assert code == 2 and "--scale" in err
     code, _, err = _run(capsys, hr_dir, hr_dir, "--scale", "2.5")  # an argparse error: main returns 2 too
     assert code == 2 and "--scale" in err
+
+
+def test_16_bit_files_are_scored_at_the_precision_they_are_read_at(tmp_path, capsys):
+    """Grey 16-bit HR and SR (the same content 8 bits would round together): PSNR from the full 16-bit values."""
+    rng = np.random.default_rng(3)
+    hr = rng.integers(0, 65536, (32, 32), dtype=np.uint16)
+    sr = np.clip(hr.astype(int) + rng.integers(-200, 201, hr.shape), 0, 65535).astype(np.uint16)
+    _write(tmp_path / "HR", "a.png", hr)
+    _write(tmp_path / "SR", "a.png", sr)
+    code, out, err = _run(capsys, tmp_path / "SR", tmp_path / "HR", "--scale", "4")
+    assert code == 0, err
+    full = psnr_ssim(torch.from_numpy(sr.astype(np.float32) / 65535)[None, None],
+                     torch.from_numpy(hr.astype(np.float32) / 65535)[None, None], crop_border=4, y_channel=False,
+                     quantize=False)
+    rounded = psnr_ssim(torch.from_numpy(sr.astype(np.float32) / 65535)[None, None],
+                        torch.from_numpy(hr.astype(np.float32) / 65535)[None, None], crop_border=4, y_channel=False)
+    assert json.loads(out)["psnr"] == pytest.approx(full["psnr"], abs=1e-6)
+    assert abs(full["psnr"] - rounded["psnr"]) > 0.1  # what rounding to 8 bits would have reported instead
+
+
+def test_a_grey_target_beside_colour_predictions_is_logged(folders, tmp_path, capsys, caplog):
+    sr_dir, hr_dir, pairs = folders
+    grey = tmp_path / "HRgrey"
+    for name, (_, hr) in pairs.items():
+        _write(grey, f"{name}.png", hr.mean(axis=2).round().astype(np.uint8))
+    with caplog.at_level("WARNING"):
+        code, _, err = _run(capsys, sr_dir, grey, "--scale", "4")
+    assert code == 0, err
+    assert any("--target: all 3 images are grey; each is repeated to 3 channels to match the colour images of --pred"
+               in r.getMessage() for r in caplog.records), [r.getMessage() for r in caplog.records]

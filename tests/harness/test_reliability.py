@@ -140,6 +140,21 @@ def test_a_real_divergence_is_caught_at_the_log_row_after_its_first_non_finite_s
     assert not (out / "jobs" / "gan__digits__s0" / "model.pt").exists()
 
 
+def test_a_run_whose_only_model_diverged_gets_its_report_and_names_the_job_last(tmp_path, cache, capsys):
+    """With the simulated study on: it is skipped with a note (nothing to show), the report is built, and the last
+    line is the error naming the failed job and why (not the study's complaint)."""
+    out = tmp_path / "run"
+    code = main(_gan(out, *_sets("gan.lr=10", "gan.momentum_start=0.99", "gan.momentum_end=0.99",
+                                 "gan.max_col_norm=0", "gan.steps=60", "checkpoint_every=500", "study.simulate=true")))
+    captured = capsys.readouterr()
+    assert code == 2
+    assert captured.err.strip().splitlines()[-1].startswith("error: 1 of 2 jobs failed")
+    assert "gan__digits__s0: loss" in captured.err and "training diverged" in captured.err
+    assert "study (simulated): skipped, no trained model job" in captured.out
+    assert (out / "report.html").is_file() and "gan__digits__s0" in (out / "report.html").read_text()
+    assert "report INCOMPLETE: 1 planned job(s) without results: gan__digits__s0" in captured.out
+
+
 # ---------------------------------------------------------------- a full disk
 
 
@@ -236,7 +251,7 @@ def test_sigterm_exits_143_with_a_resume_hint(monkeypatch, capsys):
     monkeypatch.setattr(commands, "dispatch", terminated)
     previous = signal.getsignal(signal.SIGTERM)
     assert main(["list"]) == 143
-    assert "terminated" in capsys.readouterr().err and "--resume" in capsys.readouterr().err + "--resume"
+    assert capsys.readouterr().err == "terminated: run the same command again\n"  # no --resume: list has none
     assert signal.getsignal(signal.SIGTERM) == previous  # main restores the handler it replaced
 
 
@@ -271,7 +286,7 @@ def test_an_internal_error_in_a_run_is_exit_3_one_line_and_its_traceback_in_harn
 def test_an_internal_error_outside_a_run_writes_a_crash_log(monkeypatch, capsys):
     from harness import commands
 
-    monkeypatch.setattr(commands, "_list", lambda what: 1 / 0)
+    monkeypatch.setattr(commands, "_list", lambda what, profile="smoke": 1 / 0)
     assert main(["list"]) == 3
     err = capsys.readouterr().err
     assert "Traceback" not in err and "ZeroDivisionError" in err

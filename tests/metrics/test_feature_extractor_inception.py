@@ -40,8 +40,8 @@ def test_malicious_pickle_runs_no_code(tmp_path, monkeypatch, code_payload):
     with pytest.raises(HarnessError, match="cannot be loaded as plain weights"):
         FeatureExtractorInceptionSafe(SAFE_INCEPTION_EXTRACTOR, ["2048"], feature_extractor_weights_path=str(path))
     assert not marker.exists()
-    # Through the public path too, with the sha256-prefix check (32 bits, forgeable) out of the way.
-    monkeypatch.setattr(fidelity, "INCEPTION_SHA256_PREFIX", "")
+    # Through the public path too, with the sha256 check out of the way (as if the payload matched it).
+    monkeypatch.setattr(fidelity, "INCEPTION_SHA256", file_sha256(path))
     images = torch.rand(4, 3, 16, 16)
     with pytest.raises(HarnessError, match=path.name):
         fidelity.fidelity_metrics(images, images, feature_extractor="inception-v3-compat", weights_path=path,
@@ -67,6 +67,23 @@ def test_safe_extractor_equals_torch_fidelity_on_the_same_weights(random_weights
     with torch.no_grad():
         assert torch.equal(ours(x)[0], theirs(x)[0])
     # verify_inception_weights returns the full sha256 that protocols record in every row.
-    monkeypatch.setattr(fidelity, "INCEPTION_SHA256_PREFIX", file_sha256(random_weights)[:8])
+    monkeypatch.setattr(fidelity, "INCEPTION_SHA256", file_sha256(random_weights))
     path, digest = fidelity.verify_inception_weights(random_weights)
     assert path == random_weights and digest == file_sha256(random_weights) and len(digest) == 64
+
+
+def test_a_file_matching_only_the_hash_prefix_is_refused(random_weights, monkeypatch):
+    """A file forged to the 8 hex digits of the file name (32 bits: minutes on one core) is not Inception."""
+    digest = file_sha256(random_weights)
+    monkeypatch.setattr(fidelity, "INCEPTION_SHA256", digest[:8] + ("0" if digest[8] != "0" else "1") + digest[9:])
+    with pytest.raises(HarnessError, match=f"has sha256 {digest}, expected"):
+        fidelity.verify_inception_weights(random_weights)
+    images = torch.rand(4, 3, 16, 16)
+    with pytest.raises(HarnessError, match="replace the file"):
+        fidelity.fidelity_metrics(images, images, feature_extractor="inception-v3-compat", weights_path=random_weights,
+                                  kid=False, prc=False)
+
+
+def test_the_pinned_digest_is_the_file_names_and_whole():
+    assert len(fidelity.INCEPTION_SHA256) == 64 and int(fidelity.INCEPTION_SHA256, 16) >= 0
+    assert fidelity.INCEPTION_FILE.removesuffix(".pth").endswith("-" + fidelity.INCEPTION_SHA256[:8])

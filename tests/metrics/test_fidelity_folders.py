@@ -52,3 +52,25 @@ def test_folders_match_the_tensor_path_and_read_lazily(tmp_path, judge_path):
         assert out[key] == pytest.approx(value, rel=1e-9, abs=1e-12)
     with pytest.raises(HarnessError, match="--target"):
         fidelity_on_folders(FolderInputs(pred, None, torch.device("cpu"), 3, "digits", judge_path))
+
+
+def test_evaluate_says_that_fidelity_rounds_16_bit_files(tmp_path, judge_path, caplog, capsys):
+    """Every other metric reads 16-bit files at full precision; fidelity's uint8 features round them, and says so."""
+    from harness.run import main
+
+    rng = np.random.default_rng(0)
+    for name in ("pred", "target"):
+        (tmp_path / name).mkdir()
+        for i in range(6):
+            Image.fromarray(rng.integers(0, 65536, (28, 28), dtype=np.uint16)).save(tmp_path / name / f"{i}.png")
+    with caplog.at_level("WARNING"):
+        code = main(["evaluate", "--metric", "fidelity", "--pred", str(tmp_path / "pred"), "--target",
+                     str(tmp_path / "target"), "--feature-extractor", "digits", "--weights", str(judge_path),
+                     "--no-progress"])
+    assert code == 0, capsys.readouterr().err
+    messages = [r.getMessage() for r in caplog.records]
+    for option in ("--pred", "--target"):
+        assert any(m.startswith(f"{option}: fidelity scores 8-bit images: its 6 16-bit image(s) are rounded")
+                   for m in messages), messages
+    assert any("all 6 images are grey; each is repeated to 3 channels (FID/KID features take RGB)" in m
+               for m in messages), messages

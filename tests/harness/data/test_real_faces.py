@@ -13,6 +13,10 @@ from PIL import Image
 from harness.core.errors import HarnessError
 from harness.data.real_faces import RealFacesConfig, build_celeba, build_celeba_rafd, build_rafd, parse_rafd_name
 
+# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
+PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
+                                       "(git apply it, then drop this mark)")
+
 
 @pytest.fixture
 def celeba(celeba_dir):
@@ -120,4 +124,46 @@ def test_bad_face_data_exits_2_and_writes_nothing(breaker, celeba_dir, rafd_dir,
     code = main(["suite", "--models", "stargan", "--out", str(out), "--no-progress", *argv])
     err = capsys.readouterr().err
     assert code == 2 and expected in err, err
+    assert not out.exists()
+
+
+# Issue 24: every damaged CelebA list file is one clear error, exit 2, nothing written (these were internal errors).
+def _identity_not_a_number(celeba_dir):
+    path = celeba_dir / "identity_CelebA.txt"
+    path.write_text(path.read_text().replace("000002.jpg 2", "000002.jpg two"))
+    return "identity file", "entry 2: expected '<file> <integer person id>', got '000002.jpg two'"
+
+
+def _identity_without_id(celeba_dir):
+    path = celeba_dir / "identity_CelebA.txt"
+    path.write_text(path.read_text().replace("000003.jpg 3", "000003.jpg"))
+    return "identity file", "entry 3: expected '<file> <integer person id>', got '000003.jpg'"
+
+
+def _attributes_in_latin_1(celeba_dir):
+    path = celeba_dir / "list_attr_celeba.txt"
+    path.write_bytes(path.read_bytes().replace(b"5_o_Clock_Shadow", "5_o_Clock_Shadow_\u00e9t\u00e9".encode("latin-1")))
+    return "attribute file", "line 2: byte 0xe9 is not UTF-8 text"
+
+
+def _attribute_value_not_pm1(celeba_dir):
+    path = celeba_dir / "list_attr_celeba.txt"
+    lines = path.read_text().splitlines()
+    lines[3] = lines[3].rsplit(" ", 1)[0] + "  0"
+    path.write_text("\n".join(lines) + "\n")
+    return "list_attr_celeba.txt", "values other than 1 and -1 (0)"
+
+
+@PENDING_DATA_PATCH
+@pytest.mark.parametrize("damage", [_identity_not_a_number, _identity_without_id, _attributes_in_latin_1,
+                                    _attribute_value_not_pm1])
+def test_a_damaged_celeba_list_file_exits_2_and_writes_nothing(damage, celeba_dir, tmp_path, capsys, cache) -> None:
+    from harness.run import main
+
+    where, expected = damage(celeba_dir)
+    out = tmp_path / "run"
+    code = main(["suite", "--models", "stargan", "--tasks", "celeba", "--out", str(out), "--no-progress",
+                 "--set", f"faces_real.celeba_root={celeba_dir}"])
+    err = capsys.readouterr().err
+    assert code == 2 and where in err and expected in err and err.count("\n") == 1, err
     assert not out.exists()

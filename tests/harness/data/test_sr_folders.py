@@ -12,6 +12,10 @@ from harness.data.sr_pairs import unpad
 
 SIZES = {"baby": (70, 66), "bird": (52, 61)}  # (height, width): not multiples of 4, so modcrop matters
 
+# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
+PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
+                                       "(git apply it, then drop this mark)")
+
 
 def _png(path, height, width, seed, grey=False):
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,3 +99,29 @@ def test_missing_root_and_bad_scale():
         build_sr_folders(SRFoldersConfig(root="/nonexistent/set5"))
     with pytest.raises(HarnessError, match="scale"):
         build_sr_folders(SRFoldersConfig(root="/x", scale=5))
+
+
+@PENDING_DATA_PATCH
+def test_two_files_with_one_name_are_refused_not_dropped(tmp_path):
+    """Images are matched by name: a.png beside a.jpg (or 0801.png beside 0801x4.png) would lose one silently."""
+    _png(tmp_path / "Set5" / "baby.png", 64, 64, seed=0)
+    _png(tmp_path / "Set5" / "bird.png", 64, 64, seed=1)
+    Image.fromarray(np.zeros((64, 64, 3), np.uint8)).save(tmp_path / "Set5" / "baby.jpg")
+    with pytest.raises(HarnessError, match=r"sr_folders.root: files in .* share a name \(baby.jpg and baby.png\)"):
+        build_sr_folders(_config(tmp_path / "Set5"))
+
+
+@PENDING_DATA_PATCH
+def test_every_conversion_of_the_images_is_logged(tmp_path, caplog):
+    """Grey beside colour (repeated to RGB), RGBA (alpha dropped) and 16-bit (rounded to 8 bits) each get a line."""
+    root = tmp_path / "Set14"
+    _png(root / "colour.png", 64, 64, seed=0)
+    _png(root / "grey.png", 64, 64, seed=1, grey=True)
+    Image.fromarray(np.full((64, 64, 4), 200, np.uint8)).save(root / "rgba.png")
+    Image.fromarray(np.full((64, 64), 40000, np.uint16)).save(root / "deep.png")
+    with caplog.at_level("INFO"):
+        build_sr_folders(_config(root))
+    messages = " | ".join(r.getMessage() for r in caplog.records)
+    assert "grey image(s) repeated to RGB, as the other images are colour: deep, grey" in messages, messages
+    assert "alpha is dropped" in messages and "rgba.png" in messages
+    assert "16-bit image(s) rounded to 8 bits (the task holds 8-bit images): deep.png" in messages

@@ -15,6 +15,10 @@ from harness.core.errors import HarnessError
 from harness.data.svhn_mnist import SVHNMNISTConfig, build_svhn_mnist, read_idx, read_svhn_mat
 from harness.run import main
 
+# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
+PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
+                                       "(git apply it, then drop this mark)")
+
 
 def write_svhn(path: Path, labels: list[int], seed: int) -> np.ndarray:
     """An SVHN-format file: X uint8 (32, 32, 3, N), y uint8 (N, 1) in 1..10; returns X."""
@@ -137,3 +141,34 @@ def test_cli_bad_input_exits_2_and_writes_nothing(root: Path, tmp_path: Path, da
     lines = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
     assert code == 2 and not out.exists()
     assert len(lines) == 1 and EXPECTED[damage] in lines[0]
+
+
+@PENDING_DATA_PATCH
+def test_a_gzip_that_inflates_beyond_its_header_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
+    """A 300 MB body behind a header that says 6x28x28 (a decompression bomb): never inflated past the header."""
+    import zlib
+
+    from harness.data.svhn_mnist import IDX_IMAGES_MAGIC, read_idx
+
+    header = IDX_IMAGES_MAGIC.to_bytes(4, "big") + b"".join(d.to_bytes(4, "big") for d in (6, 28, 28))
+    deflate = zlib.compressobj(1, zlib.DEFLATED, 31)  # 31: a gzip stream
+    chunks, size, crc = [deflate.compress(header)], len(header), zlib.crc32(header)
+    zeros = bytes(64 * 2**20)
+    for _ in range(5):
+        chunks.append(deflate.compress(zeros))
+        size, crc = size + len(zeros), zlib.crc32(zeros, crc)
+    path = tmp_path / "train-images-idx3-ubyte.gz"
+    path.write_bytes(b"".join(chunks) + deflate.flush())
+    inflated = []
+    real_read = gzip.GzipFile.read
+
+    def counted(self, size=-1):
+        data = real_read(self, size)
+        inflated.append(len(data))
+        return data
+
+    monkeypatch.setattr(gzip.GzipFile, "read", counted)
+    monkeypatch.setattr(gzip, "decompress", lambda data: pytest.fail("the whole file was inflated"))
+    with pytest.raises(HarnessError, match="not the size its header says: the file inflates to 335544336 bytes"):
+        read_idx(path, IDX_IMAGES_MAGIC)
+    assert sum(inflated) <= 16

@@ -63,3 +63,60 @@ def material_factory():
 def synthetic_parts():
     """``(synthetic_task, textures, SMALL)`` for tests that build their own condition."""
     return synthetic_task, textures, SMALL
+
+
+# A tiny trained pix2pix run (dropout kept on at test time: the draw the study must seed), made once per session.
+PIX2PIX_SETS = ("probe.n_train=16", "probe.n_val=4", "probe.n_test=8", "pix2pix.steps=3", "pix2pix.ngf=4",
+                "pix2pix.ndf=4", "eval.n_sample_images=2", "eval.batch_size=8", "eval.judge_steps=5",
+                "study.max_images=8", "study.n_reference=16", "study.amt.n_participants=40",
+                "study.best_of.n_participants=40", "study.mos.n_raters=20", "study.mos.n_calibration=2",
+                "study.stats.n_resamples=200", "checkpoint_every=1")
+
+
+def suite_argv(out, *extra: str, study: bool = False) -> list[str]:
+    """``suite`` on the tiny pix2pix run (``--no-report``; the simulated study only when ``study``)."""
+    sets = [a for item in (*PIX2PIX_SETS, f"study.simulate={str(study).lower()}") for a in ("--set", item)]
+    return ["--log-level", "ERROR", "suite", "--no-progress", "--no-report", "--models", "pix2pix", "--tasks",
+            "probe_texture", "--out", str(out), *sets, *extra]
+
+
+@pytest.fixture(scope="session")
+def pix2pix_argv():
+    """``suite_argv``: the tiny pix2pix suite's arguments."""
+    return suite_argv
+
+
+@pytest.fixture(scope="session")
+def pix2pix_run(tmp_path_factory):
+    """``(run folder, cache folder)`` of a finished tiny pix2pix run without a study; copy it before changing it."""
+    import os
+
+    from harness.run import main
+
+    root = tmp_path_factory.mktemp("pix2pix-run")
+    old = os.environ.get("HARNESS_CACHE_DIR")
+    os.environ["HARNESS_CACHE_DIR"] = str(root / "cache")
+    try:
+        assert main(suite_argv(root / "run")) == 0
+    finally:
+        if old is None:
+            os.environ.pop("HARNESS_CACHE_DIR")
+        else:
+            os.environ["HARNESS_CACHE_DIR"] = old
+    return root / "run", root / "cache"
+
+
+@pytest.fixture
+def run_copy(pix2pix_run, tmp_path, monkeypatch):
+    """A function ``(name) -> path`` copying the trained run (and pointing the cache at a copy of its cache)."""
+    import shutil
+
+    run, cache = pix2pix_run
+    if not (tmp_path / "cache").exists():
+        shutil.copytree(cache, tmp_path / "cache")
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+
+    def copy(name: str):
+        shutil.copytree(run, tmp_path / name)
+        return tmp_path / name
+    return copy

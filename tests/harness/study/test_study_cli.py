@@ -23,13 +23,22 @@ def empty_run(tmp_path):
     (["study", "simulate", "--run", "{run}"], "no trained model jobs to show in a study"),
     (["study", "export", "--protocol", "amt", "--run", "{run}", "--out", "{run}/kit"], "no trained model jobs"),
     (["study", "simulate", "--run", "{run}", "--calibrated", "--set", "study.seed=1"], "run `study calibrate"),
+    # options are range-checked like suite's, before anything is read or written
+    (["study", "simulate", "--run", "{run}", "--set", "study.amt.n_participants=0"],
+     "study.amt.n_participants=0 is out of range; expected 1 <= value"),
+    (["study", "simulate", "--run", "{run}", "--set", "study.mos.n_raters=-3"], "study.mos.n_raters=-3"),
+    (["study", "export", "--protocol", "mos", "--run", "{run}", "--out", "{run}/kit", "--set",
+      "study.stats.alpha=2"], "study.stats.alpha=2"),
+    (["study", "calibrate", "--run", "{run}", "--free-amt", "bogus"], "--free-amt 'bogus': cannot fit 'bogus'"),
+    (["study", "calibrate", "--run", "{run}", "--free-mos", "noise,noise"], "named twice"),
+    (["study", "calibrate", "--run", "{run}", "--free-amt", ""], "--free-amt ''"),
 ])
 def test_study_errors_exit_2(empty_run, capsys, argv, message):
     argv = [a.replace("{run}", str(empty_run)) for a in argv]
     assert main(argv) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and message in err
-    assert sorted(p.name for p in empty_run.iterdir()) == ["config.json", "manifest.json"]
+    assert sorted(p.name for p in empty_run.iterdir() if p.name != ".lock") == ["config.json", "manifest.json"]
 
 
 def test_study_config_keys_are_listed(capsys):

@@ -72,6 +72,10 @@ def test_hand_written_ratings_give_the_hand_computed_table(study, tmp_path, caps
     (lambda t: t + "p1,s1,s1-t002,2,10\n", "participant 'p1' answered trial 's1-t002' more than once"),
     (lambda t: t.replace("p1,s1,s1-t002,1,700\n", ""), "participant 'p1' answered 2 of the 3 trials of session 's1'"),
     (lambda t: t.replace("participant,", "who,"), "missing columns ['participant']"),
+    # str.isdigit() accepts a superscript two, int() does not: one clear line, not an internal error
+    (lambda t: t.replace("p2,s2,s2-t001,2", "p2,s2,s2-t001,\u00b2"), "row 6: response '\u00b2' for trial 's2-t001'"),
+    (lambda t: t.replace("p2,s2,s2-t001,2", "p2,s2,s2-t001,--1"), "row 6: response '--1' for trial 's2-t001'"),
+    (lambda t: t.replace("p2,s2,s2-t001,2", "p2,s2,s2-t001,1.0"), "row 6: response '1.0'"),
 ])
 def test_bad_ratings_exit_2_with_a_clear_error(study, tmp_path, capsys, edit, message):
     ratings = tmp_path / "ratings.csv"
@@ -98,3 +102,35 @@ def test_simulated_ratings_import_into_exactly_the_simulated_tables(tmp_path, ma
         tables, _ = import_ratings([folder / "ratings.csv"], folder, folder / "results")
         for name, table in tables.items():
             pd.testing.assert_frame_equal(table, simulated[name], check_dtype=False)
+
+
+def _import(study, ratings, *extra):
+    return main(["study", "import", "--ratings", str(ratings), "--study", str(study), *extra])
+
+
+def test_out_naming_a_file_exits_2(study, tmp_path, capsys):
+    (tmp_path / "ratings.csv").write_text(RATINGS)
+    (tmp_path / "taken").write_text("mine")
+    assert _import(study, tmp_path / "ratings.csv", "--out", str(tmp_path / "taken")) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: --out") and "is a file" in err and err.count("\n") == 1
+    assert (tmp_path / "taken").read_text() == "mine"
+
+
+def test_a_second_import_never_replaces_the_first(study, tmp_path, capsys):
+    """The second import into the same folder is refused naming what is there; its advice works when followed."""
+    (tmp_path / "ratings.csv").write_text(RATINGS)
+    fewer = "\n".join(line for line in RATINGS.splitlines() if not line.startswith("p3")) + "\n"
+    (tmp_path / "fewer.csv").write_text(fewer)
+    assert _import(study, tmp_path / "ratings.csv") == 0
+    first = {p.name: p.read_bytes() for p in (study / "results").iterdir()}
+    capsys.readouterr()
+    assert _import(study, tmp_path / "fewer.csv") == 2
+    err = capsys.readouterr().err
+    assert "already holds the tables of an earlier import (amt.csv, amt_tests.csv)" in err and "--out" in err
+    assert {p.name: p.read_bytes() for p in (study / "results").iterdir()} == first
+    assert _import(study, tmp_path / "fewer.csv", "--out", str(tmp_path / "second")) == 0  # the advice, followed
+    assert pd.read_csv(tmp_path / "second" / "amt.csv")["n_participants"].sum() == 2
+    for path in (study / "results").glob("*.csv"):  # and the other advice: delete them to replace them
+        path.unlink()
+    assert _import(study, tmp_path / "fewer.csv") == 0
