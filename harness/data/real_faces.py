@@ -59,9 +59,30 @@ class RealFacesConfig:
 
 
 def _listed(path: Path, what: str) -> list[list[str]]:
+    """The whitespace-separated fields of each non-empty line of a CelebA list file (ASCII, as released)."""
     if not path.is_file():
         raise HarnessError(f"CelebA: {what} {str(path)!r} not found (expected the file from the CelebA release)")
-    return [line.split() for line in path.read_text().splitlines() if line.strip()]
+    data = path.read_bytes()
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise HarnessError(f"CelebA: {what} {str(path)!r} line {line}: byte 0x{data[exc.start]:02x} is not UTF-8 "
+                           "text; expected the CelebA release's ASCII file (re-save it as UTF-8)") from None
+    return [line.split() for line in text.splitlines() if line.strip()]
+
+
+def _identities(path: Path) -> dict[str, int]:
+    """``<file> <integer person id>`` per line of ``identity_CelebA.txt``."""
+    person = {}
+    for number, fields in enumerate(_listed(path, "identity file"), 1):
+        if len(fields) != 2 or not re.fullmatch(r"[0-9]+", fields[1]):
+            raise HarnessError(f"CelebA: identity file {str(path)!r} entry {number}: expected '<file> <integer "
+                               f"person id>', got {' '.join(fields)!r}")
+        if fields[0] in person:
+            raise HarnessError(f"CelebA: identity file {str(path)!r} entry {number}: {fields[0]!r} is listed twice")
+        person[fields[0]] = int(fields[1])
+    return person
 
 
 def _check_same(kind: str, names: list[str], expected: set[str], path: Path) -> None:
@@ -111,6 +132,9 @@ def celeba_records(config: RealFacesConfig) -> tuple[list[tuple[str, list[float]
     files = [r[0] for r in rows]
     if any(len(r) != len(names) + 1 for r in rows):
         raise HarnessError(f"CelebA: {str(attr_path)!r}: every image line needs a file name and {len(names)} values")
+    if bad := next((r for r in rows if not set(r[1:]) <= {"1", "-1"}), None):
+        raise HarnessError(f"CelebA: {str(attr_path)!r}: image {bad[0]!r} has values other than 1 and -1 "
+                           f"({', '.join(sorted(set(bad[1:]) - {'1', '-1'}))}); expected 1 or -1 for each attribute")
     folder = root / "img_align_celeba"
     if not folder.is_dir():
         raise HarnessError(f"CelebA: image folder {str(folder)!r} not found")
@@ -118,9 +142,8 @@ def celeba_records(config: RealFacesConfig) -> tuple[list[tuple[str, list[float]
     _check_same("list_attr_celeba.txt", files, on_disk, attr_path)
     partition = _listed(root / "list_eval_partition.txt", "partition file")
     _check_same("the partition file", [r[0] for r in partition], on_disk, root / "list_eval_partition.txt")
-    identity_lines = _listed(root / "identity_CelebA.txt", "identity file")
-    _check_same("the identity file", [r[0] for r in identity_lines], on_disk, root / "identity_CelebA.txt")
-    person = {r[0]: int(r[1]) for r in identity_lines}
+    person = _identities(root / "identity_CelebA.txt")
+    _check_same("the identity file", list(person), on_disk, root / "identity_CelebA.txt")
     records = [(r[0], [float(r[1 + c] == "1") for c in columns], person[r[0]]) for r in rows]
     random.Random(1234).shuffle(records)  # data_loader.CelebA.preprocess: random.seed(1234); random.shuffle(lines)
     return records, [int(i + 1 < config.celeba_test_size) for i in range(len(records))]

@@ -18,6 +18,7 @@ RGB unless every one is grey. Nothing is downloaded.
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +29,14 @@ import torch
 
 from harness.core.bounds import Range
 from harness.core.errors import HarnessError
-from harness.core.images import list_image_files, read_image
+from harness.core.image_files import read_header, scan_image_dir
+from harness.core.image_folder import log_rules
+from harness.core.images import read_image
 from harness.core.task import Task
 from harness.data.sr import PHOTO_SETS, photo
 from harness.data.sr_pairs import Photo, build_sr_task
 
+log = logging.getLogger(__name__)
 Benchmark = Literal["", "set5", "set14", "bsd100"]
 
 
@@ -77,13 +81,29 @@ def _read(path: Path) -> np.ndarray:
     return array[..., None] if array.ndim == 2 else array
 
 
-def _files(folder: Path, option: str, role: str) -> dict[str, Path]:
-    """Image files of ``folder`` with suffix ``_HR``/``_LR`` filtering for the SelfExSR layout, keyed by name."""
-    files = list_image_files(folder, option)
+def _files(folder: Path, option: str, role: str, scale: int) -> dict[str, Path]:
+    """Image files of ``folder`` (``_HR``/``_LR`` filtered for the SelfExSR layout), keyed by their ``_key``.
+
+    The folder's reading rules that change something are logged (alpha dropped, 16-bit rounded, grey, palette).
+
+    Raises:
+        HarnessError: Two files with one name (``a.png`` and ``a.jpg``, or ``0801.png`` and ``0801x4.png``): one of
+            them would be dropped without a word.
+    """
+    files, skipped = scan_image_dir(folder, option)
     tagged = [p for p in files if p.stem.endswith(("_HR", "_LR"))]
     if tagged:
         files = [p for p in tagged if p.stem.endswith(f"_{role}")]
-    return {p.stem: p for p in files}
+    headers = [read_header(p, option) for p in files]
+    log_rules(option, headers, skipped, 3 if any(h.channels == 3 for h in headers) else 1, eight_bit=True)
+    keyed: dict[str, list[str]] = {}
+    for path in files:
+        keyed.setdefault(_key(path.stem, scale), []).append(path.name)
+    clashes = [" and ".join(names) for names in keyed.values() if len(names) > 1]
+    if clashes:
+        raise HarnessError(f"{option}: files in {str(folder)!r} share a name ({'; '.join(clashes[:3])}); images are "
+                           f"matched by name (x{scale}/_LR/_HR suffixes ignored), so each name must occur once")
+    return {_key(p.stem, scale): p for p in files}
 
 
 def read_photos(root: str, lr_root: str, *, scale: int, split: str, option: str, limit: int = 0) -> list[Photo]:
@@ -95,27 +115,30 @@ def read_photos(root: str, lr_root: str, *, scale: int, split: str, option: str,
     hr_dir, lr_dir = _layout(Path(root), scale, split)
     if lr_root:
         lr_dir = Path(lr_root)
-    hr_files = _files(hr_dir, option, "HR")
+    hr_files = _files(hr_dir, option, "HR", scale)
     names = sorted(hr_files)[: limit or None]
-    lr_files = {_key(stem, scale): path for stem, path in _files(lr_dir, option, "LR").items()} if lr_dir else {}
+    lr_files = _files(lr_dir, option, "LR", scale) if lr_dir else {}
     if lr_dir is not None:
-        missing = [n for n in names if _key(n, scale) not in lr_files]
+        missing = [n for n in names if n not in lr_files]
         if missing:
             raise HarnessError(f"{option}: {len(missing)} HR image(s) in {str(hr_dir)!r} have no LR image of the same "
                                f"name in {str(lr_dir)!r} (x{scale}/_LR suffixes ignored): {', '.join(missing[:5])}")
     photos = []
     for name in names:
         hr = _read(hr_files[name])
-        lr = _read(lr_files[_key(name, scale)]) if lr_dir is not None else None
-        photos.append(Photo(_key(name, scale), torch.from_numpy(hr).permute(2, 0, 1).contiguous(),
+        lr = _read(lr_files[name]) if lr_dir is not None else None
+        photos.append(Photo(name, torch.from_numpy(hr).permute(2, 0, 1).contiguous(),
                             None if lr is None else torch.from_numpy(lr).permute(2, 0, 1).contiguous()))
     return photos
 
 
 def _same_channels(photos: list[Photo]) -> list[Photo]:
-    """Grey images repeated to RGB when any image is colour (an LR image follows its HR image)."""
+    """Grey images repeated to RGB when any image is colour (an LR image follows its HR image), logged."""
     if all(p.hr.shape[0] == 1 for p in photos):
         return photos
+    if grey := [p.name for p in photos if p.hr.shape[0] == 1]:
+        log.warning("sr_folders: %d grey image(s) repeated to RGB, as the other images are colour: %s", len(grey),
+                    ", ".join(grey[:5]) + (", …" if len(grey) > 5 else ""))
 
     def rgb(t: torch.Tensor | None) -> torch.Tensor | None:
         return None if t is None else t.expand(3, -1, -1).contiguous()

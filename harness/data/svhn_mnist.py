@@ -17,6 +17,8 @@ of the wrong format, truncated or with labels out of range is a ``HarnessError``
 from __future__ import annotations
 
 import gzip
+import os
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -45,33 +47,68 @@ class SVHNMNISTConfig:
     max_train: Count = 0  # keep at most this many training images per domain, the first ones (0 = all)
 
 
+def _memory_bytes() -> int | None:
+    """This machine's physical memory in bytes, where the OS says."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):
+        return None
+
+
+def _gzip_size(path: Path) -> int:
+    """The inflated size a gzip file's trailer records (ISIZE: the size modulo 2**32, of its one member)."""
+    with open(path, "rb") as handle:
+        handle.seek(-4, os.SEEK_END)
+        return int.from_bytes(handle.read(4), "little")
+
+
 def read_idx(path: Path, magic: int) -> np.ndarray:
     """Reads one idx file (optionally gzip-compressed) whose magic number must be ``magic``.
+
+    Only the header is read (inflated) first; the body is read only once the size its header gives is checked
+    against the gzip trailer's record of the inflated size and against this machine's memory, so a file that would
+    inflate to gigabytes is refused before it is inflated.
 
     Returns:
         Uint8 array of the header's shape.
 
     Raises:
-        HarnessError: Unreadable, wrong magic number, truncated or over-long body, naming the file.
+        HarnessError: Unreadable, wrong magic number, truncated or over-long body, a gzip size that disagrees with
+            the header, or a body larger than half the memory, naming the file.
     """
+    gz = path.suffix == ".gz"
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError, gzip.BadGzipFile) as exc:
+        with (gzip.open(path, "rb") if gz else open(path, "rb")) as handle:
+            head = handle.read(4)
+            if len(head) < 4 or int.from_bytes(head, "big") != magic:
+                found = f"0x{int.from_bytes(head, 'big'):08x}" if len(head) == 4 else f"{len(head)} bytes"
+                raise HarnessError(f"{str(path)!r}: not an MNIST idx file of this kind: magic number {found}, "
+                                   f"expected 0x{magic:08x}")
+            ndim = magic & 0xFF
+            header = 4 + 4 * ndim
+            dims = handle.read(4 * ndim)
+            if len(dims) < 4 * ndim:
+                raise HarnessError(f"{str(path)!r}: truncated idx header ({4 + len(dims)} bytes, expected {header})")
+            shape = tuple(int.from_bytes(dims[4 * i: 4 * i + 4], "big") for i in range(ndim))
+            expected = header + int(np.prod(shape, dtype=np.int64))
+            inflated = _gzip_size(path) if gz else expected % 2**32
+            if inflated != expected % 2**32:
+                state = "truncated" if inflated < expected % 2**32 else "not the size its header says"
+                raise HarnessError(f"{str(path)!r}: idx body {state}: the file inflates to {inflated} bytes (its gzip "
+                                   f"trailer, mod 2**32), the header {shape} needs {expected}")
+            memory = _memory_bytes()
+            if memory is not None and expected > memory // 2:
+                raise HarnessError(f"{str(path)!r}: its idx header {shape} needs {expected / 2**30:.1f} GiB, more than "
+                                   f"half of this machine's {memory / 2**30:.1f} GiB; not an MNIST file")
+            body = handle.read(expected - header + 1)  # one byte more than the header says: detects an over-long body
+    except (OSError, EOFError, gzip.BadGzipFile, zlib.error) as exc:
         raise HarnessError(f"{str(path)!r}: cannot read the idx file ({exc})") from exc
-    if len(raw) < 4 or int.from_bytes(raw[:4], "big") != magic:
-        found = f"0x{int.from_bytes(raw[:4], 'big'):08x}" if len(raw) >= 4 else f"{len(raw)} bytes"
-        raise HarnessError(f"{str(path)!r}: not an MNIST idx file of this kind: magic number {found}, expected "
-                           f"0x{magic:08x}")
-    ndim = magic & 0xFF
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise HarnessError(f"{str(path)!r}: truncated idx header ({len(raw)} bytes, expected {header})")
-    shape = tuple(int.from_bytes(raw[4 + 4 * i : 8 + 4 * i], "big") for i in range(ndim))
-    expected = header + int(np.prod(shape, dtype=np.int64))
-    if len(raw) != expected:
-        state = "truncated" if len(raw) < expected else "longer than its header says"
-        raise HarnessError(f"{str(path)!r}: idx body {state}: {len(raw)} bytes, the header {shape} needs {expected}")
-    return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+    if len(body) != expected - header:
+        short = len(body) < expected - header
+        size = f"{header + len(body)} bytes" if short else f"more than {expected} bytes"
+        raise HarnessError(f"{str(path)!r}: idx body {'truncated' if short else 'longer than its header says'}: "
+                           f"{size}, the header {shape} needs {expected}")
+    return np.frombuffer(body, dtype=np.uint8).reshape(shape)
 
 
 def read_svhn_mat(path: Path) -> tuple[np.ndarray, np.ndarray]:

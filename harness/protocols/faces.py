@@ -39,8 +39,8 @@ import torch
 from harness import published
 from harness.core.results import Row
 from harness.protocols.base import EvalContext, ProtocolSpec
-from harness.protocols.face_expression import CI_NOTE, all_faces_rows, floor, pooled_ci, real_errors
 from harness.protocols.face_checks import check_faces
+from harness.protocols.face_expression import CI_NOTE, all_faces_rows, floor, pooled_ci, real_errors
 from harness.protocols.face_judges import judge_for, judge_outputs, judge_provenance
 from harness.protocols.face_scoring import (
     domain_fidelity,

@@ -13,10 +13,6 @@ from PIL import Image
 from harness.core.errors import HarnessError
 from harness.data.real_faces import RealFacesConfig, build_celeba, build_celeba_rafd, build_rafd, parse_rafd_name
 
-# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
-PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
-                                       "(git apply it, then drop this mark)")
-
 
 @pytest.fixture
 def celeba(celeba_dir):
@@ -154,7 +150,6 @@ def _attribute_value_not_pm1(celeba_dir):
     return "list_attr_celeba.txt", "values other than 1 and -1 (0)"
 
 
-@PENDING_DATA_PATCH
 @pytest.mark.parametrize("damage", [_identity_not_a_number, _identity_without_id, _attributes_in_latin_1,
                                     _attribute_value_not_pm1])
 def test_a_damaged_celeba_list_file_exits_2_and_writes_nothing(damage, celeba_dir, tmp_path, capsys, cache) -> None:

@@ -12,9 +12,6 @@ from harness.data.sr_pairs import unpad
 
 SIZES = {"baby": (70, 66), "bird": (52, 61)}  # (height, width): not multiples of 4, so modcrop matters
 
-# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
-PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
-                                       "(git apply it, then drop this mark)")
 
 
 def _png(path, height, width, seed, grey=False):
@@ -101,7 +98,6 @@ def test_missing_root_and_bad_scale():
         build_sr_folders(SRFoldersConfig(root="/x", scale=5))
 
 
-@PENDING_DATA_PATCH
 def test_two_files_with_one_name_are_refused_not_dropped(tmp_path):
     """Images are matched by name: a.png beside a.jpg (or 0801.png beside 0801x4.png) would lose one silently."""
     _png(tmp_path / "Set5" / "baby.png", 64, 64, seed=0)
@@ -111,7 +107,6 @@ def test_two_files_with_one_name_are_refused_not_dropped(tmp_path):
         build_sr_folders(_config(tmp_path / "Set5"))
 
 
-@PENDING_DATA_PATCH
 def test_every_conversion_of_the_images_is_logged(tmp_path, caplog):
     """Grey beside colour (repeated to RGB), RGBA (alpha dropped) and 16-bit (rounded to 8 bits) each get a line."""
     root = tmp_path / "Set14"

@@ -15,10 +15,6 @@ from harness.core.errors import HarnessError
 from harness.data.svhn_mnist import SVHNMNISTConfig, build_svhn_mnist, read_idx, read_svhn_mat
 from harness.run import main
 
-# harness/data is the lead's to change (HELPER_RULES): these cases pass once the patch is applied
-PENDING_DATA_PATCH = pytest.mark.xfail(strict=True, reason="waits for docs/pending/issue-24-harness-data.patch "
-                                       "(git apply it, then drop this mark)")
-
 
 def write_svhn(path: Path, labels: list[int], seed: int) -> np.ndarray:
     """An SVHN-format file: X uint8 (32, 32, 3, N), y uint8 (N, 1) in 1..10; returns X."""
@@ -143,7 +139,6 @@ def test_cli_bad_input_exits_2_and_writes_nothing(root: Path, tmp_path: Path, da
     assert len(lines) == 1 and EXPECTED[damage] in lines[0]
 
 
-@PENDING_DATA_PATCH
 def test_a_gzip_that_inflates_beyond_its_header_is_refused_before_it_is_inflated(tmp_path, monkeypatch):
     """A 300 MB body behind a header that says 6x28x28 (a decompression bomb): never inflated past the header."""
     import zlib
