@@ -159,11 +159,12 @@ DTN = ModelSpec(
 STARGAN = ModelSpec(  # one model per dataset (StarGAN-SNG): the paper's Tables 1-3, RaFD's Table 3 from RaFD alone
     name="stargan", paper=stargan.PAPER, config_section="stargan", build=stargan_sng.build_stargan_models,
     batch=stargan.stargan_batch, protocols=FACE_PROTOCOLS, setting="unpaired", variant="StarGAN-SNG",
-    check=stargan.validate_config,
+    check=stargan.validate_config, compared_with=("stargan_jnt",),
 )
-STARGAN_JNT = dataclasses.replace(  # one model trained on CelebA and RaFD jointly with the mask vector (§5.5)
+STARGAN_JNT = dataclasses.replace(  # one model trained on CelebA and RaFD jointly with the mask vector (§5.5); runs
+    # when named, or beside stargan when --models names it (the paper's §5.5 comparison), not in the default suite
     STARGAN, name="stargan_jnt", variant="StarGAN-JNT", config_overrides={"datasets": "both"},
-    protocols={task: FACE_PROTOCOLS[task] for task in JOINT_FACE_TASKS})
+    protocols={task: FACE_PROTOCOLS[task] for task in JOINT_FACE_TASKS}, default=False, compared_with=())
 
 DIAT = ModelSpec(  # one model per attribute-value pair; identity loss on VGG-Face or the harness identity network
     name="diat", paper=diat.PAPER, config_section="diat", build=build_diat_pairs, batch=diat_pairs_batch,
