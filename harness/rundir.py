@@ -234,7 +234,7 @@ class RunDir:
         """
         if not self.config_path.is_file() or not self.manifest_path.is_file():
             raise HarnessError(f"{str(self.path)!r} is not a run directory (expected config.json and manifest.json)")
-        self._open()
+        self.take_lock("--into", wait="wait for it to finish, then run this command again")
 
     def _check(self, config: dict[str, object], resume: bool) -> None:
         if self.path.exists() and not self.path.is_dir():

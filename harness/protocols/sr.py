@@ -170,8 +170,9 @@ def _fidelity_rows(ctx: EvalContext, outputs: list[torch.Tensor], truths: list[t
                               kid_subset_size=subset, kid_subsets=cfg.kid_subsets, batch_size=cfg.batch_size,
                               seed=ctx.seed, device=ctx.device)
     warning = (warn_small_sample(len(fake), feature_dim=dim) or "none").replace(";", ",")
-    if len(outputs) < FEW_PHOTOS:  # the tiles of one photo resemble each other, and each photo is on both sides
-        few = (f"KID from the tiles of only {len(outputs)} photos is biased low (same-photo pairs weigh more in its "
+    photos = len({name.split("@", 1)[0] for name in ctx.task.meta["test_names"]})  # a grid's crops: "<photo>@r,c"
+    if photos < FEW_PHOTOS:  # the tiles of one photo resemble each other, and each photo is on both sides
+        few = (f"KID from the tiles of only {photos} photos is biased low (same-photo pairs weigh more in its "
                "cross term than inside each set) and can be negative: compare methods at equal settings only")
         warning = few if warning == "none" else f"{warning}, and {few}"
     if warning != "none":

@@ -92,7 +92,7 @@ def test_list_shows_plugin_models_and_followed_keys(example_path, capsys):
     assert "pix2pix_lsgan            paired" in capsys.readouterr().out
     assert main(["list", "config", "--plugin", str(example_path)]) == 0
     out = capsys.readouterr().out
-    assert "pix2pix_lsgan.steps = 595000  # follows pix2pix.steps unless set" in out
+    assert "pix2pix_lsgan.steps = 500  # follows pix2pix.steps unless set" in out
     assert "pix2pix_lsgan.lambda_l1 = 100.0  # follows pix2pix.lambda_l1" in out
 
 

@@ -54,8 +54,9 @@ def test_cache_lock_is_released_on_error(tmp_path):
     assert acquired.is_set()
 
 
-@pytest.mark.parametrize("damage", ["bytes", "old_format", "garbage"])
-def test_a_task_entry_that_does_not_match_its_hash_is_regenerated(tmp_path, monkeypatch, caplog, damage):
+@pytest.mark.parametrize("damage", ["bytes", "old_format", "garbage", "truncated", "code"])
+def test_a_task_entry_that_does_not_match_its_hash_is_regenerated(tmp_path, monkeypatch, caplog, damage,
+                                                                   code_payload):
     monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path))
     calls = []
 
@@ -71,6 +72,10 @@ def test_a_task_entry_that_does_not_match_its_hash_is_regenerated(tmp_path, monk
         torch.save(entry, path)
     elif damage == "old_format":  # an entry without a recorded hash
         torch.save({"train": {"x": torch.arange(6, dtype=torch.uint8)}}, path)
+    elif damage == "truncated":
+        path.write_bytes(path.read_bytes()[:100])
+    elif damage == "code":  # a pickle that would run code: weights_only refuses it, nothing runs
+        torch.save({"sha256": "x", "data": code_payload[0]}, path)
     else:
         path.write_bytes(b"not a torch file")
     with caplog.at_level("WARNING"):
@@ -78,3 +83,4 @@ def test_a_task_entry_that_does_not_match_its_hash_is_regenerated(tmp_path, monk
     assert len(calls) == 2 and torch.equal(data["train"]["x"], torch.arange(6, dtype=torch.uint8))
     assert any("regenerating" in r.getMessage() for r in caplog.records)
     assert load_or_generate("toy", _Config(), "v1", generate)[0]["train"]["x"][0] == 0 and len(calls) == 2
+    assert not code_payload[1].exists()

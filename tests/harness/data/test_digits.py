@@ -95,7 +95,7 @@ def test_pinned_labels():
 PINNED_LABELS = [3, 0, 2, 1, 1, 0, 4, 8, 9, 7, 6, 5]  # numpy PCG64 stream of (seed 0, train, handwritten).
 
 
-@pytest.mark.parametrize(("domain", "pixel_sum"), [("handwritten", 90440), ("printed", 1087143)])
+@pytest.mark.parametrize(("domain", "pixel_sum"), [("handwritten", 80370), ("printed", 612541)])
 def test_pinned_images(domain, pixel_sum):
     # A change here means the generator output changed: bump GENERATOR_VERSION, then update the pin.
     images = generate_domain(domain, 4, DigitsConfig(seed=0), "train").images

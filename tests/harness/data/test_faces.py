@@ -53,10 +53,12 @@ def _render(params, **kw) -> np.ndarray:
 
 
 def test_attributes_and_expressions_are_visible() -> None:
-    params = sample_identity(np.random.default_rng(5))
-    black, blond = _render(params, hair=0), _render(params, hair=1)
-    top = (slice(None), slice(8, 16), slice(24, 40))  # the hair over the forehead
-    assert blond[top].mean() - black[top].mean() > 0.3
+    top = (slice(None), slice(8, 16), slice(24, 40))  # the hair over the forehead (head position varies a little)
+    gaps = [_render(p, hair=1)[top].mean() - _render(p, hair=0)[top].mean()
+            for p in (sample_identity(np.random.default_rng(seed)) for seed in (5, 6, 7, 8))]
+    assert min(gaps) > 0.25 and np.mean(gaps) > 0.3, gaps
+    params = sample_identity(np.random.default_rng(6))  # its hair covers the whole forehead region
+    black = _render(params, hair=0)
     old = _render(params, young=False)
     assert np.abs(old - black).mean() > 0.01 and old[top].mean() - black[top].mean() > 0.2  # grey hair
     female = _render(params, male=False)

@@ -21,13 +21,17 @@ EVAL = EvalConfig(judge_steps=3, judge_batch_size=4, kid_subset_size=8, kid_subs
 
 @pytest.fixture(scope="module")
 def task():
-    return build_sr(SRConfig(image_size=16, tile=32, test_size=64))
+    return build_sr(SRConfig(image_size=16, tile=32, test_size=256))  # a grid of 11 crops of the 4 test photos
 
 
 @pytest.fixture
 def ctx(task, tmp_path, cache):
     return EvalContext(model_name="stub", task=task, seed=0, device=torch.device("cpu"), config=EVAL,
                        sample_dir=tmp_path / "samples", setting="paired", variant="bicubic stub", progress=False)
+
+
+NAMES = ["astronaut@0,0", "astronaut@0,256", "astronaut@256,0", "astronaut@256,256", "chelsea@0,0", "coffee@0,0",
+         "coffee@0,256", "grace_hopper@0,0", "grace_hopper@0,256", "grace_hopper@256,0", "grace_hopper@256,256"]
 
 
 class BicubicStub:
@@ -50,13 +54,13 @@ def test_reference_rows_are_nearest_bicubic_and_hr(ctx, task):
     rows = reference_sr(dataclasses.replace(ctx, setting="reference"))
     assert {r.model for r in rows} == {"nearest", "bicubic", "hr"}
     hr = _values(rows, "hr")
-    assert hr["y_psnr"] == math.inf and hr["rgb_psnr"] == math.inf and hr["psnr_identical"] == 3
+    assert hr["y_psnr"] == math.inf and hr["rgb_psnr"] == math.inf and hr["psnr_identical"] == len(NAMES)
     assert hr["y_ssim"] == pytest.approx(1.0) and hr["hf_ratio"] == pytest.approx(1.0)
     bicubic = _values(rows, "bicubic")
     lr, truth = unpad(task.data("test", "LR"), 0), unpad(task.data("test", "HR"), 0)
     direct = psnr_ssim(BicubicStub().translate(lr), truth, crop_border=4, y_channel=True)
     astronaut = next(r for r in rows if r.model == "bicubic" and r.metric == "y_psnr_per_image")
-    assert "image=astronaut" in astronaut.protocol and astronaut.value == pytest.approx(direct["psnr"], abs=1e-9)
+    assert "image=astronaut@0,0" in astronaut.protocol and astronaut.value == pytest.approx(direct["psnr"], abs=1e-9)
     assert bicubic["y_psnr"] > _values(rows, "nearest")["y_psnr"] and bicubic["hf_ratio"] < 0.5
     assert all(r.setting == "reference" for r in rows)
     assert (ctx.sample_dir / "LR_to_HR" / "_target.png").exists()
@@ -71,12 +75,13 @@ def test_model_rows_carry_ci_per_image_values_provenance_and_fid_note(ctx):
     assert set(OUTPUTS) <= set(values)
     per_image = [r for r in rows if r.metric == "y_psnr_per_image"]
     names = [r.protocol.split("image=", 1)[1].split(";")[0] for r in per_image]
-    assert names == ["astronaut", "chelsea", "coffee"]
+    assert names == NAMES
     mean = next(r for r in rows if r.metric == "y_psnr")
-    assert mean.n == 3 and mean.ci_low < mean.value < mean.ci_high and mean.higher_is_better is True
-    assert "model_train=none, bicubic" in mean.protocol and "test=grid of 64px crops" in mean.protocol
+    assert mean.n == len(NAMES) and mean.ci_low < mean.value < mean.ci_high and mean.higher_is_better is True
+    assert "model_train=none, bicubic" in mean.protocol and "test=grid of 256px crops" in mean.protocol
     fid = next(r for r in rows if r.metric == "fid")
-    assert "unreliable" in fid.protocol and "harness SR feature network" in fid.protocol and fid.n == 24
+    assert "harness SR feature network" in fid.protocol and "tiles of only 4 photos" in fid.protocol
+    assert fid.n == len(NAMES) * 256 // 16 * 256 // 16 // 2  # 16 px tiles, SR on half the checkerboard
 
 
 def test_published_values_on_a_named_benchmark(ctx, task):

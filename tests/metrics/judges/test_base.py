@@ -18,6 +18,7 @@ from metrics.judges.base import (
     JudgeData,
     JudgeSpec,
     Recipe,
+    data_sha256,
     judge_key,
     load_judge_file,
     save_judge,
@@ -142,7 +143,7 @@ def test_pinned_judge_is_used_and_checked(tmp_path, monkeypatch):
     save_judge(DIGITS, model, data.params, tmp_path / "digits-test.pt")
     sha = weights_sha256(model.state_dict())
     pins = {judge_key(DIGITS, data, recipe): {"judge": "digits", "config": "test", "file": "digits-test.pt",
-                                              "weights_sha256": sha}}
+                                              "weights_sha256": sha, "data_sha256": data_sha256(data)}}
     monkeypatch.setattr(resolve, "PINS", pins)
     monkeypatch.setattr(resolve, "WEIGHTS_DIR", tmp_path)
     monkeypatch.setattr(resolve, "train_judge", lambda *a, **k: pytest.fail("trained a pinned judge"))
