@@ -134,7 +134,8 @@ def _task_set(run: RunDir, config: object, manifest: dict, task: str, jobs: dict
     label = f"{config.profile}/{task}@{str(manifest.get('git_commit', 'unknown'))[:12]}"
     models: dict[str, dict] = {}
     rows: list[dict] = []
-    for job, record in jobs.items():
+    order = {job: i for i, job in enumerate(manifest.get("planned_jobs") or [])}  # plan order, not finishing order
+    for job, record in sorted(jobs.items(), key=lambda item: (order.get(item[0], len(order)), item[0])):
         model = str(record["model"])
         entry = models.setdefault(model, {
             "protocol": record["protocol"], "setting": MODELS.get(model).setting, "seeds": [],

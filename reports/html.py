@@ -23,8 +23,9 @@ from reports.tables import PER_IMAGE_SUFFIX, parse_protocol, split_bracket
 TEMPLATE_DIR = Path(__file__).parent / "templates"  # report.html lives here
 # Shown above the samples of a smoke run: what a newcomer's first report can and cannot show (figures: docs/faces.md).
 SMOKE_NOTE = ("Smoke profile: every model here trained for seconds to a few CPU-minutes (each row's model_train "
-              "provenance gives its steps; StarGAN's 1,500 steps, about 2 CPU-minutes, give blurry, mostly recognisable "
-              "faces with the target expression or hair colour; most other samples are blurrier or noise), so they "
+              "provenance gives its steps; StarGAN's 1,500 steps, about 2 CPU-minutes, give blurry, mostly "
+              "recognisable faces with the target expression or hair colour; most other samples are blurrier or "
+              "noise), so they "
               "show what each method does to its input, not what it can do. Run --profile standard for models "
               "trained to meaningful numbers.")
 

@@ -138,8 +138,9 @@ def _in_the_browser(report, tmp_path):
     paired-vs-unpaired table."""
     if not CHROMIUM.exists():
         return
-    probe = ("<script>window.addEventListener('load', function () { var s = document.querySelector("
-             "'section[id^=task-scenes]'); var cells = function (sel) { return Array.prototype.map.call("
+    probe = ("<script>window.addEventListener('load', function () { var s = Array.prototype.find.call("
+             "document.querySelectorAll('section[id^=task-]'), function (x) { return x.querySelector('h2')"
+             ".textContent === 'Task: scenes'; }); var cells = function (sel) { return Array.prototype.map.call("
              "s.querySelectorAll(sel + ' td'), function (c) { return c.textContent.trim(); }); };"
              "var p = document.createElement('pre'); p.id = '__probe'; p.textContent = JSON.stringify("
              "{leaderboard: cells('table.leaderboard'), pvu: cells('table.pvu')}); document.body.appendChild(p);"
