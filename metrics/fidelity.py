@@ -13,8 +13,10 @@ feature extractor, the weights file and the options:
   is checked first and which is read with ``weights_only=True`` (``metrics.feature_extractor_inception``). The
   harness never downloads; callers record the file's full sha256 (``verify_inception_weights``) in provenance.
 
-torch-fidelity's on-disk cache is off (inputs are in-memory tensors with no stable name) and it runs without
-DataLoader workers, so results depend only on the images, the options and the seed.
+torch-fidelity's on-disk cache is off (it unpickles with ``weights_only=False``) and it runs without DataLoader
+workers, so results depend only on the images, the options and the seed. The real side's features of in-memory
+images are computed once and reused by every job that scores against the same images (``metrics.fidelity_real``,
+the harness's own cache); the metrics come from torch-fidelity's feature → metric functions either way.
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ from pathlib import Path
 
 import torch
 import torch_fidelity
+from torch_fidelity import utils as tf_utils
+from torch_fidelity.metric_fid import fid_featuresdict_to_statistics, fid_statistics_to_metric
+from torch_fidelity.metric_kid import kid_featuresdict_to_metric
+from torch_fidelity.metric_prc import prc_featuresdict_to_metric
 
 from harness.core.cache import file_sha256
 from harness.core.errors import HarnessError
@@ -30,6 +36,7 @@ from harness.core.image_folder import ImageFolder, with_channels
 from harness.core.images import check_images, to_uint8
 from metrics.feature_extractor_inception import SAFE_INCEPTION_EXTRACTOR
 from metrics.feature_extractor_judge import extractor_name
+from metrics.fidelity_real import cached_real_features, real_features_key
 from metrics.judges.registry import JUDGES
 from metrics.spec import FolderInputs
 
@@ -165,8 +172,9 @@ def fidelity_metrics(
     batch_size: int = 64,
     seed: int = 2020,
     device: torch.device | str = "cpu",
+    reuse_real: bool = True,
 ) -> dict[str, float]:
-    """FID / KID / precision-recall of ``generated`` against ``real`` through ``torch_fidelity.calculate_metrics``.
+    """FID / KID / precision-recall of ``generated`` against ``real`` through torch-fidelity.
 
     Args:
         generated: Float ``(N, C, H, W)`` in [0, 1], C = 1 or 3 (1 is repeated to RGB before uint8 conversion),
@@ -186,6 +194,9 @@ def fidelity_metrics(
         batch_size: Images per feature pass; results do not depend on it.
         seed: Seed of KID's subset sampling.
         device: ``"cpu"`` or a CUDA device.
+        reuse_real: Take ``real``'s features from the harness cache when it is a tensor whose features were computed
+            before (same bytes, extractor, weights, layers, batch size, device type and versions; see
+            ``metrics.fidelity_real``); the values are those of computing them again.
 
     Returns:
         The requested subset of ``OUTPUT_KEYS``: ``"fid"``, ``"kid"``, ``"kid_std"``, ``"precision"``, ``"recall"``,
@@ -197,29 +208,64 @@ def fidelity_metrics(
     if min(len(generated), len(real)) < 2:
         raise HarnessError(f"fidelity: need at least 2 images per side, got {len(generated)} and {len(real)}")
     name, weights = _resolve_extractor(feature_extractor, weights_path)
-    cuda = torch.device(device).type == "cuda"
-    result = torch_fidelity.calculate_metrics(
-        input1=generated,
-        input2=real,
-        cuda=cuda,
-        batch_size=batch_size,
-        fid=fid,
-        kid=kid,
-        prc=prc,
-        feature_extractor=name,
-        feature_layer_fid=feature_layer_fid,
-        feature_layer_kid=feature_layer_kid,
-        feature_extractor_weights_path=weights,
-        kid_subsets=kid_subsets,
-        kid_subset_size=effective_kid_subset_size(kid_subset_size, len(generated), len(real)),
-        prc_neighborhood=prc_neighborhood,
-        rng_seed=seed,
-        cache=False,
-        save_cpu_ram=True,  # no DataLoader worker processes; precision/recall computed in parts (same values)
-        verbose=False,
-    )
+    kwargs = {
+        "input1": generated,
+        "input2": real,
+        "cuda": torch.device(device).type == "cuda",
+        "batch_size": batch_size,
+        "fid": fid,
+        "kid": kid,
+        "prc": prc,
+        "feature_extractor": name,
+        "feature_layer_fid": feature_layer_fid,
+        "feature_layer_kid": feature_layer_kid,
+        "feature_extractor_weights_path": weights,
+        "kid_subsets": kid_subsets,
+        "kid_subset_size": effective_kid_subset_size(kid_subset_size, len(generated), len(real)),
+        "prc_neighborhood": prc_neighborhood,
+        "rng_seed": seed,
+        "cache": False,  # torch-fidelity's own cache unpickles with weights_only=False: the harness caches instead
+        "save_cpu_ram": True,  # no DataLoader worker processes; precision/recall computed in parts (same values)
+        "verbose": False,
+    }
+    result = _calculate(kwargs, reuse_real and isinstance(real, Uint8ImageDataset))
     out = {_TF_KEYS[k]: float(v) for k, v in result.items() if k in _TF_KEYS}
     return {k: out[k] for k in OUTPUT_KEYS if k in out}
+
+
+def _calculate(kwargs: dict, reuse_real: bool) -> dict[str, torch.Tensor]:
+    """``torch_fidelity.calculate_metrics`` for FID/KID/PR with one extractor, step by step with its own functions.
+
+    The same calls as its ``calculate_metrics_one_feature_extractor`` (features of each input, then FID statistics,
+    KID and precision/recall from them), except that the real side's features come through
+    ``cached_real_features`` when ``reuse_real``.
+    """
+    layers = {m: tf_utils.resolve_feature_layer_for_metric(m, **kwargs) for m in ("fid", "kid", "prc") if kwargs[m]}
+    extractor = tf_utils.create_feature_extractor(tf_utils.resolve_feature_extractor(**kwargs),
+                                                  sorted(set(layers.values())), **kwargs)
+    fake = tf_utils.extract_featuresdict_from_input_id(1, extractor, **kwargs)
+
+    def extract_real() -> dict[str, torch.Tensor]:
+        return tf_utils.extract_featuresdict_from_input_id(2, extractor, **kwargs)
+
+    if reuse_real:
+        real_images = kwargs["input2"].images
+        weights = kwargs["feature_extractor_weights_path"]
+        digest = INCEPTION_SHA256 if kwargs["feature_extractor"] == SAFE_INCEPTION_EXTRACTOR else file_sha256(weights)
+        key = real_features_key(real_images, kwargs["feature_extractor"], digest, list(set(layers.values())),
+                                kwargs["batch_size"], "cuda" if kwargs["cuda"] else "cpu")
+        real = cached_real_features(key, extract_real)
+    else:
+        real = extract_real()
+    out: dict[str, torch.Tensor] = {}
+    if "fid" in layers:
+        stats = [fid_featuresdict_to_statistics(side, layers["fid"]) for side in (fake, real)]
+        out |= fid_statistics_to_metric(stats[0], stats[1], False)
+    if "kid" in layers:
+        out |= kid_featuresdict_to_metric(fake, real, layers["kid"], **kwargs)
+    if "prc" in layers:
+        out |= prc_featuresdict_to_metric(fake, real, layers["prc"], **kwargs)
+    return out
 
 
 def fidelity_on_folders(inputs: FolderInputs) -> dict[str, float]:

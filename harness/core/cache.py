@@ -150,8 +150,8 @@ def _load_checked(path: Path) -> dict | None:
 
 
 def load_or_generate(prefix: str, config: object, version: object, generate: Callable[[], dict],
-                     extra: tuple[object, ...] = ()) -> tuple[dict, str]:
-    """Returns ``(generate()'s tensors, task_key)``, cached at ``cache_root()/tasks/<prefix>-<key>.pt``.
+                     extra: tuple[object, ...] = (), folder: str = "tasks") -> tuple[dict, str]:
+    """Returns ``(generate()'s tensors, task_key)``, cached at ``cache_root()/<folder>/<prefix>-<key>.pt``.
 
     Args:
         prefix: Task name used in the file name.
@@ -159,11 +159,12 @@ def load_or_generate(prefix: str, config: object, version: object, generate: Cal
         version: Generator version.
         generate: Builds ``{split: {key: uint8 tensor}}`` (or any nesting of tensors) when the cache misses.
         extra: Further generator inputs for the key (see ``task_key``).
+        folder: The cache's sub-folder (``"tasks"``; ``"fidelity"`` for real images' features).
 
     The key goes into the task's ``meta["cache_key"]``.
     """
     key = task_key(config, version, *extra)
-    path = cache_root() / "tasks" / f"{prefix}-{key}.pt"
+    path = cache_root() / folder / f"{prefix}-{key}.pt"
     if path.exists():  # entries are written atomically: one that exists is whole (and its hash is checked)
         data = _load_checked(path)
         if data is not None:
