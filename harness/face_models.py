@@ -22,6 +22,7 @@ from metrics.judges.faces import FACE_IDENTITY_LOSS
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.vgg_face import load_vgg_face
 from reference_models import cyclegan, diat
+from reference_models.cyclegan_stacked import StackedCycleGANs
 
 FACE_TASKS = ("faces", "celeba", "rafd", "celeba_rafd")
 JOINT_FACE_TASKS = ("faces", "celeba_rafd")  # faces tasks with both datasets (where StarGAN-JNT differs from SNG)
@@ -74,7 +75,8 @@ def build_cyclegan_any(config: cyclegan.CycleGANConfig, task: Task, device: torc
     """CycleGAN: one per attribute-value pair on faces tasks, the plain two-domain model elsewhere."""
     if not is_faces_task(task):
         return cyclegan.build_cyclegan(config, task, device)
-    return build_pairwise(config, task, True, lambda cfg, sub: cyclegan.build_cyclegan(cfg, sub, device))
+    stack_of = StackedCycleGANs if config.pair_training == "stacked" else None
+    return build_pairwise(config, task, True, lambda cfg, sub: cyclegan.build_cyclegan(cfg, sub, device), stack_of)
 
 
 def cyclegan_any_batch(task: Task, config: cyclegan.CycleGANConfig, generator: torch.Generator
