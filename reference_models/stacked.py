@@ -36,7 +36,10 @@ Params = dict[str, dict[str, torch.Tensor]]  # network name -> parameter name ->
 
 
 class Trainable(Protocol):
-    """What a stacked model exposes: its networks, optimisers (group -> optimiser) and their LR schedulers."""
+    """What a stacked model exposes: its networks, optimisers (group -> optimiser) and their LR schedulers.
+
+    A group without a scheduler keeps a constant learning rate.
+    """
 
     nets: dict[str, nn.Module]
     optimizers: dict[str, torch.optim.Optimizer]
@@ -118,7 +121,8 @@ class StackedModels:
                         for key, value in states[0].items()}
             for mine, theirs in zip(stacked.param_groups, own[0].param_groups, strict=True):
                 mine.update({k: v for k, v in theirs.items() if k != "params"})
-            self.schedulers[group].load_state_dict(self.models[0].schedulers[group].state_dict())
+            if group in self.schedulers:
+                self.schedulers[group].load_state_dict(self.models[0].schedulers[group].state_dict())
 
     def write_back(self) -> None:
         """Copies the stacked optimiser and scheduler state into every model's own (parameters are views already)."""
@@ -134,7 +138,8 @@ class StackedModels:
                                             v.clone() if isinstance(v, torch.Tensor) else v for k, v in state.items()}
                 for theirs, mine in zip(opt.param_groups, stacked.param_groups, strict=True):
                     theirs.update({k: v for k, v in mine.items() if k != "params"})
-                model.schedulers[group].load_state_dict(self.schedulers[group].state_dict())
+                if group in self.schedulers:
+                    model.schedulers[group].load_state_dict(self.schedulers[group].state_dict())
 
 
 def _per_parameter(value: Any, param: torch.Tensor) -> bool:
