@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 
 SECTIONS = {"test_step_speed": "harness / official-structure train step (median ms per step)",
-            "test_pair_stack_speed": "faces CycleGAN pairs, stacked / one by one (median ms per step)"}
+            "test_pair_stack_speed": "faces pair models, stacked / one by one (median ms per step)"}
 
 
 def pytest_terminal_summary(terminalreporter) -> None:
