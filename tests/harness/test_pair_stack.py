@@ -160,6 +160,10 @@ def _keys(state: object) -> object:
 
 
 def test_bad_choices_are_one_clear_error(task) -> None:
+    from harness.run_config import resolve_config
+
+    with pytest.raises(HarnessError, match=r"--set: cyclegan\.pair_training='both' is not one of 'serial', 'stacked'"):
+        resolve_config("smoke", {"cyclegan.pair_training": "both"})
     with pytest.raises(HarnessError, match=r"cyclegan\.pair_training='both' is not one of serial, stacked"):
         _model(task, "both")
     with pytest.raises(HarnessError, match=r"cyclegan\.pair_training='stacked'.*batch"):

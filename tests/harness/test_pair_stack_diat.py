@@ -128,3 +128,22 @@ def test_a_stacked_step_reads_nothing_back_to_the_host(task, monkeypatch) -> Non
     monkeypatch.undo()
     assert counter.calls == [], f"{len(counter.calls)} host synchronisation(s) in 3 stacked steps"
     assert window and isinstance(model._stack, StackedDIATs)
+
+
+@pytest.mark.slow
+def test_stacked_faces_suite_end_to_end(tmp_path, cache, tiny_args, capsys, one_thread) -> None:
+    """CycleGAN and DIAT-A trained stacked through the suite: every faces metric, and the rows say so."""
+    import pandas as pd
+    from test_faces_e2e import EVERY_MODEL, FACES_SETS
+
+    from harness.run import main
+
+    out = tmp_path / "run"
+    argv = ["suite", "--models", "diat_a,cyclegan", "--tasks", "faces", "--out", str(out), "--no-progress",
+            *tiny_args(*FACES_SETS, "cyclegan.pair_training=stacked", "diat.pair_training=stacked")]
+    assert main(argv) == 0, capsys.readouterr().err
+    metrics = pd.read_csv(out / "metrics.csv", keep_default_na=False)
+    for model in ("diat_a", "cyclegan"):
+        rows = metrics[metrics["model"] == model]
+        assert EVERY_MODEL <= set(rows["metric"]), model
+        assert rows["protocol"].str.contains("model_pair_training=pair models stacked").all(), model
