@@ -232,3 +232,22 @@ def test_an_interrupted_stacked_job_resumes_bit_identical(task, tmp_path, monkey
     assert (tmp_path / "job" / "checkpoint.pt").exists()
     resumed = job(tmp_path / "job", 99)
     assert _same(resumed["model"], reference["model"]) and resumed["history"] == reference["history"]
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA (torch.cuda.set_sync_debug_mode)")
+def test_a_cuda_stacked_step_does_not_synchronise(task) -> None:
+    cuda = torch.device("cuda")
+    config = dataclasses.replace(TINY, norm="instance", pool_size=1)
+    model = _model(task, "stacked", config, cuda)
+    batches, window = torch.Generator().manual_seed(0), LossWindow(cuda)
+    run_step(model, cyclegan_any_batch(task, config, batches), device=cuda, precision="fp32", window=window, step=1,
+             source="cyclegan")  # the first step builds the stack
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for step in (2, 3):
+            run_step(model, cyclegan_any_batch(task, config, batches), device=cuda, precision="fp32", window=window,
+                     step=step, source="cyclegan")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    assert len(window.means()) == 12 * 8
