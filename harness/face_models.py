@@ -22,6 +22,8 @@ from metrics.judges.faces import FACE_IDENTITY_LOSS
 from metrics.judges.resolve import judge_for_task
 from metrics.judges.vgg_face import load_vgg_face
 from reference_models import cyclegan, diat
+from reference_models.cyclegan_stacked import StackedCycleGANs
+from reference_models.diat_stacked import StackedDIATs
 
 FACE_TASKS = ("faces", "celeba", "rafd", "celeba_rafd")
 JOINT_FACE_TASKS = ("faces", "celeba_rafd")  # faces tasks with both datasets (where StarGAN-JNT differs from SNG)
@@ -62,7 +64,8 @@ def diat_identity(config: diat.DIATConfig, task: Task, device: torch.device) -> 
 def build_diat_pairs(config: diat.DIATConfig, task: Task, device: torch.device) -> Any:
     """One DIAT per attribute-value pair of a faces task, all sharing the frozen identity network."""
     identity = diat_identity(config, task, device)
-    return build_pairwise(config, task, False, lambda cfg, sub: diat.build_diat(cfg, sub, device, identity))
+    stack_of = StackedDIATs if config.pair_training == "stacked" else None
+    return build_pairwise(config, task, False, lambda cfg, sub: diat.build_diat(cfg, sub, device, identity), stack_of)
 
 
 def diat_pairs_batch(task: Task, config: diat.DIATConfig, generator: torch.Generator) -> dict[str, torch.Tensor]:
@@ -74,7 +77,8 @@ def build_cyclegan_any(config: cyclegan.CycleGANConfig, task: Task, device: torc
     """CycleGAN: one per attribute-value pair on faces tasks, the plain two-domain model elsewhere."""
     if not is_faces_task(task):
         return cyclegan.build_cyclegan(config, task, device)
-    return build_pairwise(config, task, True, lambda cfg, sub: cyclegan.build_cyclegan(cfg, sub, device))
+    stack_of = StackedCycleGANs if config.pair_training == "stacked" else None
+    return build_pairwise(config, task, True, lambda cfg, sub: cyclegan.build_cyclegan(cfg, sub, device), stack_of)
 
 
 def cyclegan_any_batch(task: Task, config: cyclegan.CycleGANConfig, generator: torch.Generator

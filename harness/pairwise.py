@@ -13,8 +13,8 @@ every other task, so CycleGAN keeps one registry entry.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 
 import torch
 from torch import nn
@@ -23,6 +23,7 @@ from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.data.face_labels import DomainPair, baseline_pairs, pair_task, route, task_groups
 from reference_models.base import ReferenceModel
+from reference_models.stacked import own_storage
 
 _PAIR_TASKS: dict[tuple[int, bool], tuple[Task, list[tuple[DomainPair, Task]]]] = {}
 
@@ -46,22 +47,58 @@ def pair_tasks(task: Task, two_way: bool) -> list[tuple[DomainPair, Task]]:
     return hit[1]
 
 
+class StackedStep(Protocol):
+    """Every pair model's step at once (``reference_models.cyclegan_stacked``); the models keep their state."""
+
+    def train_step(self, batches: Sequence[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+        """Batch m to pair model m; returns each model's losses as its own ``train_step`` would."""
+        ...
+
+    def write_back(self) -> None:
+        """Brings every pair model's optimiser and scheduler state up to date (before ``state_dict``)."""
+        ...
+
+
+StackOf = Callable[[list[Any]], StackedStep]
+
+
 class PairwiseModel:
     """One reference model per attribute-value pair; satisfies ``ReferenceModel`` with the faces ``translate``."""
 
-    def __init__(self, task: Task, pairs: list[DomainPair], models: dict[str, ReferenceModel]) -> None:
-        """Args: the full faces task, its pairs, and pair name -> model (one config, so one provenance)."""
+    def __init__(self, task: Task, pairs: list[DomainPair], models: dict[str, ReferenceModel],
+                 stack_of: StackOf | None = None) -> None:
+        """Holds the pair models.
+
+        Args:
+            task: The full faces task.
+            pairs: Its attribute-value pairs.
+            models: Pair name -> model (one config, so one provenance).
+            stack_of: To train the pair models as one stacked model, the function stacking them (called at the first
+                step, so from whatever state a checkpoint restored); None trains them one by one.
+        """
         self.pairs, self.models = pairs, models
         self.groups = [g for g in task_groups(task) if any(p.group == g for p in pairs)]
+        self.stack_of = stack_of
+        self._stack: StackedStep | None = None
+
+    def _parts(self, batch: dict[str, torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        """Each pair's part of ``batch``, prefix dropped, in pair order."""
+        parts = []
+        for pair in self.pairs:
+            prefix = f"{pair.name}|"
+            parts.append({k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)})
+        return parts
 
     def train_step(self, batch: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
         """One step of every pair's model on its part of ``batch`` (keys ``"<pair name>|<model key>"``)."""
-        losses: dict[str, torch.Tensor] = {}
-        for pair in self.pairs:
-            prefix = f"{pair.name}|"
-            part = {k[len(prefix):]: v for k, v in batch.items() if k.startswith(prefix)}
-            losses.update({f"{pair.name}/{k}": v for k, v in self.models[pair.name].train_step(part).items()})
-        return losses
+        parts = self._parts(batch)
+        if self.stack_of is None:
+            outs = [self.models[pair.name].train_step(part) for pair, part in zip(self.pairs, parts, strict=True)]
+        else:
+            if self._stack is None:
+                self._stack = self.stack_of([self.models[pair.name] for pair in self.pairs])
+            outs = self._stack.train_step(parts)
+        return {f"{pair.name}/{k}": v for pair, out in zip(self.pairs, outs, strict=True) for k, v in out.items()}
 
     @torch.no_grad()
     def translate(self, images: torch.Tensor, *, dataset: str, source: torch.Tensor, target: torch.Tensor
@@ -104,7 +141,9 @@ class PairwiseModel:
                   "baseline counts")
         return {"model_pairs": str(len(self.pairs)), "model_multi_step": "chained pair models (StarGAN 5.2)",
                 "model_architecture": own.get("model_architecture", layers)} | {
-                    k: v for k, v in own.items() if k != "model_architecture"}
+                    k: v for k, v in own.items() if k != "model_architecture"} | (
+                    {} if self.stack_of is None else {"model_pair_training": "pair models stacked in one vmapped "
+                                                      "step (same recipe as one by one, other rounding)"})
 
     def can_translate(self, *, dataset: str, source: torch.Tensor, target: torch.Tensor) -> bool:
         """Whether chained pair models reach every ``target`` from its ``source`` (label vectors (N, C))."""
@@ -130,8 +169,11 @@ class PairwiseModel:
                 for k, v in self.models[p.name].networks().items()}
 
     def state_dict(self) -> dict[str, Any]:
-        """Pair name -> that model's state."""
-        return {p.name: self.models[p.name].state_dict() for p in self.pairs}
+        """Pair name -> that model's state (the same format whether the pairs train stacked or one by one)."""
+        if self._stack is None:
+            return {p.name: self.models[p.name].state_dict() for p in self.pairs}
+        self._stack.write_back()
+        return {p.name: own_storage(self.models[p.name].state_dict()) for p in self.pairs}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restores ``state_dict()`` output."""
@@ -140,17 +182,22 @@ class PairwiseModel:
             raise HarnessError(f"pairwise checkpoint holds pairs {sorted(state)}, expected {expected}")
         for pair in self.pairs:
             self.models[pair.name].load_state_dict(state[pair.name])
+        self._stack = None  # restacked from the loaded state at the next step
 
 
 BuildOne = Callable[[Any, Task], ReferenceModel]
 BatchOne = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
 
 
-def build_pairwise(config: Any, task: Task, two_way: bool, build_one: BuildOne) -> PairwiseModel:
-    """A ``PairwiseModel`` whose pair models are ``build_one(config, pair sub-task)``, built in pair order."""
+def build_pairwise(config: Any, task: Task, two_way: bool, build_one: BuildOne,
+                   stack_of: StackOf | None = None) -> PairwiseModel:
+    """A ``PairwiseModel`` whose pair models are ``build_one(config, pair sub-task)``, built in pair order.
+
+    ``stack_of`` (None: one by one) makes them train as one stacked model.
+    """
     subtasks = pair_tasks(task, two_way)
     models = {pair.name: build_one(config, sub) for pair, sub in subtasks}
-    return PairwiseModel(task, [pair for pair, _ in subtasks], models)
+    return PairwiseModel(task, [pair for pair, _ in subtasks], models, stack_of)
 
 
 def pairwise_batch(task: Task, config: Any, generator: torch.Generator, two_way: bool,

@@ -26,6 +26,7 @@ resized, and ``translate`` resizes its input to ``image_size`` and its output ba
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from itertools import chain
 from typing import Any, Literal, get_args
@@ -41,6 +42,7 @@ from reference_models.discriminators import NLayerDiscriminator, min_image_size
 from reference_models.generators import ResnetGenerator
 from reference_models.layers import NORMS, Norm, init_weights
 from reference_models.preprocess import resize, resize_and_crop
+from reference_models.stacked import PAIR_TRAININGS, PairTraining
 from reference_models.training import (
     GAN_MODES,
     GANLoss,
@@ -86,6 +88,10 @@ class CycleGANConfig:
     decay_steps: int = -1  # final steps of linear LR decay to 0; -1 = the second half (paper: last 100 of 200 epochs)
     jitter: bool = True  # official resize_and_crop: resize x286/256, random crop, random left-right flip
     train_split: TrainSplit = "whole"  # "whole" (official unaligned_dataset) or "disjoint_halves" (no pair seen)
+    # Faces tasks (one CycleGAN per attribute-value pair): "serial" steps the pair models one by one; "stacked" steps
+    # them as one vmapped model (reference_models.stacked), the same recipe and numbers up to rounding, fewer and
+    # larger kernels for a GPU. Ignored on two-domain tasks.
+    pair_training: PairTraining = "serial"
 
 
 def work_size(config: CycleGANConfig, task_size: int) -> int:
@@ -96,7 +102,8 @@ def work_size(config: CycleGANConfig, task_size: int) -> int:
 def validate_config(config: CycleGANConfig, image_size: int) -> None:
     """Raises ``HarnessError`` naming the ``cyclegan.*`` option when ``config`` cannot run on ``image_size`` px."""
     for key, value, allowed in (("norm", config.norm, NORMS), ("gan_mode", config.gan_mode, GAN_MODES),
-                                ("train_split", config.train_split, TRAIN_SPLITS)):
+                                ("train_split", config.train_split, TRAIN_SPLITS),
+                                ("pair_training", config.pair_training, PAIR_TRAININGS)):
         if value not in allowed:
             raise HarnessError(f"cyclegan.{key}={value!r} is not one of {', '.join(allowed)}")
     if config.image_size < 0:
@@ -110,6 +117,9 @@ def validate_config(config: CycleGANConfig, image_size: int) -> None:
     if config.use_gan and image_size < min_image_size(70):
         raise HarnessError(f"cyclegan: the 70x70 PatchGAN needs images of at least {min_image_size(70)} px, "
                            f"got {image_size}")
+    if config.pair_training == "stacked" and config.norm == "batch":
+        raise HarnessError("cyclegan.pair_training='stacked' cannot stack batch norm's running statistics "
+                           "(cyclegan.norm='batch'): use 'serial' or norm 'instance'/'none'")
     if config.steps < 1 or config.batch_size < 1 or config.n_blocks < 0 or config.pool_size < 0:
         raise HarnessError("cyclegan.steps and cyclegan.batch_size must be positive, n_blocks and pool_size >= 0")
     check_decay_steps("cyclegan", config.steps, config.decay_steps)
@@ -187,22 +197,11 @@ class CycleGAN:
 
     def _generator_step(self, real_a: torch.Tensor, real_b: torch.Tensor
                         ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-        cfg, g_a, g_b = self.config, self.nets["G_A"], self.nets["G_B"]
-        fake_b, fake_a = g_a(real_a), g_b(real_b)
-        terms: dict[str, torch.Tensor] = {}
-        if cfg.use_gan:
+        if self.config.use_gan:
             for name in ("D_A", "D_B"):
                 self.nets[name].requires_grad_(False)
-            terms["G_A"] = self.gan_loss(self.nets["D_A"](fake_b), True)
-            terms["G_B"] = self.gan_loss(self.nets["D_B"](fake_a), True)
-        if cfg.use_forward_cycle:
-            terms["cycle_A"] = nn.functional.l1_loss(g_b(fake_b), real_a) * cfg.lambda_cycle
-        if cfg.use_backward_cycle:
-            terms["cycle_B"] = nn.functional.l1_loss(g_a(fake_a), real_b) * cfg.lambda_cycle
-        if self._lambda_identity > 0:
-            weight = cfg.lambda_cycle * self._lambda_identity
-            terms["idt_A"] = nn.functional.l1_loss(g_a(real_b), real_b) * weight
-            terms["idt_B"] = nn.functional.l1_loss(g_b(real_a), real_a) * weight
+        fake_a, fake_b, terms = generator_terms(self.nets, self.gan_loss, self.config, self._lambda_identity,
+                                                real_a, real_b)
         self.optimizers["G"].zero_grad(set_to_none=True)
         sum(terms.values()).backward()
         self.optimizers["G"].step()
@@ -214,8 +213,7 @@ class CycleGAN:
         losses = {}
         for name, real, fake in (("D_A", real_b, self.pools["fake_B"].query(fake_b)),
                                  ("D_B", real_a, self.pools["fake_A"].query(fake_a))):
-            d = self.nets[name].requires_grad_(True)
-            loss = (self.gan_loss(d(real), True) + self.gan_loss(d(fake), False)) * 0.5
+            loss = discriminator_loss(self.nets[name].requires_grad_(True), self.gan_loss, real, fake)
             loss.backward()
             losses[name] = loss.detach()
         self.optimizers["D"].step()
@@ -260,6 +258,49 @@ class CycleGAN:
         load_training_state("cyclegan", state, self.nets, self.optimizers, self.schedulers)
         for name, pool in self.pools.items():
             pool.load_state_dict(state["pools"][name], self.device)
+
+
+Net = Callable[[torch.Tensor], torch.Tensor]
+
+
+def generator_terms(nets: Mapping[str, Net], gan_loss: GANLoss, config: CycleGANConfig, lambda_identity: float,
+                    real_a: torch.Tensor, real_b: torch.Tensor
+                    ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """The generators' loss terms (official ``backward_G``), for one model's networks or a stacked copy's.
+
+    Args:
+        nets: ``G_A``, ``G_B`` and, with ``config.use_gan``, ``D_A``, ``D_B``: modules, or per-model functions
+            under ``torch.func.vmap`` (``reference_models.stacked``).
+        gan_loss: The adversarial loss.
+        config: Which terms are on and their weights.
+        lambda_identity: The identity weight in use (``CycleGAN.effective_lambda_identity``).
+        real_a: Float ``(N, C_A, H, W)`` in [-1, 1].
+        real_b: Float ``(N, C_B, H, W)`` in [-1, 1].
+
+    Returns:
+        ``fake_a`` = F(y), ``fake_b`` = G(x) in [-1, 1] (not detached), and the active scalar terms among ``G_A``,
+        ``G_B``, ``cycle_A``, ``cycle_B``, ``idt_A``, ``idt_B`` (summed in this order for the backward pass).
+    """
+    g_a, g_b = nets["G_A"], nets["G_B"]
+    fake_b, fake_a = g_a(real_a), g_b(real_b)
+    terms: dict[str, torch.Tensor] = {}
+    if config.use_gan:
+        terms["G_A"] = gan_loss(nets["D_A"](fake_b), True)
+        terms["G_B"] = gan_loss(nets["D_B"](fake_a), True)
+    if config.use_forward_cycle:
+        terms["cycle_A"] = nn.functional.l1_loss(g_b(fake_b), real_a) * config.lambda_cycle
+    if config.use_backward_cycle:
+        terms["cycle_B"] = nn.functional.l1_loss(g_a(fake_a), real_b) * config.lambda_cycle
+    if lambda_identity > 0:
+        weight = config.lambda_cycle * lambda_identity
+        terms["idt_A"] = nn.functional.l1_loss(g_a(real_b), real_b) * weight
+        terms["idt_B"] = nn.functional.l1_loss(g_b(real_a), real_a) * weight
+    return fake_a, fake_b, terms
+
+
+def discriminator_loss(net: Net, gan_loss: GANLoss, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """One discriminator's objective x 0.5 (official ``backward_D_basic``) on ``real`` and pooled ``fake`` images."""
+    return (gan_loss(net(real), True) + gan_loss(net(fake), False)) * 0.5
 
 
 def build_cyclegan(config: CycleGANConfig, task: Task, device: torch.device) -> CycleGAN:

@@ -40,6 +40,7 @@ Choices where the v1 text (as available to us) is silent — every one is a conf
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -55,6 +56,7 @@ from reference_models.base import sample_indices
 from reference_models.diat_networks import AttributeDiscriminator, Denoiser, attribute_mask, feature_loss
 from reference_models.generators import ResnetGenerator
 from reference_models.layers import init_weights
+from reference_models.stacked import PAIR_TRAININGS, PairTraining
 from reference_models.training import adam
 
 PAPER = "Li, Zuo, Zhang, Deep Identity-aware Transfer of Facial Attributes, arXiv 1610.05586 (2016)"
@@ -86,6 +88,10 @@ class DIATConfig:
     identity_weights: FilePath = ""  # VGG-Face state dict for the identity loss (real data; the harness loads it)
     identity_net_steps: int = 2000  # without VGG-Face weights: training steps of the harness identity network
     identity_net_batch: int = 64  # ... and its batch size
+    # Faces tasks (one DIAT per attribute-value pair): "serial" steps the pair models one by one; "stacked" steps them
+    # as one vmapped model (reference_models.stacked), the same recipe and numbers up to rounding, fewer and larger
+    # kernels for a GPU.
+    pair_training: PairTraining = "serial"
 
 
 @dataclass(frozen=True)
@@ -110,6 +116,8 @@ def validate_config(config: DIATConfig, image_size: int) -> None:
     stages = config.denoise_steps + config.enhance_steps
     if min(config.denoise_steps, config.enhance_steps) < 0 or stages >= config.steps:
         raise HarnessError("diat: denoise_steps + enhance_steps must leave steps for the transform network")
+    if config.pair_training not in PAIR_TRAININGS:
+        raise HarnessError(f"diat.pair_training={config.pair_training!r} is not one of {', '.join(PAIR_TRAININGS)}")
     if min(config.batch_size, config.ngf, config.ndf, config.denoise_channels) < 1 or config.n_blocks < 0:
         raise HarnessError("diat.batch_size, ngf, ndf and denoise_channels must be positive")
 
@@ -144,6 +152,7 @@ class DIAT:
             net.to(device)
         self.optimizers = {name: adam(net.parameters(), lr=config.lr, betas=(config.beta1, config.beta2), device=device)
                            for name, net in self.nets.items()}
+        self.schedulers: dict[str, torch.optim.lr_scheduler.LRScheduler] = {}  # constant lr (choice 6)
         self.step = 0
 
     def phase(self) -> Literal["denoise", "transform", "enhance"]:
@@ -179,48 +188,26 @@ class DIAT:
         self.optimizers[name].step()
 
     def _denoise_step(self, clean: torch.Tensor) -> dict[str, torch.Tensor]:
-        noise = torch.randn_like(clean) * self.config.noise_sigma
-        loss = F.mse_loss(self.nets["DN"](clean + noise), noise)
+        loss = denoise_loss(self.nets["DN"], clean, torch.randn_like(clean) * self.config.noise_sigma)
         self._update("DN", loss)
         return {"DN/loss": loss.detach()}
 
-    def _identity_features(self, images: torch.Tensor) -> list[torch.Tensor]:
-        if self.identity is not None:
-            return self.identity.net((images + 1) / 2)
-        return self.nets["D"](images)[1][-2:]
-
     def _transform_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cfg, d = self.config, self.nets["D"]
-        d.requires_grad_(False)
-        fake = self.nets["T"](x)
-        att = F.binary_cross_entropy_with_logits(d(fake)[0], torch.ones(x.size(0), device=x.device))
-        ident = feature_loss(self._identity_features(fake), self._identity_features(x))
-        reg = self.nets["DN"](fake).pow(2).mean()
-        self._update("T", cfg.lambda_att * att + cfg.lambda_id * ident + cfg.lambda_reg * reg)
+        d = self.nets["D"].requires_grad_(False)
+        fake, total, terms = transform_losses(self.nets, self.identity, self.config, x)
+        self._update("T", total)
         d.requires_grad_(True)
-        return fake.detach(), {"T/att": att.detach(), "T/id": ident.detach(), "T/reg": reg.detach()}
-
-    def _enhance(self, x: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
-        return (transformed + self.nets["E"](torch.cat([x, transformed], 1))).clamp(-1, 1)
+        return fake.detach(), {k: v.detach() for k, v in terms.items()}
 
     def _enhance_step(self, x: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        cfg, d = self.config, self.nets["D"]
-        with torch.no_grad():
-            transformed = self.nets["T"](x)
-        mask = attribute_mask(transformed, x)
-        d.requires_grad_(False)
-        out = self._enhance(x, transformed)
-        att = F.binary_cross_entropy_with_logits(d(out)[0], torch.ones(x.size(0), device=x.device))
-        pix = ((1 - mask) * (out - x)).abs().mean() + (mask * (out - transformed)).abs().mean()
-        self._update("E", cfg.lambda_att * att + cfg.lambda_pix * pix)
+        d = self.nets["D"].requires_grad_(False)
+        out, total, terms = enhance_losses(self.nets, self.config, x)
+        self._update("E", total)
         d.requires_grad_(True)
-        return out.detach(), {"E/att": att.detach(), "E/pix": pix.detach()}
+        return out.detach(), {k: v.detach() for k, v in terms.items()}
 
     def _discriminator_step(self, real: torch.Tensor, fake: torch.Tensor) -> dict[str, torch.Tensor]:
-        d = self.nets["D"]
-        real_logits, fake_logits = d(real)[0], d(fake)[0]
-        loss = (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-                + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
+        loss = discriminator_loss(self.nets["D"], real, fake)
         self._update("D", loss)
         return {"D/loss": loss.detach()}
 
@@ -235,7 +222,7 @@ class DIAT:
             net.eval()
         out = self.nets["T"](x)
         if "E" in self.nets:
-            out = self._enhance(x, out)
+            out = enhance(self.nets, x, out)
         for net in self.nets.values():
             net.train()
         return ((out + 1) / 2).clamp_(0, 1).to(images.device)
@@ -271,6 +258,64 @@ class DIAT:
             net.load_state_dict(state["networks"][name])
             self.optimizers[name].load_state_dict(state["optimizers"][name])
         self.step = int(state["step"])
+
+
+Nets = Mapping[str, Callable[[torch.Tensor], Any]]
+
+
+def denoise_loss(denoiser: Callable[[torch.Tensor], torch.Tensor], clean: torch.Tensor,
+                 noise: torch.Tensor) -> torch.Tensor:
+    """The denoiser's ``||f(x + n) - n||^2`` (mean) on images in [-1, 1] and their noise."""
+    return F.mse_loss(denoiser(clean + noise), noise)
+
+
+def _identity_features(nets: Nets, identity: IdentityFeatures | None, images: torch.Tensor) -> list[torch.Tensor]:
+    """DIAT: the frozen identity network's maps of images in [-1, 1]; DIAT-A: D's last two convolutional maps."""
+    if identity is not None:
+        return identity.net((images + 1) / 2)
+    return nets["D"](images)[1][-2:]
+
+
+def transform_losses(nets: Nets, identity: IdentityFeatures | None, config: DIATConfig, x: torch.Tensor
+                     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """T's objective on source images ``x`` (N, 3, H, W) in [-1, 1].
+
+    ``nets`` are one model's networks or, under ``vmap``, one slice of a stacked copy's
+    (``reference_models.diat_stacked``).
+
+    Returns:
+        ``T(x)``, ``L_T`` and its terms ``T/att``, ``T/id``, ``T/reg`` (scalars, not detached).
+    """
+    fake = nets["T"](x)
+    att = F.binary_cross_entropy_with_logits(nets["D"](fake)[0], torch.ones(x.size(0), device=x.device))
+    ident = feature_loss(_identity_features(nets, identity, fake), _identity_features(nets, identity, x))
+    reg = nets["DN"](fake).pow(2).mean()
+    total = config.lambda_att * att + config.lambda_id * ident + config.lambda_reg * reg
+    return fake, total, {"T/att": att, "T/id": ident, "T/reg": reg}
+
+
+def enhance(nets: Nets, x: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
+    """``E(x, T(x)) = T(x) + e([x, T(x)])`` clamped to [-1, 1]."""
+    return (transformed + nets["E"](torch.cat([x, transformed], 1))).clamp(-1, 1)
+
+
+def enhance_losses(nets: Nets, config: DIATConfig, x: torch.Tensor
+                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
+    """E's objective on source images ``x`` in [-1, 1] (T frozen): ``E(x, T(x))``, ``L_E``, ``E/att``, ``E/pix``."""
+    with torch.no_grad():
+        transformed = nets["T"](x)
+    mask = attribute_mask(transformed, x)
+    out = enhance(nets, x, transformed)
+    att = F.binary_cross_entropy_with_logits(nets["D"](out)[0], torch.ones(x.size(0), device=x.device))
+    pix = ((1 - mask) * (out - x)).abs().mean() + (mask * (out - transformed)).abs().mean()
+    return out, config.lambda_att * att + config.lambda_pix * pix, {"E/att": att, "E/pix": pix}
+
+
+def discriminator_loss(d: Callable[[torch.Tensor], Any], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+    """D's binary cross-entropy on reference images (real) and T's or E's outputs (fake), both in [-1, 1]."""
+    real_logits, fake_logits = d(real)[0], d(fake)[0]
+    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
+            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
 def build_diat(config: DIATConfig, task: Task, device: torch.device, identity: IdentityFeatures | None) -> DIAT:
