@@ -3,6 +3,7 @@
 Run from the repository root::
 
     python tests/benchmarks/step_times.py --profile standard --task faces --device cuda stargan diat_a cyclegan
+    python tests/benchmarks/step_times.py --profile standard --task faces cyclegan --set cyclegan.pair_training=stacked
 
 For each model it builds the model as the suite does (the profile's sizes and ``task_overrides`` for the task),
 takes ``--warmup`` steps, then times ``--steps`` steps (CUDA synchronised before and after) and prints the mean
@@ -33,10 +34,10 @@ def _sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def step_seconds(name: str, profile: str, task_name: str, device: torch.device, warmup: int, steps: int
-                 ) -> tuple[float, int]:
+def step_seconds(name: str, profile: str, task_name: str, device: torch.device, warmup: int, steps: int,
+                 overrides: dict[str, str] | None = None) -> tuple[float, int]:
     """``(mean seconds per train step, the model's configured steps)`` of model ``name`` on ``task_name``."""
-    config = resolve_config(profile, {})
+    config = resolve_config(profile, overrides or {})
     task = build_task(task_name, config)
     spec = MODELS.get(name)
     model_cfg = model_config(config, name, task_name)
@@ -60,11 +61,15 @@ def main() -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
     parser.add_argument("--warmup", type=int, default=2)
     parser.add_argument("--steps", type=int, default=10)
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                        help="a config override as the suite's --set (e.g. cyclegan.pair_training=stacked)")
     args = parser.parse_args()
+    overrides = dict(item.split("=", 1) for item in args.set)
     device = resolve_device(args.device)
     torch.set_num_threads(1)
     for name in args.models:
-        seconds, total = step_seconds(name, args.profile, args.task, device, args.warmup, args.steps)
+        seconds, total = step_seconds(name, args.profile, args.task, device, args.warmup, args.steps,
+                                      overrides)
         print(f"{name} ({args.profile}, {args.task}) on {device}: {seconds * 1000:.0f} ms/step x {total} steps = "
               f"{seconds * total / 60:.1f} min", flush=True)
 
