@@ -2,7 +2,8 @@
 
 Same networks and weights (``official_structure`` deep-copies the harness model's), same configuration, same host
 batches, one process. On CPU at the smoke profile's widths (32 px, one torch thread, as a suite job); on CUDA, when
-present, at the paper's (256 px, U-Net 8 / ResNet 9 blocks, batch 1), the harness also in bf16. A round is ``K``
+present, at the paper's (256 px, U-Net 8 / ResNet 9 blocks, batch 1), the harness also in bf16 and in bf16 with
+``--compile`` (``torch.compile``, compiled during the warm-up rounds). A round is ``K``
 steps and, on CUDA, one synchronisation (the device's time, not the launch time); the harness's step is the loop's
 (``harness.step.run_step``: host check, non-blocking copy, losses summed on the device, read every 10 steps).
 
@@ -66,19 +67,19 @@ def _build(model: str, device: torch.device):
     return harness, official, [cyclegan_batch(task, cyc, batches) for _ in range(8)]
 
 
-@pytest.mark.parametrize("impl", ["official", "harness-fp32", "harness-bf16"])
+@pytest.mark.parametrize("impl", ["official", "harness-fp32", "harness-bf16", "harness-bf16-compile"])
 @pytest.mark.parametrize("device_name", DEVICES)
 @pytest.mark.parametrize("model", ["pix2pix", "cyclegan"])
 def test_train_step(benchmark, model, device_name, impl):
-    if impl == "harness-bf16" and device_name == "cpu":
-        pytest.skip("bf16 is a GPU lever (issue 23); on this CPU it is checked to run in tests/harness")
+    if impl.startswith("harness-bf16") and device_name == "cpu":
+        pytest.skip("bf16 and --compile are GPU levers (issue 23); on CPU they are checked to run in tests/harness")
     device = torch.device(device_name)
     previous = torch.get_num_threads()
     if device.type == "cpu":
         torch.set_num_threads(1)
     harness, official, batches = _build(model, device)
-    precision = "bf16" if impl == "harness-bf16" else "fp32"
-    prepare_model(harness, device, precision, False)
+    precision = "bf16" if impl.startswith("harness-bf16") else "fp32"
+    prepare_model(harness, device, precision, impl.endswith("compile"))  # compiled in the warm-up rounds
     window, count = LossWindow(device), {"step": 0}
     k = STEPS_PER_ROUND[device.type]
 
@@ -117,7 +118,7 @@ def ratios() -> list[str]:
     for (model, device), found in sorted(MS_PER_STEP.items()):
         if "official" not in found:
             continue
-        for impl in ("harness-fp32", "harness-bf16"):
+        for impl in ("harness-fp32", "harness-bf16", "harness-bf16-compile"):
             if impl in found:
                 lines.append(f"{model} on {device}: {impl} {found[impl]:.2f} ms/step, official structure "
                              f"{found['official']:.2f} ms/step: ratio {found[impl] / found['official']:.3f}")
