@@ -16,7 +16,8 @@ from torch.func import vmap
 
 from harness.core.errors import HarnessError
 from harness.core.images import check_image_layout
-from reference_models.cyclegan import CycleGAN, discriminator_loss, generator_terms
+from reference_models.cyclegan import CycleGAN
+from reference_models.cyclegan_losses import discriminator_loss, generator_terms
 from reference_models.stacked import Params, StackedModels
 
 OPTION = "cyclegan.pair_training"

@@ -40,20 +40,19 @@ Choices where the v1 text (as available to us) is silent — every one is a conf
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import torch
 from torch import nn
-from torch.nn import functional as F
 
 from harness.core.bounds import FilePath
 from harness.core.errors import HarnessError
 from harness.core.images import check_image_layout, check_images
 from harness.core.task import Task
 from reference_models.base import sample_indices
-from reference_models.diat_networks import AttributeDiscriminator, Denoiser, attribute_mask, feature_loss
+from reference_models.diat_losses import denoise_loss, discriminator_loss, enhance, enhance_losses, transform_losses
+from reference_models.diat_networks import AttributeDiscriminator, Denoiser
 from reference_models.generators import ResnetGenerator
 from reference_models.layers import init_weights
 from reference_models.stacked import PAIR_TRAININGS, PairTraining
@@ -258,64 +257,6 @@ class DIAT:
             net.load_state_dict(state["networks"][name])
             self.optimizers[name].load_state_dict(state["optimizers"][name])
         self.step = int(state["step"])
-
-
-Nets = Mapping[str, Callable[[torch.Tensor], Any]]
-
-
-def denoise_loss(denoiser: Callable[[torch.Tensor], torch.Tensor], clean: torch.Tensor,
-                 noise: torch.Tensor) -> torch.Tensor:
-    """The denoiser's ``||f(x + n) - n||^2`` (mean) on images in [-1, 1] and their noise."""
-    return F.mse_loss(denoiser(clean + noise), noise)
-
-
-def _identity_features(nets: Nets, identity: IdentityFeatures | None, images: torch.Tensor) -> list[torch.Tensor]:
-    """DIAT: the frozen identity network's maps of images in [-1, 1]; DIAT-A: D's last two convolutional maps."""
-    if identity is not None:
-        return identity.net((images + 1) / 2)
-    return nets["D"](images)[1][-2:]
-
-
-def transform_losses(nets: Nets, identity: IdentityFeatures | None, config: DIATConfig, x: torch.Tensor
-                     ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """T's objective on source images ``x`` (N, 3, H, W) in [-1, 1].
-
-    ``nets`` are one model's networks or, under ``vmap``, one slice of a stacked copy's
-    (``reference_models.diat_stacked``).
-
-    Returns:
-        ``T(x)``, ``L_T`` and its terms ``T/att``, ``T/id``, ``T/reg`` (scalars, not detached).
-    """
-    fake = nets["T"](x)
-    att = F.binary_cross_entropy_with_logits(nets["D"](fake)[0], torch.ones(x.size(0), device=x.device))
-    ident = feature_loss(_identity_features(nets, identity, fake), _identity_features(nets, identity, x))
-    reg = nets["DN"](fake).pow(2).mean()
-    total = config.lambda_att * att + config.lambda_id * ident + config.lambda_reg * reg
-    return fake, total, {"T/att": att, "T/id": ident, "T/reg": reg}
-
-
-def enhance(nets: Nets, x: torch.Tensor, transformed: torch.Tensor) -> torch.Tensor:
-    """``E(x, T(x)) = T(x) + e([x, T(x)])`` clamped to [-1, 1]."""
-    return (transformed + nets["E"](torch.cat([x, transformed], 1))).clamp(-1, 1)
-
-
-def enhance_losses(nets: Nets, config: DIATConfig, x: torch.Tensor
-                   ) -> tuple[torch.Tensor, torch.Tensor, dict[str, torch.Tensor]]:
-    """E's objective on source images ``x`` in [-1, 1] (T frozen): ``E(x, T(x))``, ``L_E``, ``E/att``, ``E/pix``."""
-    with torch.no_grad():
-        transformed = nets["T"](x)
-    mask = attribute_mask(transformed, x)
-    out = enhance(nets, x, transformed)
-    att = F.binary_cross_entropy_with_logits(nets["D"](out)[0], torch.ones(x.size(0), device=x.device))
-    pix = ((1 - mask) * (out - x)).abs().mean() + (mask * (out - transformed)).abs().mean()
-    return out, config.lambda_att * att + config.lambda_pix * pix, {"E/att": att, "E/pix": pix}
-
-
-def discriminator_loss(d: Callable[[torch.Tensor], Any], real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
-    """D's binary cross-entropy on reference images (real) and T's or E's outputs (fake), both in [-1, 1]."""
-    real_logits, fake_logits = d(real)[0], d(fake)[0]
-    return (F.binary_cross_entropy_with_logits(real_logits, torch.ones_like(real_logits))
-            + F.binary_cross_entropy_with_logits(fake_logits, torch.zeros_like(fake_logits)))
 
 
 def build_diat(config: DIATConfig, task: Task, device: torch.device, identity: IdentityFeatures | None) -> DIAT:

@@ -16,7 +16,8 @@ from torch.func import vmap
 
 from harness.core.errors import HarnessError
 from harness.core.images import check_image_layout
-from reference_models.diat import DIAT, denoise_loss, discriminator_loss, enhance_losses, transform_losses
+from reference_models.diat import DIAT
+from reference_models.diat_losses import denoise_loss, discriminator_loss, enhance_losses, transform_losses
 from reference_models.stacked import Params, StackedModels
 
 OPTION = "diat.pair_training"
