@@ -66,6 +66,7 @@ class SRGANConfig:
     adv_weight: float = 1e-3  # weight of l_Gen in l_SR = l_X + 1e-3 l_Gen (Eq. 3)
     tv_weight: float = 0.0  # total-variation weight (SRResNet-VGG22: 2e-8); 0 = none
     lr: float = 1e-4  # Adam learning rate of G and D
+    adversarial_lr: float = 0.0  # Adam learning rate of the adversarial phase; 0 = lr (the paper: 1e-4 throughout)
     beta1: float = 0.9  # Adam beta1
     batch_size: int = 16  # HR/LR crop pairs per step
     pretrain_steps: int = 1_000_000  # SRGAN: MSE-only steps of G first (= SRResNet-MSE, 10^6 in §3.2)
@@ -91,6 +92,8 @@ def validate_config(config: SRGANConfig, image_size: int) -> None:
     if config.content_scale not in ("calibrated", "fixed") or config.vgg19_preprocess not in ("torchvision", "caffe"):
         raise HarnessError(f"srgan content_scale={config.content_scale!r} (calibrated|fixed) or vgg19_preprocess="
                            f"{config.vgg19_preprocess!r} (torchvision|caffe) is not a valid choice")
+    if not (0 <= config.adversarial_lr < float("inf")):
+        raise HarnessError(f"srgan adversarial_lr={config.adversarial_lr}: expected a finite number >= 0 (0 = lr)")
     if not (0 < config.feature_rescale < float("inf")):
         raise HarnessError(f"srgan feature_rescale={config.feature_rescale}: expected a finite number > 0")
     if config.vgg19_weights and not Path(config.vgg19_weights).is_file():
@@ -162,9 +165,10 @@ class SRGAN:
         hr = check_image_layout(batch["HR"], "srgan batch['HR']", self.channels).to(self.device,
                                                                                    non_blocking=True) * 2 - 1
         adversarial = self.config.adversarial and self.step >= self.config.pretrain_steps
+        base_lr = self.config.adversarial_lr if adversarial and self.config.adversarial_lr > 0 else self.config.lr
         for optimizer in self.optimizers.values():
             for group in optimizer.param_groups:
-                group["lr"] = self.config.lr * self.lr_factor(self.step)
+                group["lr"] = base_lr * self.lr_factor(self.step)
         kind = self.config.content if (adversarial or not self.config.adversarial) else "mse"
         for net in self.nets.values():
             net.train()
@@ -235,8 +239,9 @@ class SRGAN:
         loss = {"mse": "pixel MSE", "vgg22": "phi2,2 feature MSE", "vgg54": "phi5,4 feature MSE"}[cfg.content]
         if cfg.adversarial:
             train = (f"{cfg.pretrain_steps} pixel-MSE steps (SRResNet init), then {cfg.steps - cfg.pretrain_steps} "
-                     f"steps of {loss} + {cfg.adv_weight:g} adversarial, lr {cfg.lr:g} then x0.1 after "
-                     f"{cfg.decay_after}")
+                     f"steps of {loss} + {cfg.adv_weight:g} adversarial, lr {cfg.lr:g}"
+                     + (f" (adversarial phase {cfg.adversarial_lr:g})" if cfg.adversarial_lr > 0 else "")
+                     + f" then x0.1 after {cfg.decay_after}")
         else:
             train = f"{cfg.steps} steps of {loss}" + (f" + {cfg.tv_weight:g} TV" if cfg.tv_weight else "")
         uses_features = self.content is not None and cfg.content != "mse"

@@ -132,6 +132,23 @@ def test_srgan_starts_its_adversarial_phase_from_the_srresnet_generator():
         assert torch.equal(value, generators[1][key]), key
 
 
+def test_adversarial_lr_sets_the_adversarial_phase_only():
+    """Pretraining runs at ``lr`` (as SRResNet, so SRGAN starts from its generator); G and D then at adversarial_lr."""
+    task = _task()
+    config = dataclasses.replace(TINY, lr=1e-3, adversarial_lr=1e-4, decay_after=1, steps=5)
+    torch.manual_seed(0)
+    model = build_srgan(config, task, CPU, _content())
+    g = torch.Generator().manual_seed(0)
+    rates = []
+    for _ in range(config.steps):
+        model.train_step(sr_batch(task, config, g))
+        rates.append([model.optimizers[n].param_groups[0]["lr"] for n in ("G", "D")])
+    assert rates == [[1e-3, 1e-3]] * 2 + [[1e-4, 1e-4]] + [[pytest.approx(1e-5), pytest.approx(1e-5)]] * 2
+    assert "lr 0.001 (adversarial phase 0.0001) then x0.1 after 1" in model.provenance()["model_train"]
+    with pytest.raises(HarnessError, match="adversarial_lr"):
+        build_srgan(dataclasses.replace(TINY, adversarial_lr=-1.0), task, CPU, _content())
+
+
 def test_state_round_trip_resumes_phase_and_weights(tmp_path):
     task = _task()
     torch.manual_seed(0)
