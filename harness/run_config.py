@@ -129,8 +129,9 @@ def _face_model_bounds() -> dict[str, Range]:
 def _srgan_bounds(section: str) -> dict[str, Range]:
     ranges = {"n_blocks": Range(0, 256), "width": _WIDTH, "d_width": _WIDTH, "d_dense": Range(1, 65536),
               "feature_rescale": Range(0.0, 1e6, open_lo=True), "adv_weight": _WEIGHT, "tv_weight": _WEIGHT,
-              "lr": _LR, "beta1": _BETA, "batch_size": _BATCH, "pretrain_steps": Range(0, _STEPS.hi),
-              "steps": _STEPS, "decay_after": Range(0, _STEPS.hi), "judge_steps": _STEPS}
+              "lr": _LR, "adversarial_lr": Range(0.0, _LR.hi), "beta1": _BETA, "batch_size": _BATCH,
+              "pretrain_steps": Range(0, _STEPS.hi), "steps": _STEPS, "decay_after": Range(0, _STEPS.hi),
+              "judge_steps": _STEPS}
     return {f"{section}.{k}": r for k, r in ranges.items()}
 
 
