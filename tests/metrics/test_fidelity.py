@@ -17,21 +17,12 @@ from metrics.fidelity import (
     verify_inception_weights,
     warn_small_sample,
 )
-from metrics.judges.base import load_judge_file, save_judge
-from metrics.judges.digit_classifier import DIGITS, DigitClassifier, to_judge_input
+from metrics.judges.base import load_judge_file
+from metrics.judges.digit_classifier import DIGITS, to_judge_input
 
 N = 160
 DIGITS_EXTRACTOR = extractor_name(DIGITS)
 PINNED_FID = 0.0418065  # digits extractor, judge from torch.manual_seed(0), images below; torch 2.14 CPU
-
-
-@pytest.fixture(scope="module")
-def judge_path(tmp_path_factory):
-    """A judge with fixed random weights: the extractor only has to be a fixed function of the images."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("judge") / "digit-judge.pt"
-    save_judge(DIGITS, DigitClassifier(28), {"input_size": 28, "num_classes": 10}, path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -8,21 +8,11 @@ from PIL import Image
 from harness.core.errors import HarnessError
 from harness.core.image_folder import open_image_folder
 from metrics.fidelity import FolderDataset, fidelity_metrics, fidelity_on_folders
-from metrics.judges.base import save_judge
-from metrics.judges.digit_classifier import DIGITS, DigitClassifier
 from metrics.spec import FolderInputs
 
 N = 40
 
 pytestmark = pytest.mark.usefixtures("one_thread_module")
-
-
-@pytest.fixture(scope="module")
-def judge_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("judge") / "digit-judge.pt"
-    save_judge(DIGITS, DigitClassifier(28), {"input_size": 28, "num_classes": 10}, path)
-    return path
 
 
 def _save(folder, images):

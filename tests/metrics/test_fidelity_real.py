@@ -23,14 +23,6 @@ def cache(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
-def judge_path(tmp_path_factory):
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("judge") / "digit-judge.pt"
-    save_judge(DIGITS, DigitClassifier(28), {"input_size": 28, "num_classes": 10}, path)
-    return path
-
-
-@pytest.fixture(scope="module")
 def images():
     g = torch.Generator().manual_seed(7)
     return torch.rand(96, 1, 28, 28, generator=g) * 0.9, torch.rand(80, 1, 28, 28, generator=g) ** 2
