@@ -14,11 +14,10 @@ from collections.abc import Sequence
 import torch
 from torch.func import vmap
 
-from harness.core.errors import HarnessError
 from harness.core.images import check_image_layout
 from reference_models.cyclegan import CycleGAN
 from reference_models.cyclegan_losses import discriminator_loss, generator_terms
-from reference_models.stacked import Params, StackedModels
+from reference_models.stacked import Params, StackedModels, require_alike
 
 OPTION = "cyclegan.pair_training"
 
@@ -35,12 +34,8 @@ class StackedCycleGANs:
     """
 
     def __init__(self, models: Sequence[CycleGAN]) -> None:
-        first = models[0]
-        for model in models[1:]:
-            if (model.config, model.channels, model.effective_lambda_identity, model.device) != (
-                    first.config, first.channels, first.effective_lambda_identity, first.device):
-                raise HarnessError(f"{OPTION}='stacked' needs pair models of one configuration, channels, identity "
-                                   "weight and device; they differ: use 'serial'")
+        require_alike(models, lambda m: (m.config, m.channels, m.effective_lambda_identity, m.device), OPTION,
+                      "configuration, channels, identity weight and device")
         self.models = list(models)
         self.stack = StackedModels(self.models, OPTION)
 

@@ -14,11 +14,10 @@ from collections.abc import Sequence
 import torch
 from torch.func import vmap
 
-from harness.core.errors import HarnessError
 from harness.core.images import check_image_layout
 from reference_models.diat import DIAT
 from reference_models.diat_losses import denoise_loss, discriminator_loss, enhance_losses, transform_losses
-from reference_models.stacked import Params, StackedModels
+from reference_models.stacked import Params, StackedModels, require_alike
 
 OPTION = "diat.pair_training"
 
@@ -35,12 +34,8 @@ class StackedDIATs:
     """
 
     def __init__(self, models: Sequence[DIAT]) -> None:
-        first = models[0]
-        for model in models[1:]:
-            if (model.config, model.identity, model.device, model.step) != (
-                    first.config, first.identity, first.device, first.step):
-                raise HarnessError(f"{OPTION}='stacked' needs pair models of one configuration, identity network, "
-                                   "device and step; they differ: use 'serial'")
+        require_alike(models, lambda m: (m.config, m.identity, m.device, m.step), OPTION,
+                      "configuration, identity network, device and step")
         self.models = list(models)
         self.stack = StackedModels(self.models, OPTION)
 

@@ -142,6 +142,20 @@ class StackedModels:
                     model.schedulers[group].load_state_dict(self.schedulers[group].state_dict())
 
 
+def require_alike(models: Sequence[Any], key: Callable[[Any], tuple], option: str, what: str) -> None:
+    """Raises a ``HarnessError`` naming ``option`` unless ``key(model)`` is the same for every model.
+
+    Args:
+        models: The models to stack.
+        key: What must agree between them (configuration, device, ...).
+        option: The config option that chose stacking.
+        what: Those things in words, for the message.
+    """
+    first = key(models[0])
+    if any(key(model) != first for model in models[1:]):
+        raise HarnessError(f"{option}='stacked' needs pair models of one {what}; they differ: use 'serial'")
+
+
 def _per_parameter(value: Any, param: torch.Tensor) -> bool:
     """Whether an optimiser state entry holds one value per element of ``param`` (Adam's moments, not its step)."""
     return isinstance(value, torch.Tensor) and param.dim() > 0 and value.shape == param.shape
