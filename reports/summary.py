@@ -183,7 +183,8 @@ def overall_sentence(per_task: list[dict[str, str]]) -> dict[str, str]:
     parts = [f"{model} on {len(tasks)} ({', '.join(tasks)})" for model, tasks in
              sorted(wins.items(), key=lambda kv: -len(kv[1]))]
     open_tasks = [s["task"] for s in compared if s["significant"] != "yes"]
-    text = (f"Across the {len(compared)} tasks that compare methods, significantly best on the headline metric: "
+    tasks = "the one task that compares" if len(compared) == 1 else f"the {len(compared)} tasks that compare"
+    text = (f"Across {tasks} methods, significantly best on the headline metric: "
             + ("; ".join(parts) if parts else "none") + "."
             + (f" No significant winner on {', '.join(open_tasks)}." if open_tasks else ""))
     if not compared:

@@ -55,6 +55,9 @@ def test_summary_sentences_name_winners_ties_and_lone_methods():
     assert alone["winner"] == "" and "only a ran" in alone["text"]
     assert overall["text"].startswith("Across the 2 tasks that compare methods") and "a on 1 (clear)" in overall["text"]
     assert "No significant winner on close" in overall["text"]
+    one = summary_sentences(analyse(rows[rows["task"] == "clear"]))[0]
+    assert one["text"].startswith("Across the one task that compares methods, significantly best on the headline "
+                                  "metric: a on 1 (clear).")
 
 
 def test_two_methods_without_a_shared_metric_are_not_compared():
