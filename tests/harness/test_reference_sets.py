@@ -6,15 +6,14 @@ its set; only the last test reads the committed sets (and skips, saying so, whil
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import shutil
-from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from harness.core.results import REFERENCE_SET_KEY
+from harness.data.pins import DATA_SHA256
 from harness.reference_sets import committed_dir, load_set
 from harness.run import main
 
@@ -163,13 +162,10 @@ def test_committed_sets_are_well_formed_and_made_from_the_pinned_data():
     if not paths:
         pytest.skip("no reference set is committed yet (harness/reference_sets/<profile>/<task>.json): they are made "
                     "with `references make` once the data generators are final")
-    pinned = importlib.util.spec_from_file_location("pinned_data", Path(__file__).with_name("test_pinned.py"))
-    module = importlib.util.module_from_spec(pinned)
-    pinned.loader.exec_module(module)
-    SMOKE_DATA_SHA256 = module.SMOKE_DATA_SHA256  # noqa: N806 - the pinned table of test_pinned.py
     for path in paths:
         data = load_set(path)
         assert (data["profile"], data["task"]) == (path.parent.name, path.stem), path
         assert len({tuple(sorted(e["seeds"])) for e in data["models"].values()}) == 1, path  # one seed set
-        if data["profile"] == "smoke" and data["task"] in SMOKE_DATA_SHA256:
-            assert data["data_sha256"] == SMOKE_DATA_SHA256[data["task"]], f"{path} is stale: regenerate it"
+        pinned = DATA_SHA256.get(data["profile"], {}).get(data["task"])  # the default tasks are pinned per profile
+        if pinned is not None:
+            assert data["data_sha256"] == pinned, f"{path} is stale: regenerate it"
