@@ -91,6 +91,7 @@ def _r(annotated: object) -> Range:
 
 _WIDTH, _STEPS, _BATCH = Range(1, 4096), _r(Steps), _r(BatchSize)
 _COUNT, _SOME, _MS, _PX = Range(1, 1_000_000), Range(0, 1_000_000), Range(0, 600_000), Range(16, 4096)
+_PEOPLE = Range(2, 1_000_000)  # a t-test between participants (AMT) or raters (MOS) needs two of them
 _LR, _BETA, _PROB, _WEIGHT = _r(LearningRate), _r(AdamBeta), _r(Probability), _r(NonNegative)
 
 # Ranges of the numeric fields of sections whose classes live outside the runner (reference_models/, the study's
@@ -101,10 +102,10 @@ def _study_bounds() -> dict[str, Range]:
     observer = {"noise": Range(0.0, 100.0), "noise_spread": Range(0.0, 10.0), "bias_sd": Range(0.0, 100.0),
                 "lapse": _PROB, "careless_fraction": _PROB, "w_realism": _WEIGHT, "w_reference": _WEIGHT}
     counts = {"seed": _r(Seed), "max_images": _COUNT, "n_reference": _COUNT,
-              "amt.n_participants": _COUNT, "amt.n_practice": _SOME, "amt.n_trials": _COUNT, "amt.exposure_ms": _MS,
+              "amt.n_participants": _PEOPLE, "amt.n_practice": _SOME, "amt.n_trials": _COUNT, "amt.exposure_ms": _MS,
               "amt.display_px": _PX, "best_of.n_participants": _COUNT, "best_of.n_questions": _COUNT,
               "best_of.n_validation": _SOME, "best_of.max_validation_errors": _SOME, "best_of.exposure_ms": _MS,
-              "best_of.display_px": _PX, "mos.n_raters": _COUNT, "mos.n_calibration": _SOME, "mos.n_images": _COUNT,
+              "best_of.display_px": _PX, "mos.n_raters": _PEOPLE, "mos.n_calibration": _SOME, "mos.n_images": _COUNT,
               "mos.exposure_ms": _MS, "mos.display_px": _PX, "stats.alpha": Range(0.0, 1.0, True, True),
               "stats.confidence": Range(0.0, 1.0, True, True), "stats.n_resamples": Range(1, 10_000_000)}
     who = ("amt_observer", "best_of_observer", "mos_observer")

@@ -318,6 +318,10 @@ CASES: list[Case] = [
          _texts("cyclegan.pool_size")),
     Case("zero-width", _suite("--models", "pix2pix", "--set", "pix2pix.ngf=0"), _texts("pix2pix.ngf")),
     Case("zero-samples", _suite("--set", "eval.n_samples=0"), _texts("eval.n_samples=0")),
+    # a t-test between participants (AMT) or raters (MOS) needs two; one rater crashed the MOS power analysis
+    *[Case(f"study-one-{key}", lambda env, key=key: ["study", "simulate", "--run", str(env.run), "--set",
+                                                      f"study.{key}=1"], _texts(f"study.{key}=1", "2 <= value"))
+      for key in ("mos.n_raters", "amt.n_participants")],
     Case("negative-eval-batch", _suite("--set", "eval.batch_size=-5"), _texts("eval.batch_size")),
     Case("zero-kid-subsets", _suite("--set", "eval.kid_subsets=0"), _texts("eval.kid_subsets")),
     Case("zero-judge-steps", _suite("--set", "eval.judge_steps=0"), _texts("eval.judge_steps")),

@@ -65,8 +65,8 @@ def _solve_n(solve, power_at_minimum: float, target: float, minimum: int) -> int
     """Sample size reaching ``target`` power; ``minimum`` when even that reaches it; None when unreachable."""
     if power_at_minimum >= target:
         return minimum
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # statsmodels warns and returns nan when its root finder does not converge
+    with warnings.catch_warnings(record=True):  # statsmodels warns and returns nan when its root finder does not
+        # converge; recorded, not filtered: its lazily imported sm_exceptions adds an "always" filter ahead of ours
         try:
             n = float(solve())
         except (ValueError, RuntimeError):
@@ -78,8 +78,7 @@ def _power(compute, effect: float, alpha: float) -> float:
     """Power of a test at ``effect``; ``alpha`` at no effect; 1 where statsmodels' noncentral tail underflows."""
     if effect <= 0:
         return alpha
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True):  # nan (handled below) comes with a warning; see _solve_n
         value = float(compute())
     return 1.0 if math.isnan(value) else value
 

@@ -25,7 +25,7 @@ def empty_run(tmp_path):
     (["study", "simulate", "--run", "{run}", "--calibrated", "--set", "study.seed=1"], "run `study calibrate"),
     # options are range-checked like suite's, before anything is read or written
     (["study", "simulate", "--run", "{run}", "--set", "study.amt.n_participants=0"],
-     "study.amt.n_participants=0 is out of range; expected 1 <= value"),
+     "study.amt.n_participants=0 is out of range; expected 2 <= value"),
     (["study", "simulate", "--run", "{run}", "--set", "study.mos.n_raters=-3"], "study.mos.n_raters=-3"),
     (["study", "export", "--protocol", "mos", "--run", "{run}", "--out", "{run}/kit", "--set",
       "study.stats.alpha=2"], "study.stats.alpha=2"),

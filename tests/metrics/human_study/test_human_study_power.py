@@ -1,6 +1,8 @@
 """Power analysis (statsmodels) against independent checks, and the observer calibration recovering a known value."""
 
 import math
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -30,6 +32,17 @@ def test_amt_power_agrees_with_a_monte_carlo_of_the_t_test():
     rejections = sum(stats.ttest_ind(rng.normal(36.8, sd, n), rng.normal(26.8, sd, n)).pvalue < 0.05
                      for _ in range(reps))
     assert amt_power(36.8, 26.8, sd, n, comparison="", basis="").power == pytest.approx(rejections / reps, abs=0.04)
+
+
+def test_an_unreachable_sample_size_is_none_without_a_warning_on_screen():
+    # In a fresh interpreter: statsmodels imports sm_exceptions (which sets global "always" filters) only when its
+    # root finder first fails, i.e. inside the power module's own warning guard.
+    code = ("import warnings; warnings.simplefilter('error')\n"
+            "from metrics.human_study.power import amt_power\n"
+            "r = amt_power(50.0, 50.0 - 1e-14, 10.0, 50, comparison='', basis='')\n"
+            "print(r.n_for_target, r.power < 0.06)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout.split(), done.stderr) == (0, ["None", "True"], "")
 
 
 def test_best_of_and_mos_power_match_their_formulas():
