@@ -46,7 +46,9 @@ from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
 
 LOCK, LOG = ".lock", "harness.log"
-RUNTIME_KEYS = ("progress",)  # config keys that do not change results: a resume may change them
+# config keys that do not change results, so a resume may change them (a resumed job is bit-identical to an
+# uninterrupted one wherever it checkpointed: tests/harness/test_resume.py)
+RUNTIME_KEYS = ("progress", "checkpoint_every")
 PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
             "pillow", "jinja2", "statsmodels")
 

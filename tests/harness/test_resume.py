@@ -121,8 +121,8 @@ def test_checkpoints_load_with_weights_only(tmp_path, monkeypatch):
 
 def _suite(out, tiny_args, *extra):
     # The simulated human study (its own pseudo-job, rerun at the end of every suite) is tested in tests/harness/study.
-    return main(["suite", "--models", "gan", "--out", str(out), "--no-progress", "--no-report", *extra,
-                 *tiny_args("study.simulate=false")])
+    return main(["suite", "--models", "gan", "--out", str(out), "--no-progress", "--no-report",
+                 *tiny_args("study.simulate=false"), *extra])  # extra last: its --set wins
 
 
 def test_suite_resume_after_kill(tmp_path, monkeypatch, cache, tiny_args, one_thread):
@@ -137,7 +137,9 @@ def test_suite_resume_after_kill(tmp_path, monkeypatch, cache, tiny_args, one_th
     assert set(pd.read_csv(out / "metrics.csv")["model"]) == {"real_data"}
     mtime = reference_rows.stat().st_mtime_ns
 
-    assert _suite(out, tiny_args, "--resume") == 0
+    # checkpoints more often from here on (a runtime choice: config.json keeps the run's 8, the numbers do not move)
+    assert _suite(out, tiny_args, "--resume", "--set", "checkpoint_every=3") == 0
+    assert json.loads((out / "config.json").read_text())["checkpoint_every"] == 8
     assert reference_rows.stat().st_mtime_ns == mtime
     assert (gan_dir / "rows.json").exists() and (gan_dir / "model.pt").exists()
     assert not (gan_dir / "checkpoint.pt").exists()
