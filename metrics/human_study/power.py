@@ -20,6 +20,7 @@ import warnings
 from dataclasses import asdict, dataclass
 
 import numpy as np
+from scipy.optimize import brentq
 from statsmodels.stats.gof import chisquare_effectsize
 from statsmodels.stats.power import GofChisquarePower, TTestIndPower, TTestPower
 
@@ -83,6 +84,23 @@ def _power(compute, effect: float, alpha: float) -> float:
     return 1.0 if math.isnan(value) else value
 
 
+def _solve_effect(power_at, target: float) -> float:
+    """Smallest standardised effect whose power reaches ``target`` (power rises with the effect); inf if none.
+
+    Solved here by bracketing and Brent's method on the power function itself: statsmodels' ``solve_power`` falls
+    back to ``fsolve`` when its bracket fails and then returns a 1-element array (``float()`` of it raises under
+    NumPy 2, e.g. the MOS design table at 1,000 raters and alpha 0.2) or a non-converged value with a warning.
+    """
+    if target <= power_at(0.0):
+        return 0.0
+    hi = 1.0
+    while power_at(hi) < target:
+        hi *= 2.0
+        if hi > 1e6:
+            return math.inf
+    return float(brentq(lambda e: power_at(e) - target, 0.0, hi, xtol=1e-12, rtol=1e-12))
+
+
 def sd_from_se(se: float, n: int) -> float:
     """Between-participant standard deviation implied by a standard error over ``n`` participants."""
     return se * math.sqrt(n)
@@ -97,7 +115,8 @@ def amt_power(p_a: float, p_b: float, sd: float, n_participants: int, *, compari
     n = _solve_n(lambda: analysis.solve_power(effect_size=d, power=target_power, alpha=alpha, ratio=1.0),
                  _power(lambda: analysis.power(effect_size=d, nobs1=2, alpha=alpha, ratio=1.0), d, alpha),
                  target_power, 2) if d > 0 else None
-    d_min = float(analysis.solve_power(nobs1=n_participants, power=target_power, alpha=alpha, ratio=1.0))
+    d_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs1=n_participants, alpha=alpha,
+                                                                   ratio=1.0), e, alpha), target_power)
     return PowerResult("amt", comparison, p_a - p_b, d, n_participants, alpha, power, target_power, n, d_min * sd,
                        basis)
 
@@ -117,7 +136,8 @@ def best_of_power(shares: np.ndarray, n_participants: int, answers_per_participa
                      _power(lambda: analysis.power(effect_size=w, nobs=k, alpha=alpha, n_bins=k), w, alpha),
                      target_power, k) if w > 0 else None
     n = None if n_obs is None else int(math.ceil(n_obs / answers_per_participant))
-    w_min = float(analysis.solve_power(effect_size=None, nobs=nobs, alpha=alpha, power=target_power, n_bins=k))
+    w_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs=nobs, alpha=alpha, n_bins=k), e,
+                                           alpha), target_power)
     return PowerResult("best_of", comparison, float(shares.max() - 1.0 / k) * 100, w, n_participants, alpha, power,
                        target_power, n, w_min, basis)
 
@@ -136,5 +156,6 @@ def mos_power(diff: float, sd_diff: float, n_raters: int, *, comparison: str, ba
                        _power(lambda: analysis.power(effect_size=dz, nobs=2, alpha=alpha), dz, alpha),
                        target_power, 2) if dz > 0 else None
         n = None if n_t is None else int(math.ceil(n_t / WILCOXON_ARE))
-    dz_min = float(analysis.solve_power(nobs=effective, power=target_power, alpha=alpha))
+    dz_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs=effective, alpha=alpha), e,
+                                            alpha), target_power)
     return PowerResult("mos", comparison, diff, dz, n_raters, alpha, power, target_power, n, dz_min * sd_diff, basis)

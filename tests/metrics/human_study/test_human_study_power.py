@@ -84,3 +84,28 @@ def test_calibration_recovers_a_known_noise(link):
     assert fit.params.noise == pytest.approx(0.7, rel=0.02) and fit.rmse < 0.05 and fit.dof == 2
     with pytest.raises(ValueError, match="cannot fit"):
         fit_observer(truth, ["link"], targets)
+
+
+@pytest.mark.parametrize("n, alpha", [(50, 0.05), (1000, 0.2), (300, 0.001), (3, 0.05)])
+def test_the_minimal_detectable_effect_has_the_target_power_where_statsmodels_solve_fails(n, alpha):
+    # At (1000, 0.2) and (300, 0.001) statsmodels' solve_power falls back to fsolve and returns a 1-element array,
+    # which float() refused (TypeError: a crash of the MOS design table); here the MDE is solved on the power itself.
+    mos = mos_power(0.3, 1.0, n, comparison="", basis="", alpha=alpha)
+    n_eff = n * 3 / math.pi
+    crit = stats.t.ppf(1 - alpha / 2, n_eff - 1)
+    nct = stats.nct(n_eff - 1, mos.mde * math.sqrt(n_eff))  # restated paired t power at the MDE (sd 1)
+    assert 1 - nct.cdf(crit) + nct.cdf(-crit) == pytest.approx(0.8, abs=1e-6)
+    amt = amt_power(50.0, 40.0, 10.0, n, comparison="", basis="", alpha=alpha)
+    df, nc = 2 * n - 2, amt.mde / 10.0 * math.sqrt(n / 2)
+    crit = stats.t.ppf(1 - alpha / 2, df)
+    assert 1 - stats.nct.cdf(crit, df, nc) + stats.nct.cdf(-crit, df, nc) == pytest.approx(0.8, abs=1e-6)
+    best = best_of_power(np.array([0.5, 0.3, 0.2]), n, 3, comparison="", basis="", alpha=alpha)
+    crit = stats.chi2.ppf(1 - alpha, 2)
+    assert 1 - stats.ncx2.cdf(crit, 2, 3 * n * best.mde ** 2) == pytest.approx(0.8, abs=1e-6)
+
+
+def test_the_minimal_detectable_effect_matches_statsmodels_where_it_converges():
+    from statsmodels.stats.power import TTestIndPower
+    expected = TTestIndPower().solve_power(nobs1=50, power=0.8, alpha=0.05, ratio=1.0) * 10.0  # its power: 0.799997
+    assert amt_power(50.0, 40.0, 10.0, 50, comparison="", basis="").mde == pytest.approx(expected, rel=1e-5)
+    assert amt_power(50.0, 40.0, 10.0, 50, comparison="", basis="").mde == pytest.approx(5.6588, abs=1e-4)  # pinned
