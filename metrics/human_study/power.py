@@ -25,7 +25,8 @@ from statsmodels.stats.gof import chisquare_effectsize
 from statsmodels.stats.power import GofChisquarePower, TTestIndPower, TTestPower
 
 WILCOXON_ARE = 3.0 / math.pi  # asymptotic relative efficiency of Wilcoxon signed-rank vs t under normality
-MAX_N = 1_000_000  # solve_power search ceiling (participants)
+MAX_N = 1_000_000  # sample-size search ceiling (participants; best-of: scored answers per participant times this)
+MAX_EFFECT = 1e6  # minimal-detectable-effect search ceiling (standardised units)
 
 
 @dataclass(frozen=True)
@@ -62,43 +63,37 @@ class PowerResult:
         return asdict(self)
 
 
-def _solve_n(solve, power_at_minimum: float, target: float, minimum: int) -> int | None:
-    """Sample size reaching ``target`` power; ``minimum`` when even that reaches it; None when unreachable."""
-    if power_at_minimum >= target:
-        return minimum
-    with warnings.catch_warnings(record=True):  # statsmodels warns and returns nan when its root finder does not
-        # converge; recorded, not filtered: its lazily imported sm_exceptions adds an "always" filter ahead of ours
-        try:
-            n = float(solve())
-        except (ValueError, RuntimeError):
-            return None
-    return None if not math.isfinite(n) or n > MAX_N else max(int(math.ceil(n)), minimum)
-
-
 def _power(compute, effect: float, alpha: float) -> float:
     """Power of a test at ``effect``; ``alpha`` at no effect; 1 where statsmodels' noncentral tail underflows."""
     if effect <= 0:
         return alpha
     with warnings.catch_warnings(record=True):  # nan (handled below) comes with a warning; see _solve_n
+        warnings.simplefilter("always")
         value = float(compute())
     return 1.0 if math.isnan(value) else value
 
 
-def _solve_effect(power_at, target: float) -> float:
-    """Smallest standardised effect whose power reaches ``target`` (power rises with the effect); inf if none.
+def _smallest(power_at, target: float, lo: float, limit: float) -> float:
+    """Smallest ``x >= lo`` at which the increasing ``power_at(x)`` reaches ``target``; inf when not by ``limit``.
 
-    Solved here by bracketing and Brent's method on the power function itself: statsmodels' ``solve_power`` falls
-    back to ``fsolve`` when its bracket fails and then returns a 1-element array (``float()`` of it raises under
-    NumPy 2, e.g. the MOS design table at 1,000 raters and alpha 0.2) or a non-converged value with a warning.
+    Sample sizes and minimal detectable effects are solved here, by bracketing and Brent's method on the power
+    function itself, not with statsmodels' ``solve_power``: when its bracket fails it falls back to ``fsolve`` and
+    returns a 1-element array (``float()`` of it raises under NumPy 2: the MOS design table at 1,000 raters and
+    alpha 0.2 crashed) or a non-converged value with a warning.
     """
-    if target <= power_at(0.0):
-        return 0.0
-    hi = 1.0
+    if power_at(lo) >= target:
+        return lo
+    hi = max(2.0 * lo, 1.0)
     while power_at(hi) < target:
-        hi *= 2.0
-        if hi > 1e6:
+        if hi >= limit:
             return math.inf
-    return float(brentq(lambda e: power_at(e) - target, 0.0, hi, xtol=1e-12, rtol=1e-12))
+        hi = min(2.0 * hi, limit)
+    return float(brentq(lambda x: power_at(x) - target, lo, hi, xtol=1e-12, rtol=1e-12))
+
+
+def _count(n: float, per: float = 1.0) -> int | None:
+    """A solved sample size ``n`` as whole units of ``per`` observations; None when unreachable."""
+    return None if not math.isfinite(n) else int(math.ceil(n / per))
 
 
 def sd_from_se(se: float, n: int) -> float:
@@ -111,12 +106,13 @@ def amt_power(p_a: float, p_b: float, sd: float, n_participants: int, *, compari
     """Two algorithms' "% labelled real" ``p_a``, ``p_b`` (percent) with per-participant sd ``sd`` (percent)."""
     analysis = TTestIndPower()
     d = abs(p_a - p_b) / sd
-    power = _power(lambda: analysis.power(effect_size=d, nobs1=n_participants, alpha=alpha, ratio=1.0), d, alpha)
-    n = _solve_n(lambda: analysis.solve_power(effect_size=d, power=target_power, alpha=alpha, ratio=1.0),
-                 _power(lambda: analysis.power(effect_size=d, nobs1=2, alpha=alpha, ratio=1.0), d, alpha),
-                 target_power, 2) if d > 0 else None
-    d_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs1=n_participants, alpha=alpha,
-                                                                   ratio=1.0), e, alpha), target_power)
+
+    def at(effect: float, n: float) -> float:
+        return _power(lambda: analysis.power(effect_size=effect, nobs1=n, alpha=alpha, ratio=1.0), effect, alpha)
+
+    power = at(d, n_participants)
+    n = _count(_smallest(lambda m: at(d, m), target_power, 2, MAX_N)) if d > 0 else None
+    d_min = _smallest(lambda e: at(e, n_participants), target_power, 0.0, MAX_EFFECT)
     return PowerResult("amt", comparison, p_a - p_b, d, n_participants, alpha, power, target_power, n, d_min * sd,
                        basis)
 
@@ -130,14 +126,14 @@ def best_of_power(shares: np.ndarray, n_participants: int, answers_per_participa
     w = float(chisquare_effectsize(uniform, shares))
     analysis = GofChisquarePower()
     nobs = n_participants * answers_per_participant
-    power = _power(lambda: analysis.power(effect_size=w, nobs=nobs, alpha=alpha, n_bins=k), w, alpha)
-    n_obs = _solve_n(lambda: analysis.solve_power(effect_size=w, nobs=None, alpha=alpha, power=target_power,
-                                                  n_bins=k),
-                     _power(lambda: analysis.power(effect_size=w, nobs=k, alpha=alpha, n_bins=k), w, alpha),
-                     target_power, k) if w > 0 else None
-    n = None if n_obs is None else int(math.ceil(n_obs / answers_per_participant))
-    w_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs=nobs, alpha=alpha, n_bins=k), e,
-                                           alpha), target_power)
+
+    def at(effect: float, n: float) -> float:
+        return _power(lambda: analysis.power(effect_size=effect, nobs=n, alpha=alpha, n_bins=k), effect, alpha)
+
+    power = at(w, nobs)
+    n = _count(_smallest(lambda m: at(w, m), target_power, k, MAX_N * answers_per_participant),
+               answers_per_participant) if w > 0 else None
+    w_min = _smallest(lambda e: at(e, nobs), target_power, 0.0, MAX_EFFECT)
     return PowerResult("best_of", comparison, float(shares.max() - 1.0 / k) * 100, w, n_participants, alpha, power,
                        target_power, n, w_min, basis)
 
@@ -148,14 +144,14 @@ def mos_power(diff: float, sd_diff: float, n_raters: int, *, comparison: str, ba
     analysis = TTestPower()
     dz = abs(diff) / sd_diff if sd_diff > 0 else math.inf
     effective = n_raters * WILCOXON_ARE
+
+    def at(effect: float, n: float) -> float:
+        return _power(lambda: analysis.power(effect_size=effect, nobs=n, alpha=alpha), effect, alpha)
+
     if math.isinf(dz):
         power, n = 1.0, 2
     else:
-        power = _power(lambda: analysis.power(effect_size=dz, nobs=effective, alpha=alpha), dz, alpha)
-        n_t = _solve_n(lambda: analysis.solve_power(effect_size=dz, power=target_power, alpha=alpha),
-                       _power(lambda: analysis.power(effect_size=dz, nobs=2, alpha=alpha), dz, alpha),
-                       target_power, 2) if dz > 0 else None
-        n = None if n_t is None else int(math.ceil(n_t / WILCOXON_ARE))
-    dz_min = _solve_effect(lambda e: _power(lambda: analysis.power(effect_size=e, nobs=effective, alpha=alpha), e,
-                                            alpha), target_power)
+        power = at(dz, effective)
+        n = _count(_smallest(lambda m: at(dz, m), target_power, 2, MAX_N), WILCOXON_ARE) if dz > 0 else None
+    dz_min = _smallest(lambda e: at(e, effective), target_power, 0.0, MAX_EFFECT)
     return PowerResult("mos", comparison, diff, dz, n_raters, alpha, power, target_power, n, dz_min * sd_diff, basis)

@@ -3,6 +3,7 @@
 import math
 import subprocess
 import sys
+import warnings
 
 import numpy as np
 import pytest
@@ -109,3 +110,12 @@ def test_the_minimal_detectable_effect_matches_statsmodels_where_it_converges():
     expected = TTestIndPower().solve_power(nobs1=50, power=0.8, alpha=0.05, ratio=1.0) * 10.0  # its power: 0.799997
     assert amt_power(50.0, 40.0, 10.0, 50, comparison="", basis="").mde == pytest.approx(expected, rel=1e-5)
     assert amt_power(50.0, 40.0, 10.0, 50, comparison="", basis="").mde == pytest.approx(5.6588, abs=1e-4)  # pinned
+
+
+def test_a_tiny_effect_gives_an_unreachable_size_not_an_exception_under_an_error_filter():
+    # statsmodels' solve_power warned (ConvergenceWarning) here, an exception under a caller's "error" filter
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = best_of_power(np.array([0.5 + 1e-9, 0.5 - 1e-9]), 30, 1, comparison="", basis="", alpha=0.001)
+    assert result.n_for_target is None and result.power == pytest.approx(0.001, abs=1e-6)
+    assert math.isfinite(result.mde) and result.mde > 0
