@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -28,7 +29,7 @@ from harness.face_models import (
 from harness.protocols.base import EvalConfig
 from harness.sections import SectionSpec
 from harness.source_judge import dtn_representation
-from harness.sr_models import build_sr_model
+from harness.sr_models import adopt_srresnet, build_sr_model
 from reference_models import cyclegan, diat, dtn, gan, pix2pix, srgan, stargan, stargan_sng
 from reference_models.base import ReferenceModel
 
@@ -36,6 +37,23 @@ Setting = Literal["paired", "unpaired", "unconditional"]
 BatchFn = Callable[[Task, Any, torch.Generator], dict[str, torch.Tensor]]
 BuildFn = Callable[..., ReferenceModel]  # (config, task, device) or, with ``frozen``, (config, task, device, net)
 FrozenFn = Callable[[Task, EvalConfig, torch.device, bool], nn.Module]
+WarmStartFn = Callable[[Any, Any, Any, Path, Path, int], str | None]  # (model, config, donor config, donor's model.pt,
+# checkpoint to write, log_every) -> what was taken, or None when the donor's training is not this job's first steps
+
+
+@dataclass(frozen=True)
+class WarmStart:
+    """A job whose first steps are, step for step, another model's whole training (SRGAN's pretraining = SRResNet).
+
+    Attributes:
+        donor: The model whose finished job of the same task and seed in the same run is taken over.
+        adopt: Writes this job's checkpoint at the end of those steps from the donor's ``model.pt`` when both
+            configs say the steps are the same, and says what it took (``harness.sr_models.adopt_srresnet``);
+            returns None, writing nothing, otherwise.
+    """
+
+    donor: str
+    adopt: WarmStartFn
 
 TRANSLATION_PROTOCOLS: Mapping[str, str] = {  # task → protocol for models that translate A ↔ B (pix2pix, CycleGAN)
     "scenes": "fcn_scenes", "maps": "translation", "probe_texture": "probe", "probe_geometry": "probe",
@@ -70,6 +88,8 @@ class ModelSpec:
             section it follows); a built-in model's section is a ``RunConfig`` field (``harness.sections``).
         model_class: Plugins only: the class ``build`` returns, checked against the model contract
             (``reference_models/base.py``) when the plugin loads (``harness.plugins``).
+        warm_start: Where its first steps can come from when the donor's job of the same run is finished (SRGAN
+            from SRResNet: the paper initialises SRGAN from the trained SRResNet); the result is the same either way.
     """
 
     name: str
@@ -88,6 +108,7 @@ class ModelSpec:
     opt_in_tasks: frozenset[str] = frozenset()
     section: SectionSpec | None = None
     model_class: type | None = None
+    warm_start: WarmStart | None = None
 
 
 def variant_of(spec: ModelSpec, *, name: str, variant: str, overrides: Mapping[str, object],
@@ -189,6 +210,7 @@ SRRESNET = ModelSpec(
 SRGAN = ModelSpec(
     name="srgan", paper=srgan.PAPER, config_section="srgan", build=build_sr_model, batch=srgan.sr_batch,
     protocols=SR_PROTOCOLS, setting="paired", variant="SRGAN-VGG54", check=srgan.validate_config,
+    warm_start=WarmStart("srresnet", adopt_srresnet),
 )
 
 

@@ -6,14 +6,21 @@ training tiles (``sr_content`` judge; committed for the smoke and standard profi
 calibrated on the task (``srgan.content_scale="calibrated"``, ``reference_models/sr_content.py``): the bicubic
 upsampling of ``CALIBRATION_CROPS`` LR training crops (MATLAB ``imresize``, the protocol's ``bicubic`` baseline)
 against their HR crops.
+
+SRGAN starts from the trained SRResNet (§3.2): a SRGAN job whose pretraining is step for step the run's SRResNet job
+of the same task and seed (same generator, optimiser settings, batch size and steps; ``adopt_srresnet``) takes that
+job's final state instead of training it again when it is finished, which on CPU gives the same bytes as training it.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import torch
 
+from harness.core import atomic
+from harness.core.errors import HarnessError
 from harness.core.task import Task
 from harness.data.imresize import imresize
 from metrics.judges.resolve import judge_for_task
@@ -75,4 +82,57 @@ def sr_content_network(config: srgan.SRGANConfig, task: Task, device: torch.devi
 def build_sr_model(config: srgan.SRGANConfig, task: Task, device: torch.device) -> srgan.SRGAN:
     """SRResNet / SRGAN with the content network this harness supplies (``sr_content_network``)."""
     srgan.validate_config(config, task.image_size)
-    return srgan.build_srgan(config, task, device, sr_content_network(config, task, device))
+    # The content network is built (and may be trained and calibrated) on a fork of torch's RNG, so G is initialised
+    # from the same RNG state with or without one: SRGAN-VGG's pretraining is then SRResNet's, step for step.
+    with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
+        content = sr_content_network(config, task, device)
+    return srgan.build_srgan(config, task, device, content)
+
+
+PRETRAINING_FIELDS = ("n_blocks", "width", "lr", "beta1", "batch_size")  # what SRGAN's MSE pretraining reads
+
+
+def adopt_srresnet(model: srgan.SRGAN, config: srgan.SRGANConfig, donor: srgan.SRGANConfig, donor_final: Path,
+                   checkpoint: Path, log_every: int) -> str | None:
+    """Writes SRGAN's checkpoint at the end of its pretraining from a finished SRResNet job; None if they differ.
+
+    SRGAN's first ``pretrain_steps`` steps train G alone with the pixel MSE, seeded and batched like the SRResNet job
+    of the same task and seed (``reference_models/srgan.py``): when the SRResNet is pixel-MSE, without TV, trained
+    for exactly ``pretrain_steps`` steps with the same ``PRETRAINING_FIELDS``, and ``log_every`` divides the steps
+    (so its loss history and window are SRGAN's at that step), its ``model.pt`` holds SRGAN's state after pretraining
+    but for D, which pretraining never touches. The checkpoint is SRGAN's fresh D and optimiser, its own content
+    scale, and the SRResNet's G, G optimiser, step, RNG states and loss history.
+
+    Args:
+        model: The freshly built SRGAN (its D, D optimiser and content scale are kept).
+        config: Its config.
+        donor: The SRResNet job's config.
+        donor_final: The finished SRResNet job's ``model.pt``.
+        checkpoint: This job's checkpoint path (written).
+        log_every: The run's steps per loss row.
+
+    Raises:
+        HarnessError: ``donor_final`` cannot be read or is not a SRResNet's state (named, with the fix).
+    """
+    steps = config.pretrain_steps
+    same = (config.adversarial and steps > 0 and not donor.adversarial and donor.content == "mse"
+            and not donor.tv_weight and donor.steps == steps and steps % log_every == 0
+            and all(getattr(config, name) == getattr(donor, name) for name in PRETRAINING_FIELDS))
+    if not same:
+        return None
+    hint = f"run the SRResNet job of {donor_final.parent} again (delete that folder and --resume)"
+    state = atomic.torch_load(donor_final, hint=hint)
+    try:
+        trained = state["model"]
+        if set(trained["networks"]) != {"G"} or int(trained["step"]) != steps:
+            raise ValueError("not a SRResNet of this length")
+        own = model.state_dict()
+        merged = {"networks": own["networks"] | {"G": trained["networks"]["G"]},
+                  "optimizers": own["optimizers"] | {"G": trained["optimizers"]["G"]},
+                  "step": steps, "content_scale": own["content_scale"]}
+        start = {"model": merged, "step": int(state["step"]), "batch_rng": state["batch_rng"],
+                 "torch_rng": state["torch_rng"], "history": list(state["history"]), "window": state["window"]}
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise HarnessError(f"{donor_final}: does not hold a trained SRResNet ({type(exc).__name__}); {hint}") from None
+    atomic.torch_save(start, checkpoint)
+    return f"its {steps} pretraining steps taken from {donor_final.parent.name} (the same steps, trained there)"

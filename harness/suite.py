@@ -276,15 +276,17 @@ def outputs_dir(run_dir: Path, task: str, model: str, seed: int, reference: bool
 
 def _works(jobs: list[Job], run: RunDir, tasks: dict[str, Task], train_only: bool, save: bool) -> list[Work]:
     """The unfinished jobs as work items (finished ones are skipped, as on ``--resume``); absolute paths."""
-    works = []
+    works, planned = [], {job.job_id for job in jobs}
     for index, job in enumerate(jobs, 1):
         if run.is_done(job.job_id):
             log.info("[%d/%d] %s already done, skipping", index, len(jobs), job.job_id)
             continue
+        start = None if job.reference else MODELS.get(job.model).warm_start
+        donor = None if start is None else Job(start.donor, job.task, job.seed, job.protocol).job_id
         works.append(Work(job.job_id, job.model, job.seed, job.protocol, job.reference, job.task, tasks[job.task],
                           run.job_dir(job.job_id).resolve(), run.sample_dir(job.task).resolve(), train_only,
                           outputs_dir(run.path, job.task, job.model, job.seed, job.reference).resolve() if save
-                          else None))
+                          else None, run.job_dir(donor).resolve() if donor in planned else None))
     return works
 
 

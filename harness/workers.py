@@ -41,14 +41,16 @@ from harness.core.device import seed_everything, use_device
 from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
-from harness.models import MODELS, build_model
+from harness.models import MODELS, ModelSpec, build_model
 from harness.plugins import config_for_worker
 from harness.protocols.base import EvalContext
 from harness.protocols.registry import PROTOCOLS
 from harness.run_config import RunConfig, model_config
 from harness.rundir import write_job_outcome, write_job_rows
 from harness.tasks import build_task
-from harness.train import NonFiniteLoss, load_trained, train_job
+from harness.train import CHECKPOINT, FINAL, NonFiniteLoss, load_trained, train_job
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -69,6 +71,8 @@ class Work:
         train_only: Train without evaluating.
         outputs_dir: ``outputs/<task>/<model>__s<seed>/`` (``_reference/`` for reference jobs) when the run saves
             what it scores (``--save-outputs``), else None.
+        donor_dir: The folder of the job of the same run whose finished training this job's first steps repeat
+            (the model's ``warm_start`` donor, same task and seed), else None.
     """
 
     job_id: str
@@ -82,6 +86,7 @@ class Work:
     sample_dir: Path
     train_only: bool
     outputs_dir: Path | None = None
+    donor_dir: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -128,6 +133,7 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
         return None if work.train_only else protocol.mark_headline(protocol.reference(ctx))  # type: ignore[misc]
     cfg = model_config(config, work.model, task.name)  # with the profile's task_overrides for this task
     model = build_model(spec, cfg, task, device, config.eval, config.progress)
+    _warm_start(spec, model, cfg, config, task.name, work)
     train_job(spec, cfg, task, model, work.job_dir, seed=work.seed, checkpoint_every=config.checkpoint_every,
               log_every=config.log_every, progress=config.progress, device=device, precision=config.precision,
               compile_networks=config.compile)
@@ -137,6 +143,24 @@ def _rows_of(work: Work, config: RunConfig, device: torch.device) -> list[Row] |
     seed_everything(work.seed, device)
     provenance = model.provenance() | train_provenance(config)
     return protocol.mark_headline(protocol.evaluate(model, dataclasses.replace(ctx, model_provenance=provenance)))
+
+
+def _warm_start(spec: ModelSpec, model: object, cfg: object, config: RunConfig, task: str, work: Work) -> None:
+    """Starts a job from its donor's finished training (``ModelSpec.warm_start``) when it has no state of its own.
+
+    Nothing happens when the donor is not finished yet (the job then trains those steps itself, to the same bytes
+    on CPU), when the job already has a checkpoint or model, or with ``--compile`` (compiled state dicts).
+    """
+    start, own = spec.warm_start, (work.job_dir / FINAL, work.job_dir / CHECKPOINT)
+    if start is None or work.donor_dir is None or config.compile or any(path.exists() for path in own):
+        return
+    donor_final = work.donor_dir / FINAL
+    if not donor_final.exists():
+        return
+    note = start.adopt(model, cfg, model_config(config, start.donor, task), donor_final, work.job_dir / CHECKPOINT,
+                       config.log_every)
+    if note is not None:
+        log.info("%s: %s", work.job_id, note)
 
 
 def train_provenance(config: RunConfig) -> dict[str, str]:

@@ -1,9 +1,13 @@
-"""`suite --tasks sr` end to end at tiny sizes: every SR model and baseline row, per-image rows, report."""
+"""`suite --tasks sr` end to end at tiny sizes: every SR model and baseline row, per-image rows, report; SRGAN started
+from the run's finished SRResNet (paper §3.2) only when that is its own pretraining, step for step."""
 
+import json
+import logging
 import math
 
 import pandas as pd
 import pytest
+import torch
 
 from harness.run import main
 
@@ -48,3 +52,45 @@ def test_dry_build_on_meta_trains_no_content_network(monkeypatch, cache):
     model = build_sr_model(model_config(config, "srgan", "sr"), build_task("sr", config), torch.device("meta"))
     assert MODELS.get("srgan").build is build_sr_model
     assert "dry build" in model.provenance()["model_content"]
+
+WARM_SETS = (*SR_SETS, "log_every=1")  # log_every divides the 3 pretraining steps
+
+
+def _run(out, models, tiny_args, *extra, job="srgan_mse__sr__s0"):
+    args = ["suite", "--tasks", "sr", "--models", models, "--out", str(out), "--no-progress", "--workers", "1"]
+    assert main([*args, *tiny_args(*WARM_SETS, *extra)]) == 0
+    return json.loads((out / "jobs" / job / "rows.json").read_text())
+
+
+def _weights(out, job):
+    state = torch.load(out / "jobs" / job / "model.pt", weights_only=True)
+    return state["model"]["networks"], state["model"]["optimizers"]["G"]["state"], state["history"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model", ["srgan_mse", "srgan_vgg22"])
+def test_srgan_from_the_finished_srresnet_gives_the_bytes_of_training_it(model, tmp_path, cache, tiny_args, one_thread,
+                                                                        caplog):
+    # srgan_vgg22 builds (and calibrates) its content network before G: without a fork of the RNG there, its G started
+    # from another initialisation than SRResNet's, so its pretraining was not SRResNet's
+    caplog.set_level(logging.INFO, logger="harness.workers")
+    job = f"{model}__sr__s0"
+    taken = _run(tmp_path / "both", f"srresnet,{model}", tiny_args, job=job)
+    assert f"{job}: its 3 pretraining steps taken from srresnet__sr__s0" in caplog.text
+    caplog.clear()
+    alone = _run(tmp_path / "alone", model, tiny_args, job=job)
+    assert "pretraining steps taken" not in caplog.text
+    assert taken == alone  # every row, value and protocol string
+    (nets_a, adam_a, history_a), (nets_b, adam_b, history_b) = _weights(tmp_path / "both", job), _weights(
+        tmp_path / "alone", job)
+    for net in ("G", "D"):
+        assert all(torch.equal(value, nets_b[net][key]) for key, value in nets_a[net].items()), net
+    assert all(torch.equal(adam_a[i]["exp_avg"], adam_b[i]["exp_avg"]) for i in adam_a)
+    assert history_a == history_b
+
+
+@pytest.mark.slow
+def test_a_srresnet_of_other_steps_is_not_taken(tmp_path, cache, tiny_args, one_thread, caplog):
+    caplog.set_level(logging.INFO, logger="harness.workers")
+    _run(tmp_path / "run", "srresnet,srgan_mse", tiny_args, "srresnet.steps=4")
+    assert "pretraining steps taken" not in caplog.text
