@@ -14,9 +14,9 @@ Training (§3.2): LR inputs in [0, 1], HR targets in [−1, 1]; Adam β1 = 0.9. 
 SRGAN: initialised from SRResNet-MSE — here the first ``pretrain_steps`` steps train G alone with the MSE, so a
 SRGAN job with ``pretrain_steps`` equal to SRResNet's ``steps`` starts its adversarial phase from exactly the SRResNet
 job's generator (same seed, same initialisation, same batches; the harness takes that job's finished state instead of
-repeating the steps when it can, ``harness/sr_models.adopt_srresnet``) — then 10⁵ steps at 1e-4 and 10⁵ at 1e-5 (``decay_after``), with k = 1
-D step per G step. Batch norm uses batch statistics in training and its running statistics at test time ("BN
-statistics frozen").
+repeating the steps when it can, ``harness/sr_models.adopt_srresnet``) — then 10⁵ steps at 1e-4 and 10⁵ at 1e-5
+(``decay_after``), with k = 1 D step per G step. Batch norm uses batch statistics in training and its running
+statistics at test time ("BN statistics frozen").
 
 The content loss's feature network is an explicit argument (``ContentNetwork``): VGG19 from the user's weights file
 when they give one, otherwise a feature network the harness trains itself; the harness decides which
