@@ -108,9 +108,11 @@ def add_executor_options(parser: argparse.ArgumentParser) -> None:
 def executor_options(args: argparse.Namespace) -> object:
     """The ``ExecutorOptions`` of the parsed flags (imported here: ``--help`` loads no torch)."""
     from harness.executors import ExecutorOptions
+    from harness.remote_jobs import RemoteOptions
 
-    return ExecutorOptions(args.executor, args.devices, args.gpus_per_job, args.retries, args.ray_address,
-                           args.slurm_partition, args.slurm_time_min, args.slurm_cluster, tuple(args.slurm_setup))
+    remote = RemoteOptions(args.retries, args.ray_address, args.slurm_partition, args.slurm_time_min,
+                           args.slurm_cluster, tuple(args.slurm_setup))
+    return ExecutorOptions(args.executor, args.devices, args.gpus_per_job, remote)
 
 
 def config_from_args(args: argparse.Namespace) -> RunConfig:

@@ -33,15 +33,15 @@ def _ray_job(work: Work, task: Task, config: dict, device: str, threads: int) ->
 
 
 def _init(ray: Any, placement: Placement) -> bool:
-    """Connects to ``placement.ray_address`` (or starts a local instance); True when this call started Ray."""
+    """Connects to ``placement.remote.ray_address`` (or starts a local instance); True when this call started Ray."""
     if ray.is_initialized():
         return False
     env = {k: os.environ[k] for k in ("HARNESS_CACHE_DIR",) if k in os.environ}
     try:
-        ray.init(address=placement.ray_address, include_dashboard=False, log_to_driver=False,
+        ray.init(address=placement.remote.ray_address, include_dashboard=False, log_to_driver=False,
                  logging_level=logging.WARNING, runtime_env={"env_vars": env} if env else None)
     except (ConnectionError, RuntimeError, ValueError) as exc:
-        where = placement.ray_address or "a local instance"
+        where = placement.remote.ray_address or "a local instance"
         raise HarnessError(f"--executor ray: cannot start or reach Ray at {where} ({exc}); check --ray-address "
                            "(e.g. auto on a cluster node, or ray://HOST:10001)") from None
     return True
@@ -60,7 +60,7 @@ def ray_outcomes(works: list[Work], config: RunConfig, run: RunDir, placement: P
             if work.task_name not in tasks:
                 tasks[work.task_name] = ray.put(work.task)
             options = {"num_cpus": placement.threads, "num_gpus": placement.gpus_per_job,
-                       "max_retries": placement.retries, "name": work.job_id}
+                       "max_retries": placement.remote.retries, "name": work.job_id}
             ref = remote.options(**options).remote(dataclasses.replace(work, task=None), tasks[work.task_name],
                                                    config_data, placement.device, placement.threads)
             pending[ref] = work

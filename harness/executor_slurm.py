@@ -45,18 +45,18 @@ class SlurmJob:
 
 def _executor(submitit: Any, run: RunDir, placement: Placement) -> Any:
     """A submitit executor for ``placement`` writing into ``<run>/slurm/``."""
-    if placement.slurm_cluster == "slurm" and shutil.which("sbatch") is None:
+    if placement.remote.slurm_cluster == "slurm" and shutil.which("sbatch") is None:
         raise HarnessError("--executor slurm: sbatch is not on this machine's PATH; run the suite on a Slurm login "
                            "node, or pass --slurm-cluster local to run the same submission as local processes")
-    executor = submitit.AutoExecutor(folder=run.path.resolve() / "slurm", cluster=placement.slurm_cluster,
-                                     slurm_max_num_timeout=placement.retries)
-    params: dict[str, Any] = {"name": "harness", "timeout_min": placement.slurm_time_min, "nodes": 1,
+    executor = submitit.AutoExecutor(folder=run.path.resolve() / "slurm", cluster=placement.remote.slurm_cluster,
+                                     slurm_max_num_timeout=placement.remote.retries)
+    params: dict[str, Any] = {"name": "harness", "timeout_min": placement.remote.slurm_time_min, "nodes": 1,
                               "tasks_per_node": 1, "cpus_per_task": placement.threads,
                               "gpus_per_node": int(placement.gpus_per_job)}
-    if placement.slurm_partition:
-        params["slurm_partition"] = placement.slurm_partition
-    if placement.slurm_setup:
-        params["slurm_setup"] = list(placement.slurm_setup)
+    if placement.remote.slurm_partition:
+        params["slurm_partition"] = placement.remote.slurm_partition
+    if placement.remote.slurm_setup:
+        params["slurm_setup"] = list(placement.remote.slurm_setup)
     executor.update_parameters(**params)
     return executor
 
@@ -74,7 +74,7 @@ def slurm_outcomes(works: list[Work], config: RunConfig, run: RunDir, placement:
             log.info("%s: Slurm job %s", work.job_id, job.job_id)
         by_job = {id(job): work for job, work in submitted}
         jobs = [job for job, _ in submitted]
-        for job in submitit.helpers.as_completed(jobs, poll_frequency=POLL_S[placement.slurm_cluster]):
+        for job in submitit.helpers.as_completed(jobs, poll_frequency=POLL_S[placement.remote.slurm_cluster]):
             work = by_job.pop(id(job))
             try:
                 yield job.result()

@@ -23,13 +23,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Literal
 
 import torch
 
 from harness.core.device import ThreadChoice, choose_threads, choose_workers, parse_devices, resolve_device
 from harness.core.errors import HarnessError
-from harness.remote_jobs import EXECUTORS, ExecutorKind, Placement
+from harness.remote_jobs import EXECUTORS, ExecutorKind, Placement, RemoteOptions
 from harness.run_config import RunConfig
 from harness.rundir import RunDir
 from harness.step import check_precision
@@ -78,19 +77,18 @@ def _local(works: list[Work], config: RunConfig, run: RunDir, placement: Placeme
 class ExecutorOptions:
     """The placement flags as given on the command line (None: not given).
 
-    Attributes mirror ``--executor``, ``--devices``, ``--gpus-per-job``, ``--retries``, ``--ray-address``,
-    ``--slurm-partition``, ``--slurm-time-min``, ``--slurm-cluster`` and ``--slurm-setup``.
+    Attributes:
+        executor: ``--executor``.
+        devices: ``--devices``.
+        gpus_per_job: ``--gpus-per-job``.
+        remote: ``--retries``, ``--ray-address``, ``--slurm-partition``, ``--slurm-time-min``, ``--slurm-cluster`` and
+            ``--slurm-setup``, passed on to the placement as they are.
     """
 
     executor: ExecutorKind = "local"
     devices: str | None = None
     gpus_per_job: float | None = None
-    retries: int = 0
-    ray_address: str | None = None
-    slurm_partition: str | None = None
-    slurm_time_min: int = 24 * 60
-    slurm_cluster: Literal["slurm", "local"] = "slurm"
-    slurm_setup: tuple[str, ...] = ()
+    remote: RemoteOptions = RemoteOptions()
 
 
 def resolve_placement(options: ExecutorOptions, config: RunConfig, threads: int | None, workers: int | None
@@ -103,10 +101,11 @@ def resolve_placement(options: ExecutorOptions, config: RunConfig, threads: int 
     """
     if options.executor not in EXECUTORS:
         raise HarnessError(f"--executor {options.executor!r}: expected one of {', '.join(EXECUTORS)}")
-    if options.retries < 0 or options.slurm_time_min < 1:
+    remote = options.remote
+    if remote.retries < 0 or remote.slurm_time_min < 1:
         raise HarnessError("--retries must be >= 0 and --slurm-time-min >= 1")
-    remote_only = {"--gpus-per-job": options.gpus_per_job is not None, "--ray-address": bool(options.ray_address),
-                   "--retries": options.retries > 0}
+    remote_only = {"--gpus-per-job": options.gpus_per_job is not None, "--ray-address": bool(remote.ray_address),
+                   "--retries": remote.retries > 0}
     if options.executor == "local":
         given = [flag for flag, on in remote_only.items() if on]
         if given:
@@ -131,6 +130,4 @@ def resolve_placement(options: ExecutorOptions, config: RunConfig, threads: int 
         raise HarnessError(f"--gpus-per-job {gpus:g}: Slurm gives whole GPUs; share one with --executor ray or "
                            "--executor local --workers N")
     choice = choose_threads(threads, torch.device("cpu"))
-    return Placement(options.executor, (), 1, choice.threads, gpus, config.device, options.retries,
-                     options.ray_address, options.slurm_partition, options.slurm_time_min, options.slurm_cluster,
-                     tuple(options.slurm_setup)), choice
+    return Placement(options.executor, (), 1, choice.threads, gpus, config.device, remote), choice

@@ -33,6 +33,28 @@ EXECUTORS: tuple[str, ...] = ("local", "ray", "slurm")
 
 
 @dataclass(frozen=True)
+class RemoteOptions:
+    """The Ray and Slurm settings, as given on the command line and as a run uses them (the same values).
+
+    Attributes:
+        retries: Ray: retries of a task whose worker died; Slurm: requeues after preemption or timeout
+            (``--retries``).
+        ray_address: Ray cluster address (``auto``, ``ray://host:10001``), None for a local instance.
+        slurm_partition: Slurm partition, None for the cluster's default.
+        slurm_time_min: Slurm time limit per job, minutes.
+        slurm_cluster: ``"slurm"`` (sbatch) or ``"local"`` (submitit's local executor, to try the path).
+        slurm_setup: Shell lines each Slurm job runs first (``module load``, ``source venv/bin/activate``).
+    """
+
+    retries: int = 0
+    ray_address: str | None = None
+    slurm_partition: str | None = None
+    slurm_time_min: int = 24 * 60
+    slurm_cluster: Literal["slurm", "local"] = "slurm"
+    slurm_setup: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class Placement:
     """How a run places its jobs; runtime choices (the manifest records them, ``config.json`` does not).
 
@@ -43,12 +65,7 @@ class Placement:
         threads: torch threads per job (Ray and Slurm: the CPUs each job asks for).
         gpus_per_job: Ray and Slurm: GPUs each job asks for (Ray: a fraction shares a GPU).
         device: Ray and Slurm: the device name a job resolves where it runs (``cpu``, ``cuda`` or ``auto``).
-        retries: Ray: retries of a task whose worker died; Slurm: requeues after preemption or timeout.
-        ray_address: Ray cluster address (``auto``, ``ray://host:10001``), None for a local instance.
-        slurm_partition: Slurm partition, None for the cluster's default.
-        slurm_time_min: Slurm time limit per job, minutes.
-        slurm_cluster: ``"slurm"`` (sbatch) or ``"local"`` (submitit's local executor, to try the path).
-        slurm_setup: Shell lines each Slurm job runs first (``module load``, ``source venv/bin/activate``).
+        remote: The Ray and Slurm settings (defaults for a local run).
     """
 
     executor: ExecutorKind = "local"
@@ -57,16 +74,12 @@ class Placement:
     threads: int = 1
     gpus_per_job: float = 0.0
     device: str = "cpu"
-    retries: int = 0
-    ray_address: str | None = None
-    slurm_partition: str | None = None
-    slurm_time_min: int = 24 * 60
-    slurm_cluster: Literal["slurm", "local"] = "slurm"
-    slurm_setup: tuple[str, ...] = ()
+    remote: RemoteOptions = RemoteOptions()
 
     def to_dict(self) -> dict[str, object]:
-        """For the manifest."""
-        return dataclasses.asdict(self)
+        """For the manifest: one flat record (the remote settings beside the others)."""
+        out = dataclasses.asdict(self)
+        return out | out.pop("remote")
 
 
 def require(module: str, extra: str) -> ModuleType:

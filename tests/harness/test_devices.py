@@ -10,6 +10,7 @@ import torch
 from harness.core.device import ThreadChoice, choose_workers, parse_devices, use_device
 from harness.core.errors import HarnessError
 from harness.executors import ExecutorOptions, resolve_placement
+from harness.remote_jobs import RemoteOptions
 from harness.run_config import resolve_config
 from harness.workers import claim_device
 
@@ -64,13 +65,14 @@ def test_placement_of_a_local_run_over_two_gpus(two_gpus):
 
 @pytest.mark.parametrize(("options", "device", "workers", "message"), [
     (ExecutorOptions(gpus_per_job=1), "cpu", None, "--gpus-per-job: for --executor ray or slurm"),
-    (ExecutorOptions(ray_address="auto"), "cpu", None, "--ray-address: for --executor ray or slurm"),
+    (ExecutorOptions(remote=RemoteOptions(ray_address="auto")), "cpu", None,
+     "--ray-address: for --executor ray or slurm"),
     (ExecutorOptions("ray", devices="cpu"), "cpu", None, "--devices and --workers place jobs on this machine"),
     (ExecutorOptions("slurm"), "cpu", 2, "--devices and --workers place jobs on this machine"),
     (ExecutorOptions("ray"), "cuda:1", None, "the engine picks each job's GPU; use --device cuda"),
     (ExecutorOptions("slurm", gpus_per_job=0.5), "cuda", None, "Slurm gives whole GPUs"),
     (ExecutorOptions("ray", gpus_per_job=1), "cpu", None, "expected 0 on CPU"),
-    (ExecutorOptions("ray", retries=-1), "cpu", None, "--retries must be >= 0"),
+    (ExecutorOptions("ray", remote=RemoteOptions(retries=-1)), "cpu", None, "--retries must be >= 0"),
 ])
 def test_flags_of_the_wrong_executor_are_refused(options, device, workers, message, two_gpus):
     with pytest.raises(HarnessError, match=message):
@@ -83,8 +85,8 @@ def test_a_remote_placement_asks_a_gpu_per_job_for_cuda_and_none_for_cpu():
     assert (ray_gpu.gpus_per_job, ray_gpu.device, ray_gpu.threads) == (1.0, "cuda", 2)
     shared, _ = resolve_placement(ExecutorOptions("ray", gpus_per_job=0.25), cuda, 1, None)
     assert shared.gpus_per_job == 0.25  # four jobs on one GPU
-    slurm_cpu, _ = resolve_placement(ExecutorOptions("slurm", slurm_partition="p"), cpu, 1, None)
-    assert (slurm_cpu.gpus_per_job, slurm_cpu.device, slurm_cpu.slurm_partition) == (0.0, "auto", "p")
+    slurm_cpu, _ = resolve_placement(ExecutorOptions("slurm", remote=RemoteOptions(slurm_partition="p")), cpu, 1, None)
+    assert (slurm_cpu.gpus_per_job, slurm_cpu.device, slurm_cpu.remote.slurm_partition) == (0.0, "auto", "p")
 
 
 def test_only_an_indexed_gpu_becomes_the_current_device(monkeypatch):
