@@ -23,16 +23,14 @@ import dataclasses
 
 import pytest
 import torch
+from bench_common import harness_round, median_ms_per_step
 
 from harness.core.task import DomainData, Task
 from harness.face_models import build_cyclegan_any, build_diat_pairs, cyclegan_any_batch, diat_pairs_batch
 from harness.run_config import model_config, resolve_config
-from harness.step import LossWindow, run_step
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-STEPS_PER_ROUND = {"cpu": 1, "cuda": 10}
 ROUNDS = {"cpu": 10, "cuda": 10}
-LOG_EVERY = 10
 EXPRESSIONS = ("angry", "contemptuous", "disgusted", "fearful", "happy", "neutral", "sad", "surprised")
 MS_PER_STEP: dict[tuple[str, str], dict[str, float]] = {}  # (model, device) -> pair_training -> median ms per step
 BUILD = {"cyclegan": (build_cyclegan_any, cyclegan_any_batch), "diat": (build_diat_pairs, diat_pairs_batch)}
@@ -77,25 +75,8 @@ def test_faces_pair_step(benchmark, model_name, device_name, pair_training):
     model = build(config, task, device)
     batches_rng = torch.Generator().manual_seed(0)
     batches = [batch(task, config, batches_rng) for _ in range(4)]
-    window, count, k = LossWindow(device), {"step": 0}, STEPS_PER_ROUND[device.type]
-
-    def one_round() -> None:
-        for _ in range(k):
-            count["step"] += 1
-            run_step(model, batches[count["step"] % len(batches)], device=device, precision="fp32", window=window,
-                     step=count["step"], source=model_name)
-            if count["step"] % LOG_EVERY == 0:
-                window.means()
-                window.reset()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    try:
-        benchmark.pedantic(one_round, rounds=ROUNDS[device.type], iterations=1, warmup_rounds=2)
-    finally:
-        torch.set_num_threads(previous)
-    ms = benchmark.stats.stats.median / k * 1000
-    benchmark.extra_info["ms_per_step"] = ms
+    ms = median_ms_per_step(benchmark, harness_round(model, batches, device, "fp32", model_name), device,
+                            ROUNDS[device.type], previous)
     MS_PER_STEP.setdefault((model_name, device_name), {})[pair_training] = ms
 
 

@@ -21,18 +21,17 @@ import dataclasses
 
 import pytest
 import torch
+from bench_common import STEPS_PER_ROUND, harness_round, median_ms_per_step
 from official_structure import OfficialCycleGAN, OfficialPix2Pix
 
 from harness.core.task import DomainData, Task
 from harness.run_config import resolve_config
-from harness.step import LossWindow, prepare_model, run_step
+from harness.step import prepare_model
 from reference_models.cyclegan import CycleGANConfig, build_cyclegan, cyclegan_batch
 from reference_models.pix2pix import Pix2PixConfig, build_pix2pix, pix2pix_batch
 
 DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
-STEPS_PER_ROUND = {"cpu": 1, "cuda": 10}
 ROUNDS = {"cpu": 20, "cuda": 10}
-LOG_EVERY = 10
 MS_PER_STEP: dict[tuple[str, str], dict[str, float]] = {}  # (model, device) -> implementation -> median ms per step
 
 
@@ -80,8 +79,7 @@ def test_train_step(benchmark, model, device_name, impl):
     harness, official, batches = _build(model, device)
     precision = "bf16" if impl.startswith("harness-bf16") else "fp32"
     prepare_model(harness, device, precision, impl.endswith("compile"))  # compiled in the warm-up rounds
-    window, count = LossWindow(device), {"step": 0}
-    k = STEPS_PER_ROUND[device.type]
+    count, k = {"step": 0}, STEPS_PER_ROUND[device.type]
 
     def official_round() -> None:
         for _ in range(k):
@@ -91,24 +89,8 @@ def test_train_step(benchmark, model, device_name, impl):
         if device.type == "cuda":
             torch.cuda.synchronize()
 
-    def harness_round() -> None:
-        for _ in range(k):
-            count["step"] += 1
-            run_step(harness, batches[count["step"] % len(batches)], device=device, precision=precision,
-                     window=window, step=count["step"], source=model)
-            if count["step"] % LOG_EVERY == 0:
-                window.means()
-                window.reset()
-        if device.type == "cuda":
-            torch.cuda.synchronize()
-
-    try:
-        benchmark.pedantic(official_round if impl == "official" else harness_round, rounds=ROUNDS[device.type],
-                           iterations=1, warmup_rounds=2)
-    finally:
-        torch.set_num_threads(previous)
-    ms = benchmark.stats.stats.median / k * 1000
-    benchmark.extra_info["ms_per_step"] = ms
+    one_round = official_round if impl == "official" else harness_round(harness, batches, device, precision, model)
+    ms = median_ms_per_step(benchmark, one_round, device, ROUNDS[device.type], previous)
     MS_PER_STEP.setdefault((model, device_name), {})[impl] = ms
 
 

@@ -6,6 +6,7 @@ Skipped in the normal test run; run with ``tox -e bench`` or
 
 import pytest
 import torch
+from bench_common import paired_task
 
 from harness.config import apply_overrides
 from harness.core.task import DomainData, Task
@@ -20,17 +21,9 @@ CPU = torch.device("cpu")
 SMOKE = resolve_config("smoke", {})
 
 
-def _paired_task(size: int = 32, n: int = 16) -> Task:
-    g = torch.Generator().manual_seed(0)
-    a = DomainData(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8))
-    b = DomainData(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8))
-    split = {"A": a, "B": b}
-    return Task("bench", ("A", "B"), True, (), size, {"train": split, "test": split}, {}, {"A": a, "B": b})
-
-
 @pytest.mark.parametrize("name", ["pix2pix", "cyclegan"])
 def test_translation_train_step(benchmark, name):
-    task = _paired_task()
+    task = paired_task()
     build, batch = {"pix2pix": (build_pix2pix, pix2pix_batch), "cyclegan": (build_cyclegan, cyclegan_batch)}[name]
     config = getattr(SMOKE, name)
     model = build(config, task, CPU)

@@ -27,6 +27,8 @@ import torch
 
 sys.path.insert(0, os.getcwd())  # run from the repository root
 
+from bench_common import paired_task  # noqa: E402
+
 from harness.core.task import DomainData, Task  # noqa: E402
 from harness.run_config import resolve_config  # noqa: E402
 from reference_models.cyclegan import build_cyclegan, cyclegan_batch  # noqa: E402
@@ -37,19 +39,11 @@ CASES = ((1, False), (2, False), (1, True), (2, True))  # (threads, competitor)
 CPU = torch.device("cpu")
 
 
-def _paired_task(size: int = 32, n: int = 16) -> Task:
-    g = torch.Generator().manual_seed(0)
-    a = DomainData(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8))
-    b = DomainData(torch.randint(0, 256, (n, 3, size, size), generator=g, dtype=torch.uint8))
-    split = {"A": a, "B": b}
-    return Task("bench", ("A", "B"), True, (), size, {"train": split, "test": split}, {}, {"A": a, "B": b})
-
-
 def smoke_steps() -> dict[str, Callable[[], object]]:
     """One smoke-profile train step per model, as a zero-argument callable (synthetic data, smoke widths)."""
     smoke = resolve_config("smoke", {})
     g = torch.Generator().manual_seed(0)
-    task = _paired_task(smoke.scenes.image_size)
+    task = paired_task(smoke.scenes.image_size)
     p2p = build_pix2pix(smoke.pix2pix, task, CPU)
     cyc = build_cyclegan(smoke.cyclegan, task, CPU)
     digits = torch.randint(0, 256, (500, 1, 28, 28), generator=g, dtype=torch.uint8)
