@@ -67,7 +67,9 @@ def _power(compute, effect: float, alpha: float) -> float:
     """Power of a test at ``effect``; ``alpha`` at no effect; 1 where statsmodels' noncentral tail underflows."""
     if effect <= 0:
         return alpha
-    with warnings.catch_warnings(record=True):  # nan (handled below) comes with a warning; see _solve_n
+    with warnings.catch_warnings(record=True):  # nan (handled below) comes with a warning: recorded, not filtered
+        # (statsmodels' lazily imported sm_exceptions adds an "always" filter ahead of ours), and "always" here so a
+        # caller's "error" filter does not turn it into an exception
         warnings.simplefilter("always")
         value = float(compute())
     return 1.0 if math.isnan(value) else value

@@ -29,8 +29,11 @@ def paired_task(size: int = 32, n: int = 16) -> Task:
 
 def harness_round(model: Any, batches: Sequence[dict[str, torch.Tensor]], device: torch.device,
                   precision: Precision, source: str) -> Callable[[], None]:
-    """A round of ``STEPS_PER_ROUND`` steps as the training loop takes them (``harness.step.run_step``: host check,
-    non-blocking copy, losses summed on the device and read every ``LOG_EVERY`` steps), cycling ``batches``."""
+    """A round of ``STEPS_PER_ROUND`` training-loop steps over ``batches``, as a zero-argument callable.
+
+    Each step is ``harness.step.run_step`` (host check, non-blocking copy, losses summed on the device), the losses
+    read every ``LOG_EVERY`` steps; on CUDA the round ends with one synchronisation.
+    """
     window, count, k = LossWindow(device), {"step": 0}, STEPS_PER_ROUND[device.type]
 
     def one_round() -> None:
