@@ -45,10 +45,15 @@ from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
 
+log = logging.getLogger(__name__)
+
 LOCK, LOG = ".lock", "harness.log"
 # config keys that do not change results, so a resume may change them (a resumed job is bit-identical to an
 # uninterrupted one wherever it checkpointed: tests/harness/test_resume.py)
 RUNTIME_KEYS = ("progress", "checkpoint_every")
+# a resume may add seeds (their jobs are new; the finished ones stay valid), never drop one: config.json takes the
+# new list, so the run's report, baseline and manifest speak of every seed it holds
+SEEDS = "seeds"
 PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
             "pillow", "jinja2", "statsmodels")
 
@@ -204,7 +209,8 @@ class RunDir:
         Raises:
             HarnessError: ``--out`` is a file, not a run, or not writable; another process holds the run; the
                 directory holds a run and ``resume`` is off, or ``resume`` is on and the saved config differs from
-                ``config`` (the differing keys and both values are named). Nothing is written then.
+                ``config`` (the differing keys and both values are named) other than by added seeds, which
+                ``config.json`` then takes. Nothing is written when it raises.
         """
         self._check(config, resume)  # read-only, so a refused command touches nothing
         if option == "--out":
@@ -212,9 +218,13 @@ class RunDir:
         else:  # an existing run named by another option (``evaluate --run``)
             self.take_lock(option, wait="wait for it to finish, then run this command again")
         try:
-            self._check(config, resume)  # again under the lock: another process may have started the run meanwhile
+            added = self._check(config, resume)  # again under the lock: another process may have started it meanwhile
             if self.config_path.exists():
                 manifest = atomic.read_json(self.manifest_path) if self.manifest_path.exists() else {}
+                if added:
+                    saved = atomic.read_json(self.config_path)
+                    atomic.write_json(self.config_path, {**saved, SEEDS: config[SEEDS]})
+                    log.info("--resume: seeds %s added to the run", ", ".join(map(str, added)))
             else:
                 atomic.write_json(self.config_path, config)
                 manifest = {}
@@ -238,16 +248,18 @@ class RunDir:
             raise HarnessError(f"{str(self.path)!r} is not a run directory (expected config.json and manifest.json)")
         self.take_lock("--into", wait="wait for it to finish, then run this command again")
 
-    def _check(self, config: dict[str, object], resume: bool) -> None:
+    def _check(self, config: dict[str, object], resume: bool) -> list[int]:
+        """Refuses ``config`` for this folder (see ``start``); returns the seeds it adds to a resumed run."""
         if self.path.exists() and not self.path.is_dir():
             raise HarnessError(f"--out {str(self.path)!r} is a file; choose a folder for the run")
         if self.config_path.exists():
             if not resume:
                 raise HarnessError(f"--out {str(self.path)!r} already holds a run; pass --resume to continue it "
                                    "or choose another --out")
-            self._check_same(config)
-        elif self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
+            return self._check_same(config)
+        if self.path.is_dir() and any(p.name not in (LOCK, LOG) for p in self.path.iterdir()):
             raise HarnessError(f"--out {str(self.path)!r} exists and is not a run directory; choose another --out")
+        return []
 
     def take_lock(self, option: str = "--out", wait: str = "wait for it to finish or choose another --out") -> None:
         """Creates the folder, takes the lock and starts ``harness.log``; ``option`` problems become HarnessErrors.
@@ -283,16 +295,22 @@ class RunDir:
         self._log.setFormatter(logging.Formatter(LOG_FORMAT))
         logging.getLogger().addHandler(self._log)
 
-    def _check_same(self, config: dict[str, object]) -> None:
+    def _check_same(self, config: dict[str, object]) -> list[int]:
         saved, new = flatten_dict(atomic.read_json(self.config_path)), flatten_dict(config)
         keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))  # top-level keys (profile, seeds) first
         diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)
                 and (k in saved or new.get(k) not in ((), "", None))]  # a key newer than the run, left empty
+        had, given = set(saved.get(SEEDS) or ()), list(new.get(SEEDS) or ())
+        added = [seed for seed in given if seed not in had]
+        if SEEDS in diff and had <= set(given):  # more seeds (or the same in another order): SEEDS' comment
+            diff.remove(SEEDS)
         if diff:
             shown = "; ".join(f"{k}: run has {saved.get(k)!r}, given {new.get(k)!r}" for k in diff[:3])
             more = f"; also {', '.join(diff[3:])}" if diff[3:] else ""
-            raise HarnessError(f"--resume: options contradict the run in {str(self.path)!r} ({shown}{more}); drop "
-                               "them to continue the run with its saved settings, or choose another --out")
+            seeds = " (a resumed run may add seeds, not drop any)" if SEEDS in diff else ""
+            raise HarnessError(f"--resume: options contradict the run in {str(self.path)!r} ({shown}{more}){seeds}; "
+                               "drop them to continue the run with its saved settings, or choose another --out")
+        return added
 
     def has_job_output(self) -> bool:
         """Whether any job has written anything (a checkpoint, a model, rows)."""

@@ -387,7 +387,7 @@ CASES: list[Case] = [
          _texts("already holds a run", "--resume")),
     Case("resume-contradicting-set", _resume("--set", "gan.steps=21"), _texts("gan.steps", "run has 6, given 21")),
     Case("resume-contradicting-profile", _resume("--profile", "standard", *SETS), _texts("profile", "standard")),
-    Case("resume-contradicting-seeds", _resume("--seeds", "0,1"), _texts("seeds")),
+    Case("resume-dropping-seeds", _resume("--seeds", "1"), _texts("seeds: run has (0,), given (1,)", "not drop")),
     Case("resume-corrupt-config", _resume(), lambda env: (str(env.run / "config.json"),),
          setup=lambda env: (env.run / "config.json").write_text("{not json")),
     Case("run-in-use", _resume(), _texts("in use by another harness process", "4242"), setup=_locked),

@@ -162,6 +162,23 @@ def test_suite_resume_after_kill(tmp_path, monkeypatch, cache, tiny_args, one_th
     assert "finished" in manifest
 
 
+def test_suite_resume_adds_seeds(tmp_path, cache, tiny_args, one_thread):
+    out, fresh = tmp_path / "run", tmp_path / "fresh"
+    assert _suite(out, tiny_args) == 0
+    gan_rows = out / "jobs" / "gan__digits__s0" / "rows.json"
+    mtime = gan_rows.stat().st_mtime_ns
+    assert _suite(out, tiny_args, "--resume", "--seeds", "0,1") == 0  # seed 1's jobs trained, seed 0's kept
+    assert gan_rows.stat().st_mtime_ns == mtime
+    assert json.loads((out / "config.json").read_text())["seeds"] == [0, 1]
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seeds"] == [0, 1] and {"gan__digits__s1", "real_data__digits__s1"} <= set(manifest["jobs"])
+    assert _suite(fresh, tiny_args, "--seeds", "0,1") == 0  # the same rows as a run that had both seeds from the start
+    pd.testing.assert_frame_equal(pd.read_csv(out / "metrics.csv"), pd.read_csv(fresh / "metrics.csv"),
+                                  check_exact=True)
+    assert _suite(out, tiny_args, "--resume", "--seeds", "1") == 2  # dropping seed 0 is refused, nothing changes
+    assert json.loads((out / "config.json").read_text())["seeds"] == [0, 1]
+
+
 def test_job_ids_are_unique_per_seed():
     from harness.run_config import resolve_config
     from harness.suite import plan

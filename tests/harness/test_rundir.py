@@ -67,9 +67,31 @@ def test_resume_with_different_config_names_the_keys(tmp_path):
     run.start(_config(), resume=False)
     run.close()
     with pytest.raises(HarnessError) as info:
-        run.start(_config(**{"gan.steps": "7", "seeds": "0,1"}), resume=True)
-    assert "seeds: run has (0,), given (0, 1); gan.steps: run has 600, given 7" in str(info.value)
-    assert "contradict" in str(info.value)
+        run.start(_config(**{"gan.steps": "7", "seeds": "1"}), resume=True)
+    assert "seeds: run has (0,), given (1,); gan.steps: run has 600, given 7" in str(info.value)
+    assert "contradict" in str(info.value) and "may add seeds, not drop any" in str(info.value)
+
+
+def test_resume_may_add_seeds_and_config_json_takes_them(tmp_path):
+    run = RunDir(tmp_path / "run")
+    manifest = run.start(_config(seeds="0"), resume=False)
+    manifest["jobs"]["gan__digits__s0"] = {"status": "done"}
+    run.write_manifest(manifest)
+    run.close()
+    config = run.config_path.read_bytes()
+    with pytest.raises(HarnessError, match="seeds: run has \\(0,\\), given \\(1, 2\\)"):  # seed 0 dropped
+        run.start(_config(seeds="1,2"), resume=True)
+    with pytest.raises(HarnessError, match="gan.steps"):  # added seeds do not excuse another difference
+        run.start(_config(seeds="0,1", **{"gan.steps": "7"}), resume=True)
+    assert run.config_path.read_bytes() == config
+    reopened = run.start(_config(seeds="0,1,2", progress="false"), resume=True)
+    run.close()
+    saved = json.loads(run.config_path.read_text())
+    assert saved["seeds"] == [0, 1, 2] and saved["progress"] == _config()["progress"]  # only the seeds taken
+    assert reopened["seeds"] == [0, 1, 2] and reopened["jobs"] == {"gan__digits__s0": {"status": "done"}}
+    again = run.start(_config(seeds="0,1,2"), resume=True)  # the run now has three seeds
+    run.close()
+    assert again["seeds"] == [0, 1, 2]
 
 
 def test_start_refuses_a_foreign_nonempty_directory(tmp_path):
