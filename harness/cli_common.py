@@ -61,7 +61,8 @@ def add_run_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resume", action="store_true",
                         help="continue the run in --out with its saved settings: finished jobs are skipped, "
                              "unfinished ones resume from their last checkpoint (an option that contradicts the "
-                             "saved settings is an error, except --no-progress and --set checkpoint_every=N)")
+                             "saved settings is an error, except --no-progress, --set checkpoint_every=N and --seeds "
+                             "that add seeds to the run's)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override any config value by its dotted key, e.g. --set gan.steps=200 "
                              "(repeatable; unknown keys, wrong types and values out of range are rejected; see "
