@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from tqdm import tqdm
 
 from harness.config import config_to_dict
 from harness.core.device import seed_everything, use_device
@@ -248,6 +249,10 @@ def _start_worker(config: dict, devices: Sequence[str], counter: Any, threads: i
     """
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     _die_with_parent(parent)
+    # tqdm's default lock holds a named multiprocessing semaphore, registered with the resource tracker; the pool
+    # ends its workers with SIGTERM, which runs no finaliser, so Ctrl-C of the runner printed "leaked semaphore
+    # objects" (one per worker). A worker draws no bar (progress is off), so a thread lock does.
+    tqdm.set_lock(threading.RLock())
     device = torch.device(claim_device(counter, devices))
     use_device(device)
     torch.set_num_threads(threads)

@@ -98,6 +98,35 @@ def _is_worker(pid: int) -> bool:
         return False
 
 
+def test_ctrl_c_of_a_two_worker_run_is_exit_130_and_leaks_no_semaphore(tmp_path):
+    # The pool ends its workers with SIGTERM, which runs no finaliser: a named semaphore a worker made (tqdm's lock)
+    # stayed registered and the resource tracker printed "There appear to be 2 leaked semaphore objects".
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    argv = [sys.executable, "-m", "harness.run", "--log-level", "ERROR", "suite", "--no-progress", "--models", "gan",
+            "--seeds", "0,1", "--workers", "2", "--threads", "1", "--out", str(tmp_path / "run"),
+            *[a for s in SETS if not s.startswith("gan.steps") for a in ("--set", s)], "--set", "gan.steps=1000000"]
+    runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    try:
+        jobs = [tmp_path / "run" / "jobs" / f"gan__digits__s{seed}" / "losses.csv" for seed in (0, 1)]
+        deadline = time.monotonic() + 120
+        while not all(j.exists() for j in jobs) and time.monotonic() < deadline and runner.poll() is None:
+            time.sleep(0.2)  # interrupt mid-job: both workers are training
+        assert all(j.exists() for j in jobs), "the workers never started training"
+        runner.send_signal(signal.SIGINT)
+        _, stderr = runner.communicate(timeout=60)
+    finally:
+        runner.kill()
+    assert runner.returncode == 130, stderr
+    assert "interrupted: finished jobs and the last checkpoints are kept" in stderr
+    assert "leaked" not in stderr and "resource_tracker" not in stderr, stderr
+
+
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads the process table from /proc")
 def test_workers_end_when_the_runner_is_killed_outright(tmp_path):
     # SIGKILL runs no clean-up in the runner; without _die_with_parent its workers trained on, writing checkpoints
