@@ -144,7 +144,8 @@ def _task_set(run: RunDir, config: object, manifest: dict, task: str, jobs: dict
         for row in run.read_rows(job):
             rows.append({**row, "model": marked(model), "protocol": f"{row['protocol']}; {REFERENCE_SET_KEY}={label}"})
     evaluation = {p: _evaluation(run, manifest, task, p) for p in sorted({m["protocol"] for m in models.values()})}
-    times = {job: {k: record.get(k) for k in ("wall_time_s", "cpu_time_s", "device")} for job, record in jobs.items()}
+    kept = ("wall_time_s", "cpu_time_s", "device", "cpu")
+    times = {job: {k: record.get(k) for k in kept} for job, record in jobs.items()}
     made_from = {"run": run.path.name, **{k: manifest.get(k) for k in MADE_FROM_KEYS}, "jobs": times,
                  "wall_time_s": round(sum(float(t["wall_time_s"] or 0) for t in times.values()), 3)}
     return {"format": FORMAT, "reference_set": label, "profile": config.profile, "task": task, "made_from": made_from,

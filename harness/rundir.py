@@ -8,7 +8,7 @@ Layout::
     runs/<name>/.lock                       held (flock) by the process working on the run; holds its pid
     runs/<name>/metrics.csv                 every result row (harness.core.results.COLUMNS), rebuilt after each job
     runs/<name>/jobs/<job>/                 checkpoint.pt | model.pt, losses.csv, rows.json (done marker),
-                                            outcome.json (status, times, device, host), job.log (Ray, Slurm)
+                                            outcome.json (status, times, device, host, CPU kind), job.log (Ray, Slurm)
     runs/<name>/samples/<task>/<direction>/ sample strips for the report
     runs/<name>/summary.csv, report.html, plots/   written by reports/
 
@@ -27,23 +27,19 @@ import json
 import logging
 import math
 import os
-import platform
 import shutil
-import subprocess
 import time
-from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
-import torch
 
-from harness import __version__
 from harness.config import flatten_dict
 from harness.core import atomic
 from harness.core.csv_files import write_csv
 from harness.core.errors import HarnessError
 from harness.core.logs import LOG_FORMAT
 from harness.core.results import COLUMNS, Row
+from harness.environment import environment
 
 log = logging.getLogger(__name__)
 
@@ -54,35 +50,6 @@ RUNTIME_KEYS = ("progress", "checkpoint_every")
 # a resume may add seeds (their jobs are new; the finished ones stay valid), never drop one: config.json takes the
 # new list, so the run's report, baseline and manifest speak of every seed it holds
 SEEDS = "seeds"
-PACKAGES = ("torch", "torchvision", "torch-fidelity", "numpy", "scipy", "pandas", "scikit-image", "matplotlib",
-            "pillow", "jinja2", "statsmodels")
-
-
-def _git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent, capture_output=True,
-                             text=True, timeout=5, check=False)
-        return out.stdout.strip() or "unknown"
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
-def environment() -> dict[str, object]:
-    """Package versions, git commit, Python and hardware, for the manifest."""
-    versions = {}
-    for name in PACKAGES:
-        try:
-            versions[name] = metadata.version(name)
-        except metadata.PackageNotFoundError:
-            versions[name] = "not installed"
-    hardware = {"platform": platform.platform(), "machine": platform.machine(), "processor": platform.processor(),
-                "cpu_count": os.cpu_count(), "torch_threads": torch.get_num_threads(),
-                "cuda": torch.cuda.is_available(),
-                "gpus": [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]}
-    return {"harness_version": __version__, "git_commit": _git_commit(), "python": platform.python_version(),
-            "packages": versions, "hardware": hardware}
-
-
 ROWS, OUTCOME, JOB_LOG = "rows.json", "outcome.json", "job.log"
 
 

@@ -42,6 +42,7 @@ from harness.core.device import seed_everything, use_device
 from harness.core.logs import WORKER_LOG_FORMAT
 from harness.core.results import Row
 from harness.core.task import Task
+from harness.environment import cpu_kind
 from harness.models import MODELS, ModelSpec, build_model
 from harness.plugins import config_for_worker
 from harness.protocols.base import EvalContext
@@ -103,6 +104,9 @@ class Outcome:
         device: The device it ran on.
         host: The machine that ran it.
         executor: What ran it: ``local``, ``ray`` or ``slurm``.
+        cpu: The CPU's model name and the SIMD level torch's kernels dispatch to (e.g. ``"Intel(R) Xeon(R)
+            Processor (AVX512)"``): CPU training is bit-reproducible only on the same kind, so a run carried across
+            machines records each job's. Empty where the job did not run.
     """
 
     job_id: str
@@ -113,6 +117,7 @@ class Outcome:
     device: str
     host: str
     executor: str = "local"
+    cpu: str = ""
 
     def record(self) -> dict[str, Any]:
         """The manifest's fields of this outcome (``outcome.json``)."""
@@ -192,7 +197,8 @@ def run_work(work: Work, config: RunConfig, device: torch.device, executor: str 
         write_job_rows(work.job_dir, rows)
     status = "failed" if error is not None else "trained" if work.train_only else "done"
     outcome = Outcome(work.job_id, status, error, round(time.perf_counter() - started, 3),
-                      round(time.process_time() - cpu_started, 3), str(device), socket.gethostname(), executor)
+                      round(time.process_time() - cpu_started, 3), str(device), socket.gethostname(), executor,
+                      cpu_kind())
     if not (work.reference and work.train_only):  # `train` has nothing to do for a reference job: no record
         write_job_outcome(work.job_dir, outcome.record())
     return outcome

@@ -11,6 +11,7 @@ import shutil
 
 import pandas as pd
 import pytest
+import torch
 
 from harness.core.results import REFERENCE_SET_KEY
 from harness.data.pins import DATA_SHA256
@@ -50,6 +51,8 @@ def test_make_writes_the_run_s_rows_manifest_data_hash_and_protocols(made, tmp_p
     assert made_from["git_commit"] == manifest["git_commit"] and made_from["hardware"]["cpu_count"]
     assert set(made_from["jobs"]) == {f"{m}__scenes__s{s}" for m in ("pix2pix", "cyclegan") for s in (0, 1)}
     assert all(job["wall_time_s"] > 0 and job["device"] == "cpu" for job in made_from["jobs"].values())
+    kind = f"({torch.backends.cpu.get_cpu_capability()})"  # each job's CPU kind: its numbers are a draw on that kind
+    assert all(job["cpu"].endswith(kind) for job in made_from["jobs"].values()) and made_from["hardware"]["cpu"]
     evaluation = data["evaluation"]["fcn_scenes"]
     assert evaluation["reference"] == "ground_truth" and "judge_sha256=" in evaluation["metrics"]["photo_fid"]
     ours = pd.read_csv(run / "metrics.csv", keep_default_na=False)

@@ -13,8 +13,9 @@ from harness.config import config_to_dict
 from harness.core import atomic
 from harness.core.errors import HarnessError
 from harness.core.results import COLUMNS, Row
+from harness.environment import environment
 from harness.run_config import resolve_config
-from harness.rundir import RunDir, environment
+from harness.rundir import RunDir
 
 
 def _config(**overrides):
