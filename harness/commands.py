@@ -7,6 +7,7 @@ Heavy modules (torch, the registries, metric libraries) are imported inside the 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import math
@@ -217,7 +218,9 @@ def _baseline(args: argparse.Namespace) -> int:
     from harness.run_lock import locked_run
     from reports.baseline import write_baseline
 
-    with locked_run(args.run):
+    with contextlib.ExitStack() as held:
+        for run in dict.fromkeys(Path(path).resolve() for path in args.run):  # one named twice: write_baseline says so
+            held.enter_context(locked_run(run))
         baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
     print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from seeds {baseline['seeds']})")
     return 0

@@ -128,8 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="(re)build summary.csv, plots/ and report.html of a run")
     p.add_argument("--run", type=Path, required=True, help="run directory")
 
-    p = sub.add_parser("baseline", help="record a regression baseline from a run (ideally several seeds)")
-    p.add_argument("--run", type=Path, required=True, help="run directory")
+    p = sub.add_parser("baseline", help="record a regression baseline from a run (ideally several seeds), or from "
+                       "several runs pooled (each made on another CPU kind)")
+    p.add_argument("--run", type=Path, required=True, action="append",
+                   help="run directory; repeat to pool runs made on different CPU kinds, each (run, seed) one draw")
     p.add_argument("--out", type=Path, required=True, help="baseline JSON file to write")
     p.add_argument("--tolerance", type=float, default=None,
                    help="absolute tolerance for every metric (default: derived from the spread across seeds)")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,11 +91,15 @@ def own_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[REFERENCE_SET_KEY not in parse_protocol(p) for p in rows["protocol"]]]
 
 
-def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per (task, model, metric): mean and sample std of per-seed means, seed count, direction, protocol."""
+def _aggregate(rows: pd.DataFrame, draw: str = "seed") -> pd.DataFrame:
+    """Per (task, model, metric): mean and sample std of per-draw means, draw count, direction, protocol.
+
+    ``draw`` is the column that tells draws apart: ``seed`` within one run, ``draw`` (run and seed) when runs from
+    several machines are pooled.
+    """
     records = []
     for (task, model, metric), group in rows.groupby(["task", "model", "metric"], sort=False):
-        seed_means = group.groupby("seed")["value"].mean()
+        seed_means = group.groupby(draw)["value"].mean()
         spread = seed_means.std(ddof=1) if len(seed_means) > 1 and np.isfinite(seed_means).all() else 0.0
         protocols = sorted({seed_independent_protocol(p) for p in group["protocol"]})
         records.append({"task": task, "model": model, "metric": metric, "mean": float(seed_means.mean()),
@@ -104,46 +109,92 @@ def _aggregate(rows: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame.from_records(records)
 
 
-def make_baseline(run_dir: str | Path, *, tolerance: float | None = None, k: float = 3.0,
+def _pooled_rows(run_dirs: list[Path]) -> tuple[pd.DataFrame, str, list[dict]]:
+    """Every run's own rows with a ``draw`` column (run and seed), their common profile, and one record per run.
+
+    Raises:
+        HarnessError: No run, a run named twice, runs of different profiles, a run without rows of its own, or a
+            seed that repeats another run's seed value for value (the same seed on the same CPU kind draws the same
+            numbers bit for bit: pooling it again would shrink the spread, not widen it).
+    """
+    if not run_dirs:
+        raise HarnessError("--run: expected at least one run directory")
+    resolved = [path.resolve() for path in run_dirs]
+    for index, path in enumerate(resolved):
+        if path in resolved[:index]:
+            raise HarnessError(f"--run {run_dirs[index]}: given twice; each run's seeds are pooled once")
+    frames, profiles, draws = [], {}, []
+    for index, run_dir in enumerate(run_dirs):
+        profiles[run_dir] = _run_profile(run_dir)
+        rows = own_rows(read_metrics(run_dir / "metrics.csv"))
+        if rows.empty:
+            raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows of its own to make a baseline from")
+        manifest = read_json(run_dir / "manifest.json") if (run_dir / "manifest.json").is_file() else {}
+        draws.append({"run": run_dir.name, "seeds": sorted(int(s) for s in rows["seed"].unique()),
+                      "cpu": (manifest.get("hardware") or {}).get("cpu")})
+        frames.append(rows.assign(draw=[f"{index}:{seed}" for seed in rows["seed"]]))
+    if len(set(profiles.values())) > 1:
+        raise HarnessError("--run: runs of different profiles cannot be pooled: "
+                           + ", ".join(f"{path} is {profile!r}" for path, profile in profiles.items()))
+    for later in range(1, len(frames)):
+        for earlier in range(later):
+            _refuse_repeated_draws(frames[earlier], run_dirs[earlier], frames[later], run_dirs[later])
+    return pd.concat(frames, ignore_index=True), next(iter(profiles.values())), draws
+
+
+def _refuse_repeated_draws(first: pd.DataFrame, first_dir: Path, second: pd.DataFrame, second_dir: Path) -> None:
+    """Raises when a seed of ``second`` holds exactly ``first``'s values of that seed (one draw counted twice)."""
+    columns = ["task", "model", "metric", "value"]
+    for seed in sorted(set(first["seed"]) & set(second["seed"])):
+        a = first.loc[first["seed"] == seed, columns].sort_values(columns[:3], kind="stable").reset_index(drop=True)
+        b = second.loc[second["seed"] == seed, columns].sort_values(columns[:3], kind="stable").reset_index(drop=True)
+        if a.equals(b):
+            raise HarnessError(f"--run {second_dir}: seed {seed} repeats --run {first_dir}'s seed {seed} value for "
+                               "value (the same seed on the same CPU kind trains to the same numbers), so pooling it "
+                               "would count one draw twice; pool runs made on different CPU kinds, or other seeds")
+
+
+def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = None, k: float = 3.0,
                   min_tolerance: float = 1e-6, min_rel_tolerance: float = 0.01) -> dict:
-    """A baseline from a run (ideally several seeds), as a JSON-ready dict.
+    """A baseline from one run (ideally several seeds) or several pooled, as a JSON-ready dict.
+
+    Runs made on different machines are pooled draw by draw: each (run, seed) is one draw of training, since CPU
+    training is bit-reproducible only on one CPU kind (``outcome.json``'s ``cpu``) and the same seed elsewhere is a
+    new draw. Pooling kinds gives the gate a spread that holds on each of them.
 
     Args:
-        run_dir: Run directory with ``config.json`` and ``metrics.csv``.
-        tolerance: One explicit absolute tolerance for every metric; None derives it from the seed spread.
-        k: Tolerance = ``k`` x standard deviation across seeds, when ``tolerance`` is None.
+        run_dirs: Run directories with ``config.json`` and ``metrics.csv``, all of one profile.
+        tolerance: One explicit absolute tolerance for every metric; None derives it from the spread of the draws.
+        k: Tolerance = ``k`` x standard deviation across draws, when ``tolerance`` is None.
         min_tolerance: Absolute floor of a derived tolerance (a single seed has no spread).
         min_rel_tolerance: Relative floor, as a fraction of ``|expected|``, of a derived tolerance.
 
     Returns:
-        ``{"format", "run", "profile", "seeds", "k", "entries": [{task, model, metric, expected, tolerance,
-        higher_is_better, n_seeds, protocol}]}``. Per-class values (``metric[class]``), non-finite means and values
-        missing from some seeds are left out: whether a class gets a row depends on the predictions (an absent
-        class has no IoU), so gating them would fail on rows that legitimately come and go.
+        ``{"format", "run", "profile", "seeds", "k", "draws": [{run, seeds, cpu}], "entries": [{task, model, metric,
+        expected, tolerance, higher_is_better, n_seeds (draws), protocol}]}``. Per-class values (``metric[class]``),
+        non-finite means and values missing from some draws are left out: whether a class gets a row depends on the
+        predictions (an absent class has no IoU), so gating them would fail on rows that legitimately come and go.
     """
-    run_dir = Path(run_dir)
+    run_dirs = [Path(path) for path in run_dirs]
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
         raise HarnessError(f"--tolerance {tolerance}: expected a finite number >= 0")
-    profile = _run_profile(run_dir)
-    rows = own_rows(read_metrics(run_dir / "metrics.csv"))
-    if rows.empty:
-        raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows of its own to make a baseline from")
+    rows, profile, draws = _pooled_rows(run_dirs)
     entries = []
-    n_seeds = rows["seed"].nunique()
-    for rec in _aggregate(rows).itertuples(index=False):
-        if "[" in rec.metric or rec.n_seeds < n_seeds or not math.isfinite(rec.mean):
+    n_draws = rows["draw"].nunique()
+    for rec in _aggregate(rows, draw="draw").itertuples(index=False):
+        if "[" in rec.metric or rec.n_seeds < n_draws or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
         derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))  # std is finite (_aggregate)
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
                         "tolerance": float(tolerance) if tolerance is not None else derived,
                         "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol})
-    return {"format": FORMAT_VERSION, "run": run_dir.name, "profile": profile,
-            "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k, "entries": entries}
+    return {"format": FORMAT_VERSION, "run": "+".join(path.name for path in run_dirs), "profile": profile,
+            "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k, "draws": draws, "entries": entries}
 
 
-def write_baseline(run_dir: str | Path, out: str | Path, *, tolerance: float | None = None) -> dict:
+def write_baseline(run_dirs: Sequence[str | Path], out: str | Path, *, tolerance: float | None = None) -> dict:
     """``make_baseline`` then an atomic JSON write to ``out``; returns the baseline."""
-    baseline = make_baseline(run_dir, tolerance=tolerance)
+    baseline = make_baseline(run_dirs, tolerance=tolerance)
     write_json(out, baseline)
     return baseline
 

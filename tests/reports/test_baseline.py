@@ -9,7 +9,7 @@ from reports.baseline import check_run, format_check_table, make_baseline, write
 @pytest.fixture
 def baseline(fake_run, tmp_path):
     path = tmp_path / "baseline.json"
-    write_baseline(fake_run, path)
+    write_baseline([fake_run], path)
     return path
 
 
@@ -18,7 +18,7 @@ def _verdicts(result):
 
 
 def test_baseline_records_mean_tolerance_direction_protocol(fake_run):
-    data = make_baseline(fake_run)
+    data = make_baseline([fake_run])
     entry = next(e for e in data["entries"] if (e["task"], e["model"], e["metric"]) == ("scenes", "pix2pix", "fid"))
     values = [60.0 * 0.99, 60.0, 60.0 * 1.02]
     mean = sum(values) / 3
@@ -28,12 +28,12 @@ def test_baseline_records_mean_tolerance_direction_protocol(fake_run):
     assert entry["higher_is_better"] is False and entry["n_seeds"] == 3
     assert entry["protocol"] == "variant=default; impl=harness-0.1"  # seed dropped
     assert data["profile"] == "smoke" and data["seeds"] == [0, 1, 2]
-    explicit = make_baseline(fake_run, tolerance=0.5)
+    explicit = make_baseline([fake_run], tolerance=0.5)
     assert {e["tolerance"] for e in explicit["entries"]} == {0.5}
 
 
 def test_tolerance_floor_for_a_single_seed(make_fake_run):
-    data = make_baseline(make_fake_run("one", seeds=(0,)))
+    data = make_baseline([make_fake_run("one", seeds=(0,))])
     entry = next(e for e in data["entries"] if e["metric"] == "fid" and e["model"] == "pix2pix")
     assert entry["tolerance"] == pytest.approx(0.01 * 60.0 * 0.99)
 
@@ -78,7 +78,7 @@ def test_protocol_mismatch_exits_2_and_names_it(make_fake_run, baseline):
 def test_judge_change_is_one_clear_error_not_one_per_metric(make_fake_run, tmp_path):
     pinned = "; judge_sha256=7e0816a9a45b; judge_source=pinned"
     path = tmp_path / "pinned.json"
-    write_baseline(make_fake_run("pinned", protocol_extra=pinned), path)
+    write_baseline([make_fake_run("pinned", protocol_extra=pinned)], path)
     same = check_run(make_fake_run("again", protocol_extra=pinned), path)
     assert same.exit_code == 0 and not same.errors
     result = check_run(make_fake_run("local", protocol_extra="; judge_sha256=0123456789ab; judge_source=local"), path)
@@ -95,14 +95,14 @@ def test_judge_change_is_one_clear_error_not_one_per_metric(make_fake_run, tmp_p
 
 def test_machine_dependent_keys_are_not_compared(make_fake_run, tmp_path):
     path = tmp_path / "b.json"
-    write_baseline(make_fake_run("here", protocol_extra="; weights_path=/home/a/inception.pth"), path)
+    write_baseline([make_fake_run("here", protocol_extra="; weights_path=/home/a/inception.pth")], path)
     result = check_run(make_fake_run("there", protocol_extra="; weights_path=/opt/b/inception.pth"), path)
     assert result.exit_code == 0 and not result.errors
 
 
 def test_headline_flag_is_presentation_not_protocol(make_fake_run, tmp_path):
     path = tmp_path / "b.json"
-    write_baseline(make_fake_run("before"), path)  # a baseline from before protocols named their headline
+    write_baseline([make_fake_run("before")], path)  # a baseline from before protocols named their headline
     assert check_run(make_fake_run("after", protocol_extra="; headline=fcn_labels2photo_pixel_acc/1"),
                      path).exit_code == 0
 
@@ -121,7 +121,7 @@ def test_missing_rows_exit_2(make_fake_run, baseline):
 
 
 def test_informational_metrics_are_not_gated(fake_run, tmp_path):
-    data = make_baseline(fake_run)
+    data = make_baseline([fake_run])
     for entry in data["entries"]:
         if entry["metric"] == "fid":
             entry["higher_is_better"] = None
@@ -138,7 +138,7 @@ def test_unreadable_baseline_is_a_harness_error(fake_run, tmp_path):
     with pytest.raises(HarnessError, match="bad.json"):
         check_run(fake_run, path)
     with pytest.raises(HarnessError, match="--tolerance"):
-        make_baseline(fake_run, tolerance=-1.0)
+        make_baseline([fake_run], tolerance=-1.0)
 
 
 def test_per_class_and_partial_metrics_are_not_gated(tmp_path):
@@ -159,7 +159,7 @@ def test_per_class_and_partial_metrics_are_not_gated(tmp_path):
     rows.append({"model": "m", "task": "t", "metric": "fcn_iou[bus]", "value": 0.1, "seed": 0, "split": "test",
                  "n": 10, "higher_is_better": True, "protocol": "p=1"})
     pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(run / "metrics.csv", index=False)
-    entries = make_baseline(run)["entries"]
+    entries = make_baseline([run])["entries"]
     assert [e["metric"] for e in entries] == ["fcn_pixel_acc"]
 
 
@@ -179,7 +179,7 @@ def test_an_infinite_mean_is_left_out_and_the_run_still_checks(tmp_path):
                                                                  ("y_psnr_identical", 3.0, None))]
     pd.DataFrame(rows, columns=list(COLUMNS)).to_csv(run / "metrics.csv", index=False)
     path = tmp_path / "baseline.json"
-    data = write_baseline(run, path)
+    data = write_baseline([run], path)
     assert [e["metric"] for e in data["entries"]] == ["y_psnr_identical"]
     assert json.loads(path.read_text())["entries"][0]["expected"] == 3.0
     assert check_run(run, path).exit_code == 0
@@ -192,3 +192,33 @@ def test_folder_paths_and_output_hashes_are_not_the_protocol():
     b = "protocol=fcn_score; outputs_folder=/b/s1; outputs_files=12; outputs_sha256=bb; reference_sha256=cc"
     assert seed_independent_protocol(a) == seed_independent_protocol(b) == (
         "protocol=fcn_score; outputs_files=12; reference_sha256=cc")
+
+
+def test_runs_from_two_cpu_kinds_pool_draw_by_draw(make_fake_run, tmp_path):
+    # The same seeds trained on another CPU kind are new draws: here pix2pix's FID came out 1.5 higher there.
+    here, there = make_fake_run("here"), make_fake_run("there", shift={("scenes", "pix2pix", "fid"): 1.5})
+    data = make_baseline([here, there])
+    entry = next(e for e in data["entries"] if (e["task"], e["model"], e["metric"]) == ("scenes", "pix2pix", "fid"))
+    draws = [60.0 * 0.99, 60.0, 60.0 * 1.02, 60.0 * 0.99 + 1.5, 61.5, 60.0 * 1.02 + 1.5]
+    mean = sum(draws) / 6
+    std = (sum((v - mean) ** 2 for v in draws) / 5) ** 0.5
+    assert entry["expected"] == pytest.approx(mean) and entry["tolerance"] == pytest.approx(3 * std)
+    assert entry["n_seeds"] == 6 and data["run"] == "here+there" and data["seeds"] == [0, 1, 2]
+    assert [(d["run"], d["seeds"]) for d in data["draws"]] == [("here", [0, 1, 2]), ("there", [0, 1, 2])]
+    assert make_baseline([here])["entries"][0]["n_seeds"] == 3  # one run: its seeds are the draws, as before
+    path = tmp_path / "pooled.json"
+    write_baseline([here, there], path)
+    assert check_run(here, path).exit_code == 0 and check_run(there, path).exit_code == 0  # each kind holds
+
+
+def test_a_repeated_draw_a_run_named_twice_or_mixed_profiles_are_refused(make_fake_run, fake_run):
+    with pytest.raises(HarnessError, match="seed 0 repeats .* value for value"):
+        make_baseline([fake_run, make_fake_run("same-kind")])  # the same seeds on the same kind: identical numbers
+    with pytest.raises(HarnessError, match="given twice"):
+        make_baseline([fake_run, fake_run.parent / "." / fake_run.name])
+    with pytest.raises(HarnessError, match="different profiles.*'standard'"):
+        make_baseline([fake_run, make_fake_run("std", profile="standard", shift={("scenes", "cyclegan", "fid"): 1})])
+    with pytest.raises(HarnessError, match="seed 1 repeats"):  # a run of a subset of the seeds on the same kind
+        make_baseline([make_fake_run("seeds-1-2", seeds=(1, 2)), make_fake_run("seed-1", seeds=(1,))])
+    # one metric differing is enough to be another draw (deterministic rows, e.g. real data, are equal on any kind)
+    assert make_baseline([fake_run, make_fake_run("other", shift={("scenes", "cyclegan", "fid"): 2.0})])["entries"]
