@@ -2,8 +2,12 @@
 
 As for CycleGAN (``test_pair_stack.py``): the same recipe, rounding apart. DIAT's networks always use instance norm,
 so the conv biases feeding one have a zero true gradient and Adam turns their rounding noise into +-lr steps; they
-are held to at most that (2 lr a step), every other parameter to 1e-5 (observed: about 2e-6 after five steps through
-all three stages; a wrong batch, stage, noise draw or term moves a parameter by about lr = 2e-4 a step).
+are held to at most that (2 lr a step), every other parameter to ``DIAT_ATOL`` = lr / 4 = 5e-5 after five steps through
+all three stages. Observed: about 2e-6 where oneDNN runs AVX2 kernels (an AVX2 EPYC; ``ONEDNN_MAX_CPU_ISA=AVX2``), but
+1.3e-5 on an AVX-512 Xeon, whose oneDNN convolutions round the stacked (grouped) and one-by-one convolutions
+differently and Adam amplifies it where a weight's gradient is small; 1e-5 failed there. A wrong batch, stage, noise
+draw or term moves a parameter by about lr = 2e-4 a step (another batch stream: 1.7e-3, 342 of 392 tensors beyond
+5e-5).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import dataclasses
 import pytest
 import torch
 from test_no_sync import SyncCounter
-from test_pair_stack import ATOL, _assert_close_losses, _biases_before_instance_norm, _keys, _params, _roundtrip
+from test_pair_stack import _assert_close_losses, _biases_before_instance_norm, _keys, _params, _roundtrip
 from test_pairwise import faces_task
 from torch import nn
 
@@ -25,6 +29,7 @@ from reference_models import diat
 from reference_models.diat_stacked import StackedDIATs
 
 CPU = torch.device("cpu")
+DIAT_ATOL = 5e-5  # lr / 4: see the module docstring
 TINY = diat.DIATConfig(identity_features="discriminator", ngf=4, ndf=8, n_blocks=1, enhance_blocks=1,
                        denoise_channels=4, batch_size=2, steps=5, denoise_steps=1, enhance_steps=2)  # 1 + 2 + 2 steps
 
@@ -65,7 +70,7 @@ def _assert_same_parameters(got, want, steps: int, lr: float) -> None:
     cancelled = {f"{k}.{n}" for k, net in want.networks().items() for n in _biases_before_instance_norm(net)}
     assert cancelled
     for name, param in _params(want).items():
-        atol = 2 * lr * steps + ATOL if name in cancelled else ATOL
+        atol = 2 * lr * steps + DIAT_ATOL if name in cancelled else DIAT_ATOL
         torch.testing.assert_close(_params(got)[name], param, rtol=0, atol=atol, msg=name)
 
 
@@ -83,7 +88,7 @@ def test_stacked_training_equals_one_by_one_through_every_stage(task, features, 
     _assert_same_parameters(stacked, serial, 5, config.lr)
     moved = max((_params(stacked)[k] - v).abs().max() for k, v in _params(_model(task, "serial", config,
                                                                                   identity=identity)).items())
-    assert moved > 30 * ATOL
+    assert moved > 6 * DIAT_ATOL
     assert [m.step for m in stacked.models.values()] == [5] * 14
 
 
