@@ -16,15 +16,15 @@ from pathlib import Path
 
 from harness.config import flatten_dict
 from harness.core import atomic
-from harness.rundir import RunDir, result_jobs
+from harness.rundir import SEEDS, RunDir, result_jobs
 
 rec = RunDir(Path(sys.argv[1]))
 manifest = atomic.read_json(rec.manifest_path)
-mine = {k: v for k, v in flatten_dict(atomic.read_json(rec.config_path)).items() if k not in ("models", "seeds")}
+FREE = ("models", SEEDS, "progress")  # what a side run may set otherwise: its job subset, and progress bars
+mine = flatten_dict(atomic.read_json(rec.config_path))
 for other in map(Path, sys.argv[2:]):
-    theirs = {k: v for k, v in flatten_dict(atomic.read_json(other / "config.json")).items()
-              if k not in ("models", "seeds")}
-    differ = sorted(k for k in set(mine) | set(theirs) if mine.get(k) != theirs.get(k) and k != "progress")
+    theirs = flatten_dict(atomic.read_json(other / "config.json"))
+    differ = sorted(k for k in set(mine) | set(theirs) if k not in FREE and mine.get(k) != theirs.get(k))
     if differ:
         sys.exit(f"{other}: its config differs from the record's beyond models and seeds ({', '.join(differ)})")
     om = atomic.read_json(other / "manifest.json")
