@@ -96,6 +96,22 @@ class RunCrashed(Exception):
         self.cause, self.log_path = cause, log_path
 
 
+def config_differences(saved: dict[str, object], new: dict[str, object], free: tuple[str, ...]) -> list[str]:
+    """The flattened keys where ``new`` contradicts the run config ``saved``, top-level keys first.
+
+    Args:
+        saved: A run's flattened ``config.json`` (``flatten_dict``).
+        new: The flattened config compared with it.
+        free: Keys either side may set otherwise (runtime settings, a side run's job subset).
+
+    Returns:
+        The differing keys; a key newer than the run that ``new`` leaves empty (``()``, ``""``, None) is no difference.
+    """
+    keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))
+    return [k for k in keys if k not in free and saved.get(k) != new.get(k)
+            and (k in saved or new.get(k) not in ((), "", None))]
+
+
 class RunDir:
     """A run directory on disk.
 
@@ -264,9 +280,7 @@ class RunDir:
 
     def _check_same(self, config: dict[str, object]) -> list[int]:
         saved, new = flatten_dict(atomic.read_json(self.config_path)), flatten_dict(config)
-        keys = sorted(set(saved) | set(new), key=lambda k: (k.count("."), k))  # top-level keys (profile, seeds) first
-        diff = [k for k in keys if k not in RUNTIME_KEYS and saved.get(k) != new.get(k)
-                and (k in saved or new.get(k) not in ((), "", None))]  # a key newer than the run, left empty
+        diff = config_differences(saved, new, RUNTIME_KEYS)
         had, given = set(saved.get(SEEDS) or ()), list(new.get(SEEDS) or ())
         added = [seed for seed in given if seed not in had]
         if SEEDS in diff and had <= set(given):  # more seeds (or the same in another order): SEEDS' comment

@@ -16,15 +16,15 @@ from pathlib import Path
 
 from harness.config import flatten_dict
 from harness.core import atomic
-from harness.rundir import SEEDS, RunDir, result_jobs
+from harness.rundir import RUNTIME_KEYS, SEEDS, RunDir, config_differences, result_jobs
 
 rec = RunDir(Path(sys.argv[1]))
 manifest = atomic.read_json(rec.manifest_path)
-FREE = ("models", SEEDS, "progress")  # what a side run may set otherwise: its job subset, and progress bars
+FREE = (*RUNTIME_KEYS, "models", SEEDS)  # what a side run may set otherwise: its job subset, and runtime settings
 mine = flatten_dict(atomic.read_json(rec.config_path))
 for other in map(Path, sys.argv[2:]):
     theirs = flatten_dict(atomic.read_json(other / "config.json"))
-    differ = sorted(k for k in set(mine) | set(theirs) if k not in FREE and mine.get(k) != theirs.get(k))
+    differ = config_differences(mine, theirs, FREE)
     if differ:
         sys.exit(f"{other}: its config differs from the record's beyond models and seeds ({', '.join(differ)})")
     om = atomic.read_json(other / "manifest.json")
