@@ -215,14 +215,21 @@ def _evaluate_run(run_dir: Path, threads: int | None) -> int:
 
 
 def _baseline(args: argparse.Namespace) -> int:
+    from harness.core.atomic import write_json
     from harness.run_lock import locked_run
     from reports.baseline import write_baseline
+    from reports.baseline_extend import extend_baseline
 
     with contextlib.ExitStack() as held:
         for run in dict.fromkeys(Path(path).resolve() for path in args.run):  # one named twice: write_baseline says so
             held.enter_context(locked_run(run))
-        baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
-    print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from seeds {baseline['seeds']})")
+        if args.add_to is not None:
+            baseline = extend_baseline(args.add_to, args.run)
+            write_json(args.out, baseline)
+        else:
+            baseline = write_baseline(args.run, args.out, tolerance=args.tolerance)
+    print(f"baseline: {args.out} ({len(baseline['entries'])} metrics from {len(baseline['draws'])} draws, seeds "
+          f"{baseline['seeds']})")
     return 0
 
 

@@ -133,8 +133,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run", type=Path, required=True, action="append",
                    help="run directory; repeat to pool runs made on different CPU kinds, each (run, seed) one draw")
     p.add_argument("--out", type=Path, required=True, help="baseline JSON file to write")
-    p.add_argument("--tolerance", type=float, default=None,
-                   help="absolute tolerance for every metric (default: derived from the spread across seeds)")
+    how = p.add_mutually_exclusive_group()
+    how.add_argument("--tolerance", type=float, default=None,
+                     help="absolute tolerance for every metric (default: derived from the spread across seeds)")
+    how.add_argument("--add-to", type=Path, default=None, metavar="BASELINE",
+                     help="a committed baseline to widen with the runs' draws (runs made on another CPU kind); "
+                     "--out may name the same file")
 
     p = sub.add_parser("check", help="compare a run with a baseline: exit 0 ok, 1 regression, 2 unusable input")
     p.add_argument("--run", type=Path, required=True, help="run directory")

@@ -2,7 +2,9 @@
 
 A baseline entry per (task, model, metric) holds the expected value (mean over seeds), a tolerance (``k`` times the
 standard deviation across seeds, floored; or one explicit tolerance for all), the direction and the protocol with
-its seed- and machine-dependent keys removed. ``check_run`` gives every metric a verdict and the run an exit code:
+its seed- and machine-dependent keys removed, and (format 2) each draw's value, so that ``baseline --add-to``
+(``reports.baseline_extend``) can pool a later CPU kind's draws into it without the runs it was made from.
+``check_run`` gives every metric a verdict and the run an exit code:
 0 all hold, 1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another
 protocol, profile or judge). Improvements are reported, never failed; metrics without a direction are informational.
 
@@ -30,7 +32,8 @@ from harness.core.errors import HarnessError
 from harness.core.results import REFERENCE_SET_KEY
 from reports.tables import parse_protocol, read_metrics
 
-FORMAT_VERSION = 1  # bump when the baseline JSON layout changes
+FORMAT_VERSION = 2  # bump when the baseline JSON layout changes; 2 added each draw's values
+READABLE_FORMATS = (1, 2)  # what ``check`` reads: format 1 lacks the values, not anything check uses
 SEED_KEYS = ("seed", "weights_path", "outputs_folder", "outputs_sha256", "reference_folder",
              "targets_file")  # keys that differ between seeds, runs or machines (a folder's outputs are its seed's,
 # like a model's weights); dropped before comparing
@@ -92,10 +95,10 @@ def own_rows(rows: pd.DataFrame) -> pd.DataFrame:
 
 
 def _aggregate(rows: pd.DataFrame, draw: str = "seed") -> pd.DataFrame:
-    """Per (task, model, metric): mean and sample std of per-draw means, draw count, direction, protocol.
+    """Per (task, model, metric): mean and sample std of per-draw means, those means, count, direction, protocol.
 
-    ``draw`` is the column that tells draws apart: ``seed`` within one run, ``draw`` (run and seed) when runs from
-    several machines are pooled.
+    ``draw`` is the column that tells draws apart: ``seed`` within one run, ``draw`` (the index of the run and seed
+    in ``_pooled_rows``' list) when runs from several machines are pooled.
     """
     records = []
     for (task, model, metric), group in rows.groupby(["task", "model", "metric"], sort=False):
@@ -104,13 +107,16 @@ def _aggregate(rows: pd.DataFrame, draw: str = "seed") -> pd.DataFrame:
         protocols = sorted({seed_independent_protocol(p) for p in group["protocol"]})
         records.append({"task": task, "model": model, "metric": metric, "mean": float(seed_means.mean()),
                         "std": float(spread),  # 0 for one seed or an infinite value (not gated)
+                        "values": [float(v) for v in seed_means],
                         "n_seeds": len(seed_means), "higher_is_better": group["higher_is_better"].iloc[0],
                         "protocol": " | ".join(protocols)})
     return pd.DataFrame.from_records(records)
 
 
 def _pooled_rows(run_dirs: list[Path]) -> tuple[pd.DataFrame, str, list[dict]]:
-    """Every run's own rows with a ``draw`` column (run and seed), their common profile, and one record per run.
+    """Every run's own rows with a ``draw`` column, their common profile, and one ``{run, seed, cpu}`` per draw.
+
+    ``draw`` is the index of the row's (run, seed) in the returned list, which is in run order, then seed order.
 
     Raises:
         HarnessError: No run, a run named twice, runs of different profiles, a run without rows of its own, or a
@@ -124,15 +130,16 @@ def _pooled_rows(run_dirs: list[Path]) -> tuple[pd.DataFrame, str, list[dict]]:
         if path in resolved[:index]:
             raise HarnessError(f"--run {run_dirs[index]}: given twice; each run's seeds are pooled once")
     frames, profiles, draws = [], {}, []
-    for index, run_dir in enumerate(run_dirs):
+    for run_dir in run_dirs:
         profiles[run_dir] = _run_profile(run_dir)
         rows = own_rows(read_metrics(run_dir / "metrics.csv"))
         if rows.empty:
             raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows of its own to make a baseline from")
         manifest = read_json(run_dir / "manifest.json") if (run_dir / "manifest.json").is_file() else {}
-        draws.append({"run": run_dir.name, "seeds": sorted(int(s) for s in rows["seed"].unique()),
-                      "cpu": (manifest.get("hardware") or {}).get("cpu")})
-        frames.append(rows.assign(draw=[f"{index}:{seed}" for seed in rows["seed"]]))
+        cpu, first = (manifest.get("hardware") or {}).get("cpu"), len(draws)
+        seeds = sorted(int(s) for s in rows["seed"].unique())
+        draws += [{"run": run_dir.name, "seed": seed, "cpu": cpu} for seed in seeds]
+        frames.append(rows.assign(draw=[first + seeds.index(int(seed)) for seed in rows["seed"]]))
     if len(set(profiles.values())) > 1:
         raise HarnessError("--run: runs of different profiles cannot be pooled: "
                            + ", ".join(f"{path} is {profile!r}" for path, profile in profiles.items()))
@@ -154,6 +161,28 @@ def _refuse_repeated_draws(first: pd.DataFrame, first_dir: Path, second: pd.Data
                                "would count one draw twice; pool runs made on different CPU kinds, or other seeds")
 
 
+def gate_interval(values: Sequence[float], k: float, prior: dict | None = None, min_tolerance: float = 1e-6,
+                  min_rel_tolerance: float = 0.01) -> tuple[float, float]:
+    """``(expected, tolerance)`` of an entry: the mean of ``values`` +- ``k`` sample std's, floored, then widened.
+
+    Args:
+        values: The per-draw values (finite, at least one).
+        k: Std multiplier.
+        prior: ``{"expected", "tolerance"}`` of a baseline whose draws were not kept (format 1), or None. The result
+            is the smallest interval holding both (so a draw it passed still passes).
+        min_tolerance: Absolute floor of the tolerance (a single draw has no spread).
+        min_rel_tolerance: Relative floor, as a fraction of ``|mean|``.
+    """
+    mean = float(np.mean(values))
+    spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
+    tolerance = max(k * spread, min_tolerance, min_rel_tolerance * abs(mean))
+    if prior is None:
+        return mean, tolerance
+    low = min(mean - tolerance, prior["expected"] - prior["tolerance"])
+    high = max(mean + tolerance, prior["expected"] + prior["tolerance"])
+    return (low + high) / 2, (high - low) / 2
+
+
 def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = None, k: float = 3.0,
                   min_tolerance: float = 1e-6, min_rel_tolerance: float = 0.01) -> dict:
     """A baseline from one run (ideally several seeds) or several pooled, as a JSON-ready dict.
@@ -170,10 +199,11 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
         min_rel_tolerance: Relative floor, as a fraction of ``|expected|``, of a derived tolerance.
 
     Returns:
-        ``{"format", "run", "profile", "seeds", "k", "draws": [{run, seeds, cpu}], "entries": [{task, model, metric,
-        expected, tolerance, higher_is_better, n_seeds (draws), protocol}]}``. Per-class values (``metric[class]``),
-        non-finite means and values missing from some draws are left out: whether a class gets a row depends on the
-        predictions (an absent class has no IoU), so gating them would fail on rows that legitimately come and go.
+        ``{"format", "run", "profile", "seeds", "k", "draws": [{run, seed, cpu}], "entries": [{task, model, metric,
+        expected, tolerance, higher_is_better, n_seeds (draws), protocol, values (one per draw, in draws' order)}]}``.
+        Per-class values (``metric[class]``), non-finite means and values missing from some draws are left out:
+        whether a class gets a row depends on the predictions (an absent class has no IoU), so gating them would fail
+        on rows that legitimately come and go.
     """
     run_dirs = [Path(path) for path in run_dirs]
     if tolerance is not None and not (tolerance >= 0 and math.isfinite(tolerance)):
@@ -184,10 +214,11 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
     for rec in _aggregate(rows, draw="draw").itertuples(index=False):
         if "[" in rec.metric or rec.n_seeds < n_draws or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
-        derived = max(k * rec.std, min_tolerance, min_rel_tolerance * abs(rec.mean))  # std is finite (_aggregate)
+        derived = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance)[1]  # values are finite
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
                         "tolerance": float(tolerance) if tolerance is not None else derived,
-                        "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol})
+                        "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol,
+                        "values": rec.values})
     return {"format": FORMAT_VERSION, "run": "+".join(path.name for path in run_dirs), "profile": profile,
             "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k, "draws": draws, "entries": entries}
 
@@ -199,19 +230,28 @@ def write_baseline(run_dirs: Sequence[str | Path], out: str | Path, *, tolerance
     return baseline
 
 
-def load_baseline(path: str | Path) -> dict:
-    """Reads a baseline JSON file, or raises a ``HarnessError`` naming it and what is wrong."""
+def load_baseline(path: str | Path, option: str = "--baseline") -> dict:
+    """Reads a baseline JSON file, or raises a ``HarnessError`` naming it (given as ``option``) and what is wrong."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise HarnessError(f"--baseline {path}: unreadable ({exc}); expected a file written by 'baseline'") from exc
-    if not isinstance(data, dict) or data.get("format") != FORMAT_VERSION or not isinstance(data.get("entries"), list):
-        raise HarnessError(f"--baseline {path}: not a format-{FORMAT_VERSION} baseline written by 'baseline'")
+        raise HarnessError(f"{option} {path}: unreadable ({exc}); expected a file written by 'baseline'") from exc
+    readable = isinstance(data, dict) and data.get("format") in READABLE_FORMATS
+    if not readable or not isinstance(data.get("entries"), list):
+        raise HarnessError(f"{option} {path}: not a baseline written by 'baseline' (format "
+                           f"{' or '.join(map(str, READABLE_FORMATS))})")
+    draws = data.get("draws")
+    listed = isinstance(draws, list) and all(isinstance(d, dict) and "seed" in d for d in draws)
+    if data["format"] >= 2 and not listed:
+        raise HarnessError(f"{option} {path}: 'draws' is not a list of {{run, seed, cpu}}; regenerate it with "
+                           "'baseline'")
     for index, entry in enumerate(data["entries"]):
         problem = _entry_problem(entry)
+        if not problem and data["format"] >= 2 and len(entry.get("values", ())) != len(draws):
+            problem = f"({entry['task']}/{entry['model']}/{entry['metric']}): has not one value per draw"
         if problem:
-            raise HarnessError(f"--baseline {path}: entry {index} {problem}; regenerate it with 'baseline'")
+            raise HarnessError(f"{option} {path}: entry {index} {problem}; regenerate it with 'baseline'")
     return data
 
 
@@ -253,6 +293,10 @@ def _entry_problem(entry: object) -> str | None:
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): tolerance={entry['tolerance']!r} is negative"
     if entry.get("higher_is_better") not in (True, False, None):
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): higher_is_better must be true, false or null"
+    values = entry.get("values", [])
+    if not isinstance(values, list) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
+                                                             and math.isfinite(v)) for v in values):
+        return f"({entry['task']}/{entry['model']}/{entry['metric']}): values must be a list of finite numbers or null"
     return None
 
 

@@ -204,7 +204,9 @@ def test_runs_from_two_cpu_kinds_pool_draw_by_draw(make_fake_run, tmp_path):
     std = (sum((v - mean) ** 2 for v in draws) / 5) ** 0.5
     assert entry["expected"] == pytest.approx(mean) and entry["tolerance"] == pytest.approx(3 * std)
     assert entry["n_seeds"] == 6 and data["run"] == "here+there" and data["seeds"] == [0, 1, 2]
-    assert [(d["run"], d["seeds"]) for d in data["draws"]] == [("here", [0, 1, 2]), ("there", [0, 1, 2])]
+    assert [(d["run"], d["seed"]) for d in data["draws"]] == [("here", 0), ("here", 1), ("here", 2), ("there", 0),
+                                                              ("there", 1), ("there", 2)]
+    assert entry["values"] == pytest.approx(draws)  # each draw's value, in the draws' order (for baseline --add-to)
     assert make_baseline([here])["entries"][0]["n_seeds"] == 3  # one run: its seeds are the draws, as before
     path = tmp_path / "pooled.json"
     write_baseline([here, there], path)
