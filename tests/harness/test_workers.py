@@ -110,8 +110,15 @@ def test_ctrl_c_of_a_two_worker_run_is_exit_130_and_leaks_no_semaphore(tmp_path)
     argv = [sys.executable, "-m", "harness.run", "--log-level", "ERROR", "suite", "--no-progress", "--models", "gan",
             "--seeds", "0,1", "--workers", "2", "--threads", "1", "--out", str(tmp_path / "run"),
             *[a for s in SETS if not s.startswith("gan.steps") for a in ("--set", s)], "--set", "gan.steps=1000000"]
-    runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                              env={**os.environ, "OMP_NUM_THREADS": "1"})
+    # A shell starts background commands with SIGINT ignored, and Python keeps an ignored SIGINT (no
+    # KeyboardInterrupt), so under `bash .ci/run &` the runner ignored Ctrl-C and this test hung. A handled signal is
+    # reset to the default at exec, so handling it here while the runner starts gives the runner Ctrl-C as a user has.
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        runner = subprocess.Popen(argv, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                                  env={**os.environ, "OMP_NUM_THREADS": "1"})
+    finally:
+        signal.signal(signal.SIGINT, previous)
     try:
         jobs = [tmp_path / "run" / "jobs" / f"gan__digits__s{seed}" / "losses.csv" for seed in (0, 1)]
         deadline = time.monotonic() + 120
