@@ -234,7 +234,7 @@ def _baseline(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from reports.baseline import check_run, format_check_table
+    from reports.check import check_run, format_check_table
 
     result = check_run(args.run, args.baseline)
     print(format_check_table(result))

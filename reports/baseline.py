@@ -1,19 +1,16 @@
-"""The CI regression gate: record a baseline from a multi-seed run, then check later runs against it.
+"""The CI regression gate's baseline: recorded from one multi-seed run or several pooled, read back for ``check``.
 
 A baseline entry per (task, model, metric) holds the expected value (mean over seeds), a tolerance (``k`` times the
 standard deviation across seeds, floored; or one explicit tolerance for all), the direction and the protocol with
 its seed- and machine-dependent keys removed, and (format 2) each draw's value, so that ``baseline --add-to``
 (``reports.baseline_extend``) can pool a later CPU kind's draws into it without the runs it was made from.
-``check_run`` gives every metric a verdict and the run an exit code:
-0 all hold, 1 a metric moved beyond tolerance in its bad direction, 2 unusable input (missing rows, another
-protocol, profile or judge). Improvements are reported, never failed; metrics without a direction are informational.
+``reports.check`` compares a run with it.
 
 Rows shown from a reference set (protocol key ``reference_set``, ``harness.reference_use``) are not the run's own
-results: a baseline leaves them out and a check ignores them.
+results: a baseline leaves them out (``own_rows``).
 
 The judge keys of a protocol (``JUDGE_KEYS``: which judge or feature-extractor weights made the number, and whether
-they were the committed ones) are compared on their own: when only they differ, the metric's verdict is ``JUDGE``
-and the run gets one error per judge change (not one per metric), saying which weights each side used.
+they were the committed ones) are split off by ``split_judge``, so that a check can compare them on their own.
 """
 
 from __future__ import annotations
@@ -21,7 +18,6 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -41,48 +37,14 @@ PRESENTATION_KEYS = ("headline",)  # which metric a report shows first: not how 
 JUDGE_KEYS = ("judge_sha256", "judge_source", "inception_sha256")  # which evaluation weights; compared on their own
 
 
-@dataclass(frozen=True)
-class CheckRow:
-    """One metric's verdict.
-
-    Attributes:
-        task: Task name. model: Model name. metric: Metric key.
-        baseline: Expected value. now: This run's mean over seeds (NaN when missing).
-        tolerance: Allowed deviation. verdict: ``"ok"``, ``"improved"``, ``"REGRESSED"``, ``"info"`` (no
-            direction), ``"MISSING"``, ``"PROTOCOL"`` (protocol changed) or ``"JUDGE"`` (only the judge changed).
-    """
-
-    task: str
-    model: str
-    metric: str
-    baseline: float
-    now: float
-    tolerance: float
-    verdict: str
-
-
-@dataclass(frozen=True)
-class CheckResult:
-    """Outcome of ``check_run``.
-
-    Attributes:
-        rows: One ``CheckRow`` per baseline entry.
-        errors: Why the input is unusable (each names the profile, row or protocol); empty when usable.
-        exit_code: 0 all hold, 1 any regression, 2 unusable input.
-    """
-
-    rows: tuple[CheckRow, ...]
-    errors: tuple[str, ...]
-    exit_code: int
-
-
 def seed_independent_protocol(protocol: str) -> str:
     """The protocol string without seed-dependent and presentation keys, the others in their original order."""
     return "; ".join(f"{k}={v}" for k, v in parse_protocol(protocol).items()
                      if k not in SEED_KEYS + PRESENTATION_KEYS)
 
 
-def _run_profile(run_dir: Path) -> str:
+def run_profile(run_dir: Path) -> str:
+    """The ``profile`` of a run's resolved ``config.json``, or a ``HarnessError`` naming the file."""
     config = read_json(run_dir / "config.json")
     if "profile" not in config:
         raise HarnessError(f"{run_dir / 'config.json'}: no top-level 'profile' (expected the resolved run config)")
@@ -94,7 +56,7 @@ def own_rows(rows: pd.DataFrame) -> pd.DataFrame:
     return rows[[REFERENCE_SET_KEY not in parse_protocol(p) for p in rows["protocol"]]]
 
 
-def _aggregate(rows: pd.DataFrame, draw: str = "seed") -> pd.DataFrame:
+def aggregate(rows: pd.DataFrame, draw: str = "seed") -> pd.DataFrame:
     """Per (task, model, metric): mean and sample std of per-draw means, those means, count, direction, protocol.
 
     ``draw`` is the column that tells draws apart: ``seed`` within one run, ``draw`` (the index of the run and seed
@@ -131,7 +93,7 @@ def _pooled_rows(run_dirs: list[Path]) -> tuple[pd.DataFrame, str, list[dict]]:
             raise HarnessError(f"--run {run_dirs[index]}: given twice; each run's seeds are pooled once")
     frames, profiles, draws = [], {}, []
     for run_dir in run_dirs:
-        profiles[run_dir] = _run_profile(run_dir)
+        profiles[run_dir] = run_profile(run_dir)
         rows = own_rows(read_metrics(run_dir / "metrics.csv"))
         if rows.empty:
             raise HarnessError(f"{run_dir / 'metrics.csv'}: holds no result rows of its own to make a baseline from")
@@ -211,7 +173,7 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
     rows, profile, draws = _pooled_rows(run_dirs)
     entries = []
     n_draws = rows["draw"].nunique()
-    for rec in _aggregate(rows, draw="draw").itertuples(index=False):
+    for rec in aggregate(rows, draw="draw").itertuples(index=False):
         if "[" in rec.metric or rec.n_seeds < n_draws or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
         derived = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance)[1]  # values are finite
@@ -265,19 +227,6 @@ def split_judge(protocol: str) -> tuple[str, str]:
     return " | ".join(rest), " | ".join(dict.fromkeys(judge))
 
 
-def _judge_errors(changes: dict[tuple[str, str], list[str]]) -> list[str]:
-    """One error per (baseline judge, run judge) pair; ``changes`` lists the task of each metric it affects."""
-    errors = []
-    for (before, after), tasks in changes.items():
-        local = " This run's judge is local (trained on this machine): no committed judge matches its data and " \
-                "recipe (see `python -m harness.run judges list`)." if "judge_source=local" in after else ""
-        errors.append(f"judge changed for {len(tasks)} metric(s) of task(s) {', '.join(sorted(set(tasks)))}: baseline "
-                      f"[{before or 'no judge keys'}], run [{after or 'no judge keys'}]; numbers made by different "
-                      f"judges are not comparable, so they were not checked.{local} Regenerate the baseline if the "
-                      f"new judge is intended.")
-    return errors
-
-
 def _entry_problem(entry: object) -> str | None:
     """What is wrong with one baseline entry (None when it is usable)."""
     if not isinstance(entry, dict):
@@ -298,64 +247,3 @@ def _entry_problem(entry: object) -> str | None:
                                                              and math.isfinite(v)) for v in values):
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): values must be a list of finite numbers or null"
     return None
-
-
-def _verdict(entry: dict, now: float) -> str:
-    if entry["higher_is_better"] is None:
-        return "info"
-    if math.isnan(now):
-        return "REGRESSED"
-    delta = (now - entry["expected"]) * (1 if entry["higher_is_better"] else -1)  # > 0 means better
-    if delta < -entry["tolerance"]:
-        return "REGRESSED"
-    return "improved" if delta > entry["tolerance"] else "ok"
-
-
-def check_run(run_dir: str | Path, baseline_path: str | Path) -> CheckResult:
-    """Compares a run to a baseline; see the module docstring for verdicts and exit codes."""
-    run_dir = Path(run_dir)
-    baseline = load_baseline(baseline_path)
-    errors = []
-    profile = _run_profile(run_dir)
-    if profile != baseline["profile"]:
-        errors.append(f"profile: run has {profile!r}, baseline has {baseline['profile']!r}")
-    current = {(r.task, r.model, r.metric): r for r in _aggregate(own_rows(read_metrics(run_dir / "metrics.csv")))
-               .itertuples(index=False)}
-    rows, judge_changes = [], {}
-    for entry in baseline["entries"]:
-        key = (entry["task"], entry["model"], entry["metric"])
-        rec = current.get(key)
-        if rec is None:
-            errors.append(f"missing rows: task={key[0]!r} model={key[1]!r} metric={key[2]!r}")
-            verdict, now = "MISSING", math.nan
-        else:
-            (expected, expected_judge), (got, got_judge) = split_judge(entry["protocol"]), split_judge(rec.protocol)
-            now = rec.mean
-            if got != expected:
-                errors.append(f"protocol changed for {'/'.join(key)}: baseline {expected!r}, run {got!r}")
-                verdict = "PROTOCOL"
-            elif got_judge != expected_judge:
-                judge_changes.setdefault((expected_judge, got_judge), []).append(key[0])
-                verdict = "JUDGE"
-            else:
-                verdict = _verdict(entry, rec.mean)
-        rows.append(CheckRow(*key, baseline=float(entry["expected"]), now=now, tolerance=float(entry["tolerance"]),
-                             verdict=verdict))
-    errors += _judge_errors(judge_changes)
-    exit_code = 2 if errors else (1 if any(r.verdict == "REGRESSED" for r in rows) else 0)
-    return CheckResult(rows=tuple(rows), errors=tuple(errors), exit_code=exit_code)
-
-
-def format_check_table(result: CheckResult) -> str:
-    """A plain-text table of every metric, then the errors and a one-line outcome, for the CLI to print."""
-    header = ("task", "model", "metric", "baseline", "now", "tolerance", "verdict")
-    body = [(r.task, r.model, r.metric, f"{r.baseline:.6g}", f"{r.now:.6g}", f"{r.tolerance:.3g}", r.verdict)
-            for r in result.rows]
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *body, strict=True)]
-    lines = ["  ".join(str(x).ljust(w) for x, w in zip(line, widths, strict=True)).rstrip()
-             for line in (header, *body)]
-    lines += [f"error: {e}" for e in result.errors]
-    regressed = sum(r.verdict == "REGRESSED" for r in result.rows)
-    outcome = {0: "all metrics hold", 1: f"{regressed} metric(s) REGRESSED", 2: "unusable input (see errors)"}
-    lines.append(f"check: {outcome[result.exit_code]} (exit {result.exit_code})")
-    return "\n".join(lines)

@@ -25,16 +25,18 @@ def _key(entry: dict) -> Key:
     return entry["task"], entry["model"], entry["metric"]
 
 
-def _refuse_repeats(old: dict, new: dict, option: str) -> None:
-    """Raises when a new draw equals a stored draw of the same seed in every entry both have (one draw twice)."""
+def _refuse_repeats(old: dict, stored: dict[Key, dict], new: dict, option: str) -> None:
+    """Raises when a new draw equals a stored draw of the same seed in every entry both have (one draw twice).
+
+    ``stored`` is ``old``'s entries by key.
+    """
     old_draws, new_draws = old.get("draws") or [], new["draws"]
     if old["format"] < 2:
         return  # format 1 kept no values to compare
     pairs = [(i, j) for i, a in enumerate(old_draws) for j, b in enumerate(new_draws) if a.get("seed") == b["seed"]]
-    stored = {_key(e): e["values"] for e in old["entries"]}
     for i, j in pairs:
-        shared = [(stored[_key(e)][i], e["values"][j]) for e in new["entries"]
-                  if _key(e) in stored and stored[_key(e)][i] is not None]
+        shared = [(stored[_key(e)]["values"][i], e["values"][j]) for e in new["entries"]
+                  if _key(e) in stored and stored[_key(e)]["values"][i] is not None]
         if shared and all(a == b for a, b in shared):
             raise HarnessError(
                 f"--run {new_draws[j]['run']}: seed {new_draws[j]['seed']} repeats the draw of run "
@@ -52,9 +54,9 @@ def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, k: floa
                                f"baseline (protocol {before!r} there, {now!r} here); draws of different protocols "
                                "cannot be pooled: make a new baseline with 'baseline --run' alone")
     stored = [None] * n_old if old is None or legacy else list(old["values"])
-    prior = old.get("prior") if old is not None and not legacy else None
-    if old is not None and legacy:
-        prior = {"expected": old["expected"], "tolerance": old["tolerance"], "n_seeds": old.get("n_seeds")}
+    prior = (None if old is None
+             else {"expected": old["expected"], "tolerance": old["tolerance"], "n_seeds": old.get("n_seeds")} if legacy
+             else old.get("prior"))  # format 1: the stored interval; format 2: the prior it already carries
     values = stored + new["values"]
     expected, tolerance = gate_interval([v for v in values if v is not None], k, prior)
     merged = {**new, "expected": expected, "tolerance": tolerance, "values": values,
@@ -95,7 +97,7 @@ def extend_baseline(path: str | Path, run_dirs: Sequence[str | Path]) -> dict:
     stored = {_key(e): e for e in old["entries"]}
     n_old = 0 if legacy else len(old["draws"])
     entries = [_merged_entry(stored.get(_key(e)), e, n_old, legacy, new["k"], option) for e in new["entries"]]
-    _refuse_repeats(old, new, option)  # after the protocol comparison: a remeasured metric is the clearer error
+    _refuse_repeats(old, stored, new, option)  # after the protocol comparison: a remeasured metric is the clearer error
     draws = ([] if legacy else list(old["draws"])) + new["draws"]
     prior_from = {"run": old.get("run"), "seeds": old.get("seeds"), "format": old["format"]} if legacy \
         else old.get("prior")

@@ -3,7 +3,8 @@ import json
 import pytest
 
 from harness.core.errors import HarnessError
-from reports.baseline import check_run, format_check_table, make_baseline, write_baseline
+from reports.baseline import make_baseline, write_baseline
+from reports.check import check_run, format_check_table
 
 
 @pytest.fixture

@@ -5,8 +5,9 @@ import json
 import pytest
 
 from harness.core.errors import HarnessError
-from reports.baseline import check_run, make_baseline, write_baseline
+from reports.baseline import make_baseline, write_baseline
 from reports.baseline_extend import extend_baseline
+from reports.check import check_run
 
 FID = ("scenes", "pix2pix", "fid")
 
