@@ -124,7 +124,7 @@ def _refuse_repeated_draws(first: pd.DataFrame, first_dir: Path, second: pd.Data
 
 
 def gate_interval(values: Sequence[float], k: float, prior: dict | None = None, min_tolerance: float = 1e-6,
-                  min_rel_tolerance: float = 0.01) -> tuple[float, float]:
+                  min_rel_tolerance: float = 0.01, fixed: float | None = None) -> tuple[float, float]:
     """``(expected, tolerance)`` of an entry: the mean of ``values`` +- ``k`` sample std's, floored, then widened.
 
     Args:
@@ -134,10 +134,12 @@ def gate_interval(values: Sequence[float], k: float, prior: dict | None = None, 
             is the smallest interval holding both (so a draw it passed still passes).
         min_tolerance: Absolute floor of the tolerance (a single draw has no spread).
         min_rel_tolerance: Relative floor, as a fraction of ``|mean|``.
+        fixed: An explicit tolerance (``baseline --tolerance``) used instead of the spread and the floors; None
+            derives it.
     """
     mean = float(np.mean(values))
     spread = float(np.std(values, ddof=1)) if len(values) > 1 else 0.0
-    tolerance = max(k * spread, min_tolerance, min_rel_tolerance * abs(mean))
+    tolerance = float(fixed) if fixed is not None else max(k * spread, min_tolerance, min_rel_tolerance * abs(mean))
     if prior is None:
         return mean, tolerance
     low = min(mean - tolerance, prior["expected"] - prior["tolerance"])
@@ -161,8 +163,9 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
         min_rel_tolerance: Relative floor, as a fraction of ``|expected|``, of a derived tolerance.
 
     Returns:
-        ``{"format", "run", "profile", "seeds", "k", "draws": [{run, seed, cpu}], "entries": [{task, model, metric,
-        expected, tolerance, higher_is_better, n_seeds (draws), protocol, values (one per draw, in draws' order)}]}``.
+        ``{"format", "run", "profile", "seeds", "k", "tolerance" (the explicit one or null), "draws": [{run, seed,
+        cpu}], "entries": [{task, model, metric, expected, tolerance, higher_is_better, n_seeds (draws), protocol,
+        values (one per draw, in draws' order)}]}``.
         Per-class values (``metric[class]``), non-finite means and values missing from some draws are left out:
         whether a class gets a row depends on the predictions (an absent class has no IoU), so gating them would fail
         on rows that legitimately come and go.
@@ -176,13 +179,14 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
     for rec in aggregate(rows, draw="draw").itertuples(index=False):
         if "[" in rec.metric or rec.n_seeds < n_draws or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
-        derived = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance)[1]  # values are finite
+        gate = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance, fixed=tolerance)  # finite values
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
-                        "tolerance": float(tolerance) if tolerance is not None else derived,
+                        "tolerance": gate[1],
                         "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol,
                         "values": rec.values})
     return {"format": FORMAT_VERSION, "run": "+".join(path.name for path in run_dirs), "profile": profile,
-            "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k, "draws": draws, "entries": entries}
+            "seeds": sorted(int(s) for s in rows["seed"].unique()), "k": k,
+            "tolerance": float(tolerance) if tolerance is not None else None, "draws": draws, "entries": entries}
 
 
 def write_baseline(run_dirs: Sequence[str | Path], out: str | Path, *, tolerance: float | None = None) -> dict:
@@ -208,6 +212,11 @@ def load_baseline(path: str | Path, option: str = "--baseline") -> dict:
     if data["format"] >= 2 and not listed:
         raise HarnessError(f"{option} {path}: 'draws' is not a list of {{run, seed, cpu}}; regenerate it with "
                            "'baseline'")
+    fixed = data.get("tolerance")
+    if fixed is not None and (isinstance(fixed, bool) or not isinstance(fixed, (int, float))
+                              or not (math.isfinite(fixed) and fixed >= 0)):
+        raise HarnessError(f"{option} {path}: top-level tolerance={fixed!r} is not null or a finite number >= 0; "
+                           "regenerate it with 'baseline'")
     for index, entry in enumerate(data["entries"]):
         problem = _entry_problem(entry)
         if not problem and data["format"] >= 2 and len(entry.get("values", ())) != len(draws):

@@ -45,8 +45,11 @@ def _refuse_repeats(old: dict, stored: dict[Key, dict], new: dict, option: str) 
                 "made on another CPU kind, or other seeds")
 
 
-def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, k: float, option: str) -> dict:
-    """One entry from a stored entry (or None for a metric the baseline predates) and the runs' entry."""
+def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, gate: dict, option: str) -> dict:
+    """One entry from a stored entry (or None for a metric the baseline predates) and the runs' entry.
+
+    ``gate`` is the baseline's ``{"k", "tolerance"}``: an explicit tolerance (``baseline --tolerance``) is kept.
+    """
     if old is not None:
         (before, _), (now, _) = split_judge(old["protocol"]), split_judge(new["protocol"])
         if before != now or old["higher_is_better"] != new["higher_is_better"]:
@@ -58,7 +61,8 @@ def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, k: floa
              else {"expected": old["expected"], "tolerance": old["tolerance"], "n_seeds": old.get("n_seeds")} if legacy
              else old.get("prior"))  # format 1: the stored interval; format 2: the prior it already carries
     values = stored + new["values"]
-    expected, tolerance = gate_interval([v for v in values if v is not None], k, prior)
+    expected, tolerance = gate_interval([v for v in values if v is not None], gate["k"], prior,
+                                        fixed=gate["tolerance"])
     merged = {**new, "expected": expected, "tolerance": tolerance, "values": values,
               "n_seeds": sum(v is not None for v in values)}
     return merged | ({"prior": prior} if prior is not None else {})
@@ -82,7 +86,8 @@ def extend_baseline(path: str | Path, run_dirs: Sequence[str | Path]) -> dict:
     """
     option = f"--add-to {path}"
     old = load_baseline(path, "--add-to")
-    new = make_baseline(run_dirs, k=float(old.get("k", 3.0)))
+    gate = {"k": float(old.get("k", 3.0)), "tolerance": old.get("tolerance")}
+    new = make_baseline(run_dirs, k=gate["k"], tolerance=gate["tolerance"])
     if new["profile"] != old.get("profile"):
         raise HarnessError(f"{option}: the baseline is of profile {old.get('profile')!r}, the runs of "
                            f"{new['profile']!r}; a baseline pools draws of one profile")
@@ -96,11 +101,12 @@ def extend_baseline(path: str | Path, run_dirs: Sequence[str | Path]) -> dict:
                            "same suite (every model and task the baseline was made from)")
     stored = {_key(e): e for e in old["entries"]}
     n_old = 0 if legacy else len(old["draws"])
-    entries = [_merged_entry(stored.get(_key(e)), e, n_old, legacy, new["k"], option) for e in new["entries"]]
+    entries = [_merged_entry(stored.get(_key(e)), e, n_old, legacy, gate, option) for e in new["entries"]]
     _refuse_repeats(old, stored, new, option)  # after the protocol comparison: a remeasured metric is the clearer error
     draws = ([] if legacy else list(old["draws"])) + new["draws"]
     prior_from = {"run": old.get("run"), "seeds": old.get("seeds"), "format": old["format"]} if legacy \
         else old.get("prior")
     return {"format": FORMAT_VERSION, "run": f"{old.get('run')}+{new['run']}", "profile": new["profile"],
             "seeds": sorted({d["seed"] for d in draws} | set(old.get("seeds") or [])), "k": new["k"],
-            "draws": draws, **({"prior": prior_from} if prior_from else {}), "entries": entries}
+            "tolerance": new["tolerance"], "draws": draws, **({"prior": prior_from} if prior_from else {}),
+            "entries": entries}

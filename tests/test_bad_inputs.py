@@ -446,6 +446,8 @@ CASES: list[Case] = [
          _texts("/sys/harness-b.json")),
     Case("baseline-values-per-draw", _check, _texts("entry 0", "not one value per draw"),
          setup=_baseline(lambda data: data["entries"][0]["values"].pop())),
+    Case("baseline-negative-tolerance", _check, _texts("top-level tolerance=-1", "finite number >= 0"),
+         setup=_baseline(lambda data: data.update(tolerance=-1))),
     Case("baseline-add-to-missing", lambda env: ["baseline", "--run", str(env.run), "--add-to",
                                                  str(env.work / "no.json"), "--out", str(env.work / "b.json")],
          lambda env: ("--add-to " + str(env.work / "no.json"), "unreadable")),

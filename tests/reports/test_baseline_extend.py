@@ -72,6 +72,16 @@ def test_a_metric_newer_than_the_baseline_gets_null_for_the_stored_draws(make_fa
     assert entry["expected"] == pytest.approx(sum(entry["values"][3:]) / 3)
 
 
+def test_an_explicit_tolerance_is_kept_when_draws_are_added(make_fake_run, tmp_path):
+    path = tmp_path / "base.json"
+    write_baseline([make_fake_run("here")], path, tolerance=0.25)
+    data = extend_baseline(path, [make_fake_run("there", shift={FID: 30.0})])  # 3 std of these draws would be far wider
+    assert data["tolerance"] == 0.25 and {e["tolerance"] for e in data["entries"]} == {0.25}
+    assert _entry(data)["expected"] == pytest.approx(sum(_entry(data)["values"]) / 6)
+    assert json.loads(path.read_text())["tolerance"] == 0.25
+    assert make_baseline([make_fake_run("x")])["tolerance"] is None  # derived from the spread: recorded as null
+
+
 def test_repeats_another_profile_missing_or_remeasured_metrics_are_refused(make_fake_run, fake_run, tmp_path):
     path = tmp_path / "base.json"
     write_baseline([fake_run], path)
