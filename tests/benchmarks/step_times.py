@@ -9,7 +9,10 @@ For each model it builds the model as the suite does (the profile's sizes and ``
 takes ``--warmup`` steps, then times ``--steps`` steps (CUDA synchronised before and after) and prints the mean
 seconds per step and that times the model's ``steps``: the training part of one job, without evaluation. A model
 that trains a network through the judge machinery first (DIAT's identity network, SRGAN's content network) trains
-or loads it while being built, before the timing starts. One torch thread on CPU, as a suite job has on 2 cores.
+or loads it while being built, before the timing starts. A model whose first steps train only a small auxiliary
+network (DIAT's ``denoise_steps``, the denoiser alone) takes those steps before the warm-up, so the figure is its
+main stage's; DIAT's last ``enhance_steps`` (E with D, T frozen) are not timed. One torch thread on CPU, as a suite
+job has on 2 cores.
 """
 
 from __future__ import annotations
@@ -36,14 +39,17 @@ def _sync(device: torch.device) -> None:
 
 def step_seconds(name: str, profile: str, task_name: str, device: torch.device, warmup: int, steps: int,
                  overrides: dict[str, str] | None = None) -> tuple[float, int]:
-    """``(mean seconds per train step, the model's configured steps)`` of model ``name`` on ``task_name``."""
+    """``(mean seconds per train step, the model's configured steps)`` of model ``name`` on ``task_name``.
+
+    ``warmup`` counts from the end of a leading auxiliary stage (``denoise_steps`` of the model's config, if any).
+    """
     config = resolve_config(profile, overrides or {})
     task = build_task(task_name, config)
     spec = MODELS.get(name)
     model_cfg = model_config(config, name, task_name)
     model = build_model(spec, model_cfg, task, device, config.eval, False)
     generator = torch.Generator().manual_seed(0)
-    for _ in range(warmup):
+    for _ in range(getattr(model_cfg, "denoise_steps", 0) + warmup):  # DIAT's denoiser-only stage is not its cost
         model.train_step(spec.batch(task, model_cfg, generator))
     _sync(device)
     start = time.perf_counter()
