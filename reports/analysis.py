@@ -68,7 +68,8 @@ def pairwise(rows: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns ``PAIR_COLUMNS``; ``diff = mean_a - mean_b`` with its 95% interval; ``better`` is the model that is
-        significantly better at ``ALPHA`` or ``"tie"``; ``q`` is computed over every tested pair of the report.
+        significantly better at ``ALPHA``, ``"tie"``, or ``"no test"`` where none could be made (e.g. fewer than 2
+        seeds); ``q`` is computed over every tested pair of the report.
     """
     records = []
     for (task, metric), group in comparable(rows).groupby(["task", "metric"], sort=False):
@@ -79,7 +80,8 @@ def pairwise(rows: pd.DataFrame) -> pd.DataFrame:
             for model_b in methods[i + 1:]:
                 a, b = by_model[model_a], by_model[model_b]
                 c = compare_methods(a, b, metric.endswith(PER_IMAGE_SUFFIX))
-                better = "tie" if not c.significant else (model_a if (c.diff > 0) == higher else model_b)
+                better = ("no test" if math.isnan(c.p) else "tie" if not c.significant  # e.g. fewer than 2 seeds
+                          else model_a if (c.diff > 0) == higher else model_b)
                 records.append({
                     "task": task, "metric": metric, "higher_is_better": higher,
                     "model_a": model_a, "setting_a": str(a["setting"].iloc[0]),

@@ -243,7 +243,8 @@ def paired_vs_unpaired(long: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
 
     Returns:
         Columns ``PVU_COLUMNS``: ``gap = value_a - value_b`` with the 95% interval and p-value of its test;
-        ``better`` is the setting whose best method is significantly better at alpha = 0.05, else ``"tie"``.
+        ``better`` is the setting whose best method is significantly better at alpha = 0.05, else ``"tie"`` (``"no
+        test"`` where none could be made).
     """
     long = long[(long["setting"] != REFERENCE_SETTING) & long["higher_is_better"].notna() & ~long["simulated"]]
     tests = {(r.task, r.metric, r.model_a, r.model_b): r for r in pairs.itertuples(index=False)}
@@ -265,7 +266,7 @@ def paired_vs_unpaired(long: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
                 if test is None:
                     test, sign = tests[(task, metric, model_b, model_a)], -1.0
                 low, high = sorted((sign * test.ci_low, sign * test.ci_high))
-                better = "tie" if test.better == "tie" else (a if test.better == model_a else b)
+                better = test.better if test.better in ("tie", "no test") else (a if test.better == model_a else b)
                 records.append({"task": task, "metric": metric, "higher_is_better": higher,
                                 "setting_a": a, "model_a": model_a, "value_a": value_a,
                                 "setting_b": b, "model_b": model_b, "value_b": value_b,

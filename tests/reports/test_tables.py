@@ -105,6 +105,14 @@ def test_paired_vs_unpaired_picks_best_per_setting_by_direction(rows):
     assert "reference" not in set(pvu["setting_a"]) | set(pvu["setting_b"])
 
 
+def test_a_pair_without_a_test_says_no_test_not_tie(rows):
+    one_seed = rows[(rows["model"] != "cyclegan") | (rows["seed"] == 0)]  # CycleGAN at one seed: no Welch test
+    result = analyse(one_seed)
+    pair = result.pairs[(result.pairs["metric"] == "fid") & (result.pairs["task"] == "scenes")].iloc[0]
+    assert pair["test"] == "none: fewer than 2 seeds" and pair["better"] == "no test"
+    assert result.pvu.set_index(["task", "metric"]).loc[("scenes", "fid"), "better"] == "no test"
+
+
 def test_summary_carries_rank_difference_and_p_beside_each_value(rows):
     summary = summarize(analyse(rows).long).set_index(["task", "model"])
     p2p, cyc = summary.loc[("scenes", "pix2pix")], summary.loc[("scenes", "cyclegan")]
