@@ -179,9 +179,9 @@ def make_baseline(run_dirs: Sequence[str | Path], *, tolerance: float | None = N
     for rec in aggregate(rows, draw="draw").itertuples(index=False):
         if "[" in rec.metric or rec.n_seeds < n_draws or not math.isfinite(rec.mean):
             continue  # an infinite mean (PSNR of identical images) is not gated; its count row (*_identical) is
-        gate = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance, fixed=tolerance)  # finite values
+        _, entry_tolerance = gate_interval(rec.values, k, None, min_tolerance, min_rel_tolerance, fixed=tolerance)
         entries.append({"task": rec.task, "model": rec.model, "metric": rec.metric, "expected": rec.mean,
-                        "tolerance": gate[1],
+                        "tolerance": entry_tolerance,
                         "higher_is_better": rec.higher_is_better, "n_seeds": rec.n_seeds, "protocol": rec.protocol,
                         "values": rec.values})
     return {"format": FORMAT_VERSION, "run": "+".join(path.name for path in run_dirs), "profile": profile,
@@ -213,8 +213,7 @@ def load_baseline(path: str | Path, option: str = "--baseline") -> dict:
         raise HarnessError(f"{option} {path}: 'draws' is not a list of {{run, seed, cpu}}; regenerate it with "
                            "'baseline'")
     fixed = data.get("tolerance")
-    if fixed is not None and (isinstance(fixed, bool) or not isinstance(fixed, (int, float))
-                              or not (math.isfinite(fixed) and fixed >= 0)):
+    if fixed is not None and not (_finite_number(fixed) and fixed >= 0):
         raise HarnessError(f"{option} {path}: top-level tolerance={fixed!r} is not null or a finite number >= 0; "
                            "regenerate it with 'baseline'")
     for index, entry in enumerate(data["entries"]):
@@ -236,6 +235,11 @@ def split_judge(protocol: str) -> tuple[str, str]:
     return " | ".join(rest), " | ".join(dict.fromkeys(judge))
 
 
+def _finite_number(value: object) -> bool:
+    """Whether ``value`` is a finite JSON number (an int or float, not a bool)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
 def _entry_problem(entry: object) -> str | None:
     """What is wrong with one baseline entry (None when it is usable)."""
     if not isinstance(entry, dict):
@@ -245,14 +249,13 @@ def _entry_problem(entry: object) -> str | None:
             return f"has no text {key!r}"
     for key in ("expected", "tolerance"):
         value = entry.get(key)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not _finite_number(value):
             return f"({entry['task']}/{entry['model']}/{entry['metric']}): {key}={value!r} is not a finite number"
     if entry["tolerance"] < 0:
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): tolerance={entry['tolerance']!r} is negative"
     if entry.get("higher_is_better") not in (True, False, None):
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): higher_is_better must be true, false or null"
     values = entry.get("values", [])
-    if not isinstance(values, list) or not all(v is None or (isinstance(v, (int, float)) and not isinstance(v, bool)
-                                                             and math.isfinite(v)) for v in values):
+    if not isinstance(values, list) or not all(v is None or _finite_number(v) for v in values):
         return f"({entry['task']}/{entry['model']}/{entry['metric']}): values must be a list of finite numbers or null"
     return None

@@ -45,10 +45,11 @@ def _refuse_repeats(old: dict, stored: dict[Key, dict], new: dict, option: str) 
                 "made on another CPU kind, or other seeds")
 
 
-def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, gate: dict, option: str) -> dict:
+def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, k: float, fixed: float | None,
+                  option: str) -> dict:
     """One entry from a stored entry (or None for a metric the baseline predates) and the runs' entry.
 
-    ``gate`` is the baseline's ``{"k", "tolerance"}``: an explicit tolerance (``baseline --tolerance``) is kept.
+    ``k`` and ``fixed`` are the baseline's std multiplier and explicit tolerance (``baseline --tolerance``, kept).
     """
     if old is not None:
         (before, _), (now, _) = split_judge(old["protocol"]), split_judge(new["protocol"])
@@ -61,8 +62,7 @@ def _merged_entry(old: dict | None, new: dict, n_old: int, legacy: bool, gate: d
              else {"expected": old["expected"], "tolerance": old["tolerance"], "n_seeds": old.get("n_seeds")} if legacy
              else old.get("prior"))  # format 1: the stored interval; format 2: the prior it already carries
     values = stored + new["values"]
-    expected, tolerance = gate_interval([v for v in values if v is not None], gate["k"], prior,
-                                        fixed=gate["tolerance"])
+    expected, tolerance = gate_interval([v for v in values if v is not None], k, prior, fixed=fixed)
     merged = {**new, "expected": expected, "tolerance": tolerance, "values": values,
               "n_seeds": sum(v is not None for v in values)}
     return merged | ({"prior": prior} if prior is not None else {})
@@ -86,8 +86,7 @@ def extend_baseline(path: str | Path, run_dirs: Sequence[str | Path]) -> dict:
     """
     option = f"--add-to {path}"
     old = load_baseline(path, "--add-to")
-    gate = {"k": float(old.get("k", 3.0)), "tolerance": old.get("tolerance")}
-    new = make_baseline(run_dirs, k=gate["k"], tolerance=gate["tolerance"])
+    new = make_baseline(run_dirs, k=float(old.get("k", 3.0)), tolerance=old.get("tolerance"))
     if new["profile"] != old.get("profile"):
         raise HarnessError(f"{option}: the baseline is of profile {old.get('profile')!r}, the runs of "
                            f"{new['profile']!r}; a baseline pools draws of one profile")
@@ -101,7 +100,8 @@ def extend_baseline(path: str | Path, run_dirs: Sequence[str | Path]) -> dict:
                            "same suite (every model and task the baseline was made from)")
     stored = {_key(e): e for e in old["entries"]}
     n_old = 0 if legacy else len(old["draws"])
-    entries = [_merged_entry(stored.get(_key(e)), e, n_old, legacy, gate, option) for e in new["entries"]]
+    entries = [_merged_entry(stored.get(_key(e)), e, n_old, legacy, new["k"], new["tolerance"], option)
+               for e in new["entries"]]
     _refuse_repeats(old, stored, new, option)  # after the protocol comparison: a remeasured metric is the clearer error
     draws = ([] if legacy else list(old["draws"])) + new["draws"]
     prior_from = {"run": old.get("run"), "seeds": old.get("seeds"), "format": old["format"]} if legacy \

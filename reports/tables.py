@@ -266,7 +266,7 @@ def paired_vs_unpaired(long: pd.DataFrame, pairs: pd.DataFrame) -> pd.DataFrame:
                 if test is None:
                     test, sign = tests[(task, metric, model_b, model_a)], -1.0
                 low, high = sorted((sign * test.ci_low, sign * test.ci_high))
-                better = test.better if test.better in ("tie", "no test") else (a if test.better == model_a else b)
+                better = {model_a: a, model_b: b}.get(test.better, test.better)  # a model's setting; tie, no test
                 records.append({"task": task, "metric": metric, "higher_is_better": higher,
                                 "setting_a": a, "model_a": model_a, "value_a": value_a,
                                 "setting_b": b, "model_b": model_b, "value_b": value_b,
